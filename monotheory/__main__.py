@@ -1,0 +1,5 @@
+import sys
+
+from monotheory.cli import main
+
+sys.exit(main())

@@ -1,0 +1,66 @@
+"""The ``monotheory`` command: one subcommand per job, each a thin layer over one library call.
+
+Only the chosen subcommand's module is imported, so ``monotheory theory`` never loads torch. Each
+command module provides ``add_arguments(parser)`` and ``main(args) -> int``. A
+:class:`~monotheory.errors.ConfigError` (bad value, missing file) is printed as one line on stderr with
+exit status 2; so is an argparse usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from monotheory import __version__
+from monotheory.errors import ConfigError
+
+# name → (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("monotheory.checks", "run every paper check that can run here; write results/verdicts.{json,md}"),
+    "theory": ("monotheory.theory.cli", "the two-feature theory (Thm 4.1, 4.2, App. B.3): exact and Monte Carlo"),
+    "toy": ("monotheory.toy.cli", "Elhage et al. toy models: mono vs poly under label and input noise (Fig. 5)"),
+    "run-imagenet": ("monotheory.vision.cli", "CL vs NCL vs SAE on ImageNet-100 (or a folder): pretrain, probe, "
+                     "fine-tune, shift"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``monotheory theory: error: ...``) and exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog="monotheory", description="Checkable software for 'Beyond Interpretability: "
+                     "The Gains of Feature Monosemanticity on Model Robustness' (ICLR 2025).")
+    parser.add_argument("--version", action="version", version=f"monotheory {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module, help_) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        if name == command:
+            importlib.import_module(module).add_arguments(sp)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    parser = build_parser(command)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(COMMANDS[args.command][0]).main(args) or 0)
+    except ConfigError as e:
+        print(f"monotheory {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"monotheory {args.command}: interrupted; finished results are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

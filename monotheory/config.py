@@ -1,0 +1,184 @@
+"""Config dataclasses → command-line options, and the validators every layer shares.
+
+Every model or experiment has a dataclass config whose ``check()`` raises :class:`ConfigError` with one
+sentence. :func:`add_dataclass_arguments` turns such a class into argparse options (``sparsity`` →
+``--sparsity``), so the CLI and the Python API cannot drift apart, and :func:`to_dict` is what gets saved
+beside every result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Iterable
+from typing import Any
+
+from monotheory.errors import ConfigError
+
+# ----------------------------------------------------------------------------------------------- validators
+
+
+def _fmt(x: Any) -> str:
+    return repr(x) if isinstance(x, str) else str(x)
+
+
+def check_number(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float, or raise ConfigError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise ConfigError(f"{name} = {_fmt(value)} is not a number")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ConfigError(f"{name} = {_fmt(value)} is not a finite number")
+    return v
+
+
+def check_range(name: str, value: Any, lo: float, hi: float, *, lo_closed: bool = True,
+                hi_closed: bool = True) -> float:
+    """Check ``lo ≤ value ≤ hi`` (ends open or closed as asked) and return the value as a float.
+
+    >>> check_range("noise_rate", 0.3, 0, 1)
+    0.3
+    >>> check_range("sparsity", 1.0, 0, 1, hi_closed=False)
+    Traceback (most recent call last):
+    ...
+    monotheory.errors.ConfigError: sparsity = 1.0 is outside [0, 1)
+    """
+    v = check_number(name, value)
+    ok_lo = v >= lo if lo_closed else v > lo
+    ok_hi = v <= hi if hi_closed else v < hi
+    if not (ok_lo and ok_hi):
+        interval = f"{'[' if lo_closed else '('}{_num(lo)}, {_num(hi)}{']' if hi_closed else ')'}"
+        raise ConfigError(f"{name} = {_fmt(value)} is outside {interval}")
+    return v
+
+
+def _num(x: float) -> str:
+    if x == math.inf:
+        return "inf"
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def check_probability(name: str, value: Any) -> float:
+    """A rate in [0, 1] (noise rates, fractions)."""
+    return check_range(name, value, 0.0, 1.0)
+
+
+def check_sparsity(name: str, value: Any) -> float:
+    """A sparsity S = P(feature is zero) in [0, 1): S = 1 would make every feature identically zero."""
+    return check_range(name, value, 0.0, 1.0, hi_closed=False)
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """A scale such as σ or λ: finite and ≥ 0."""
+    v = check_number(name, value)
+    if v < 0:
+        raise ConfigError(f"{name} = {_fmt(value)} is negative; it must be ≥ 0")
+    return v
+
+
+def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+    """An integer count ≥ ``minimum`` (and ≤ ``maximum`` when given)."""
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        isinstance(value, float) and value.is_integer()
+    ):
+        try:
+            import numpy as np
+
+            if isinstance(value, np.integer):
+                value = int(value)
+            else:
+                raise TypeError
+        except (ImportError, TypeError):
+            raise ConfigError(f"{name} = {_fmt(value)} is not an integer") from None
+    v = int(value)
+    if v < minimum:
+        raise ConfigError(f"{name} = {v} must be ≥ {minimum}")
+    if maximum is not None and v > maximum:
+        raise ConfigError(f"{name} = {v} must be ≤ {maximum}")
+    return v
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """One of a fixed set of names (criteria, noise models, regimes …)."""
+    choices = list(choices)
+    if value not in choices:
+        raise ConfigError(f"{name} = {_fmt(value)} is unknown; choose one of {', '.join(choices)}")
+    return value
+
+
+# ------------------------------------------------------------------------------------- dataclass ↔ argparse
+
+
+def to_dict(cfg: Any) -> dict:
+    """A config as a JSON-ready dict (tuples become lists), with its class name under ``"_type"``."""
+    d = dataclasses.asdict(cfg)
+    d["_type"] = type(cfg).__name__
+    return d
+
+
+def _split(text: str, item: type) -> tuple:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        return tuple(item(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of {item.__name__} values") from None
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclude: Iterable[str] = (),
+                            prefix: str = "") -> None:
+    """Add one ``--option`` per field of dataclass ``cls``.
+
+    Help text comes from ``field(metadata={"help": ...})``; ``bool`` fields become ``--x/--no-x``;
+    ``tuple[float, ...]`` fields take comma-separated lists (``--noise-rates 0,0.3,0.9``).
+    Defaults are left as ``None`` in argparse so :func:`from_namespace` can tell what the user set.
+    """
+    hints = typing.get_type_hints(cls)
+    exclude = set(exclude)
+    for f in dataclasses.fields(cls):
+        if f.name in exclude or f.name.startswith("_") or not f.init:
+            continue
+        tp, _ = _unwrap_optional(hints[f.name])
+        opt = "--" + prefix + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        help_ = f.metadata.get("help", "")
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        help_ = f"{help_} (default: {shown})" if help_ else f"default: {shown}"
+        kw: dict[str, Any] = dict(dest=prefix.replace("-", "_") + f.name, default=None, help=help_)
+        if tp is bool:
+            parser.add_argument(opt, action=argparse.BooleanOptionalAction, **kw)
+            continue
+        if typing.get_origin(tp) is tuple:
+            item = typing.get_args(tp)[0]
+            parser.add_argument(opt, type=lambda s, item=item: _split(s, item), metavar="A,B,...", **kw)
+            continue
+        if "choices" in f.metadata:
+            kw["choices"] = f.metadata["choices"]
+        parser.add_argument(opt, type=tp if tp in (int, float, str) else str,
+                            metavar=f.name.upper(), **kw)
+
+
+def from_namespace(cls: type, ns: argparse.Namespace, *, prefix: str = "", **overrides: Any):
+    """Build ``cls`` from parsed options: fields the user did not give keep the dataclass default."""
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        v = getattr(ns, prefix.replace("-", "_") + f.name, None)
+        if v is not None:
+            kwargs[f.name] = v
+    kwargs.update(overrides)
+    return cls(**kwargs)

@@ -1,0 +1,164 @@
+"""Verdicts and result files.
+
+A :class:`Verdict` is one row of the paper-check table: the claim, what the software measured, an
+interval, the conditions of the measurement, and one of ``reproduced`` / ``partly reproduced`` /
+``not reproduced`` / ``skipped`` (with the reason in ``conditions``) / ``error``. Every file is written
+atomically (temporary file + ``os.replace``) so an interrupted run never leaves half a result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPRODUCED = "reproduced"
+PARTLY = "partly reproduced"
+NOT_REPRODUCED = "not reproduced"
+SKIPPED = "skipped"
+ERROR = "error"
+STATUSES = (REPRODUCED, PARTLY, NOT_REPRODUCED, SKIPPED, ERROR)
+
+
+@dataclasses.dataclass
+class Verdict:
+    """One claim of the paper, checked.
+
+    ``claim_id`` is the paper claim (``"C7"``; several rows may share one id, e.g. one per criterion, told
+    apart by ``label``). ``value`` is the headline number and ``interval`` its (lo, hi) uncertainty
+    (a confidence interval, or an exact value repeated); ``measured`` says in words what was measured.
+    """
+
+    claim_id: str
+    claim: str
+    verdict: str
+    measured: str = ""
+    value: float | None = None
+    interval: tuple[float, float] | None = None
+    conditions: str = ""
+    label: str = ""
+    paper_value: str = ""
+    details: dict = dataclasses.field(default_factory=dict)
+    figures: list = dataclasses.field(default_factory=list)
+
+    def __post_init__(self):
+        if self.verdict not in STATUSES:
+            raise ValueError(f"verdict = {self.verdict!r} is unknown; choose one of {', '.join(STATUSES)}")
+
+    def to_dict(self) -> dict:
+        return to_jsonable(dataclasses.asdict(self))
+
+    def row(self) -> str:
+        """A one-line, human-readable form (printed by the check scripts)."""
+        name = f"{self.claim_id}{' ' + self.label if self.label else ''}"
+        val = "" if self.value is None else f" value={_g(self.value)}"
+        ci = "" if self.interval is None else f" [{_g(self.interval[0])}, {_g(self.interval[1])}]"
+        return f"{name:<18} {self.verdict.upper():<18}{val}{ci}  {self.measured}"
+
+
+def _g(x: Any) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        return f"{x:.4g}"
+    return str(x)
+
+
+def skipped(claim_id: str, claim: str, reason: str, **kw: Any) -> Verdict:
+    """A row for a check that cannot run here (no data, no GPU), with the reason."""
+    return Verdict(claim_id=claim_id, claim=claim, verdict=SKIPPED, conditions=reason, **kw)
+
+
+# ---------------------------------------------------------------------------------------------- JSON & files
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn numpy / torch scalars and arrays, tuples, Paths and dataclasses into plain JSON types.
+
+    Non-finite floats become ``None`` (JSON has no NaN); tensors are moved to CPU first.
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if hasattr(obj, "detach"):  # torch tensor, without importing torch
+        obj = obj.detach().cpu().numpy()
+    if hasattr(obj, "tolist"):  # numpy array or scalar
+        return to_jsonable(obj.tolist())
+    if hasattr(obj, "__float__"):  # sympy numbers and the like
+        return to_jsonable(float(obj))
+    return str(obj)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` (made JSON-ready by :func:`to_jsonable`) as indented JSON, atomically."""
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+# ------------------------------------------------------------------------------------------- verdict table
+
+
+def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdicts on the paper's claims") -> str:
+    """The verdict table as Markdown: one row per verdict, then the figures."""
+    lines = [f"# {title}", "",
+             "| claim | verdict | measured | value | interval | paper | conditions |",
+             "|---|---|---|---|---|---|---|"]
+    for v in verdicts:
+        name = f"{v.claim_id}{' (' + v.label + ')' if v.label else ''}"
+        ci = "" if v.interval is None else f"[{_g(v.interval[0])}, {_g(v.interval[1])}]"
+        cells = [name, f"**{v.verdict}**", v.measured, _g(v.value) if v.value is not None else "", ci,
+                 v.paper_value, v.conditions]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    counts = {s: sum(v.verdict == s for v in verdicts) for s in STATUSES}
+    lines += ["", "Totals: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), ""]
+    figs = [(v.claim_id, f) for v in verdicts for f in v.figures]
+    if figs:
+        lines += ["## Figures", ""] + [f"- {cid}: ![{Path(f).name}]({f})" for cid, f in figs] + [""]
+    lines.append("Claims are numbered as in the project's paper summary (C1–C11). Each row is what the software "
+                 "measured on this machine; `skipped` rows name what they need.")
+    return "\n".join(lines) + "\n"
+
+
+def write_verdicts(verdicts: list[Verdict], out_dir: str | os.PathLike, meta: dict | None = None) -> tuple[Path, Path]:
+    """Write ``verdicts.json`` and ``verdicts.md`` into ``out_dir``; return both paths."""
+    out_dir = Path(out_dir)
+    j = atomic_write_json(out_dir / "verdicts.json",
+                          {"meta": meta or {}, "verdicts": [v.to_dict() for v in verdicts]})
+    m = atomic_write_text(out_dir / "verdicts.md", verdicts_markdown(verdicts))
+    return j, m

@@ -1,0 +1,64 @@
+"""Shared test settings: a derandomised Hypothesis profile for CI, and a notebook runner."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# CI runs the same examples every time (derandomize); locally the "dev" profile explores new ones.
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None, max_examples=40,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def run_notebook(tmp_path):
+    """Execute ``notebooks/<name>`` top to bottom in a fresh kernel, with extra environment variables.
+
+    Notebooks read ``MONOTHEORY_QUICK=1`` to use small settings. Returns the executed notebook.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    def _run(name: str, timeout: int = 300, **env: str):
+        nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
+        old = dict(os.environ)
+        os.environ.update({"MONOTHEORY_QUICK": "1", "MPLBACKEND": "Agg", **env})
+        try:
+            client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                    resources={"metadata": {"path": str(tmp_path)}})
+            client.execute()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        return nb
+
+    return _run
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``monotheory ARGS...`` in process; return (exit status, stdout, stderr)."""
+    from monotheory.cli import main
+
+    def _cli(*args: str):
+        try:
+            rc = main(list(args))
+        except SystemExit as e:  # argparse exits on usage errors
+            rc = e.code
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return _cli
+
+
+def pytest_report_header(config):
+    return f"python {sys.version.split()[0]}; hypothesis profile: {settings._current_profile}"

@@ -1,0 +1,60 @@
+import json
+
+import pytest
+
+from monotheory.checks import CheckContext, run_checks
+from monotheory.report import (NOT_REPRODUCED, REPRODUCED, Verdict, atomic_write_json, to_jsonable,
+                               verdicts_markdown, write_verdicts)
+
+
+def test_top_level_help_and_unknown_option(cli):
+    rc, out, _ = cli("--help")
+    assert rc == 0 and "theory" in out and "run-imagenet" in out
+    rc, _, err = cli("check", "--no-such-option")
+    assert rc == 2 and err.count("\n") == 1 and "unrecognized arguments" in err
+
+
+def test_check_with_missing_folder_is_one_line(cli, tmp_path):
+    rc, _, err = cli("check", "--checks-dir", str(tmp_path / "nope"), "--out", str(tmp_path))
+    assert rc == 2
+    assert err.strip().count("\n") == 0 and "does not exist" in err and "Traceback" not in err
+
+
+def test_runner_records_errors_and_writes_table(tmp_path):
+    d = tmp_path / "checks"
+    d.mkdir()
+    (d / "c01_good.py").write_text(
+        "from monotheory.report import Verdict\n"
+        "def run(ctx):\n    return Verdict('C1', 'a claim', 'reproduced', value=1.0, interval=(0.5, 1.5))\n")
+    (d / "c02_broken.py").write_text("def run(ctx):\n    raise RuntimeError('boom')\n")
+    verdicts = run_checks(d, CheckContext(out_dir=tmp_path / "out"), echo=lambda *_: None)
+    assert [v.verdict for v in verdicts] == ["reproduced", "error"]
+    assert "boom" in verdicts[1].measured
+    assert json.loads((tmp_path / "out" / "checks" / "c01_good.json").read_text())["verdicts"][0]["value"] == 1.0
+
+
+def test_verdict_rejects_unknown_status():
+    with pytest.raises(ValueError, match="unknown"):
+        Verdict("C1", "x", "maybe")
+
+
+def test_markdown_and_json(tmp_path):
+    vs = [Verdict("C6", "poly more separable", REPRODUCED, measured="J_poly/J_mono", value=2.0,
+                  interval=(1.9, 2.1), conditions="S=0.2"),
+          Verdict("C7", "crossover", NOT_REPRODUCED, label="fisher", conditions="a | b")]
+    md = verdicts_markdown(vs)
+    assert "| C7 (fisher) | **not reproduced** |" in md and "a \\| b" in md
+    j, m = write_verdicts(vs, tmp_path)
+    data = json.loads(j.read_text())
+    assert data["verdicts"][0]["interval"] == [1.9, 2.1]
+    assert m.read_text() == md
+
+
+def test_to_jsonable_handles_numpy_and_nan(tmp_path):
+    import numpy as np
+
+    obj = {"a": np.float64(1.5), "b": np.arange(3), "c": float("nan"), "d": (1, 2)}
+    assert to_jsonable(obj) == {"a": 1.5, "b": [0, 1, 2], "c": None, "d": [1, 2]}
+    p = atomic_write_json(tmp_path / "x.json", obj)
+    assert json.loads(p.read_text())["b"] == [0, 1, 2]
+    assert not list(tmp_path.glob(".*.tmp"))
