@@ -1,0 +1,244 @@
+"""Label noise and input noise, for numpy arrays and torch tensors alike.
+
+Conventions
+-----------
+- ``noise_rate`` η is the probability (or, with ``sampling="exact"``, the share) of training samples chosen for
+  corruption. With ``model="flip"`` a chosen sample always changes class, so the realised rate equals the chosen
+  share; with ``model="uniform"`` a chosen sample is redrawn among all C classes and keeps its label with
+  probability 1/C, so the realised rate is about η·(C−1)/C.
+- ``transition`` is the C×C matrix T[i, j] = P(noisy label = j | true label = i).
+- Output follows input: numpy in → numpy out; torch in → torch out on the same device with the same dtype.
+- Every random function takes ``seed``: an int, a ``numpy.random.Generator``, a ``torch.Generator`` or None
+  (fresh entropy). No global RNG state is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from monotheory.config import check_choice, check_int, check_nonnegative, check_probability
+from monotheory.errors import ConfigError
+
+LABEL_NOISE_MODELS = ("flip", "uniform")
+SAMPLING_MODES = ("exact", "bernoulli")
+INPUT_NOISE_KINDS = ("gaussian", "uniform")
+
+
+def _is_torch(x: Any) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+    return isinstance(x, torch.Tensor)
+
+
+def _is_torch_generator(seed: Any) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(seed, torch.Generator)
+
+
+def as_numpy_rng(seed: Any = None) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from an int, a Generator (returned as is), a ``torch.Generator`` or None.
+
+    A torch generator is consumed once: a 63-bit seed is drawn from it, so results stay reproducible.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return np.random.default_rng()
+    if _is_torch_generator(seed):
+        import torch
+
+        draw = torch.randint(0, 2**62, (1,), generator=seed, device=seed.device)
+        return np.random.default_rng(int(draw.item()))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed = {seed!r} is not an int, numpy Generator, torch Generator or None")
+    if seed < 0:
+        raise ConfigError(f"seed = {seed} is negative; it must be ≥ 0")
+    return np.random.default_rng(int(seed))
+
+
+def as_torch_generator(seed: Any = None, device: Any = "cpu"):
+    """A ``torch.Generator`` on ``device`` from an int, a torch Generator (returned as is), a numpy Generator
+    (one 63-bit seed is drawn from it) or None (fresh entropy)."""
+    import torch
+
+    if _is_torch_generator(seed):
+        return seed
+    gen = torch.Generator(device=device)
+    if seed is None:
+        gen.seed()
+        return gen
+    if isinstance(seed, np.random.Generator):
+        gen.manual_seed(int(seed.integers(0, 2**62)))
+        return gen
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed = {seed!r} is not an int, numpy Generator, torch Generator or None")
+    if seed < 0:
+        raise ConfigError(f"seed = {seed} is negative; it must be ≥ 0")
+    gen.manual_seed(int(seed))
+    return gen
+
+
+# ---------------------------------------------------------------------------------------------- label noise
+
+
+@dataclass
+class LabelNoise:
+    """Result of :func:`label_noise`.
+
+    labels:        noisy labels, same type (numpy/torch), dtype and device as the input labels.
+    transition:    C×C numpy matrix, T[i, j] = P(noisy = j | true = i), for the per-sample corruption
+                   probability actually used (η for Bernoulli sampling, round(η·N)/N for exact sampling).
+    realised_rate: share of labels that differ from the input labels.
+    corrupted:     boolean mask (same type/device as the labels) of the samples chosen for corruption; with
+                   ``model="uniform"`` a chosen sample may keep its label.
+    """
+
+    labels: Any
+    transition: np.ndarray
+    realised_rate: float
+    corrupted: Any
+
+
+def transition_matrix(num_classes: int, noise_rate: float, model: str = "flip") -> np.ndarray:
+    """The expected C×C label transition matrix T[i, j] = P(noisy = j | true = i).
+
+    ``flip``: T = (1−η)·I + η/(C−1)·(J − I) (a corrupted label moves to one of the C−1 other classes).
+    ``uniform``: T = (1−η)·I + η/C·J (a corrupted label is redrawn among all C classes).
+    Rows sum to one.
+    """
+    model = check_choice("model", model, LABEL_NOISE_MODELS)
+    eta = check_probability("noise_rate", noise_rate)
+    c = check_int("num_classes", num_classes, minimum=2 if model == "flip" else 1)
+    off = eta / (c - 1) if model == "flip" else eta / c
+    t = np.full((c, c), off)
+    t[np.diag_indices(c)] = 1.0 - eta if model == "flip" else 1.0 - eta + eta / c
+    return t
+
+
+def _labels_to_numpy(labels: Any) -> np.ndarray:
+    if _is_torch(labels):
+        if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == _torch_bool():
+            raise ConfigError(f"labels have dtype {labels.dtype}; integer class indices are required")
+        arr = labels.detach().cpu().numpy()
+    else:
+        arr = np.asarray(labels)
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+            raise ConfigError(f"labels have dtype {arr.dtype}; integer class indices are required")
+    if arr.ndim != 1:
+        raise ConfigError(f"labels have shape {tuple(arr.shape)}; a 1-D vector of class indices is required")
+    return arr.astype(np.int64, copy=False)
+
+
+def _torch_bool():
+    import torch
+
+    return torch.bool
+
+
+def label_noise(labels: Any, noise_rate: float, num_classes: int | None = None, *, model: str = "flip",
+                sampling: str = "exact", seed: Any = None) -> LabelNoise:
+    """Corrupt integer class labels.
+
+    Args:
+        labels: 1-D integer class indices in [0, C) (numpy array, list or torch tensor on any device).
+        noise_rate: η in [0, 1].
+        num_classes: C; defaults to max(label) + 1.
+        model: ``"flip"`` — a corrupted sample is relabelled uniformly among the C−1 *other* classes (the
+            paper's code); ``"uniform"`` — relabelled uniformly among all C classes (may keep its label).
+        sampling: ``"exact"`` — exactly round(η·N) samples, chosen without replacement, are corrupted (the
+            paper's code); ``"bernoulli"`` — each sample independently with probability η.
+        seed: int, numpy Generator, torch Generator or None. The same int seed gives the same noisy labels
+            for numpy and torch inputs (the draws are made with numpy on the CPU).
+
+    Returns:
+        :class:`LabelNoise` (noisy labels, transition matrix, realised rate, corruption mask).
+    """
+    eta = check_probability("noise_rate", noise_rate)
+    model = check_choice("model", model, LABEL_NOISE_MODELS)
+    sampling = check_choice("sampling", sampling, SAMPLING_MODES)
+    y = _labels_to_numpy(labels)
+    n = y.shape[0]
+    if num_classes is None:
+        if n == 0:
+            raise ConfigError("labels are empty; pass num_classes explicitly")
+        num_classes = int(y.max()) + 1
+    c = check_int("num_classes", num_classes, minimum=1)
+    if model == "flip" and c < 2:
+        raise ConfigError(f"num_classes = {c}; flip noise needs at least 2 classes (pass num_classes)")
+    if n and (y.min() < 0 or y.max() >= c):
+        raise ConfigError(f"labels range over [{y.min()}, {y.max()}], outside [0, {c - 1}] for "
+                          f"num_classes = {c}")
+    rng = as_numpy_rng(seed)
+
+    if sampling == "exact":
+        k = int(round(eta * n))
+        mask = np.zeros(n, dtype=bool)
+        mask[rng.choice(n, size=k, replace=False)] = True
+        rate_used = k / n if n else eta
+    else:
+        mask = rng.random(n) < eta
+        rate_used = eta
+    noisy = y.copy()
+    k = int(mask.sum())
+    if model == "flip":
+        # adding an offset in 1..C-1 modulo C hits each other class with probability 1/(C-1)
+        noisy[mask] = (y[mask] + rng.integers(1, c, size=k)) % c
+    else:
+        noisy[mask] = rng.integers(0, c, size=k)
+    realised = float((noisy != y).mean()) if n else 0.0
+    transition = transition_matrix(c, rate_used, model)
+
+    if _is_torch(labels):
+        import torch
+
+        out = torch.from_numpy(noisy).to(device=labels.device, dtype=labels.dtype)
+        mask_out = torch.from_numpy(mask).to(device=labels.device)
+    else:
+        in_dtype = np.asarray(labels).dtype
+        out = noisy.astype(in_dtype, copy=False)
+        mask_out = mask
+    return LabelNoise(labels=out, transition=transition, realised_rate=realised, corrupted=mask_out)
+
+
+# ---------------------------------------------------------------------------------------------- input noise
+
+
+def input_noise(x: Any, sigma: float, *, kind: str = "gaussian", seed: Any = None):
+    """Return ``x`` plus noise: ``x + σ·N(0, I)`` (``kind="gaussian"``) or ``x + σ·U[0, 1)`` (``"uniform"``;
+    not zero-mean, as in the paper's code: it also shifts the mean by σ/2).
+
+    ``x`` is a floating-point numpy array or torch tensor; the result has the same type, shape, dtype and
+    device. Torch noise is drawn on ``x``'s device (an int seed therefore gives different draws on CPU and
+    CUDA); numpy noise with numpy's Generator. σ = 0 returns a copy of ``x``.
+    """
+    sigma = check_nonnegative("sigma", sigma)
+    kind = check_choice("kind", kind, INPUT_NOISE_KINDS)
+    if _is_torch(x):
+        import torch
+
+        if not x.dtype.is_floating_point:
+            raise ConfigError(f"x has dtype {x.dtype}; input noise needs a floating-point tensor")
+        gen = as_torch_generator(seed, device=x.device)
+        draw = torch.randn if kind == "gaussian" else torch.rand
+        # a generator on another device (e.g. a CPU generator for CUDA x) draws there, then moves
+        noise = draw(x.shape, generator=gen, dtype=x.dtype, device=gen.device).to(x.device)
+        return x + sigma * noise
+    arr = np.asarray(x)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ConfigError(f"x has dtype {arr.dtype}; input noise needs a floating-point array")
+    rng = as_numpy_rng(seed)
+    if kind == "gaussian":
+        noise = rng.standard_normal(arr.shape, dtype=arr.dtype if arr.dtype in (np.float32, np.float64)
+                                    else np.float64)
+    else:
+        noise = rng.random(arr.shape, dtype=arr.dtype if arr.dtype in (np.float32, np.float64)
+                           else np.float64)
+    return (arr + sigma * noise).astype(arr.dtype, copy=False)
