@@ -1,0 +1,336 @@
+"""Image data for the full-scale experiments: ImageNet-100 / any ImageFolder / CIFAR-100, transforms, few-shot.
+
+Conventions
+-----------
+- A dataset returned here exposes ``.targets`` (list[int]) and ``.classes`` (list[str]); train and val map the
+  same class name to the same index (index = position in the class list, which is sorted for ``folder``
+  roots and follows ``monotheory/data/imagenet100_classes.txt`` for ImageNet-100).
+- Transforms return *normalised* float tensors (ImageNet or CIFAR-100 mean/std). ``eval_transform`` with
+  ``mean=None`` skips the normalisation (the distribution-shift module corrupts images in [0, 1] first).
+- Every problem with the data (missing folder, missing class, empty class, unreadable file) raises
+  :class:`ConfigError` with one sentence naming it, never a deep traceback.
+- Randomness is seeded locally (numpy ``Generator`` / ``torch.Generator``); no global RNG state is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+from torchvision.datasets import CIFAR100, ImageFolder
+
+from monotheory.config import check_choice, check_int, check_range
+from monotheory.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
+CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+DATASETS = ("imagenet100", "folder", "cifar100")
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def imagenet100_classes() -> list[str]:
+    """The 100 WordNet ids of ImageNet-100 (the CMC subset used by the paper), in the package's order."""
+    text = resources.files("monotheory").joinpath("data/imagenet100_classes.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def normalization(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per RGB channel for ``dataset``: CIFAR-100's for cifar100, ImageNet's otherwise."""
+    check_choice("dataset", dataset, DATASETS)
+    return (CIFAR100_MEAN, CIFAR100_STD) if dataset == "cifar100" else (IMAGENET_MEAN, IMAGENET_STD)
+
+
+# ------------------------------------------------------------------------------------------------ folders
+
+
+def load_image(path: str):
+    """Open ``path`` as an RGB PIL image; an unreadable file raises ConfigError naming it."""
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as f:
+            img = Image.open(f)
+            return img.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as e:  # PIL raises all three on damaged files
+        raise ConfigError(f"cannot read image file {path} ({type(e).__name__}: {e})") from None
+
+
+def _verify_image(path: str) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.verify()  # header and structure check, without decoding every pixel
+        return True
+    except Exception:  # any failure means the file is unusable
+        return False
+
+
+def _class_dirs(split_dir: Path) -> list[str]:
+    return sorted(e.name for e in os.scandir(split_dir) if e.is_dir() and not e.name.startswith("."))
+
+
+def _listing(names: Sequence[str], k: int = 5) -> str:
+    head = ", ".join(names[:k])
+    return head + (f", … ({len(names) - k} more)" if len(names) > k else "")
+
+
+class ImageFolderDataset(ImageFolder):
+    """ImageFolder over a fixed class list (index = position in the list) with a ``skipped_files`` list."""
+
+    def __init__(self, root: str, classes: Sequence[str], transform=None):
+        self._fixed_classes = list(classes)  # read by find_classes during ImageFolder.__init__
+        self.skipped_files: list[str] = []
+        super().__init__(root, transform=transform, loader=load_image, allow_empty=True)
+
+    def find_classes(self, directory):
+        return list(self._fixed_classes), {c: i for i, c in enumerate(self._fixed_classes)}
+
+    def drop_unreadable(self) -> list[str]:
+        """Check every file with PIL ``verify`` (in threads) and drop the bad ones; returns their paths."""
+        if not self.samples:
+            return []
+        workers = min(16, (os.cpu_count() or 1) * 2)
+        with ThreadPoolExecutor(workers) as pool:  # PIL releases the GIL while reading files
+            ok = list(pool.map(_verify_image, [p for p, _ in self.samples], chunksize=64))
+        bad = [p for (p, _), good in zip(self.samples, ok, strict=True) if not good]
+        if bad:
+            self.samples = [s for s, good in zip(self.samples, ok, strict=True) if good]
+            self.imgs = self.samples
+            self.targets = [t for _, t in self.samples]
+        self.skipped_files = bad
+        return bad
+
+
+def _fixed_class_folder(split_dir: Path, classes: list[str], transform, skip_bad_images: bool):
+    """An :class:`ImageFolderDataset` over exactly ``classes``, checked for empty classes."""
+    ds = ImageFolderDataset(str(split_dir), classes, transform)
+    if skip_bad_images and ds.drop_unreadable():
+        log.warning("skipped %d unreadable image file(s) in %s, e.g. %s", len(ds.skipped_files),
+                    split_dir, ds.skipped_files[0])
+    counts = np.bincount(np.asarray(ds.targets, dtype=np.int64), minlength=len(classes))
+    empty = [c for c, n in zip(classes, counts, strict=True) if n == 0]
+    if empty:
+        raise ConfigError(f"class folder {split_dir / empty[0]} has no readable images"
+                          + (f" ({len(empty)} empty classes: {_listing(empty)})" if len(empty) > 1 else ""))
+    return ds
+
+
+def _check_split_dirs(root: Path) -> tuple[Path, Path]:
+    if not root.is_dir():
+        raise ConfigError(f"data root {root} does not exist or is not a directory")
+    train, val = root / "train", root / "val"
+    for d in (train, val):
+        if not d.is_dir():
+            raise ConfigError(f"data root {root} has no {d.name}/ folder; it needs train/ and val/ "
+                              "folders of class sub-folders")
+    return train, val
+
+
+def _require(split_dir: Path, wanted: list[str], what: str) -> None:
+    present = set(_class_dirs(split_dir))
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise ConfigError(f"{len(missing)} of the {len(wanted)} {what} are missing from {split_dir}: "
+                          f"{_listing(missing)}")
+
+
+def load_datasets(dataset: str, root: str | os.PathLike, *, train_transform=None, eval_transform=None,
+                  classes: Sequence[str] | None = None, skip_bad_images: bool = False):
+    """Load (train_ds, val_ds, class_names).
+
+    ``dataset``:
+      - ``imagenet100``: ``root/train`` and ``root/val`` hold WordNet-id folders; only the 100 ids of
+        :func:`imagenet100_classes` (or ``classes``, a subset of them) are used, in that order; a missing id is
+        an error, extra folders are ignored and logged.
+      - ``folder``: any ImageFolder root with ``train/`` and ``val/``; classes = the sorted train folders (or
+        ``classes``), and val must hold exactly the same class folders (without ``classes``).
+      - ``cifar100``: torchvision's CIFAR-100 files under ``root`` (never downloaded here).
+    ``skip_bad_images``: check every file up front with PIL ``verify`` and drop unreadable ones (listed in
+    ``ds.skipped_files``); otherwise an unreadable file raises ConfigError naming it when it is loaded.
+    """
+    check_choice("dataset", dataset, DATASETS)
+    root = Path(root).expanduser()
+    if dataset == "cifar100":
+        return _load_cifar100(root, train_transform, eval_transform, classes)
+    train_dir, val_dir = _check_split_dirs(root)
+    if dataset == "imagenet100":
+        all_ids = imagenet100_classes()
+        names = list(classes) if classes is not None else all_ids
+        unknown = [c for c in names if c not in set(all_ids)]
+        if unknown:
+            raise ConfigError(f"{len(unknown)} requested classes are not ImageNet-100 WordNet ids: "
+                              f"{_listing(unknown)}")
+        for d in (train_dir, val_dir):
+            _require(d, names, "ImageNet-100 classes")
+            extra = sorted(set(_class_dirs(d)) - set(names))
+            if extra:
+                log.info("ignoring %d extra class folder(s) in %s: %s", len(extra), d, _listing(extra))
+    else:
+        if classes is not None:
+            names = list(classes)
+            for d in (train_dir, val_dir):
+                _require(d, names, "requested classes")
+        else:
+            names = _class_dirs(train_dir)
+            if not names:
+                raise ConfigError(f"{train_dir} has no class folders")
+            val_names = _class_dirs(val_dir)
+            missing = [c for c in names if c not in set(val_names)]
+            extra = [c for c in val_names if c not in set(names)]
+            if missing:
+                raise ConfigError(f"{len(missing)} train classes have no folder in {val_dir}: {_listing(missing)}")
+            if extra:
+                raise ConfigError(f"{val_dir} has {len(extra)} class folders not in {train_dir}: "
+                                  f"{_listing(extra)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"the class list has duplicates: {_listing(sorted({c for c in names if names.count(c) > 1}))}")
+    train_ds = _fixed_class_folder(train_dir, names, train_transform, skip_bad_images)
+    val_ds = _fixed_class_folder(val_dir, names, eval_transform, skip_bad_images)
+    return train_ds, val_ds, names
+
+
+def _load_cifar100(root: Path, train_transform, eval_transform, classes):
+    if root.name == "cifar-100-python":  # accept the extracted folder itself as well as its parent
+        root = root.parent
+    if not (root / "cifar-100-python").is_dir():
+        raise ConfigError(f"CIFAR-100 not found: {root} has no cifar-100-python/ folder (download it yourself; "
+                          "this tool never downloads data)")
+    try:
+        train = CIFAR100(str(root), train=True, transform=train_transform, download=False)
+        val = CIFAR100(str(root), train=False, transform=eval_transform, download=False)
+    except (RuntimeError, OSError) as e:
+        raise ConfigError(f"CIFAR-100 files under {root} are missing or corrupt ({e})") from None
+    names = list(train.classes)
+    if classes is not None:
+        unknown = [c for c in classes if c not in names]
+        if unknown:
+            raise ConfigError(f"{len(unknown)} requested classes are not CIFAR-100 classes: {_listing(unknown)}")
+        old_to_new = {names.index(c): i for i, c in enumerate(classes)}
+        for ds in (train, val):  # keep only the asked classes, re-indexed in the asked order
+            keep = [i for i, t in enumerate(ds.targets) if t in old_to_new]
+            ds.data = ds.data[keep]
+            ds.targets = [old_to_new[ds.targets[i]] for i in keep]
+        names = list(classes)
+    for ds in (train, val):
+        ds.classes = names
+        ds.class_to_idx = {c: i for i, c in enumerate(names)}
+        ds.skipped_files = []
+    return train, val, names
+
+
+# ------------------------------------------------------------------------------------------------ transforms
+
+
+class TwoViews:
+    """Apply the same random transform twice: SimCLR's two augmented views of one image."""
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __call__(self, img):
+        return self.transform(img), self.transform(img)
+
+    def __repr__(self) -> str:
+        return f"TwoViews({self.transform!r})"
+
+
+def simclr_transform(crop_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, *, blur: bool = True):
+    """SimCLR augmentations (solo-learn's settings); the callable returns a pair of normalised tensors.
+
+    RandomResizedCrop(scale 0.08–1), colour jitter (0.8, 0.8, 0.8, 0.2) with p=0.8, grayscale p=0.2, Gaussian
+    blur p=0.5 (kernel ≈ 10 % of the crop, odd, σ ∈ [0.1, 2]; skipped for crops ≤ 32 px as in solo-learn's
+    CIFAR config), horizontal flip p=0.5.
+    """
+    from torchvision import transforms as T
+
+    crop_size = check_int("crop_size", crop_size)
+    ops = [T.RandomResizedCrop(crop_size, scale=(0.08, 1.0), interpolation=T.InterpolationMode.BICUBIC),
+           T.RandomApply([T.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8),
+           T.RandomGrayscale(p=0.2)]
+    if blur and crop_size > 32:
+        kernel = int(0.1 * crop_size) // 2 * 2 + 1
+        ops.append(T.RandomApply([T.GaussianBlur(kernel, sigma=(0.1, 2.0))], p=0.5))
+    ops += [T.RandomHorizontalFlip(p=0.5), T.ToTensor(), T.Normalize(mean, std)]
+    return TwoViews(T.Compose(ops))
+
+
+def eval_transform(crop_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, *, resize: int | None = None):
+    """Deterministic evaluation transform → a normalised tensor (``mean=None``: unnormalised, in [0, 1]).
+
+    Crops > 64 px: Resize(``resize`` or crop·256/224) then CenterCrop(crop), the usual ImageNet protocol;
+    small images (CIFAR): Resize(crop) + CenterCrop(crop), a no-op on 32-px inputs.
+    """
+    from torchvision import transforms as T
+
+    crop_size = check_int("crop_size", crop_size)
+    if crop_size > 64:
+        size = check_int("resize", resize if resize is not None else int(crop_size * 256 / 224), crop_size)
+    else:
+        size = crop_size
+    ops = [T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(crop_size), T.ToTensor()]
+    if mean is not None:
+        ops.append(T.Normalize(mean, std))
+    return T.Compose(ops)
+
+
+# ------------------------------------------------------------------------------------------- subsets, loaders
+
+
+def few_shot_indices(targets: Sequence[int], fraction: float, seed: Any = 0) -> np.ndarray:
+    """Sorted indices of a stratified random ``fraction`` of each class (at least one sample per class).
+
+    Each class c keeps max(1, round(fraction · n_c)) samples chosen uniformly without replacement with
+    ``numpy.random.default_rng(seed)``; ``fraction = 1`` returns every index.
+    """
+    fraction = check_range("few_shot_fraction", fraction, 0.0, 1.0, lo_closed=False)
+    y = np.asarray(targets, dtype=np.int64)
+    if fraction == 1.0:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(y))
+    order = perm[np.argsort(y[perm], kind="stable")]  # grouped by class, random order inside each class
+    counts = np.bincount(y)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(len(y)) - starts[y[order]]  # position of each sample within its class
+    keep_n = np.maximum(1, np.round(fraction * counts).astype(np.int64))
+    return np.sort(order[rank < keep_n[y[order]]])
+
+
+class LabelledSubset(Subset):
+    """A ``torch.utils.data.Subset`` that keeps ``.targets`` (restricted) and ``.classes``."""
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int]):
+        indices = [int(i) for i in indices]
+        super().__init__(dataset, indices)
+        base = list(dataset.targets)
+        self.targets = [int(base[i]) for i in indices]
+        self.classes = list(dataset.classes)
+
+
+def subset(ds: Dataset, indices: Sequence[int]) -> LabelledSubset:
+    """``ds`` restricted to ``indices``, keeping ``.targets`` and ``.classes``."""
+    return LabelledSubset(ds, indices)
+
+
+def make_loader(ds: Dataset, batch_size: int, *, shuffle: bool, num_workers: int = 0, seed: int = 0,
+                drop_last: bool = False, sampler=None, device: Any = None) -> DataLoader:
+    """A DataLoader with a seeded shuffling generator, pinned memory on CUDA, persistent workers if any."""
+    batch_size = check_int("batch_size", batch_size)
+    num_workers = check_int("num_workers", num_workers, minimum=0)
+    cuda = torch.device(device).type == "cuda" if device is not None else torch.cuda.is_available()
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      num_workers=num_workers, pin_memory=cuda, drop_last=drop_last,
+                      persistent_workers=num_workers > 0, generator=torch.Generator().manual_seed(int(seed)))
