@@ -1,0 +1,222 @@
+"""Feature metrics shared by toy models, sparse autoencoders and encoders.
+
+Conventions
+-----------
+- ``features`` is an (N, D) matrix: one row per sample, one column per feature dimension (a neuron / latent).
+  numpy arrays and torch tensors (any device) are accepted; results are Python floats or numpy arrays.
+- Weight matrices ``W`` follow Elhage et al. (*Toy Models of Superposition*): shape (m, n), column i is the
+  embedding W_i ∈ R^m of feature i; a batch of models is (I, m, n).
+- Direction matrices for :func:`feature_recovery` have one direction per ROW.
+- ``sparsity`` here is the share of (near-)zero entries of a feature matrix, the paper's measurement; it is
+  the empirical counterpart of the data-model sparsity S = P(feature is zero).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from monotheory.config import check_nonnegative
+from monotheory.errors import ConfigError
+
+
+def _to_numpy(x: Any, name: str, ndim: tuple[int, ...] | None = None, dtype=np.float64) -> np.ndarray:
+    try:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    arr = np.asarray(x)
+    if dtype is not None:
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise ConfigError(f"{name} has dtype {arr.dtype}; a numeric array is required")
+        arr = arr.astype(dtype, copy=False)
+    if ndim is not None and arr.ndim not in ndim:
+        want = " or ".join(f"{d}-D" for d in ndim)
+        raise ConfigError(f"{name} has shape {tuple(arr.shape)}; a {want} array is required")
+    if dtype is not None and np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        raise ConfigError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _to_torch_features(features: Any):
+    """(N, D) float tensor on the input's device (numpy → CPU), without copying when possible."""
+    import torch
+
+    if isinstance(features, torch.Tensor):
+        z = features.detach()
+        z = z.float() if not z.dtype.is_floating_point else z
+    else:
+        z = torch.from_numpy(_to_numpy(features, "features", dtype=np.float32))
+    if z.ndim != 2:
+        raise ConfigError(f"features have shape {tuple(z.shape)}; an (N, D) matrix is required")
+    if not torch.isfinite(z).all():
+        raise ConfigError("features contain NaN or infinite values")
+    return z
+
+
+def _l2_rows(z):
+    # rows with zero norm stay zero (nothing to normalise)
+    norm = z.norm(dim=1, keepdim=True)
+    return z / norm.clamp_min(1e-12)
+
+
+def _encode_labels(labels: Any, n: int) -> tuple[np.ndarray, int]:
+    y = _to_numpy(labels, "labels", ndim=(1,), dtype=None)
+    if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
+        raise ConfigError(f"labels have dtype {y.dtype}; integer class labels are required")
+    if y.shape[0] != n:
+        raise ConfigError(f"labels have {y.shape[0]} entries but features have {n} rows")
+    classes, inv = np.unique(y, return_inverse=True)
+    return inv.reshape(-1), len(classes)
+
+
+# --------------------------------------------------------------------------------------- monosemanticity
+
+
+def monosemanticity_score(features: Any, labels: Any, *, threshold: float = 1e-5, normalize: bool = True,
+                          return_per_dim: bool = False):
+    """Class-purity monosemanticity score (the NCL paper's measurement, PAPER.md §5).
+
+    Each sample's feature vector is L2-normalised (if ``normalize``). A dimension d is *active* on sample s when
+    |z_sd| > ``threshold``. For each dimension active on at least one sample, its score is the share of the most
+    common class among the samples where it is active; the result is the mean over active dimensions
+    (dimensions never active are left out). Dense features score about the largest class share (1/C for
+    balanced classes); class-aligned one-hot features score 1.
+
+    Returns the score as a float (NaN if no dimension is ever active), or ``(score, per_dim)`` with
+    ``return_per_dim``: a length-D numpy array, NaN for dimensions never active.
+    """
+    import torch
+
+    threshold = check_nonnegative("threshold", threshold)
+    z = _to_torch_features(features)
+    inv, c = _encode_labels(labels, z.shape[0])
+    if normalize:
+        z = _l2_rows(z)
+    active = (z.abs() > threshold).to(torch.float32)                       # (N, D)
+    onehot = torch.zeros(z.shape[0], c, dtype=torch.float32, device=z.device)
+    onehot[torch.arange(z.shape[0], device=z.device), torch.from_numpy(inv).to(z.device)] = 1.0
+    counts = (onehot.T @ active).double()                                  # (C, D): class counts per dim
+    total = counts.sum(0)
+    per_dim = torch.where(total > 0, counts.max(0).values / total.clamp_min(1), torch.nan)
+    per_dim = per_dim.cpu().numpy()
+    score = float(np.nanmean(per_dim)) if np.isfinite(per_dim).any() else float("nan")
+    return (score, per_dim) if return_per_dim else score
+
+
+def sparsity(features: Any, threshold: float = 1e-2, normalize: bool = True) -> float:
+    """Share of entries with |z| < ``threshold``, after L2-normalising each row if ``normalize`` (the paper's
+    sparsity measurement; 1 means all entries are (near) zero)."""
+    threshold = check_nonnegative("threshold", threshold)
+    z = _to_torch_features(features)
+    if normalize:
+        z = _l2_rows(z)
+    return float((z.abs() < threshold).double().mean().item()) if z.numel() else float("nan")
+
+
+# --------------------------------------------------------------------------------------- superposition
+
+
+def _weights(W: Any) -> np.ndarray:
+    w = _to_numpy(W, "W", ndim=(2, 3))
+    return w
+
+
+def feature_dimensionality(W: Any) -> np.ndarray:
+    """Per-feature dimensionality D_i = ‖W_i‖² / Σ_j (Ŵ_i · W_j)² (Elhage et al. 2022).
+
+    ``W`` is (m, n) with column i the embedding of feature i, or a batch (I, m, n); returns (n,) or (I, n).
+    Equivalently D_i = G_ii² / Σ_j G_ij² with G = WᵀW. An orthonormal set gives 1 per feature, an antipodal
+    pair 1/2 each, a feature that is not represented (W_i = 0) gets 0.
+    """
+    w = _weights(W)
+    g = np.swapaxes(w, -1, -2) @ w                                         # (…, n, n) Gram matrix
+    diag = np.diagonal(g, axis1=-2, axis2=-1)
+    denom = (g**2).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.where(denom > 0, diag**2 / np.where(denom > 0, denom, 1.0), 0.0)
+    return d
+
+
+def dimensions_per_feature(W: Any):
+    """Elhage's D* = m / ‖W‖_F²: hidden dimensions per (embedded) feature. (m, n) → float; (I, m, n) → (I,).
+
+    With unit-norm feature columns, ‖W‖_F² counts the represented features, so D* = m / (#features).
+    """
+    w = _weights(W)
+    fro = (w**2).sum(axis=(-2, -1))
+    m = w.shape[-2]
+    with np.errstate(divide="ignore"):
+        d = np.where(fro > 0, m / np.where(fro > 0, fro, 1.0), np.inf)
+    return float(d) if w.ndim == 2 else d
+
+
+# --------------------------------------------------------------------------------------- feature recovery
+
+
+def _cosines(learned: Any, true: Any) -> np.ndarray:
+    a = _to_numpy(learned, "learned", ndim=(2,))
+    b = _to_numpy(true, "true", ndim=(2,))
+    if a.shape[1] != b.shape[1]:
+        raise ConfigError(f"learned directions have dimension {a.shape[1]} but true ones {b.shape[1]}")
+    # zero rows get cosine 0 with everything instead of NaN
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return a @ b.T                                                         # (k_learned, k_true)
+
+
+def feature_recovery(learned: Any, true: Any, *, absolute: bool = True, return_matching: bool = False):
+    """Mean cosine between true feature directions and their Hungarian-matched learned directions.
+
+    Rows of ``learned`` (k_l, d) and ``true`` (k_t, d) are directions. Learned and true rows are paired one to
+    one by :func:`scipy.optimize.linear_sum_assignment` maximising the total |cos| (``absolute=True``: the sign
+    of a learned direction is arbitrary) or the total signed cos (``absolute=False``). The score is the mean
+    over the k_t TRUE features of the matched (|)cos(|), a true feature left unmatched (k_l < k_t) counting 0:
+    1 means every true feature is recovered. With ``return_matching``, also returns ``(learned_idx, true_idx)``.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    cos = _cosines(learned, true)
+    sim = np.abs(cos) if absolute else cos
+    rows, cols = linear_sum_assignment(sim, maximize=True)
+    score = float(sim[rows, cols].sum() / cos.shape[1]) if cos.shape[1] else float("nan")
+    return (score, (rows, cols)) if return_matching else score
+
+
+def mean_max_cosine(learned: Any, true: Any, *, absolute: bool = True) -> float:
+    """For each true feature (row of ``true``), the largest (|)cos(|) with any learned row; mean over true
+    features. Unlike :func:`feature_recovery` one learned direction may serve several true features."""
+    cos = _cosines(learned, true)
+    sim = np.abs(cos) if absolute else cos
+    return float(sim.max(0).mean()) if sim.size else float("nan")
+
+
+# --------------------------------------------------------------------------------------- separability
+
+
+def fisher_separability(features: Any, labels: Any) -> np.ndarray:
+    """Fisher separability of each feature dimension; returns a length-D numpy array.
+
+    Two classes: J = (μ1 − μ0)² / (σ0² + σ1²), population variances (ddof = 0) within each class, which is
+    the theory layer's J0. C classes: the same ratio averaged over class pairs,
+    J = mean_{k<l} (μ_k − μ_l)² / mean_{k<l} (σ_k² + σ_l²) = (C/(C−1)) · B/W with B = (1/C) Σ_k (μ_k − μ̄)² and
+    W = (1/C) Σ_k σ_k² (classes weighted equally, μ̄ = mean of class means); for C = 2 it is exactly the binary
+    formula. A dimension with zero within-class variance gets +inf (or NaN if its class means also agree).
+    """
+    z = _to_numpy(features, "features", ndim=(2,))
+    inv, c = _encode_labels(labels, z.shape[0])
+    if c < 2:
+        raise ConfigError(f"labels contain {c} class; Fisher separability needs at least 2")
+    counts = np.bincount(inv, minlength=c).astype(np.float64)              # (C,)
+    onehot = np.zeros((z.shape[0], c))
+    onehot[np.arange(z.shape[0]), inv] = 1.0
+    means = (onehot.T @ z) / counts[:, None]                               # (C, D)
+    var = (onehot.T @ (z - means[inv]) ** 2) / counts[:, None]              # (C, D), ddof = 0, centred
+    between = means.var(axis=0)                                            # (1/C) Σ (μ_k − μ̄)²
+    within = var.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (c / (c - 1)) * between / within
