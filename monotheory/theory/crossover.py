@@ -1,0 +1,167 @@
+"""Separability criteria as functions of the noise, and the point where mono overtakes poly.
+
+Conventions as in :mod:`monotheory.theory.datamodel`. Criteria (higher = more separable, except
+``threshold_error`` where lower is better):
+
+* ``fisher`` = Δμ² / (σ0² + σ1²);  ``unnormalized`` = Δμ / (σ0² + σ1²) — moments given the noisy label;
+* ``threshold_error`` = clean-label error of the best threshold fitted on noisy labels
+  (:mod:`monotheory.theory.distributions`, numerical).
+
+A *crossover* is the smallest noise level in the search range where the score of mono (−error for
+``threshold_error``) rises strictly above that of poly, having been below. For fisher/unnormalized it is
+solved exactly (SymPy: real roots of the numerator of the difference, a polynomial in η or λ, with S and w
+made rational); for ``threshold_error`` it is located on a grid and refined with ``scipy.optimize.brentq``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import sympy as sp
+from scipy.optimize import brentq
+
+from monotheory.config import check_choice, check_nonnegative, check_probability
+from monotheory.theory import symbolic as sy
+from monotheory.theory.datamodel import NOISE_MODELS, check_weights, transition_rates
+from monotheory.theory.distributions import threshold_errors
+
+CRITERIA = sy.CRITERIA
+
+
+def separability_curve(criterion: str, feature: str, sparsity: float, noise_rates, weights=(1.0, 1.0),
+                       tie_rule: str = "drop", noise_model: str = "flip", input_sigma: float = 0.0) -> np.ndarray:
+    """The criterion of ``feature`` at each label-noise rate η in ``noise_rates`` (exact; numerical grid
+    for ``threshold_error``). ``sparsity`` = P(feature is zero)."""
+    check_choice("criterion", criterion, CRITERIA)
+    rates = np.atleast_1d(np.asarray(noise_rates, dtype=float))
+    if criterion == "threshold_error":
+        return threshold_errors(feature, sparsity, rates, weights, tie_rule, noise_model, input_sigma)["error"]
+    clean = sy.moments(feature, sparsity, weights, tie_rule, 0.0, noise_model, input_sigma)
+    p10, p01 = np.array([transition_rates(noise_model, r) for r in rates]).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sy.criterion_value(criterion, sy.mix_moments(clean, p10, p01))
+
+
+def separability(criterion: str, feature: str, sparsity: float, noise_rate: float = 0.0, **kw) -> float:
+    """One value of :func:`separability_curve` (keywords: weights, tie_rule, noise_model, input_sigma)."""
+    return float(separability_curve(criterion, feature, sparsity, [noise_rate], **kw)[0])
+
+
+def score(criterion: str, value):
+    """Higher = more separable: the criterion itself, or minus the error for ``threshold_error``."""
+    return -np.asarray(value) if criterion == "threshold_error" else np.asarray(value)
+
+
+@dataclasses.dataclass
+class Crossover:
+    """Where mono overtakes poly: ``value`` (None if nowhere in ``search_range``), ``method`` (``exact``,
+    ``numeric`` or ``none``), ``expression`` (the exact root, as text), ``note`` (e.g. who leads)."""
+
+    value: float | None
+    method: str
+    variable: str
+    search_range: tuple[float, float]
+    expression: str | None = None
+    note: str = ""
+
+    def describe(self) -> str:
+        lo, hi = self.search_range
+        where = f"[{lo:g}, {hi:g})"
+        if self.value is None:
+            return f"none on {where}" + (f" ({self.note})" if self.note else "")
+        expr = f" = {self.expression}" if self.expression and self.method == "exact" else ""
+        return f"{self.variable}* = {self.value:.6g}{expr} ({self.method})"
+
+
+_TOL = 1e-12  # "mono ahead" needs a margin above rounding error
+
+
+def _first_overtake(diff, grid: np.ndarray):
+    """Index i where diff[i] ≤ tol < diff[i+1] first happens (mono goes from not ahead to ahead)."""
+    ahead = diff > _TOL
+    hits = np.nonzero(~ahead[:-1] & ahead[1:])[0]
+    return None if len(hits) == 0 else int(hits[0])
+
+
+def _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, input_sigma, variable, lo, hi):
+    kw = dict(weights=tuple(sp.nsimplify(w) for w in weights), tie_rule=tie_rule)
+    if variable == "eta":
+        kw.update(noise_model=noise_model, noise_rate=sy.SYMBOLIC, input_sigma=input_sigma or None)
+        var = sy.eta
+    else:
+        kw.update(noise_model=noise_model, noise_rate=noise_rate, input_sigma=sy.SYMBOLIC)
+        var = sy.lam
+    s = sp.nsimplify(sparsity)
+    crit = [sy.symbolic_criterion(criterion, sy.symbolic_moments(f, **kw)).subs(sy.S, s)
+            for f in ("mono", "poly")]
+    d = sp.factor(sp.together(crit[0] - crit[1]))
+    d_num = sp.lambdify(var, d, "numpy")
+    num, _ = sp.fraction(d)
+    roots = [] if num.free_symbols.isdisjoint({var}) else sp.Poly(num, var).real_roots()
+    roots = sorted({r for r in roots if lo <= float(r) < hi}, key=float)
+    eps = 1e-9
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for r in roots:
+            x = float(r)
+            before, after = d_num(max(x - eps, lo)), d_num(x + eps)
+            if (x - eps < lo or before <= _TOL) and after > _TOL:
+                return Crossover(x, "exact", variable, (lo, hi), str(sp.nsimplify(sp.radsimp(r))))
+        ahead_at_lo = float(d_num(lo)) > _TOL
+    note = "mono is ahead from the start" if ahead_at_lo else "poly stays at least as separable"
+    return Crossover(None, "none", variable, (lo, hi), note=note)
+
+
+def _numeric(fun, variable, lo, hi, n_grid):
+    grid = np.linspace(lo, hi, n_grid, endpoint=False)
+    diff = fun(grid)
+    i = _first_overtake(diff, grid)
+    if i is None:
+        note = "mono is ahead from the start" if diff[0] > _TOL else "poly stays at least as separable"
+        return Crossover(None, "none", variable, (lo, hi), note=note)
+    x = brentq(lambda z: float(fun(np.array([z]))[0]) - _TOL, grid[i], grid[i + 1], xtol=1e-10)
+    return Crossover(float(x), "numeric", variable, (lo, hi))
+
+
+def crossover(criterion: str, noise_model: str, sparsity: float, weights=(1.0, 1.0), tie_rule: str = "drop",
+              input_sigma: float = 0.0, upper: float | None = None, n_grid: int = 201) -> Crossover:
+    """Label-noise rate η in [0, ``upper``) where mono overtakes poly under ``criterion``/``noise_model``.
+
+    ``sparsity`` = P(feature is zero); ``input_sigma`` = λ of extra input noise held fixed. Exact (SymPy) for
+    fisher/unnormalized, numerical (grid + brentq) for threshold_error. Default range: [0, 1/2) for
+    ``flip`` and ``one_sided`` (a flip rate above 1/2 inverts the labels), [0, 1) for ``uniform`` (whose flip
+    rate is η/2).
+    """
+    check_choice("criterion", criterion, CRITERIA)
+    check_choice("noise_model", noise_model, NOISE_MODELS)
+    check_weights(weights)
+    if upper is None:
+        upper = 1.0 if noise_model == "uniform" else 0.5
+    upper = check_probability("upper", upper)
+    if criterion != "threshold_error":
+        return _exact(criterion, noise_model, sparsity, weights, tie_rule, 0.0, input_sigma, "eta", 0.0, upper)
+
+    def fun(rates):
+        e = [threshold_errors(f, sparsity, rates, weights, tie_rule, noise_model, input_sigma)["error"]
+             for f in ("mono", "poly")]
+        return e[1] - e[0]  # = score(mono) − score(poly)
+    return _numeric(fun, "eta", 0.0, upper, n_grid)
+
+
+def input_noise_reversal(criterion: str, sparsity: float, noise_rate: float = 0.0, noise_model: str = "flip",
+                         weights=(1.0, 1.0), tie_rule: str = "drop", upper: float = 3.0,
+                         n_grid: int = 61) -> Crossover:
+    """Input-noise scale λ in [0, ``upper``) where mono overtakes poly (Appendix B.3), label noise fixed."""
+    check_choice("criterion", criterion, CRITERIA)
+    upper = check_nonnegative("upper", upper)
+    if criterion != "threshold_error":
+        return _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, None, "lambda", 0.0, upper)
+
+    def fun(lams):
+        out = []
+        for lam_ in lams:
+            e = [threshold_errors(f, sparsity, [noise_rate], weights, tie_rule, noise_model, lam_,
+                                  n_grid=2001)["error"][0] for f in ("mono", "poly")]
+            out.append(e[1] - e[0])
+        return np.array(out)
+    return _numeric(fun, "lambda", 0.0, upper, n_grid)

@@ -1,0 +1,165 @@
+"""Exact conditional moments of ν_mono and ν_poly, derived by integration in SymPy.
+
+Conventions as in :mod:`monotheory.theory.datamodel` (S = P(feature is zero); y = 1 iff x1 > x2; two
+features). The moments are derived, not typed in: E[ν^k · 1{y=c}] is integrated piecewise over the four
+zero/non-zero cases of (x1, x2), and the all-zero tie is given to the classes by ``tie_rule``. The table of
+PAPER.md §3 is then a test (``tests/theory/test_symbolic.py``).
+
+Dictionaries of moments use the keys ``pi0, pi1`` (class priors among the kept samples), ``mu0, mu1``
+(conditional means), ``delta_mu`` (μ1 − μ0), ``var0, var1`` (conditional variances).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import sympy as sp
+
+from monotheory.config import check_choice, check_nonnegative, check_sparsity
+from monotheory.theory.datamodel import FEATURES, NOISE_MODELS, TIE_RULES, check_weights, transition_rates
+
+S = sp.Symbol("S", nonnegative=True)
+w1, w2 = sp.symbols("w1 w2", positive=True)
+lam = sp.Symbol("lambda", nonnegative=True)
+eta = sp.Symbol("eta", nonnegative=True)
+SYMBOLIC = "symbolic"
+KEYS = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1")
+CRITERIA = ("fisher", "unnormalized", "threshold_error")
+_u, _v = sp.symbols("u v", nonnegative=True)
+
+
+def _feature_expr(feature: str, x1, x2):
+    return x1 if feature == "mono" else w1 * x1 - w2 * x2
+
+
+@functools.cache
+def _clean_moments(feature: str, tie_rule: str) -> dict:
+    """Moments in S, w1, w2 (ties by ``tie_rule``), by integration over the four cases."""
+    check_choice("feature", feature, FEATURES)
+    check_choice("tie_rule", tie_rule, TIE_RULES)
+    p = 1 - S  # probability that a feature is non-zero
+    tie_share = {"drop": (0, 0), "class0": (1, 0), "class1": (0, 1),
+                 "random": (sp.Rational(1, 2), sp.Rational(1, 2))}[tie_rule]
+    raw = {}  # raw[(c, k)] = E[ν^k · 1{y = c}] over all draws
+    for k in range(3):
+        f = _feature_expr(feature, _u, _v) ** k
+        both = p**2  # x1 = u > 0 and x2 = v > 0 (density 1 on the unit square): y = 1 iff u > v
+        m1 = both * sp.integrate(f, (_v, 0, _u), (_u, 0, 1))
+        m0 = both * sp.integrate(f, (_v, _u, 1), (_u, 0, 1))
+        m1 += p * S * sp.integrate(f.subs(_v, 0), (_u, 0, 1))  # x1 > 0, x2 = 0: y = 1
+        m0 += S * p * sp.integrate(f.subs(_u, 0), (_v, 0, 1))  # x1 = 0, x2 > 0: y = 0
+        tie = S**2 * f.subs({_u: 0, _v: 0})  # x1 = x2 = 0: the tie
+        raw[(0, k)] = m0 + tie_share[0] * tie
+        raw[(1, k)] = m1 + tie_share[1] * tie
+    kept = raw[(0, 0)] + raw[(1, 0)]
+    out = {"pi0": raw[(0, 0)] / kept, "pi1": raw[(1, 0)] / kept}
+    for c in (0, 1):
+        out[f"mu{c}"] = raw[(c, 1)] / raw[(c, 0)]
+        out[f"var{c}"] = raw[(c, 2)] / raw[(c, 0)] - out[f"mu{c}"] ** 2
+    out["delta_mu"] = out["mu1"] - out["mu0"]
+    return {key: sp.factor(sp.cancel(out[key])) for key in KEYS}
+
+
+def input_noise_variance(feature: str, sigma):
+    """Variance that N(0, λ²) on each input adds to the feature: λ² (mono), (w1² + w2²)·λ² (poly).
+
+    Exact because the noise is independent of x (and of y, computed from the clean x): the means are unchanged.
+    """
+    return sigma**2 if feature == "mono" else (w1**2 + w2**2) * sigma**2
+
+
+def mix_moments(m: dict, p10, p01) -> dict:
+    """Moments given the NOISY label, from the clean moments ``m`` and the flip probabilities
+    ``p10`` = P(ỹ=0 | y=1), ``p01`` = P(ỹ=1 | y=0). Works on floats, arrays and SymPy expressions alike.
+
+    Each noisy class is a mixture of the two clean classes, so its variance gains r(1 − r)·Δμ² (law of
+    total variance, r = share of the majority component).
+    """
+    pi0, pi1, mu0, mu1, v0, v1 = (m[k] for k in ("pi0", "pi1", "mu0", "mu1", "var0", "var1"))
+    d = mu1 - mu0
+    q1 = pi1 * (1 - p10) + pi0 * p01
+    q0 = pi1 * p10 + pi0 * (1 - p01)
+    r1 = pi1 * (1 - p10) / q1  # share of clean class 1 in noisy class 1
+    r0 = pi0 * (1 - p01) / q0  # share of clean class 0 in noisy class 0
+    out = {"pi0": q0, "pi1": q1,
+           "mu1": r1 * mu1 + (1 - r1) * mu0, "mu0": r0 * mu0 + (1 - r0) * mu1,
+           "var1": r1 * v1 + (1 - r1) * v0 + r1 * (1 - r1) * d**2,
+           "var0": r0 * v0 + (1 - r0) * v1 + r0 * (1 - r0) * d**2}
+    out["delta_mu"] = out["mu1"] - out["mu0"]
+    return out
+
+
+def _sym(value, symbol):
+    return symbol if value == SYMBOLIC else sp.nsimplify(value)
+
+
+def symbolic_moments(feature: str = "mono", weights=(1, 1), tie_rule: str = "drop", input_sigma=None,
+                     noise_model: str | None = None, noise_rate=SYMBOLIC) -> dict:
+    """The moments (keys :data:`KEYS`) as SymPy expressions in ``S``.
+
+    ``weights``: a pair (w1, w2) of numbers (made exact with ``nsimplify``) or ``"symbolic"`` to keep the
+    symbols ``w1, w2``. ``input_sigma``: None (no input noise), a number, or ``"symbolic"`` (symbol λ).
+    ``noise_model``: None (clean labels) or one of ``flip, one_sided, uniform``; ``noise_rate`` a number or
+    ``"symbolic"`` (symbol η). Moments are conditional on the (noisy) label.
+    """
+    m = dict(_clean_moments(feature, tie_rule))
+    if weights != SYMBOLIC:
+        check_weights(weights)
+        m = {k: sp.factor(v.subs({w1: sp.nsimplify(weights[0]), w2: sp.nsimplify(weights[1])}))
+             for k, v in m.items()}
+    if input_sigma is not None:
+        extra = input_noise_variance(feature, _sym(input_sigma, lam))
+        if weights != SYMBOLIC:
+            extra = extra.subs({w1: sp.nsimplify(weights[0]), w2: sp.nsimplify(weights[1])})
+        m["var0"] = m["var0"] + extra
+        m["var1"] = m["var1"] + extra
+    if noise_model is not None:
+        check_choice("noise_model", noise_model, NOISE_MODELS)
+        e = _sym(noise_rate, eta)
+        p10, p01 = {"flip": (e, e), "one_sided": (e, 0), "uniform": (e / 2, e / 2)}[noise_model]
+        m = {k: sp.factor(sp.cancel(v)) for k, v in mix_moments(m, p10, p01).items()}
+    return m
+
+
+def symbolic_criterion(criterion: str, m: dict):
+    """Fisher Δμ²/(σ0² + σ1²) or the unnormalised Δμ/(σ0² + σ1²) of a moment dict (SymPy or floats)."""
+    check_choice("criterion", criterion, CRITERIA[:2])
+    total = m["var0"] + m["var1"]
+    return (m["delta_mu"] ** 2 if criterion == "fisher" else m["delta_mu"]) / total
+
+
+@functools.cache
+def _numeric(feature: str, tie_rule: str):
+    m = _clean_moments(feature, tie_rule)
+    return {k: sp.lambdify((S, w1, w2), v, "numpy") for k, v in m.items()}
+
+
+def moments(feature: str, sparsity, weights=(1.0, 1.0), tie_rule: str = "drop", noise_rate: float = 0.0,
+            noise_model: str = "flip", input_sigma: float = 0.0) -> dict:
+    """The exact moments as floats (arrays if ``sparsity`` is an array), conditional on the noisy label.
+
+    ``sparsity`` = S = P(feature is zero); label noise ``noise_model`` at rate η = ``noise_rate``; input noise
+    N(0, λ²) with λ = ``input_sigma``. Evaluates the SymPy closed forms (compiled once per feature/tie rule).
+    """
+    s = np.asarray(sparsity, dtype=float)
+    if s.ndim == 0:
+        check_sparsity("sparsity", float(s))
+    elif np.any((s < 0) | (s >= 1)):
+        check_sparsity("sparsity", float(s[(s < 0) | (s >= 1)][0]))
+    a, b = check_weights(weights)
+    lam_ = check_nonnegative("input_sigma", input_sigma)
+    f = _numeric(feature, tie_rule)
+    m = {k: np.asarray(fn(s, a, b), dtype=float) * np.ones_like(s) for k, fn in f.items()}
+    extra = lam_**2 * (1.0 if feature == "mono" else a * a + b * b)
+    m["var0"], m["var1"] = m["var0"] + extra, m["var1"] + extra
+    p10, p01 = transition_rates(noise_model, noise_rate)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = mix_moments(m, p10, p01)
+    return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}
+
+
+def criterion_value(criterion: str, m: dict):
+    """Fisher or unnormalised criterion from a float moment dict (NaN where a class is empty)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return symbolic_criterion(criterion, m)
