@@ -47,3 +47,9 @@ def make_image_folder(root: str | Path, classes: Sequence[str] | int, per_class:
 def tiny_folder(tmp_path_factory) -> Path:
     """A root with train/ (4 classes × 12) and val/ (4 classes × 6) of 32-px PNGs; classes c0..c3."""
     return make_image_folder(tmp_path_factory.mktemp("tiny_folder"), 4, (12, 6), size=32, seed=0)
+
+
+@pytest.fixture
+def make_folder():
+    """:func:`make_image_folder` as a fixture (tests should not ``import conftest``: two conftest modules exist)."""
+    return make_image_folder
