@@ -1,0 +1,156 @@
+"""``monotheory theory``: exact and Monte Carlo moments, separability and crossovers of ν_mono vs ν_poly.
+
+Conventions as in :mod:`monotheory.theory.datamodel` (S = ``--sparsity`` = P(feature is zero); y = 1 iff
+x1 is the strict argmax). Exact values are for two features; with ``--n-features`` > 2 only the Monte Carlo
+columns are filled. ``--samples 0`` skips the Monte Carlo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+
+from monotheory.config import (
+    add_dataclass_arguments,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_probability,
+    check_sparsity,
+    from_namespace,
+    to_dict,
+)
+from monotheory.errors import ConfigError
+from monotheory.theory import crossover as cx
+from monotheory.theory import symbolic as sy
+from monotheory.theory.datamodel import NOISE_MODELS, TIE_RULES, check_weights
+from monotheory.theory.montecarlo import monte_carlo
+
+QUANTITIES = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1", "separability")
+
+
+@dataclasses.dataclass
+class TheoryConfig:
+    """Settings of one ``monotheory theory`` run (see the module docstring for conventions)."""
+
+    sparsity: float | None = dataclasses.field(
+        default=None, metadata={"help": "S = P(feature is zero), in [0, 1) (required)"})
+    noise_rate: float = dataclasses.field(
+        default=0.0, metadata={"help": "label-noise rate η in [0, 1] (η > 1/2 inverts labels under flip)"})
+    input_sigma: float = dataclasses.field(default=0.0, metadata={"help": "λ of N(0, λ²) added to each x_i"})
+    criterion: str = dataclasses.field(default="fisher", metadata={"help": "/".join(sy.CRITERIA)})
+    noise_model: str = dataclasses.field(default="flip", metadata={"help": "/".join(NOISE_MODELS)})
+    samples: int = dataclasses.field(default=1_000_000, metadata={"help": "Monte Carlo draws (0: exact only)"})
+    seed: int = dataclasses.field(default=0, metadata={"help": "seed of numpy.random.default_rng"})
+    weights: tuple[float, ...] = dataclasses.field(
+        default=(1.0, 1.0), metadata={"help": "w1,w2 of ν_poly = w1·x1 − w2·x2 (positive)"})
+    tie_rule: str = dataclasses.field(default="drop", metadata={"help": "/".join(TIE_RULES)})
+    n_features: int = dataclasses.field(default=2, metadata={"help": "number of spike-and-uniform features"})
+    chunk: int = dataclasses.field(default=1 << 20, metadata={"help": "Monte Carlo rows per chunk"})
+
+    def __post_init__(self):
+        self.check()
+
+    def check(self) -> None:
+        if self.sparsity is None:
+            raise ConfigError("sparsity is required: pass --sparsity S with S in [0, 1)")
+        self.sparsity = check_sparsity("sparsity", self.sparsity)
+        self.noise_rate = check_probability("noise_rate", self.noise_rate)
+        self.input_sigma = check_nonnegative("input_sigma", self.input_sigma)
+        check_choice("criterion", self.criterion, sy.CRITERIA)
+        check_choice("noise_model", self.noise_model, NOISE_MODELS)
+        check_choice("tie_rule", self.tie_rule, TIE_RULES)
+        self.samples = check_int("samples", self.samples, minimum=0)
+        self.seed = check_int("seed", self.seed, minimum=0)
+        self.weights = check_weights(self.weights)
+        self.n_features = check_int("n_features", self.n_features, minimum=2)
+        self.chunk = check_int("chunk", self.chunk, minimum=1)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_dataclass_arguments(parser, TheoryConfig)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def exact_values(cfg: TheoryConfig) -> dict:
+    """Exact moments and separability of both features at the configured noise (None for n_features > 2)."""
+    kw = dict(weights=cfg.weights, tie_rule=cfg.tie_rule, noise_model=cfg.noise_model,
+              input_sigma=cfg.input_sigma)
+    out = {}
+    for f in ("mono", "poly"):
+        if cfg.n_features != 2:
+            out[f] = dict.fromkeys(QUANTITIES)
+            continue
+        m = sy.moments(f, cfg.sparsity, noise_rate=cfg.noise_rate, **kw)
+        m["separability"] = cx.separability(cfg.criterion, f, cfg.sparsity, cfg.noise_rate, **kw)
+        out[f] = {k: float(m[k]) for k in QUANTITIES}
+    return out
+
+
+def run(cfg: TheoryConfig, progress: bool | None = None) -> dict:
+    """Everything the command prints, as a JSON-ready dict (with the config under ``"config"``)."""
+    t0 = time.perf_counter()
+    exact = exact_values(cfg)
+    mc = None
+    if cfg.samples > 0:
+        mc = monte_carlo(cfg.sparsity, cfg.samples, cfg.seed, cfg.weights, cfg.tie_rule, cfg.noise_rate,
+                         cfg.noise_model, cfg.input_sigma, cfg.n_features, cfg.chunk,
+                         threshold=cfg.criterion == "threshold_error", progress=progress)
+    result: dict = {"config": to_dict(cfg), "criterion": cfg.criterion, "noise_model": cfg.noise_model,
+                    "higher_is_more_separable": cfg.criterion != "threshold_error"}
+    for f in ("mono", "poly"):
+        rows = {}
+        for k in QUANTITIES:
+            key = cfg.criterion if k == "separability" else k
+            est, se = mc[f][key] if mc else (None, None)
+            rows[k] = {"exact": exact[f][k], "mc": est, "se": se}
+        result[f] = rows
+    kw = dict(weights=cfg.weights, tie_rule=cfg.tie_rule)
+    c = cx.crossover(cfg.criterion, cfg.noise_model, cfg.sparsity, input_sigma=cfg.input_sigma, **kw)
+    r = cx.input_noise_reversal(cfg.criterion, cfg.sparsity, cfg.noise_rate, cfg.noise_model, **kw)
+    result.update(crossover=c.value, crossover_detail=dataclasses.asdict(c),
+                  input_noise_reversal=r.value, input_noise_reversal_detail=dataclasses.asdict(r),
+                  n_draws=mc["n_draws"] if mc else 0, n_kept=mc["n_kept"] if mc else 0,
+                  seconds=time.perf_counter() - t0)
+    return result
+
+
+def _fmt(v) -> str:
+    return "—" if v is None else f"{v:.6f}"
+
+
+def table(result: dict) -> str:
+    """The result as a readable text table."""
+    cfg = result["config"]
+    lines = [f"spike-and-uniform, S = {cfg['sparsity']:g}, η = {cfg['noise_rate']:g} ({cfg['noise_model']}), "
+             f"λ = {cfg['input_sigma']:g}, w = {tuple(cfg['weights'])}, ties: {cfg['tie_rule']}, "
+             f"{result['n_draws']:,} draws (seed {cfg['seed']})",
+             f"{'quantity':<14}{'mono exact':>12}{'mono MC':>12}{'± SE':>11}{'poly exact':>13}{'poly MC':>12}"
+             f"{'± SE':>11}"]
+    for k in QUANTITIES:
+        name = f"{result['criterion']}" if k == "separability" else k
+        m, p = result["mono"][k], result["poly"][k]
+        lines.append(f"{name:<14}{_fmt(m['exact']):>12}{_fmt(m['mc']):>12}{_fmt(m['se']):>11}"
+                     f"{_fmt(p['exact']):>13}{_fmt(p['mc']):>12}{_fmt(p['se']):>11}")
+    for key, what in (("crossover_detail", "label-noise crossover (mono overtakes poly)"),
+                      ("input_noise_reversal_detail", "input-noise reversal")):
+        lines.append(f"{what}: {cx.Crossover(**result[key]).describe()}")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = from_namespace(TheoryConfig, args)
+    progress = False if args.quiet else None
+    result = run(cfg, progress=progress)
+    if args.json:
+        from monotheory.report import to_jsonable
+
+        print(json.dumps(to_jsonable(result), indent=2, allow_nan=False))
+    else:
+        print(table(result))
+    sys.stdout.flush()
+    return 0
