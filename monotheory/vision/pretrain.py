@@ -1,0 +1,217 @@
+"""Self-supervised pretraining of CL (SimCLR) and NCL encoders: LARS or SGD, warmup-cosine, resumable.
+
+No label reaches the encoder: the loop discards the dataset's targets before the step (the authors'
+solo-learn fork trains an online classifier without ``.detach()``, leaking labels; this one has none).
+A checkpoint is written after every epoch (rank 0, atomically); calling :func:`pretrain` again with the
+same checkpoint path resumes after the last finished epoch and gives the same weights as an uninterrupted
+run on CPU (each epoch's shuffling and augmentations are seeded from ``seed`` and the epoch number).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from monotheory.config import to_dict
+from monotheory.report import atomic_write_bytes
+from monotheory.vision.distributed import DistInfo
+from monotheory.vision.encoders import Encoder, contrastive_loss
+from monotheory.vision.run import PretrainConfig
+
+
+class LARS(torch.optim.Optimizer):
+    """SGD with momentum and layer-wise adaptive rate scaling (as solo-learn's ``LARS``).
+
+    For a parameter group without ``lars_exclude`` the update is scaled by
+    ``eta · ‖p‖ / (‖g‖ + wd·‖p‖)`` (capped at 1 relative to the lr when ``clip_lr``), weight decay added
+    to the gradient first. Groups with ``lars_exclude=True`` (biases, BN) get plain SGD, and the caller
+    gives them ``weight_decay=0``.
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 0.02,
+                 clip_lr: bool = False, eps: float = 1e-8):
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta,
+                                      clip_lr=clip_lr, eps=eps, lars_exclude=False))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            wd, lr = group["weight_decay"], group["lr"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d_p = p.grad
+                if not group["lars_exclude"]:
+                    p_norm, g_norm = p.norm(), d_p.norm()
+                    if p_norm > 0 and g_norm > 0:
+                        ratio = group["eta"] * p_norm / (g_norm + wd * p_norm + group["eps"])
+                        if group["clip_lr"]:
+                            ratio = torch.clamp(ratio / lr, max=1.0)
+                        d_p = d_p.add(p, alpha=wd) * ratio
+                elif wd:
+                    d_p = d_p.add(p, alpha=wd)
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = d_p.clone()
+                else:
+                    buf.mul_(group["momentum"]).add_(d_p)
+                p.add_(buf, alpha=-lr)
+
+
+def make_optimizer(model: nn.Module, cfg: PretrainConfig) -> torch.optim.Optimizer:
+    """LARS or SGD; biases and BN parameters (1-d tensors) excluded from weight decay and adaptation."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    plain = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay}, {"params": plain, "weight_decay": 0.0, "lars_exclude": True}]
+    if cfg.optimizer == "lars":
+        return LARS(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, eta=cfg.eta,
+                    clip_lr=cfg.clip_lr)
+    for g in groups:
+        g.pop("lars_exclude", None)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def warmup_cosine(step: int, total: int, warmup: int, base_lr: float, min_lr: float = 0.0) -> float:
+    """Linear warmup from ~0 to ``base_lr`` over ``warmup`` steps, then cosine decay to ``min_lr``."""
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def save_checkpoint(path: Path, obj: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _views(batch):
+    """(views, labels) → the two image tensors; the labels are dropped here, before anything else."""
+    views = batch[0]
+    return views[0], views[1]
+
+
+def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.device | str = "cpu", seed: int = 0,
+             num_workers: int = 0, checkpoint_path: str | Path | None = None, dist: DistInfo | None = None,
+             compile: bool = False, progress: bool | None = None, on_epoch_end=None) -> dict:
+    """Train ``encoder`` with the contrastive loss on ``train_ds`` (items ``((view1, view2), label)``).
+
+    ``encoder.nonneg`` selects NCL. Resumes from ``checkpoint_path`` when it exists. ``on_epoch_end(epoch)``
+    is called after each epoch's checkpoint (tests use it to simulate an interruption). Returns
+    ``{"history": [{epoch, loss, lr, images_per_s, seconds}], "epochs": ...}``.
+    """
+    from tqdm.auto import tqdm
+
+    from monotheory.vision.data import make_loader
+
+    dist = dist or DistInfo()
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    encoder.to(device)
+    if cuda and cfg.channels_last:
+        encoder.to(memory_format=torch.channels_last)
+    model: nn.Module = encoder
+    if dist.enabled:
+        if cuda:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+    opt = make_optimizer(encoder, cfg)
+    history, start = [], 0
+    ckpt = Path(checkpoint_path) if checkpoint_path else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        encoder.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history, start = state["history"], state["epoch"]
+    step_fn = torch.compile(model) if compile else model
+    sampler = None
+    if dist.enabled:
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(train_ds, num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
+                                     seed=seed, drop_last=True)
+    batch = max(2, min(cfg.batch_size, len(train_ds) // dist.world_size))
+    show = (sys.stderr.isatty() if progress is None else progress) and dist.is_main
+    steps_per_epoch = max(1, (len(train_ds) // dist.world_size) // batch)
+    total, warm = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
+    amp = cuda and cfg.amp
+    for epoch in range(start, cfg.epochs):
+        encoder.train()
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        loader = make_loader(train_ds, batch, shuffle=sampler is None, num_workers=num_workers,
+                             seed=seed * 1009 + epoch, drop_last=True, sampler=sampler, device=device)
+        t0, seen, total_loss, n_steps = time.perf_counter(), 0, 0.0, 0
+        bar = tqdm(loader, desc=f"pretrain {'ncl' if encoder.nonneg else 'cl'} {epoch + 1}/{cfg.epochs}",
+                   disable=not show, leave=False)
+        with torch.random.fork_rng(devices=[]):  # augmentations in the main process: seeded per epoch
+            torch.manual_seed(seed * 1009 + epoch)
+            for b in bar:
+                x1, x2 = _views(b)
+                x1, x2 = x1.to(device, non_blocking=True), x2.to(device, non_blocking=True)
+                if cuda and cfg.channels_last:
+                    x1, x2 = x1.contiguous(memory_format=torch.channels_last), x2.contiguous(
+                        memory_format=torch.channels_last)
+                lr = warmup_cosine(epoch * steps_per_epoch + n_steps, total, warm, cfg.lr)
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    z = step_fn(torch.cat([x1, x2]))
+                n = x1.shape[0]
+                loss = contrastive_loss(z[:n], z[n:], cfg.temperature,
+                                        mass_alpha=cfg.mass_alpha if encoder.nonneg else 0.0, gather=dist.enabled)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total_loss += loss.item()
+                n_steps += 1
+                seen += n * dist.world_size
+                bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        dt = time.perf_counter() - t0
+        history.append({"epoch": epoch + 1, "loss": total_loss / max(1, n_steps), "lr": lr if n_steps else cfg.lr,
+                        "images_per_s": seen / dt if dt > 0 else None, "seconds": dt})
+        if ckpt is not None and dist.is_main:
+            save_checkpoint(ckpt, {"epoch": epoch + 1, "model": encoder.state_dict(),
+                                   "optimizer": opt.state_dict(), "history": history, "config": to_dict(cfg)})
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+    encoder.eval()
+    return {"history": history, "epochs": cfg.epochs, "final_loss": history[-1]["loss"] if history else None,
+            "world_size": dist.world_size, "batch_size_per_process": batch}
+
+
+def run_pretrain_stage(ctx) -> None:
+    """Pretrain every encoder the run needs (CL and/or NCL) → ``pretrain_<enc>.json`` + ``encoder_<enc>.pt``.
+
+    CL and NCL start from the same initial weights and see the same batches and augmentations (same seed),
+    so the only difference between them is the ReLU (and the optional activation-mass term).
+    """
+    for name in ctx.cfg.encoders_needed():
+        if ctx.done(f"pretrain_{name}", "pretrain"):
+            continue
+        ckpt = ctx.ckpt_dir / f"pretrain_{name}_last.pt"
+        if ctx.fresh("pretrain") and ckpt.exists() and ctx.dist.is_main:
+            ckpt.unlink()
+        ctx.barrier()
+        if ckpt.exists():
+            ctx.log(f"pretrain {name}: resuming from {ckpt.name}")
+        else:
+            ctx.log(f"pretrain {name}: {ctx.cfg.pretrain.epochs} epochs on {len(ctx.train_aug)} images")
+        enc = ctx.new_encoder(name)
+        res = pretrain(enc, ctx.train_aug, ctx.cfg.pretrain, device=ctx.device, seed=ctx.cfg.seed,
+                       num_workers=ctx.cfg.num_workers, checkpoint_path=ckpt, dist=ctx.dist,
+                       compile=ctx.cfg.compile, progress=ctx.progress)
+        if ctx.dist.is_main:
+            buf = io.BytesIO()
+            torch.save(enc.state_dict(), buf)
+            atomic_write_bytes(ctx.encoder_path(name), buf.getvalue())
+            ctx.write_result(f"pretrain_{name}", {"encoder": name, **res, "n_train": len(ctx.train_aug),
+                                                  "config": to_dict(ctx.cfg.pretrain)})
+        ctx.barrier()

@@ -1,0 +1,373 @@
+"""Linear probing of frozen features under label noise (train) and input noise (test), with a feature cache.
+
+Feature sets (the paper's Figure 1 columns): ``cl`` = the CL projector output, ``ncl`` = the NCL projector
+output (ReLU'd), ``sae`` = the top-k SAE codes of the L2-normalised CL output. Features are extracted once
+per encoder, split and input-noise level σ, and cached (``features/<enc>_<split>_s<σ>.pt``); the SAE codes
+are computed from the cached CL features. Input noise is added to the *normalised* image tensor at test time
+only (``X + σ·N(0, I)`` or ``X + σ·U[0, 1)``), seeded per batch, so every method sees the same noisy images.
+Training labels are corrupted with :func:`monotheory.noise.label_noise` (the same draw for every method);
+test labels stay clean.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from monotheory.config import check_choice
+from monotheory.errors import ConfigError
+from monotheory.report import atomic_write_bytes
+from monotheory.vision.run import METHODS, ProbeConfig
+
+
+def sigma_key(sigma: float) -> str:
+    return f"{float(sigma):g}"
+
+
+@torch.no_grad()
+def extract(fn, ds, *, batch_size: int = 256, device="cpu", sigma: float = 0.0, kind: str = "gaussian",
+            seed: int = 0, num_workers: int = 0, progress: bool | None = None,
+            desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply ``fn`` (images → features) to every item of ``ds`` in order; returns CPU (features, targets).
+
+    With ``sigma > 0`` the noise of :func:`monotheory.noise.input_noise` is added to each normalised image
+    batch, seeded by (``seed``, batch index), so the noisy images do not depend on the method.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    from monotheory.noise import input_noise
+    from monotheory.vision.data import make_loader
+
+    device = torch.device(device)
+    loader = make_loader(ds, batch_size, shuffle=False, num_workers=num_workers, device=device)
+    show = sys.stderr.isatty() if progress is None else progress
+    feats, ys, seen, t0 = [], [], 0, time.perf_counter()
+    bar = tqdm(loader, desc=desc, disable=not show, leave=False)
+    for i, (x, y) in enumerate(bar):
+        x = x.to(device, non_blocking=True)
+        if sigma > 0:
+            x = input_noise(x, sigma, kind=kind, seed=seed * 1_000_003 + i)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            f = fn(x)
+        feats.append(f.float().cpu())
+        ys.append(torch.as_tensor(y).cpu())
+        seen += x.shape[0]
+        bar.set_postfix(img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+    if not feats:
+        return torch.zeros(0), torch.zeros(0, dtype=torch.long)
+    return torch.cat(feats), torch.cat(ys).long()
+
+
+class FeatureCache:
+    """``torch.save`` d (features, targets) pairs in ``folder``, built on first use and reused after."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}.pt"
+
+    def get(self, name: str, build) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self.path(name)
+        if p.exists():
+            d = torch.load(p, weights_only=True)
+            return d["features"], d["targets"]
+        feats, targets = build()
+        buf = io.BytesIO()
+        torch.save({"features": feats, "targets": targets}, buf)
+        atomic_write_bytes(p, buf.getvalue())
+        return feats, targets
+
+
+def prepare(features: torch.Tensor, normalize: bool) -> torch.Tensor:
+    return F.normalize(features.float(), dim=1) if normalize else features.float()
+
+
+def feature_stats(features: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Monosemanticity score and sparsity (share of |z| < 1e-2 after L2 normalisation) of a feature set."""
+    from monotheory.metrics import monosemanticity_score, sparsity
+
+    z = F.normalize(features.float(), dim=1)
+    return {"monosemanticity": float(monosemanticity_score(z, labels)), "sparsity": float(sparsity(z)),
+            "dim": int(features.shape[1])}
+
+
+def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                 num_classes: int, cfg: ProbeConfig, *, seed: int = 0, device="cpu") -> tuple[list, dict, object]:
+    """Fit one linear probe per training label-noise rate and score it on every test set.
+
+    ``train`` = (features, clean labels); ``tests`` maps σ-key → (features, labels). Returns (rows,
+    correct, clean_probe): rows ``[{noise_rate, realised_rate, train_acc_noisy, train_acc_clean,
+    test_acc: {σ: acc}}]``, ``correct[(rate, σ)]`` = per-test-sample 0/1 correctness (for paired
+    intervals), and the probe trained on clean labels (used for the shift stage).
+    """
+    from monotheory.noise import label_noise
+    from monotheory.probes import LinearProbe
+
+    x_tr, y_tr = prepare(train[0], cfg.normalize_features), train[1].long()
+    rows, correct, clean_probe = [], {}, None
+    for rate in cfg.noise_rates:
+        noisy = label_noise(y_tr, rate, num_classes, model=cfg.noise_model, sampling=cfg.noise_sampling,
+                            seed=seed + int(round(rate * 1000)))
+        y_noisy = torch.as_tensor(np.asarray(noisy.labels)).long()
+        probe = LinearProbe(num_classes, solver=cfg.solver, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            epochs=cfg.epochs, batch_size=cfg.batch_size, device=device, random_state=seed)
+        probe.fit(x_tr, y_noisy)
+        row = {"noise_rate": rate, "realised_rate": float(noisy.realised_rate),
+               "train_acc_noisy": float(probe.score(x_tr, y_noisy)),
+               "train_acc_clean": float(probe.score(x_tr, y_tr)), "test_acc": {}}
+        for key, (x_te, y_te) in tests.items():
+            pred = torch.as_tensor(np.asarray(probe.predict(prepare(x_te, cfg.normalize_features)))).long()
+            ok = (pred.cpu() == y_te.long().cpu()).numpy().astype(np.uint8)
+            correct[(rate, key)] = ok
+            row["test_acc"][key] = float(ok.mean()) if ok.size else float("nan")
+        rows.append(row)
+        if rate == 0.0 or clean_probe is None and rate == min(cfg.noise_rates):
+            clean_probe = probe
+    return rows, correct, clean_probe
+
+
+def save_correct(path: str | Path, correct: dict[str, dict]) -> None:
+    """Save per-sample correctness as ``.npz`` with keys ``<method>|<rate>|<σ>`` (atomically)."""
+    buf = io.BytesIO()
+    flat = {f"{m}|{r:g}|{s}": v for m, d in correct.items() for (r, s), v in d.items()}
+    np.savez_compressed(buf, **flat)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_correct(path: str | Path) -> dict[tuple[str, float, str], np.ndarray]:
+    """Inverse of :func:`save_correct`: ``{(method, rate, σ-key): 0/1 array}``."""
+    with np.load(path) as z:
+        return {(k.split("|")[0], float(k.split("|")[1]), k.split("|")[2]): z[k] for k in z.files}
+
+
+# ------------------------------------------------------------------------------------------- run context
+
+
+class RunContext:
+    """What the stages of one ``run-imagenet`` run share: config, device, DDP info, data, encoders, caches.
+
+    Data sets and encoders are loaded on first use. Files live under ``cfg.out``: ``<stage>.json``
+    results, ``checkpoints/`` (encoders, SAE, clean probes, pretraining and fine-tuning checkpoints) and
+    ``features/`` (cached features).
+    """
+
+    def __init__(self, cfg, log=print):
+        from monotheory.vision.distributed import init_distributed
+
+        self.cfg, self._log = cfg, log
+        self.out = Path(cfg.out)
+        self.ckpt_dir = self.out / "checkpoints"
+        want = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dist = init_distributed(want)
+        self.device = torch.device(f"cuda:{self.dist.local_rank}" if want == "cuda" and self.dist.enabled else want)
+        self.progress = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
+        self.cache = FeatureCache(self.out / "features")
+        self._data = None
+        self._encoders: dict = {}
+        self._sae = None
+        if cfg.force and "pretrain" in cfg.stages and self.dist.is_main and self.cache.folder.exists():
+            import shutil
+
+            shutil.rmtree(self.cache.folder)  # features of the old encoders are stale
+
+    # -- plumbing
+    def log(self, msg: str) -> None:
+        if self.dist.is_main:
+            self._log(msg)
+
+    def broadcast(self, obj):
+        from monotheory.vision.distributed import broadcast_object
+
+        return broadcast_object(obj, self.dist)
+
+    def barrier(self) -> None:
+        from monotheory.vision.distributed import barrier
+
+        barrier(self.dist)
+
+    def close(self) -> None:
+        from monotheory.vision.distributed import shutdown
+
+        shutdown(self.dist)
+
+    def result_path(self, name: str) -> Path:
+        return self.out / f"{name}.json"
+
+    def fresh(self, stage: str) -> bool:
+        """True when ``--force`` asks to redo ``stage`` from scratch."""
+        return bool(self.cfg.force) and stage in self.cfg.stages
+
+    def done(self, name: str, stage: str | None = None) -> bool:
+        """Whether result ``name`` exists (and is not to be redone); logs the skip."""
+        if self.result_path(name).exists() and not self.fresh(stage or name):
+            self.log(f"{name}: done ({self.result_path(name).name} exists), skipping")
+            return True
+        return False
+
+    def require(self, name: str, stage: str) -> None:
+        if not self.result_path(name).exists():
+            first = name.split("_")[0]
+            raise ConfigError(f"stage {stage} needs {name}.json in {self.out}, which is missing; run the "
+                              f"{first} stage first (--stages {first},{stage})")
+
+    def write_result(self, name: str, obj: dict) -> None:
+        from monotheory.report import atomic_write_json
+        from monotheory.vision.run import config_record
+
+        if self.dist.is_main:
+            atomic_write_json(self.result_path(name), {**obj, "run_config": config_record(self.cfg)})
+
+    # -- data
+    def _load(self):
+        if self._data is None:
+            from monotheory.vision import data as D
+
+            c = self.cfg
+            mean, std = D.normalization(c.dataset)
+            resize = c.eval_resize or None
+            ev = D.eval_transform(c.crop_size, mean, std, resize=resize)
+            raw = D.eval_transform(c.crop_size, None, None, resize=resize)
+            kw = dict(skip_bad_images=c.skip_bad_images)
+            aug, val, names = D.load_datasets(c.dataset, c.data_root, train_transform=D.simclr_transform(
+                c.crop_size, mean, std, blur=c.blur), eval_transform=ev, **kw)
+            plain, val_raw, _ = D.load_datasets(c.dataset, c.data_root, train_transform=ev, eval_transform=raw, **kw)
+            if c.train_fraction < 1:
+                idx = D.few_shot_indices(aug.targets, c.train_fraction, c.seed)
+                aug, plain = D.subset(aug, idx), D.subset(plain, idx)
+            self._data = dict(train_aug=aug, train_eval=plain, val=val, val_raw=val_raw, names=list(names),
+                              mean=mean, std=std, eval_tf=ev)
+        return self._data
+
+    train_aug = property(lambda self: self._load()["train_aug"])
+    train_eval = property(lambda self: self._load()["train_eval"])
+    val = property(lambda self: self._load()["val"])
+    val_raw = property(lambda self: self._load()["val_raw"])
+    class_names = property(lambda self: self._load()["names"])
+    num_classes = property(lambda self: len(self._load()["names"]))
+
+    # -- models
+    def new_encoder(self, name: str):
+        """A freshly initialised encoder (``cl`` or ``ncl``), seeded so that CL and NCL start from the same weights."""
+        from monotheory.vision.encoders import Encoder
+
+        c = self.cfg
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c.seed)
+            return Encoder(c.arch, c.cifar_stem, c.proj_hidden, c.proj_out, nonneg=(name == "ncl"))
+
+    def encoder_path(self, name: str) -> Path:
+        return self.ckpt_dir / f"encoder_{name}.pt"
+
+    def load_encoder(self, name: str, stage: str = "probe"):
+        if name not in self._encoders:
+            self.require(f"pretrain_{name}", stage)
+            enc = self.new_encoder(name)
+            enc.load_state_dict(torch.load(self.encoder_path(name), map_location="cpu", weights_only=True))
+            self._encoders[name] = enc.to(self.device).eval()
+        return self._encoders[name]
+
+    def load_sae(self, stage: str = "probe"):
+        if self._sae is None:
+            from monotheory.vision.sae import load_sae
+
+            self.require("sae", stage)
+            self._sae = load_sae(self.ckpt_dir / "sae.pt", self.device)
+        return self._sae
+
+    # -- features
+    def features(self, enc: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe"):
+        """Cached (features, targets) of encoder ``enc`` on ``split`` (``train``/``val``/a shift set) at σ."""
+        p = self.cfg.probe
+
+        def build():
+            model = self.load_encoder(enc, stage)
+            data = ds if ds is not None else {"train": self.train_eval, "val": self.val}[split]
+            return extract(model, data, batch_size=p.extract_batch_size, device=self.device, sigma=sigma,
+                           kind=p.input_noise, seed=self.cfg.seed, num_workers=self.cfg.num_workers,
+                           progress=self.progress, desc=f"features {enc} {split} σ={sigma:g}")
+
+        return self.cache.get(f"{enc}_{split}_s{sigma_key(sigma)}", build)
+
+    def method_features(self, method: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe"):
+        """Features of a Figure-1 column: ``cl``, ``ncl``, or ``sae`` (codes of the CL features)."""
+        if method == "sae":
+            from monotheory.vision.sae import sae_codes
+
+            x, y = self.features("cl", split, sigma, ds, stage)
+            return sae_codes(self.load_sae(stage), x), y
+        return self.features(method, split, sigma, ds, stage)
+
+
+# ------------------------------------------------------------------------------------------- the stages
+
+
+def run_probe_stage(ctx: RunContext) -> None:
+    """Linear probes of every method × training label-noise rate, scored at every test σ → ``probe.json``."""
+    if ctx.done("probe"):
+        return
+    cfg = ctx.cfg.probe
+    methods = [m for m in METHODS if m in ctx.cfg.methods]
+    for m in methods:
+        ctx.require("sae" if m == "sae" else f"pretrain_{m}", "probe")
+    results, correct = {}, {}
+    for m in methods:
+        ctx.log(f"probe {m}")
+        train = ctx.method_features(m, "train", 0.0)
+        tests = {sigma_key(s): ctx.method_features(m, "val", s) for s in cfg.sigmas}
+        stats = feature_stats(*tests[sigma_key(0.0)]) if sigma_key(0.0) in tests else feature_stats(*train)
+        rows, correct[m], clean = probe_method(train, tests, ctx.num_classes, cfg, seed=ctx.cfg.seed,
+                                               device=ctx.device)
+        _save_torch(ctx.ckpt_dir / f"probe_{m}.pt", clean)
+        results[m] = {"stats": stats, "rows": rows}
+        ctx.log(f"probe {m}: " + ", ".join(f"η={r['noise_rate']:g}: {r['test_acc']}" for r in rows))
+    save_correct(ctx.out / "probe_correct.npz", correct)
+    ctx.write_result("probe", {"methods": results, "num_classes": ctx.num_classes, "n_train": len(ctx.train_eval),
+                               "n_test": len(ctx.val), "dataset": ctx.cfg.dataset,
+                               "config": dataclasses.asdict(cfg)})
+
+
+def _save_torch(path: Path, obj) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def run_shift_stage(ctx: RunContext) -> None:
+    """Each method's clean-label probe on the ``--shift`` folders and on seeded corruptions → ``shift.json``."""
+    from monotheory.vision.run import parse_shift
+    from monotheory.vision.shift import CORRUPTIONS, CorruptedDataset, load_shift_roots
+
+    if ctx.done("shift"):
+        return
+    ctx.require("probe", "shift")
+    sc = ctx.cfg.shift_eval
+    for name in sc.corruptions:
+        check_choice("corruption", name, CORRUPTIONS)
+    sets = dict(load_shift_roots(list(ctx.cfg.shift), ctx.class_names, ctx._load()["eval_tf"])) if ctx.cfg.shift \
+        else {}
+    kinds = {n: "folder" for n, _ in parse_shift(ctx.cfg.shift)}
+    d = ctx._load()
+    for name in sc.corruptions:
+        for sev in sc.severities:
+            sets[f"{name}-{sev}"] = CorruptedDataset(d["val_raw"], name, sev, d["mean"], d["std"], ctx.cfg.seed)
+            kinds[f"{name}-{sev}"] = "corruption"
+    methods = [m for m in METHODS if m in ctx.cfg.methods]
+    out = {}
+    for set_name, ds in sets.items():
+        out[set_name] = {"kind": kinds[set_name], "n": len(ds), "acc": {}}
+        for m in methods:
+            probe = torch.load(ctx.ckpt_dir / f"probe_{m}.pt", weights_only=False)
+            x, y = ctx.method_features(m, f"shift-{set_name}", 0.0, ds=ds, stage="shift")
+            pred = torch.as_tensor(np.asarray(probe.predict(prepare(x, ctx.cfg.probe.normalize_features)))).long()
+            out[set_name]["acc"][m] = float((pred.cpu() == y.long()).float().mean()) if len(y) else float("nan")
+        ctx.log(f"shift {set_name}: {out[set_name]['acc']}")
+    ctx.write_result("shift", {"sets": out, "config": dataclasses.asdict(sc)})

@@ -1,0 +1,204 @@
+"""The Figure-1 summary of a ``run-imagenet`` output folder, its plots, and paired accuracy gaps.
+
+Figure 1 of the paper (ImageNet-100, linear-probe top-1 %): rows *clean*, *90 % label noise*, *Gaussian
+input noise σ = 0.6*; columns CL (poly), SAE (mono), NCL (mono). Here the rows are taken from the run's
+own grids: clean = lowest noise rate and σ, label noise = the highest rate in the grid (σ lowest), input
+noise = the highest σ (rate lowest). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from monotheory.report import atomic_write_json, atomic_write_text
+
+COLUMNS = (("cl", "CL (poly)"), ("sae", "SAE (mono)"), ("ncl", "NCL (mono)"))
+PAPER_FIGURE1 = {"clean": {"cl": 66.8, "sae": 66.2, "ncl": 66.7},
+                 "label_noise": {"cl": 34.4, "sae": 45.9, "ncl": 48.1},
+                 "input_noise": {"cl": 28.7, "sae": 30.6, "ncl": 33.3}}
+
+
+def load_json(out: str | Path, name: str) -> dict | None:
+    p = Path(out) / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def _acc(probe: dict, method: str, rate: float, sigma_key: str) -> float | None:
+    for r in probe["methods"].get(method, {}).get("rows", []):
+        if abs(r["noise_rate"] - rate) < 1e-12:
+            return r["test_acc"].get(sigma_key)
+    return None
+
+
+def grid(probe: dict) -> tuple[list[float], list[str]]:
+    """The noise rates and σ keys present in ``probe.json`` (ascending)."""
+    first = next(iter(probe["methods"].values()))
+    rates = sorted(r["noise_rate"] for r in first["rows"])
+    sigmas = sorted(first["rows"][0]["test_acc"], key=float)
+    return rates, sigmas
+
+
+def figure1_rows(probe: dict) -> list[dict]:
+    """Three rows (``clean``, ``label_noise``, ``input_noise``) of top-1 accuracy (fraction) per method."""
+    rates, sigmas = grid(probe)
+    specs = [("clean", "clean", rates[0], sigmas[0]),
+             ("label_noise", f"label noise {rates[-1]:.0%}", rates[-1], sigmas[0]),
+             ("input_noise", f"input noise σ={float(sigmas[-1]):g}", rates[0], sigmas[-1])]
+    rows = []
+    for key, label, rate, s in specs:
+        rows.append({"row": key, "label": label, "noise_rate": rate, "sigma": float(s),
+                     "acc": {m: _acc(probe, m, rate, s) for m, _ in COLUMNS if m in probe["methods"]}})
+    return rows
+
+
+def figure1_markdown(rows: list[dict], paper: bool = False) -> str:
+    cols = [(m, name) for m, name in COLUMNS if any(m in r["acc"] for r in rows)]
+    head = "| | " + " | ".join(n for _, n in cols) + " |"
+    lines = [head, "|---" * (len(cols) + 1) + "|"]
+    for r in rows:
+        cells = []
+        for m, _ in cols:
+            a = r["acc"].get(m)
+            cell = "—" if a is None else f"{100 * a:.1f}"
+            if paper:
+                cell += f" (paper {PAPER_FIGURE1[r['row']][m]})"
+            cells.append(cell)
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_figure1(rows: list[dict], ax=None):
+    """Grouped bars: one group per row, one bar per method (accuracy in %)."""
+    from monotheory.plots import pyplot
+
+    plt = pyplot()
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    cols = [(m, n) for m, n in COLUMNS if any(m in r["acc"] for r in rows)]
+    w = 0.8 / max(1, len(cols))
+    for j, (m, name) in enumerate(cols):
+        vals = [100 * (r["acc"].get(m) or 0.0) for r in rows]
+        bars = ax.bar(np.arange(len(rows)) + (j - (len(cols) - 1) / 2) * w, vals, w, label=name)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(np.arange(len(rows)), [r["label"] for r in rows])
+    ax.set_ylabel("linear-probe top-1 (%)")
+    ax.legend(fontsize=8)
+    return fig or ax.figure
+
+
+def plot_noise_curves(probe: dict, axes=None):
+    """Left: test accuracy vs training label-noise rate (σ lowest); right: vs test σ (clean labels)."""
+    from monotheory.plots import pyplot
+
+    plt = pyplot()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    rates, sigmas = grid(probe)
+    for m, name in COLUMNS:
+        if m not in probe["methods"]:
+            continue
+        axes[0].plot(rates, [100 * _acc(probe, m, r, sigmas[0]) for r in rates], "o-", label=name)
+        axes[1].plot([float(s) for s in sigmas], [100 * _acc(probe, m, rates[0], s) for s in sigmas], "o-", label=name)
+    axes[0].set(xlabel="training label-noise rate", ylabel="top-1 (%)")
+    axes[1].set(xlabel="test input-noise σ (normalised pixels)", ylabel="top-1 (%)")
+    axes[0].legend(fontsize=8)
+    return axes[0].figure
+
+
+def plot_finetune(ft: dict, axes=None):
+    """Fine-tuning: val accuracy of CE vs NCE per few-shot fraction, and train/val curves under label noise."""
+    from monotheory.plots import pyplot
+
+    plt = pyplot()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    runs = ft["runs"]
+    for head in sorted({r["head"] for r in runs}):
+        few = sorted((r for r in runs if r["head"] == head and r["noise_rate"] == 0), key=lambda r: r["few_shot_fraction"])
+        axes[0].plot([r["few_shot_fraction"] for r in few], [100 * r["final_val_acc"] for r in few], "o-",
+                     label=head.upper())
+        for r in (r for r in runs if r["head"] == head and r["noise_rate"] > 0):
+            ep = [h["epoch"] for h in r["history"]]
+            axes[1].plot(ep, [100 * h["train_acc"] for h in r["history"]], "--", label=f"{head.upper()} train")
+            axes[1].plot(ep, [100 * h["val_acc"] for h in r["history"]], "-", label=f"{head.upper()} val")
+    axes[0].set(xlabel="few-shot fraction of the training set", ylabel="val top-1 (%)")
+    axes[1].set(xlabel="epoch", ylabel="top-1 (%)", title="label noise")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=7)
+    return axes[0].figure
+
+
+def write_summary(out: str | Path) -> dict:
+    """(Re)write ``summary.json``, ``summary.md`` and ``summary.png`` from the stage results present."""
+    from monotheory.plots import save_figure
+
+    out = Path(out)
+    probe, ft, shift, sae = (load_json(out, n) for n in ("probe", "finetune", "shift", "sae"))
+    summary: dict = {"rows": [], "stages": sorted(p.stem for p in out.glob("*.json")
+                                                   if p.stem not in ("config", "summary"))}
+    md = [f"# run-imagenet summary: {out}", ""]
+    if probe is None:
+        md.append("No probe results yet (run the probe stage).")
+    else:
+        rows = figure1_rows(probe)
+        is_in100 = probe.get("dataset") == "imagenet100"
+        summary.update(rows=rows, dataset=probe.get("dataset"), n_test=probe.get("n_test"),
+                       stats={m: d["stats"] for m, d in probe["methods"].items()})
+        md += [f"Linear-probe top-1 (%) on {probe.get('dataset')} ({probe.get('n_test')} test images), laid out "
+               "like the paper's Figure 1" + (" (paper values in brackets)" if is_in100 else "") + ":", "",
+               figure1_markdown(rows, paper=is_in100), "", "| feature set | monosemanticity | sparsity | dim |",
+               "|---|---|---|---|"]
+        md += [f"| {m} | {s['monosemanticity']:.3f} | {s['sparsity']:.3f} | {s['dim']} |"
+               for m, s in summary["stats"].items()]
+        save_figure(plot_figure1(rows), out / "summary.png", data={"rows": rows})
+        save_figure(plot_noise_curves(probe), out / "noise_curves.png")
+    if sae is not None:
+        summary["sae"] = {k: sae[k] for k in ("normalized_mse", "dead_latents", "n_latents")}
+        md += ["", f"SAE: normalised MSE {sae['normalized_mse']:.4f}, dead latents {sae['dead_latents']} of "
+               f"{sae['n_latents']}."]
+    if ft is not None:
+        summary["finetune"] = [{k: r[k] for k in ("head", "few_shot_fraction", "noise_rate", "final_val_acc")}
+                               | {"final_train_acc": r["history"][-1]["train_acc"]} for r in ft["runs"]]
+        md += ["", "Fine-tuning (final epoch): | head | fraction | noise | train acc | val acc |", "",
+               "| head | few-shot fraction | label noise | train acc (%) | val acc (%) |", "|---|---|---|---|---|"]
+        md += [f"| {r['head']} | {r['few_shot_fraction']:g} | {r['noise_rate']:g} | {100 * r['final_train_acc']:.1f} | "
+               f"{100 * r['final_val_acc']:.1f} |" for r in summary["finetune"]]
+        save_figure(plot_finetune(ft), out / "finetune.png")
+    if shift is not None:
+        summary["shift"] = {k: v["acc"] for k, v in shift["sets"].items()}
+        md += ["", "Distribution shift (clean-label probe, top-1 %):", "",
+               "| test set | " + " | ".join(m for m, _ in COLUMNS) + " |", "|---" * 4 + "|"]
+        md += [f"| {k} | " + " | ".join("—" if a.get(m) is None else f"{100 * a[m]:.1f}" for m, _ in COLUMNS) + " |"
+               for k, a in summary["shift"].items()]
+    atomic_write_json(out / "summary.json", summary)
+    atomic_write_text(out / "summary.md", "\n".join(md) + "\n")
+    return summary
+
+
+def paired_gap(correct_a, correct_b, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95):
+    """Accuracy gap a − b in points (×100) on the same test samples, with a paired bootstrap interval.
+
+    ``correct_a``/``correct_b``: 0/1 per test sample. The interval resamples test samples (percentile
+    bootstrap, ``n_boot`` draws from ``numpy.random.default_rng(seed)``), so it reflects test-set size only,
+    not the variance over pretraining seeds.
+    """
+    a, b = np.asarray(correct_a, float), np.asarray(correct_b, float)
+    d = a - b
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    for i in range(0, n_boot, 250):  # chunks keep memory at 250 × n
+        idx = rng.integers(0, d.size, size=(min(250, n_boot - i), d.size))
+        means[i:i + idx.shape[0]] = d[idx].mean(1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return 100 * d.mean(), 100 * lo, 100 * hi
+
+
+def binomial_gap(p_a: float, p_b: float, n_a: int, n_b: int, z: float = 1.96):
+    """Gap a − b in points with a normal-approximation (independent binomial) interval."""
+    se = np.sqrt(p_a * (1 - p_a) / max(n_a, 1) + p_b * (1 - p_b) / max(n_b, 1))
+    g = p_a - p_b
+    return 100 * g, 100 * (g - z * se), 100 * (g + z * se)
