@@ -1,0 +1,26 @@
+"""Shared by the theory tests: z thresholds from a false-alarm budget, and an exact-vs-MC comparison.
+
+Every Monte Carlo test allows a false alarm with probability at most ``ALPHA`` per test function; a test
+making m two-sided comparisons uses z = Φ⁻¹(1 − ALPHA/(2m)) (Bonferroni).
+"""
+
+from __future__ import annotations
+
+from scipy.stats import norm
+
+ALPHA = 1e-3
+
+
+def z_for(comparisons: int, alpha: float = ALPHA) -> float:
+    """Two-sided Bonferroni z for ``comparisons`` tests at family-wise false-alarm rate ``alpha``."""
+    return float(norm.isf(alpha / (2 * comparisons)))
+
+
+def mc_disagreements(exact: dict, mc: dict, keys, z: float) -> list[str]:
+    """The keys whose |MC − exact| exceeds z·SE (an empty list means agreement)."""
+    bad = []
+    for k in keys:
+        est, se = mc[k]
+        if abs(est - exact[k]) > z * se:
+            bad.append(f"{k}: exact {exact[k]:.6g}, MC {est:.6g} ± {se:.2g} (z = {(est - exact[k]) / se:.1f})")
+    return bad
