@@ -5,18 +5,10 @@ Imports only NumPy, SciPy and SymPy (tqdm lazily inside long Monte Carlo runs). 
 argmax; ν_mono = x1, ν_poly = w1·x1 − w2·x2. See :mod:`monotheory.theory.datamodel`.
 
 Modules: ``datamodel`` (sampling, labels, ties, noise), ``symbolic`` (SymPy moments), ``distributions``
-(exact class CDFs, best-threshold error), ``crossover`` (criteria vs noise, crossover points),
+(exact class CDFs, best-threshold error), ``separation`` (criteria vs noise, crossover points),
 ``montecarlo`` (streamed estimates with SEs), ``theorems`` (Theorem 4.1, 4.2, Appendix B.3), ``cli``.
 """
 
-from monotheory.theory.crossover import (
-                                         CRITERIA,
-                                         Crossover,
-                                         crossover,
-                                         input_noise_reversal,
-                                         separability,
-                                         separability_curve,
-)
 from monotheory.theory.datamodel import (
                                          FEATURES,
                                          NOISE_MODELS,
@@ -28,6 +20,14 @@ from monotheory.theory.datamodel import (
 )
 from monotheory.theory.distributions import class_cdfs, threshold_error, threshold_errors
 from monotheory.theory.montecarlo import monte_carlo, monte_carlo_moments
+from monotheory.theory.separation import (
+                                         CRITERIA,
+                                         Crossover,
+                                         crossover,
+                                         input_noise_reversal,
+                                         separability,
+                                         separability_curve,
+)
 from monotheory.theory.symbolic import mix_moments, moments, symbolic_criterion, symbolic_moments
 from monotheory.theory.theorems import appendix_b3, theorem_4_1, theorem_4_2
 

@@ -24,7 +24,7 @@ from monotheory.config import (
     to_dict,
 )
 from monotheory.errors import ConfigError
-from monotheory.theory import crossover as cx
+from monotheory.theory import separation as cx
 from monotheory.theory import symbolic as sy
 from monotheory.theory.datamodel import NOISE_MODELS, TIE_RULES, check_weights
 from monotheory.theory.montecarlo import monte_carlo

@@ -20,8 +20,8 @@ import sympy as sp
 
 from monotheory.config import check_choice
 from monotheory.theory import symbolic as sy
-from monotheory.theory.crossover import crossover, input_noise_reversal
 from monotheory.theory.datamodel import NOISE_MODELS
+from monotheory.theory.separation import crossover, input_noise_reversal
 
 DOMAIN = sp.Interval.Ropen(0, 1)  # S ∈ [0, 1)
 _REL = {">": sp.StrictGreaterThan, ">=": sp.GreaterThan, "==": sp.Eq}

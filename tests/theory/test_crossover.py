@@ -79,7 +79,7 @@ def test_crossover_methods():
 
 
 def test_numeric_crossover_finds_a_sign_change():
-    from monotheory.theory.crossover import _numeric
+    from monotheory.theory.separation import _numeric
 
     c = _numeric(lambda x: x - 0.3, "eta", 0.0, 0.5, 51)
     assert isinstance(c, Crossover) and c.method == "numeric" and c.value == pytest.approx(0.3, abs=1e-9)
