@@ -24,6 +24,7 @@ from monotheory.config import check_choice
 from monotheory.errors import ConfigError
 from monotheory.report import atomic_write_bytes
 from monotheory.vision.run import METHODS, ProbeConfig
+from monotheory.vision.summary import load_correct, save_correct  # noqa: F401
 
 
 def sigma_key(sigma: float) -> str:
@@ -133,20 +134,6 @@ def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tupl
         if rate == 0.0 or clean_probe is None and rate == min(cfg.noise_rates):
             clean_probe = probe
     return rows, correct, clean_probe
-
-
-def save_correct(path: str | Path, correct: dict[str, dict]) -> None:
-    """Save per-sample correctness as ``.npz`` with keys ``<method>|<rate>|<σ>`` (atomically)."""
-    buf = io.BytesIO()
-    flat = {f"{m}|{r:g}|{s}": v for m, d in correct.items() for (r, s), v in d.items()}
-    np.savez_compressed(buf, **flat)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def load_correct(path: str | Path) -> dict[tuple[str, float, str], np.ndarray]:
-    """Inverse of :func:`save_correct`: ``{(method, rate, σ-key): 0/1 array}``."""
-    with np.load(path) as z:
-        return {(k.split("|")[0], float(k.split("|")[1]), k.split("|")[2]): z[k] for k in z.files}
 
 
 # ------------------------------------------------------------------------------------------- run context

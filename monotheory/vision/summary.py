@@ -202,3 +202,88 @@ def binomial_gap(p_a: float, p_b: float, n_a: int, n_b: int, z: float = 1.96):
     se = np.sqrt(p_a * (1 - p_a) / max(n_a, 1) + p_b * (1 - p_b) / max(n_b, 1))
     g = p_a - p_b
     return 100 * g, 100 * (g - z * se), 100 * (g + z * se)
+
+
+def save_correct(path: str | Path, correct: dict[str, dict]) -> None:
+    """Save per-sample correctness as ``.npz`` with keys ``<method>|<rate>|<σ>`` (atomically)."""
+    import io
+
+    from monotheory.report import atomic_write_bytes
+
+    buf = io.BytesIO()
+    flat = {f"{m}|{r:g}|{s}": v for m, d in correct.items() for (r, s), v in d.items()}
+    np.savez_compressed(buf, **flat)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_correct(path: str | Path) -> dict[tuple[str, float, str], np.ndarray]:
+    """Inverse of :func:`save_correct`: ``{(method, rate, σ-key): 0/1 array}``."""
+    with np.load(path) as z:
+        return {(k.split("|")[0], float(k.split("|")[1]), k.split("|")[2]): z[k] for k in z.files}
+
+
+# ----------------------------------------------------------------------------------- inputs of the claims
+
+
+def claim_inputs(results_dir, stage: str, dataset: str | None):
+    """Load what a paper check needs from a run-imagenet folder: ``(result dict, None)`` or ``(None, reason)``.
+
+    ``stage``: the result file (``probe`` / ``finetune``); ``dataset``: the data set the claim is about, or
+    ``None`` to accept any (used by the tests on a tiny folder).
+    """
+    if results_dir is None:
+        return None, "needs a finished `monotheory run-imagenet` output folder (--imagenet-results); none given"
+    res = load_json(results_dir, stage)
+    if res is None:
+        return None, f"{results_dir} has no {stage}.json (run the {stage} stage of run-imagenet)"
+    got = res.get("run_config", {}).get("dataset")
+    if dataset is not None and got != dataset:
+        return None, f"{results_dir} is a run on {got!r}; this claim is about {dataset!r}"
+    return res, None
+
+
+def probe_gap(results_dir, a: str, b: str, rate: float, sigma_key: str, seed: int = 0):
+    """Paired gap (points) between methods ``a`` and ``b`` at one grid cell, from ``probe_correct.npz``."""
+    correct = load_correct(Path(results_dir) / "probe_correct.npz")
+    return paired_gap(correct[(a, rate, sigma_key)], correct[(b, rate, sigma_key)], seed=seed)
+
+
+def probe_claim(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule: str, dataset: str | None,
+                seed: int = 0, tolerance: float = 0.6):
+    """Verdict rows for a Figure-1 claim: one row per (a, b, paper value) pair, gap a − b in points.
+
+    ``row``: ``clean`` / ``label_noise`` / ``input_noise`` (cells as in :func:`figure1_rows`). ``rule``:
+    ``"equal"`` — reproduced when the 95 % paired-bootstrap interval of the gap overlaps
+    [−``tolerance``, +``tolerance``]; ``"greater"`` — reproduced when the interval lies above 0, partly
+    when only the point estimate does, not reproduced otherwise.
+    """
+    from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+
+    probe, reason = claim_inputs(results_dir, "probe", dataset)
+    if probe is not None and not (Path(results_dir) / "probe_correct.npz").exists():
+        probe, reason = None, f"{results_dir} has no probe_correct.npz"
+    missing = [m for a, b, _ in pairs for m in (a, b) if probe is not None and m not in probe["methods"]]
+    if missing:
+        probe, reason = None, f"{results_dir} has no probe results for {', '.join(sorted(set(missing)))}"
+    if probe is None:
+        return [skipped(claim_id, claim, reason, label=f"{a.upper()}−{b.upper()}", paper_value=pv)
+                for a, b, pv in pairs]
+    cell = next(r for r in figure1_rows(probe) if r["row"] == row)
+    skey = f"{cell['sigma']:g}"
+    out = []
+    for a, b, pv in pairs:
+        gap, lo, hi = probe_gap(results_dir, a, b, cell["noise_rate"], skey, seed=seed)
+        if rule == "equal":
+            verdict = REPRODUCED if lo <= tolerance and hi >= -tolerance else NOT_REPRODUCED
+        else:
+            verdict = REPRODUCED if lo > 0 else PARTLY if gap > 0 else NOT_REPRODUCED
+        acc_a, acc_b = 100 * cell["acc"][a], 100 * cell["acc"][b]
+        out.append(Verdict(
+            claim_id=claim_id, claim=claim, verdict=verdict, label=f"{a.upper()}−{b.upper()}",
+            measured=f"{a.upper()} {acc_a:.1f} % vs {b.upper()} {acc_b:.1f} %: gap {gap:+.1f} pt",
+            value=gap, interval=(lo, hi), paper_value=pv,
+            conditions=(f"{probe.get('dataset')}, {cell['label']} (training label noise {cell['noise_rate']:g}, test "
+                        f"σ {cell['sigma']:g}), {probe.get('n_test')} test images, 95 % paired bootstrap over test "
+                        "images (one pretraining seed)"),
+            details={"row": cell, "results": str(results_dir)}))
+    return out

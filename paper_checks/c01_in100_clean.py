@@ -1,0 +1,25 @@
+"""C1 — ImageNet-100, clean data: CL ≈ NCL ≈ SAE (Figure 1: 66.8 / 66.7 / 66.2 %, gaps ≤ 0.6 pt).
+
+Reads a finished ``run-imagenet`` folder (``ctx.imagenet_results``): the linear probe trained on clean labels,
+tested on clean images. Reproduced when the 95 % paired-bootstrap interval of each gap (over test images)
+overlaps ±0.6 pt. Skipped (instantly) without an ImageNet-100 run.
+"""
+
+from monotheory.checks import CheckContext, script_main
+from monotheory.vision.summary import probe_claim
+
+CLAIM = "ImageNet-100, clean labels and images: monosemantic features cost no accuracy (CL ≈ NCL ≈ SAE)"
+PAIRS = [("ncl", "cl", "66.7 vs 66.8 (−0.1 pt)"), ("sae", "cl", "66.2 vs 66.8 (−0.6 pt)")]
+
+
+def evaluate(results_dir, dataset="imagenet100", seed=0):
+    return probe_claim(results_dir, claim_id="C1", claim=CLAIM, row="clean", pairs=PAIRS, rule="equal",
+                       dataset=dataset, seed=seed)
+
+
+def run(ctx: CheckContext):
+    return evaluate(ctx.imagenet_results, seed=ctx.seed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(script_main(run))
