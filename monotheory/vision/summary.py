@@ -163,7 +163,7 @@ def write_summary(out: str | Path) -> dict:
     if ft is not None:
         summary["finetune"] = [{k: r[k] for k in ("head", "few_shot_fraction", "noise_rate", "final_val_acc")}
                                | {"final_train_acc": r["history"][-1]["train_acc"]} for r in ft["runs"]]
-        md += ["", "Fine-tuning (final epoch): | head | fraction | noise | train acc | val acc |", "",
+        md += ["", "Fine-tuning of the CL encoder (final epoch; train acc on the labels trained on):", "",
                "| head | few-shot fraction | label noise | train acc (%) | val acc (%) |", "|---|---|---|---|---|"]
         md += [f"| {r['head']} | {r['few_shot_fraction']:g} | {r['noise_rate']:g} | {100 * r['final_train_acc']:.1f} | "
                f"{100 * r['final_val_acc']:.1f} |" for r in summary["finetune"]]
@@ -287,3 +287,15 @@ def probe_claim(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule
                         "images (one pretraining seed)"),
             details={"row": cell, "results": str(results_dir)}))
     return out
+
+
+def finetune_runs(results_dir, dataset: str | None):
+    """``(runs, n_val, None)`` from ``finetune.json`` or ``(None, None, reason)``."""
+    ft, reason = claim_inputs(results_dir, "finetune", dataset)
+    if ft is None:
+        return None, None, reason
+    return ft["runs"], ft.get("n_val") or ft["runs"][0].get("n_val", 0), None
+
+
+def final(run: dict, key: str) -> float:
+    return run["history"][-1][key]

@@ -1,0 +1,48 @@
+"""C9 — fine-tuning with noisy labels: NCE (ReLU before the classifier) fits the noisy training labels less
+and generalises better than plain CE (lower train, higher validation accuracy).
+
+Reads ``finetune.json`` of a finished ``run-imagenet`` folder (CL encoder fine-tuned on the full training set
+at the highest label-noise rate of the run, 90 % in the paper). Reproduced when NCE's final validation accuracy
+is above CE's with a 95 % interval above 0 (normal approximation, independent binomials over validation images)
+AND its final training accuracy (on the noisy labels) is below CE's; partly when only one of the two holds.
+"""
+
+from monotheory.checks import CheckContext, script_main
+from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+from monotheory.vision.summary import binomial_gap, final, finetune_runs
+
+CLAIM = "Fine-tuning under label noise: NCE has lower train and higher validation accuracy than CE"
+
+
+def evaluate(results_dir, dataset="imagenet100", seed=0):
+    runs, n_val, reason = finetune_runs(results_dir, dataset)
+    if runs is not None:
+        noisy = [r for r in runs if r["noise_rate"] > 0 and r["few_shot_fraction"] == 1.0]
+        rate = max((r["noise_rate"] for r in noisy), default=None)
+        pick = {r["head"]: r for r in noisy if r["noise_rate"] == rate}
+        if not {"ce", "nce"} <= set(pick):
+            runs, reason = None, f"{results_dir}/finetune.json has no CE and NCE runs with label noise"
+    if runs is None:
+        return skipped("C9", CLAIM, reason, paper_value="qualitative (no numbers available)")
+    ce, nce = pick["ce"], pick["nce"]
+    gap, lo, hi = binomial_gap(final(nce, "val_acc"), final(ce, "val_acc"), n_val, n_val)
+    train_gap = 100 * (final(nce, "train_acc") - final(ce, "train_acc"))
+    val_ok, train_ok = lo > 0, train_gap < 0
+    verdict = REPRODUCED if val_ok and train_ok else PARTLY if val_ok or train_ok else NOT_REPRODUCED
+    return Verdict(
+        claim_id="C9", claim=CLAIM, verdict=verdict, label="NCE−CE val",
+        measured=(f"val: NCE {100 * final(nce, 'val_acc'):.1f} % vs CE {100 * final(ce, 'val_acc'):.1f} % "
+                  f"({gap:+.1f} pt); train (noisy labels): NCE {100 * final(nce, 'train_acc'):.1f} % vs CE "
+                  f"{100 * final(ce, 'train_acc'):.1f} % ({train_gap:+.1f} pt)"),
+        value=gap, interval=(lo, hi), paper_value="NCE: lower train, higher val accuracy (qualitative)",
+        conditions=(f"label noise {rate:g}, {len(ce['history'])} epochs, final epoch, {n_val} validation images; "
+                    "interval: independent binomials, one seed"),
+        details={"ce": ce["history"], "nce": nce["history"]})
+
+
+def run(ctx: CheckContext):
+    return evaluate(ctx.imagenet_results, seed=ctx.seed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(script_main(run))

@@ -1,0 +1,47 @@
+"""C10 — few-shot fine-tuning: monosemantic (NCE) ≥ polysemantic (CE) at 10 / 20 / 50 % of the training set.
+
+Reads ``finetune.json`` of a finished ``run-imagenet`` folder (CL encoder fine-tuned on stratified fractions of
+the training set, clean labels). One row per fraction < 1: reproduced when NCE's final validation accuracy is
+at least CE's, partly when it is lower but not significantly (the 95 % binomial interval of the gap reaches
+0), not reproduced when it is significantly lower.
+"""
+
+from monotheory.checks import CheckContext, script_main
+from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+from monotheory.vision.summary import binomial_gap, final, finetune_runs
+
+CLAIM = "Few-shot fine-tuning: monosemantic features (NCE) are at least as accurate as polysemantic (CE)"
+
+
+def evaluate(results_dir, dataset="imagenet100", seed=0):
+    runs, n_val, reason = finetune_runs(results_dir, dataset)
+    fractions = []
+    if runs is not None:
+        clean = [r for r in runs if r["noise_rate"] == 0 and r["few_shot_fraction"] < 1]
+        fractions = sorted({r["few_shot_fraction"] for r in clean
+                            if {"ce", "nce"} <= {q["head"] for q in clean if q["few_shot_fraction"] == r["few_shot_fraction"]}})
+        if not fractions:
+            reason = f"{results_dir}/finetune.json has no CE/NCE few-shot runs (fractions < 1)"
+    if not fractions:
+        return skipped("C10", CLAIM, reason, paper_value="qualitative (no numbers available)")
+    out = []
+    for f in fractions:
+        ce = next(r for r in clean if r["few_shot_fraction"] == f and r["head"] == "ce")
+        nce = next(r for r in clean if r["few_shot_fraction"] == f and r["head"] == "nce")
+        gap, lo, hi = binomial_gap(final(nce, "val_acc"), final(ce, "val_acc"), n_val, n_val)
+        verdict = REPRODUCED if gap >= 0 else PARTLY if hi >= 0 else NOT_REPRODUCED
+        out.append(Verdict(
+            claim_id="C10", claim=CLAIM, verdict=verdict, label=f"{f:.0%} of train",
+            measured=f"val: NCE {100 * final(nce, 'val_acc'):.1f} % vs CE {100 * final(ce, 'val_acc'):.1f} % ({gap:+.1f} pt)",
+            value=gap, interval=(lo, hi), paper_value="mono ≥ poly (qualitative)",
+            conditions=(f"{ce['n_train']} training images ({f:g} of the set), clean labels, {len(ce['history'])} epochs, "
+                        f"{n_val} validation images; interval: independent binomials, one seed")))
+    return out
+
+
+def run(ctx: CheckContext):
+    return evaluate(ctx.imagenet_results, seed=ctx.seed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(script_main(run))
