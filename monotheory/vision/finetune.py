@@ -1,0 +1,261 @@
+"""Fine-tuning a pretrained encoder with a plain (CE) or monosemantic (NCE) head — PAPER.md §5, claims C9/C10.
+
+Semantics (the authors' setting as far as it is known):
+
+- the encoder is deep-copied; its backbone and a new ``Linear(d, C)`` classifier are trained, the projector is
+  frozen (``requires_grad=False`` and eval mode, so its BatchNorm statistics do not move either) but gradients
+  flow *through* it into the backbone;
+- features = ``projector(backbone(x))``; ``head="nce"`` puts a ReLU on them before the classifier
+  (non-negative, hence sparser, features: "monosemantic fine-tuning"); ``head="ce"`` does not;
+- few-shot: a stratified, seeded ``few_shot_fraction`` of the training set (at least one image per class);
+- label noise: :func:`monotheory.noise.label_noise` applied once to the (few-shot) training targets; validation
+  labels stay clean;
+- SGD with momentum, cosine learning-rate decay per step, cross-entropy on the (noisy) labels.
+
+``train_acc`` in the history is the running accuracy during each epoch against the labels trained on (noisy
+ones under label noise); ``train_acc_clean`` is the same predictions scored against the true labels.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset, RandomSampler
+
+from monotheory.config import (
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_probability,
+    check_range,
+    to_dict,
+)
+from monotheory.errors import ConfigError
+from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES, label_noise
+from monotheory.vision.data import few_shot_indices, make_loader, subset
+
+HEADS = ("ce", "nce")
+
+
+def _f(default: Any, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class FinetuneConfig:
+    """One fine-tuning run. ``noise_rate`` η ∈ [0, 1]: share of training labels corrupted (see noise module)."""
+
+    head: str = _f("ce", "classifier head: ce (linear on the features) or nce (ReLU on the features first)")
+    epochs: int = _f(30, "fine-tuning epochs")
+    lr: float = _f(0.05, "SGD learning rate (cosine-decayed per step to 0)")
+    batch_size: int = _f(256, "batch size")
+    weight_decay: float = _f(1e-4, "weight decay")
+    momentum: float = _f(0.9, "SGD momentum")
+    few_shot_fraction: float = _f(1.0, "stratified share of the training set used, in (0, 1]")
+    noise_rate: float = _f(0.0, "label-noise rate η on the training labels, in [0, 1]")
+    noise_model: str = _f("flip", "label-noise model: flip (to another class) or uniform (any class)")
+    noise_sampling: str = _f("exact", "exact (round(η·N) samples) or bernoulli (each with probability η)")
+    seed: int = _f(0, "seed for the few-shot split, the label noise, the classifier init and the shuffling")
+    num_workers: int = _f(0, "DataLoader worker processes")
+    amp: bool = _f(False, "bf16 autocast on CUDA")
+
+    def __post_init__(self):
+        self.check()
+
+    def check(self) -> None:
+        check_choice("head", self.head, HEADS)
+        check_int("epochs", self.epochs)
+        check_range("lr", self.lr, 0, 100, lo_closed=False)
+        check_int("batch_size", self.batch_size)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_range("momentum", self.momentum, 0, 1, hi_closed=False)
+        check_range("few_shot_fraction", self.few_shot_fraction, 0, 1, lo_closed=False)
+        check_probability("noise_rate", self.noise_rate)
+        check_choice("noise_model", self.noise_model, LABEL_NOISE_MODELS)
+        check_choice("noise_sampling", self.noise_sampling, SAMPLING_MODES)
+        check_int("seed", self.seed, minimum=0)
+        check_int("num_workers", self.num_workers, minimum=0)
+
+
+class _NoisyLabels(Dataset):
+    """(image, noisy label, clean label) over ``base`` (a dataset returning (image, clean label))."""
+
+    def __init__(self, base: Dataset, noisy: np.ndarray):
+        self.base, self.noisy = base, np.asarray(noisy, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        x, y = self.base[i]
+        return x, int(self.noisy[i]), int(y)
+
+
+class FinetuneModel(nn.Module):
+    """Backbone → frozen projector → (ReLU for NCE) → linear classifier."""
+
+    def __init__(self, encoder: nn.Module, num_classes: int, feature_dim: int, nonneg: bool):
+        super().__init__()
+        self.backbone, self.projector, self.nonneg = encoder.backbone, encoder.projector, nonneg
+        self.classifier = nn.Linear(feature_dim, num_classes)
+        self.projector.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.projector.eval()  # frozen: no BatchNorm statistics updates either
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.projector(self.backbone(x))
+        return self.classifier(F.relu(z) if self.nonneg else z)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([int(seed), int(epoch), 0xF1]).generate_state(1)[0])
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, loader, device: torch.device, amp: bool) -> float:
+    """Top-1 accuracy of ``model`` on ``loader`` (eval mode)."""
+    model.eval()
+    correct = total = 0
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(x)
+        correct += (logits.argmax(1) == y).sum().item()
+        total += len(y)
+    return correct / max(total, 1)
+
+
+def _save_atomic(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _resume_keys(cfg: FinetuneConfig) -> dict:
+    """The config fields that must match for a checkpoint to be resumed (not workers or amp)."""
+    d = to_dict(cfg)
+    d.pop("num_workers")
+    return d
+
+
+def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes: int, cfg: FinetuneConfig, *,
+             device: str | torch.device = "cpu", progress: bool = True,
+             checkpoint_path: str | os.PathLike | None = None, return_model: bool = False) -> dict:
+    """Fine-tune a copy of ``encoder`` (attributes ``.backbone`` and ``.projector``) on ``train_ds``.
+
+    ``train_ds`` / ``val_ds`` return (normalised image, class index) and expose ``.targets``. With
+    ``checkpoint_path`` the state is saved atomically after every epoch and a run resumes from it (same config
+    required). Returns ``{"config", "history", "final_val_acc", "best_val_acc", "realised_noise_rate",
+    "n_train", "n_val"}``; ``history`` has one ``{"epoch", "loss", "train_acc", "train_acc_clean",
+    "val_acc"}`` per epoch. ``return_model=True`` adds the fine-tuned :class:`FinetuneModel` under ``"model"``
+    (not JSON-serialisable; the caller's ``encoder`` itself is never modified).
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(cfg, FinetuneConfig):
+        raise ConfigError(f"cfg must be a FinetuneConfig, got {type(cfg).__name__}")
+    num_classes = check_int("num_classes", num_classes, minimum=2)
+    for attr in ("backbone", "projector"):
+        if not isinstance(getattr(encoder, attr, None), nn.Module):
+            raise ConfigError(f"the encoder to fine-tune has no .{attr} module")
+    device = torch.device(device)
+    amp = bool(cfg.amp and device.type == "cuda")
+
+    # data: few-shot split, then label noise once on the kept targets
+    targets = np.asarray(train_ds.targets, dtype=np.int64)
+    idx = few_shot_indices(targets, cfg.few_shot_fraction, cfg.seed)
+    clean = targets[idx]
+    noise = label_noise(clean, cfg.noise_rate, num_classes, model=cfg.noise_model, sampling=cfg.noise_sampling,
+                        seed=cfg.seed)
+    noisy = np.asarray(noise.labels, dtype=np.int64)
+    train = _NoisyLabels(subset(train_ds, idx), noisy)
+    n = len(train)
+    shuffle_gen = torch.Generator()
+    sampler = RandomSampler(train, generator=shuffle_gen)
+    train_loader = make_loader(train, cfg.batch_size, shuffle=False, sampler=sampler, num_workers=cfg.num_workers,
+                               seed=cfg.seed, drop_last=n % cfg.batch_size == 1, device=device)  # BN needs 2+
+    val_loader = make_loader(val_ds, cfg.batch_size, shuffle=False, num_workers=cfg.num_workers,
+                             seed=cfg.seed, device=device)
+
+    # model: copy of the encoder + a seeded classifier sized from one forward pass
+    enc = copy.deepcopy(encoder).to(device)
+    enc.eval()
+    with torch.no_grad():
+        d = enc.projector(enc.backbone(train[0][0][None].to(device))).shape[1]
+    torch_gen = torch.Generator().manual_seed(cfg.seed)
+    model = FinetuneModel(enc, num_classes, d, nonneg=cfg.head == "nce").to(device)
+    with torch.no_grad():  # nn.Linear's default init, drawn from our generator instead of the global one
+        bound = 1 / math.sqrt(d)
+        for p in model.classifier.parameters():
+            p.copy_(torch.empty(p.shape).uniform_(-bound, bound, generator=torch_gen))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    steps = cfg.epochs * len(train_loader)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+
+    history: list[dict] = []
+    start = 0
+    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        if state.get("resume_keys") != _resume_keys(cfg) or not np.array_equal(state.get("noisy"), noisy):
+            raise ConfigError(f"checkpoint {ckpt} was written by a different fine-tuning run (config or data "
+                              "differ); delete it or use another checkpoint path")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        history, start = state["history"], state["epoch"]
+
+    bar = tqdm(total=cfg.epochs * n, initial=start * n, unit="img", unit_scale=True, desc=f"finetune {cfg.head}",
+               disable=not progress or not sys.stderr.isatty(), leave=False)
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        shuffle_gen.manual_seed(_epoch_seed(cfg.seed, epoch))  # same order whether resumed or not
+        loss_sum = torch.zeros((), device=device)
+        hits = torch.zeros(2, device=device, dtype=torch.long)
+        seen = 0
+        for x, y_noisy, y_clean in train_loader:
+            x = x.to(device, non_blocking=True)
+            y_noisy, y_clean = y_noisy.to(device, non_blocking=True), y_clean.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y_noisy)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            pred = logits.detach().argmax(1)
+            loss_sum += loss.detach() * len(x)
+            hits += torch.stack([(pred == y_noisy).sum(), (pred == y_clean).sum()])
+            seen += len(x)
+            bar.update(len(x))
+        val_acc = _evaluate(model, val_loader, device, amp)
+        hits_cpu = hits.tolist()
+        history.append({"epoch": epoch + 1, "loss": loss_sum.item() / seen, "train_acc": hits_cpu[0] / seen,
+                        "train_acc_clean": hits_cpu[1] / seen, "val_acc": val_acc})
+        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", val=f"{val_acc:.3f}")
+        if ckpt is not None:
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            _save_atomic({"epoch": epoch + 1, "model": model.state_dict(), "opt": opt.state_dict(),
+                          "sched": sched.state_dict(), "history": history, "resume_keys": _resume_keys(cfg),
+                          "noisy": noisy}, ckpt)
+    bar.close()
+    out = {"config": to_dict(cfg), "history": history, "final_val_acc": history[-1]["val_acc"],
+           "best_val_acc": max(h["val_acc"] for h in history), "realised_noise_rate": float(noise.realised_rate),
+           "n_train": n, "n_val": len(val_ds)}
+    if return_model:
+        out["model"] = model.eval()
+    return out
