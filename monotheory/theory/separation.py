@@ -92,8 +92,7 @@ def _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, inpu
     else:
         kw.update(noise_model=noise_model, noise_rate=noise_rate, input_sigma=sy.SYMBOLIC)
         var = sy.lam
-    s = sp.nsimplify(sparsity)
-    crit = [sy.symbolic_criterion(criterion, sy.symbolic_moments(f, **kw)).subs(sy.S, s)
+    crit = [sy.symbolic_criterion(criterion, sy.symbolic_moments(f, sparsity=sparsity, **kw))
             for f in ("mono", "poly")]
     d = sp.factor(sp.together(crit[0] - crit[1]))
     d_num = sp.lambdify(var, d, "numpy")

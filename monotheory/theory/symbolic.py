@@ -95,15 +95,27 @@ def _sym(value, symbol):
 
 
 def symbolic_moments(feature: str = "mono", weights=(1, 1), tie_rule: str = "drop", input_sigma=None,
-                     noise_model: str | None = None, noise_rate=SYMBOLIC) -> dict:
+                     noise_model: str | None = None, noise_rate=SYMBOLIC, sparsity=None) -> dict:
     """The moments (keys :data:`KEYS`) as SymPy expressions in ``S``.
 
     ``weights``: a pair (w1, w2) of numbers (made exact with ``nsimplify``) or ``"symbolic"`` to keep the
     symbols ``w1, w2``. ``input_sigma``: None (no input noise), a number, or ``"symbolic"`` (symbol λ).
     ``noise_model``: None (clean labels) or one of ``flip, one_sided, uniform``; ``noise_rate`` a number or
-    ``"symbolic"`` (symbol η). Moments are conditional on the (noisy) label.
+    ``"symbolic"`` (symbol η). Moments are conditional on the (noisy) label. ``sparsity``: None keeps S
+    symbolic; a number substitutes S exactly (``nsimplify``) before the noise is mixed in, which is faster.
+    Results are cached (the arguments must be hashable).
     """
+    if not isinstance(weights, str):
+        weights = tuple(weights)
+    return dict(_symbolic_moments(feature, weights, tie_rule, input_sigma, noise_model, noise_rate, sparsity))
+
+
+@functools.cache
+def _symbolic_moments(feature, weights, tie_rule, input_sigma, noise_model, noise_rate, sparsity) -> dict:
     m = dict(_clean_moments(feature, tie_rule))
+    if sparsity is not None:
+        s = sp.nsimplify(check_sparsity("sparsity", sparsity))
+        m = {k: v.subs(S, s) for k, v in m.items()}
     if weights != SYMBOLIC:
         check_weights(weights)
         m = {k: sp.factor(v.subs({w1: sp.nsimplify(weights[0]), w2: sp.nsimplify(weights[1])}))

@@ -117,7 +117,7 @@ def theorem_4_2(criterion: str = "unnormalized", noise_model: str = "flip", n_gr
     out: dict = {"criterion": criterion, "noise_model": noise_model, "grid": []}
     for s in _rational_grid(n_grid):
         c = crossover(criterion, noise_model, float(s))
-        out["grid"].append({"S": str(s), "crossover": c.value, "method": c.method, "expression": c.expression})
+        out["grid"].append({"S": str(s), "S_value": float(s), "crossover": c.value, "method": c.method, "expression": c.expression})
     if criterion == "unnormalized" and noise_model == "flip":
         diff = [sy.symbolic_criterion(criterion, sy.symbolic_moments(f, noise_model="flip")) for f in
                 ("mono", "poly")]
@@ -164,5 +164,5 @@ def appendix_b3(criterion: str = "fisher", weights=(1, 1), n_grid: int = 20) -> 
         out["ratio_limit_lambda_inf"] = str(sp.limit(ratio, sy.lam, sp.oo))
     for s in _rational_grid(n_grid):
         c = input_noise_reversal(criterion, float(s), weights=weights)
-        out["grid"].append({"S": str(s), "reversal": c.value, "method": c.method})
+        out["grid"].append({"S": str(s), "S_value": float(s), "reversal": c.value, "method": c.method})
     return out
