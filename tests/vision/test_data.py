@@ -200,3 +200,15 @@ def test_subset_and_loader(tiny_folder):
     assert a == b and sorted(sum(a, [])) == sorted(sub.targets)
     loader = D.make_loader(sub, 5, shuffle=False, drop_last=True, device="cpu")
     assert not loader.pin_memory and len(loader) == len(sub) // 5
+
+
+def test_truncated_jpeg_is_skipped(tmp_path, make_folder):
+    from PIL import Image
+
+    root = make_folder(tmp_path / "r", 2, 2, size=8)
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    img.save(root / "train" / "c0" / "full.jpg", quality=90)
+    data = (root / "train" / "c0" / "full.jpg").read_bytes()
+    (root / "train" / "c0" / "cut.jpg").write_bytes(data[: len(data) // 2])  # passes PIL verify() alone
+    train, _, _ = _load(root, skip_bad_images=True)
+    assert [p.split("/")[-1] for p in train.skipped_files] == ["cut.jpg"] and len(train) == 5
