@@ -302,7 +302,8 @@ def eval_transform(crop_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, *, resi
         size = check_int("resize", resize if resize is not None else int(crop_size * 256 / 224), crop_size)
     else:
         size = crop_size
-    ops = [T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(crop_size), T.ToTensor()]
+    # bilinear, as solo-learn's evaluation pipeline (torchvision's default); a 32-px image at crop 32 is untouched
+    ops = [T.Resize(size), T.CenterCrop(crop_size), T.ToTensor()]
     if mean is not None:
         ops.append(T.Normalize(mean, std))
     return T.Compose(ops)

@@ -159,3 +159,12 @@ def test_with_the_real_encoder(data):
         pytest.skip(f"Encoder signature differs: {e}")
     res = run(data, epochs=1, head="nce", encoder=enc)
     assert len(res["history"]) == 1 and 0 <= res["final_val_acc"] <= 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_with_bf16_autocast(data):
+    train, val, names = data
+    res = finetune(StandIn(), train, val, len(names), FinetuneConfig(epochs=2, lr=0.1, batch_size=8, amp=True),
+                   device="cuda", progress=False, return_model=True)
+    assert len(res["history"]) == 2 and 0 <= res["final_val_acc"] <= 1
+    assert next(res["model"].parameters()).device.type == "cuda"

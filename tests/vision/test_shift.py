@@ -164,3 +164,15 @@ def test_shift_missing_classes_and_duplicates(tmp_path, make_folder):
         load_shift_roots([f"s={tmp_path / 's'}"], ["a", "b", "c"], None)
     with pytest.raises(ConfigError, match="shift set name 's' is given twice"):
         load_shift_roots([f"s={tmp_path / 's'}"] * 2, ["a"], None)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_corruptions_on_cuda(images):
+    x = images.cuda()
+    for name in CORRUPTIONS:
+        out = corrupt(x, name, 3, generator=torch.Generator(device="cuda").manual_seed(0))
+        assert out.device == x.device and out.shape == x.shape and 0 <= out.min() and out.max() <= 1
+        cpu_gen = corrupt(x, name, 3, generator=torch.Generator().manual_seed(0))  # a CPU generator also works
+        assert cpu_gen.device == x.device
+        if name in ("gaussian_blur", "contrast", "brightness", "pixelate"):
+            assert torch.allclose(out.cpu(), corrupt(images, name, 3), atol=1e-5)
