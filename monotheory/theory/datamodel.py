@@ -107,11 +107,14 @@ class SpikeUniform:
     def sample_features(self, n: int, rng=None) -> np.ndarray:
         """n draws of x (shape (n, n_features)), float64.
 
-        One uniform per entry suffices: u < S gives the spike at 0, otherwise (u − S)/(1 − S) ~ U[0, 1).
+        One uniform per entry suffices: x = max((u − S)/(1 − S), 0) is 0 when u ≤ S (probability S) and
+        U[0, 1) otherwise. Computed in place (three passes, no temporaries).
         """
         n = check_int("n", n, minimum=0)
         u = as_generator(rng).random((n, self.n_features))
-        return np.where(u < self.sparsity, 0.0, (u - self.sparsity) / (1.0 - self.sparsity))
+        u -= self.sparsity
+        u *= 1.0 / (1.0 - self.sparsity)
+        return np.maximum(u, 0.0, out=u)
 
     def labels(self, x: np.ndarray, rng=None) -> np.ndarray:
         """Binary labels of ``x``: 1 if x1 is the strict argmax, 0 if another feature is, and for the
