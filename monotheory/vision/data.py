@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import pickle
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -38,7 +39,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 DATASETS = ("imagenet100", "folder", "cifar100")
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 def imagenet100_classes() -> list[str]:
@@ -69,12 +69,8 @@ def load_image(path: str):
 
 
 def _verify_image(path: str) -> bool:
-    """:func:`_check_image`, cached per (path, size, mtime): train and eval views of a root are often
-    loaded twice in one process."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
+    """:func:`_check_image`, cached per (path, size, mtime): a root is often loaded twice in one process."""
+    st = os.stat(path)
     return _check_image(path, st.st_size, st.st_mtime_ns)
 
 
@@ -185,12 +181,24 @@ def load_datasets(dataset: str, root: str | os.PathLike, *, train_transform=None
     """
     check_choice("dataset", dataset, DATASETS)
     root = Path(root).expanduser()
+    if classes is not None:
+        classes = list(classes)
+        if not classes or len(set(classes)) != len(classes):
+            raise ConfigError(f"the class list must be non-empty and without duplicates, got {_listing(classes)}")
     if dataset == "cifar100":
         return _load_cifar100(root, train_transform, eval_transform, classes)
     train_dir, val_dir = _check_split_dirs(root)
+    names = _folder_classes(dataset, train_dir, val_dir, classes)
+    train_ds = _fixed_class_folder(train_dir, names, train_transform, skip_bad_images)
+    val_ds = _fixed_class_folder(val_dir, names, eval_transform, skip_bad_images)
+    return train_ds, val_ds, names
+
+
+def _folder_classes(dataset: str, train_dir: Path, val_dir: Path, classes: list[str] | None) -> list[str]:
+    """The class list of an ImageNet-100 or ImageFolder root, after checking both splits have every class."""
     if dataset == "imagenet100":
         all_ids = imagenet100_classes()
-        names = list(classes) if classes is not None else all_ids
+        names = classes if classes is not None else all_ids
         unknown = [c for c in names if c not in set(all_ids)]
         if unknown:
             raise ConfigError(f"{len(unknown)} requested classes are not ImageNet-100 WordNet ids: "
@@ -200,28 +208,21 @@ def load_datasets(dataset: str, root: str | os.PathLike, *, train_transform=None
             extra = sorted(set(_class_dirs(d)) - set(names))
             if extra:
                 log.info("ignoring %d extra class folder(s) in %s: %s", len(extra), d, _listing(extra))
-    else:
-        if classes is not None:
-            names = list(classes)
-            for d in (train_dir, val_dir):
-                _require(d, names, "requested classes")
-        else:
-            names = _class_dirs(train_dir)
-            if not names:
-                raise ConfigError(f"{train_dir} has no class folders")
-            val_names = _class_dirs(val_dir)
-            missing = [c for c in names if c not in set(val_names)]
-            extra = [c for c in val_names if c not in set(names)]
-            if missing:
-                raise ConfigError(f"{len(missing)} train classes have no folder in {val_dir}: {_listing(missing)}")
-            if extra:
-                raise ConfigError(f"{val_dir} has {len(extra)} class folders not in {train_dir}: "
-                                  f"{_listing(extra)}")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"the class list has duplicates: {_listing(sorted({c for c in names if names.count(c) > 1}))}")
-    train_ds = _fixed_class_folder(train_dir, names, train_transform, skip_bad_images)
-    val_ds = _fixed_class_folder(val_dir, names, eval_transform, skip_bad_images)
-    return train_ds, val_ds, names
+        return names
+    if classes is not None:  # an explicit list: both splits need it, extra folders are ignored
+        for d in (train_dir, val_dir):
+            _require(d, classes, "requested classes")
+        return classes
+    names, val_names = _class_dirs(train_dir), _class_dirs(val_dir)
+    if not names:
+        raise ConfigError(f"{train_dir} has no class folders")
+    missing = [c for c in names if c not in set(val_names)]
+    if missing:
+        raise ConfigError(f"{len(missing)} train classes have no folder in {val_dir}: {_listing(missing)}")
+    extra = [c for c in val_names if c not in set(names)]
+    if extra:
+        raise ConfigError(f"{val_dir} has {len(extra)} class folders not in {train_dir}: {_listing(extra)}")
+    return names
 
 
 def _load_cifar100(root: Path, train_transform, eval_transform, classes):
@@ -233,8 +234,9 @@ def _load_cifar100(root: Path, train_transform, eval_transform, classes):
     try:
         train = CIFAR100(str(root), train=True, transform=train_transform, download=False)
         val = CIFAR100(str(root), train=False, transform=eval_transform, download=False)
-    except (RuntimeError, OSError) as e:
-        raise ConfigError(f"CIFAR-100 files under {root} are missing or corrupt ({e})") from None
+    except (RuntimeError, OSError, pickle.UnpicklingError, KeyError):  # torchvision's message suggests download=True
+        raise ConfigError(f"CIFAR-100 files under {root / 'cifar-100-python'} are missing or corrupt (their "
+                          "checksums do not match the official train/test/meta files)") from None
     names = list(train.classes)
     if classes is not None:
         unknown = [c for c in classes if c not in names]

@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 
 from monotheory.config import check_choice, check_int
 from monotheory.errors import ConfigError
-from monotheory.vision.data import _fixed_class_folder
+from monotheory.vision.data import _fixed_class_folder, _listing
 
 CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "gaussian_blur", "contrast", "brightness",
                "jpeg", "pixelate")
@@ -181,8 +181,7 @@ def load_shift_roots(specs: list[str], class_names: list[str], eval_transform: A
         present = {e.name for e in os.scandir(folder) if e.is_dir()}
         missing = [c for c in class_names if c not in present]
         if missing:
-            more = f", … ({len(missing) - 5} more)" if len(missing) > 5 else ""
             raise ConfigError(f"shift set {name!r}: {len(missing)} of the {len(class_names)} classes are missing "
-                              f"from {folder}: {', '.join(missing[:5])}{more}")
+                              f"from {folder}: {_listing(missing)}")
         out[name] = _fixed_class_folder(folder, list(class_names), eval_transform, False)
     return out

@@ -212,3 +212,42 @@ def test_truncated_jpeg_is_skipped(tmp_path, make_folder):
     (root / "train" / "c0" / "cut.jpg").write_bytes(data[: len(data) // 2])  # passes PIL verify() alone
     train, _, _ = _load(root, skip_bad_images=True)
     assert [p.split("/")[-1] for p in train.skipped_files] == ["cut.jpg"] and len(train) == 5
+
+
+def _fake_cifar100(root, n_train=30, n_test=10):
+    """CIFAR-100's python pickles with random pixels (3 fine classes used); checksums will not match."""
+    d = root / "cifar-100-python"
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = [f"class{i:02d}" for i in range(100)]
+    for split, n in (("train", n_train), ("test", n_test)):
+        entry = {"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8), "fine_labels": [i % 3 for i in range(n)]}
+        (d / split).write_bytes(pickle.dumps(entry))
+    (d / "meta").write_bytes(pickle.dumps({"fine_label_names": names}))
+    return names
+
+
+def test_cifar100_from_local_files(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as tv_cifar
+
+    names = _fake_cifar100(tmp_path)
+    with pytest.raises(ConfigError, match="CIFAR-100 files under .* are missing or corrupt"):
+        D.load_datasets("cifar100", tmp_path)  # the checksums of the fake files do not match
+    monkeypatch.setattr(tv_cifar.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
+    ev = D.eval_transform(32, *D.normalization("cifar100"))
+    train, val, got = D.load_datasets("cifar100", tmp_path / "cifar-100-python", train_transform=ev,
+                                      eval_transform=ev)
+    assert got == names and len(train) == 30 and len(val) == 10 and train.classes == val.classes == names
+    assert train[0][0].shape == (3, 32, 32) and train.skipped_files == []
+    train, val, got = D.load_datasets("cifar100", tmp_path, classes=["class02", "class00"])
+    assert got == ["class02", "class00"] and len(train) == 20 and len(val) == 7
+    assert sorted(set(train.targets)) == [0, 1] and train.targets[0] == 1  # sample 0 was class00 → index 1
+    with pytest.raises(ConfigError, match="1 requested classes are not CIFAR-100 classes: dog"):
+        D.load_datasets("cifar100", tmp_path, classes=["dog"])
+
+
+@pytest.mark.parametrize("classes", [[], ["c0", "c0"]])
+def test_bad_class_list(tiny_folder, classes):
+    with pytest.raises(ConfigError, match="the class list must be non-empty and without duplicates"):
+        _load(tiny_folder, classes=classes)
