@@ -70,7 +70,10 @@ def load_image(path: str):
 
 def _verify_image(path: str) -> bool:
     """:func:`_check_image`, cached per (path, size, mtime): a root is often loaded twice in one process."""
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError:  # vanished since the folder was listed
+        return False
     return _check_image(path, st.st_size, st.st_mtime_ns)
 
 
