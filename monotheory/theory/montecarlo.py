@@ -128,7 +128,7 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
     n_chunks = -(-samples // chunk)
     if progress is None:
         progress = n_chunks >= 10 and sys.stderr.isatty()
-    from tqdm.auto import tqdm  # lazy: keeps `import monotheory.theory` light
+    from tqdm import tqdm  # lazy: keeps `import monotheory.theory` light
 
     kept_total = 0
     with tqdm(total=samples, unit="sample", unit_scale=True, disable=not progress, file=sys.stderr,
