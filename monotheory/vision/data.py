@@ -56,8 +56,20 @@ def normalization(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 # ------------------------------------------------------------------------------------------------ folders
 
 
+class UnreadableImageError(ConfigError):
+    """An image file PIL cannot read. Raised in a DataLoader worker, torch re-raises it in the main process
+    with the worker's traceback as the message; the constructor keeps only the original one-line sentence."""
+
+    def __init__(self, message: str):
+        if "Traceback" in message:
+            last = message.strip().splitlines()[-1]
+            message = last.split(f"{type(self).__name__}: ", 1)[-1]
+        super().__init__(message)
+
+
 def load_image(path: str):
-    """Open ``path`` as an RGB PIL image; an unreadable file raises ConfigError naming it."""
+    """Open ``path`` as an RGB PIL image; an unreadable file raises :class:`UnreadableImageError` (a
+    ConfigError) naming it."""
     from PIL import Image
 
     try:
@@ -65,7 +77,7 @@ def load_image(path: str):
             img = Image.open(f)
             return img.convert("RGB")
     except (OSError, ValueError, SyntaxError) as e:  # PIL raises all three on damaged files
-        raise ConfigError(f"cannot read image file {path} ({type(e).__name__}: {e})") from None
+        raise UnreadableImageError(f"cannot read image file {path} ({type(e).__name__}: {e})") from None
 
 
 def _verify_image(path: str) -> bool:

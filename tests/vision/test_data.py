@@ -132,6 +132,11 @@ def test_corrupt_image(tmp_path, make_folder):
     i = [p for p, _ in train.samples].index(str(bad))
     with pytest.raises(ConfigError, match=r"cannot read image file .*zz_bad\.png"):
         train[i]
+    loader = D.make_loader(train, 8, shuffle=False, num_workers=1)  # raised in a worker: still one sentence
+    with pytest.raises(ConfigError) as info:
+        next(iter(loader))
+    assert str(info.value).startswith("cannot read image file") and "\n" not in str(info.value)
+    assert "zz_bad.png" in str(info.value)
     train, val, _ = _load(root, skip_bad_images=True)
     assert len(train) == 6 and train.skipped_files == [str(bad)] and val.skipped_files == []
     assert np.bincount(train.targets).tolist() == [3, 3]
