@@ -20,6 +20,8 @@ import numpy as np
 from monotheory.config import check_nonnegative
 from monotheory.errors import ConfigError
 
+_ROWS = 16_384  # samples per chunk: float32 counts stay exact (< 2**24) and masks stay small
+
 
 def _to_numpy(x: Any, name: str, ndim: tuple[int, ...] | None = None, dtype=np.float64) -> np.ndarray:
     try:
@@ -42,8 +44,8 @@ def _to_numpy(x: Any, name: str, ndim: tuple[int, ...] | None = None, dtype=np.f
     return arr
 
 
-def _to_torch_features(features: Any):
-    """(N, D) float tensor on the input's device (numpy → CPU), without copying when possible."""
+def _to_torch_features(features: Any, ndims: tuple[int, ...] = (2,)):
+    """Float tensor on the input's device (numpy → CPU), without copying when possible."""
     import torch
 
     if isinstance(features, torch.Tensor):
@@ -51,27 +53,30 @@ def _to_torch_features(features: Any):
         z = z.float() if not z.dtype.is_floating_point else z
     else:
         z = torch.from_numpy(_to_numpy(features, "features", dtype=np.float32))
-    if z.ndim != 2:
-        raise ConfigError(f"features have shape {tuple(z.shape)}; an (N, D) matrix is required")
+    if z.ndim not in ndims:
+        want = " or ".join({2: "(N, D)", 3: "(I, N, D)"}[k] for k in ndims)
+        raise ConfigError(f"features have shape {tuple(z.shape)}; an {want} array is required")
     if not torch.isfinite(z).all():
         raise ConfigError("features contain NaN or infinite values")
     return z
 
 
 def _l2_rows(z):
-    # rows with zero norm stay zero (nothing to normalise)
-    norm = z.norm(dim=1, keepdim=True)
+    # rows (last axis) with zero norm stay zero: there is nothing to normalise
+    norm = z.norm(dim=-1, keepdim=True)
     return z / norm.clamp_min(1e-12)
 
 
-def _encode_labels(labels: Any, n: int) -> tuple[np.ndarray, int]:
-    y = _to_numpy(labels, "labels", ndim=(1,), dtype=None)
+def _encode_labels(labels: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    """Labels of the given shape → indices 0..K−1 into their sorted distinct values, and K."""
+    y = _to_numpy(labels, "labels", dtype=None)
     if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
         raise ConfigError(f"labels have dtype {y.dtype}; integer class labels are required")
-    if y.shape[0] != n:
-        raise ConfigError(f"labels have {y.shape[0]} entries but features have {n} rows")
+    if y.shape != tuple(shape):
+        raise ConfigError(f"labels have shape {tuple(y.shape)} but features need one label per row, "
+                          f"shape {tuple(shape)}")
     classes, inv = np.unique(y, return_inverse=True)
-    return inv.reshape(-1), len(classes)
+    return inv.reshape(y.shape), len(classes)
 
 
 # --------------------------------------------------------------------------------------- monosemanticity
@@ -84,28 +89,35 @@ def monosemanticity_score(features: Any, labels: Any, *, threshold: float = 1e-5
     Each sample's feature vector is L2-normalised (if ``normalize``). A dimension d is *active* on sample s when
     |z_sd| > ``threshold``. For each dimension active on at least one sample, its score is the share of the most
     common class among the samples where it is active; the result is the mean over active dimensions
-    (dimensions never active are left out). Dense features score about the largest class share (1/C for
-    balanced classes); class-aligned one-hot features score 1.
+    (dimensions never active are left out). Dense features score the largest class share (1/C for balanced
+    classes, a little above 1/C for random labels); class-aligned one-hot features score 1.
 
-    Returns the score as a float (NaN if no dimension is ever active), or ``(score, per_dim)`` with
-    ``return_per_dim``: a length-D numpy array, NaN for dimensions never active.
+    ``features`` (N, D) with ``labels`` (N,) gives a float (NaN if no dimension is ever active); a batch
+    (I, N, D) with labels (I, N) gives a numpy array (I,) of per-instance scores. With ``return_per_dim`` also
+    returns the per-dimension shares, (D,) or (I, D), NaN for dimensions never active.
     """
     import torch
 
     threshold = check_nonnegative("threshold", threshold)
-    z = _to_torch_features(features)
-    inv, c = _encode_labels(labels, z.shape[0])
-    if normalize:
-        z = _l2_rows(z)
-    active = (z.abs() > threshold).to(torch.float32)                       # (N, D)
-    onehot = torch.zeros(z.shape[0], c, dtype=torch.float32, device=z.device)
-    onehot[torch.arange(z.shape[0], device=z.device), torch.from_numpy(inv).to(z.device)] = 1.0
-    counts = (onehot.T @ active).double()                                  # (C, D): class counts per dim
-    total = counts.sum(0)
-    per_dim = torch.where(total > 0, counts.max(0).values / total.clamp_min(1), torch.nan)
-    per_dim = per_dim.cpu().numpy()
-    score = float(np.nanmean(per_dim)) if np.isfinite(per_dim).any() else float("nan")
-    return (score, per_dim) if return_per_dim else score
+    z = _to_torch_features(features, (2, 3))
+    single = z.ndim == 2
+    inv, c = _encode_labels(labels, tuple(z.shape[:-1]))
+    z, inv = (z.unsqueeze(0), inv[None]) if single else (z, inv)           # (I, N, D), (I, N)
+    y = torch.from_numpy(inv).to(z.device)
+    counts = torch.zeros(z.shape[0], c, z.shape[2], dtype=torch.float64, device=z.device)
+    for s in range(0, z.shape[1], _ROWS):  # chunks of samples bound the memory of the (N, D) activity masks
+        zc = _l2_rows(z[:, s:s + _ROWS]) if normalize else z[:, s:s + _ROWS]
+        active = (zc.abs() > threshold).to(torch.float32)                  # (I, n, D)
+        onehot = torch.nn.functional.one_hot(y[:, s:s + _ROWS], c).to(torch.float32)
+        counts += torch.bmm(onehot.transpose(1, 2), active).double()      # (I, C, D) class counts per dim
+    total = counts.sum(1)                                                  # (I, D)
+    per_dim = torch.where(total > 0, counts.max(1).values / total.clamp_min(1), torch.nan).cpu().numpy()
+    n_active = np.isfinite(per_dim).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = np.where(n_active > 0, np.nansum(per_dim, -1) / np.maximum(n_active, 1), np.nan)
+    if single:
+        scores, per_dim = float(scores[0]), per_dim[0]
+    return (scores, per_dim) if return_per_dim else scores
 
 
 def sparsity(features: Any, threshold: float = 1e-2, normalize: bool = True) -> float:
@@ -113,9 +125,13 @@ def sparsity(features: Any, threshold: float = 1e-2, normalize: bool = True) -> 
     sparsity measurement; 1 means all entries are (near) zero)."""
     threshold = check_nonnegative("threshold", threshold)
     z = _to_torch_features(features)
-    if normalize:
-        z = _l2_rows(z)
-    return float((z.abs() < threshold).double().mean().item()) if z.numel() else float("nan")
+    if not z.numel():
+        return float("nan")
+    small = 0
+    for s in range(0, z.shape[0], _ROWS):
+        zc = _l2_rows(z[s:s + _ROWS]) if normalize else z[s:s + _ROWS]
+        small += int((zc.abs() < threshold).sum().item())
+    return small / z.numel()
 
 
 # --------------------------------------------------------------------------------------- superposition
@@ -208,7 +224,7 @@ def fisher_separability(features: Any, labels: Any) -> np.ndarray:
     formula. A dimension with zero within-class variance gets +inf (or NaN if its class means also agree).
     """
     z = _to_numpy(features, "features", ndim=(2,))
-    inv, c = _encode_labels(labels, z.shape[0])
+    inv, c = _encode_labels(labels, z.shape[:1])
     if c < 2:
         raise ConfigError(f"labels contain {c} class; Fisher separability needs at least 2")
     counts = np.bincount(inv, minlength=c).astype(np.float64)              # (C,)

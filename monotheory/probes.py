@@ -83,8 +83,9 @@ class LinearProbe:
         weight_decay: λ of the (λ/2)·‖W‖² penalty (bias not penalised).
         early_stopping: hold out ``validation_fraction`` of the training set; stop when the validation accuracy
             has not improved for ``patience`` epochs (L-BFGS: blocks of 20 iterations) and restore the best W.
-        standardize: scale features to zero mean / unit variance for the fit; ``coef_`` and ``intercept_`` are
-            mapped back so they act on the raw features.
+        standardize: scale features to zero mean / unit variance (statistics of the fitting part) for the fit;
+            ``weight_decay`` then acts on the standardised weights, and ``coef_`` / ``intercept_`` are mapped
+            back so they act on the raw features.
         tol: gradient tolerance of L-BFGS (``tolerance_grad``). dtype: torch float type used for the fit.
 
     Learned: ``coef_`` (C, d), ``intercept_`` (C,), ``classes_``, ``n_features_in_``, ``n_iter_`` (L-BFGS
@@ -146,13 +147,6 @@ class LinearProbe:
         c = len(self.classes_)
         self.n_features_in_ = d
 
-        mean = torch.zeros(d, device=self.device_, dtype=self.dtype)
-        scale = torch.ones(d, device=self.device_, dtype=self.dtype)
-        if self.standardize:
-            mean, std = Xt.mean(0), Xt.std(0, unbiased=False)
-            scale = torch.where(std > 0, std, torch.ones_like(std))
-            Xt = (Xt - mean) / scale
-
         gen = torch.Generator().manual_seed(self.random_state)
         Xv = yv = None
         if self.early_stopping:
@@ -163,6 +157,13 @@ class LinearProbe:
             perm = torch.randperm(n, generator=gen).to(self.device_)
             Xv, yv = Xt[perm[:n_val]], yt[perm[:n_val]]
             Xt, yt = Xt[perm[n_val:]], yt[perm[n_val:]]
+        mean = torch.zeros(d, device=self.device_, dtype=self.dtype)
+        scale = torch.ones(d, device=self.device_, dtype=self.dtype)
+        if self.standardize:  # statistics of the fitting part only, so validation stays unseen
+            mean, std = Xt.mean(0), Xt.std(0, unbiased=False)
+            scale = torch.where(std > 0, std, torch.ones_like(std))
+            Xt = (Xt - mean) / scale
+            Xv = None if Xv is None else (Xv - mean) / scale
 
         W = torch.zeros(c, d, device=self.device_, dtype=self.dtype, requires_grad=True)
         b = torch.zeros(c, device=self.device_, dtype=self.dtype, requires_grad=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.stats import norm, ortho_group
 
 from monotheory.errors import ConfigError
@@ -92,7 +94,7 @@ def test_monosemanticity_numpy_torch_and_label_values_agree():
 
 @pytest.mark.parametrize("z, y, match", [
     (np.zeros(5), [0, 1, 0, 1, 0], "shape"),
-    (np.zeros((4, 2)), [0, 1, 0], "entries"),
+    (np.zeros((4, 2)), [0, 1, 0], "one label per row"),
     (np.zeros((2, 2)), [0.0, 1.0], "integer"),
     (np.array([[np.nan, 1.0], [0.0, 1.0]]), [0, 1], "NaN"),
 ])
@@ -210,3 +212,43 @@ def test_fisher_multiclass_is_pairwise_average():
 def test_fisher_needs_two_classes():
     with pytest.raises(ConfigError, match="at least 2"):
         fisher_separability(np.zeros((3, 2)), [1, 1, 1])
+
+
+# ------------------------------------------------------------------------------- batching, chunking, properties
+
+
+def test_monosemanticity_batched_and_chunked_match_the_plain_computation(monkeypatch):
+    import monotheory.metrics as metrics
+
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal((3, 50, 6)) * (rng.random((3, 50, 6)) < 0.3)
+    y = rng.integers(0, 4, (3, 50))
+    batched, per_dim = monosemanticity_score(torch.tensor(z), y, return_per_dim=True)
+    assert batched.shape == (3,) and per_dim.shape == (3, 6)
+    singles = [monosemanticity_score(z[i], y[i]) for i in range(3)]
+    np.testing.assert_allclose(batched, singles)
+    s_plain = sparsity(z[0])
+    monkeypatch.setattr(metrics, "_ROWS", 7)                               # force several chunks
+    np.testing.assert_allclose(monosemanticity_score(z, y), singles)
+    assert sparsity(z[0]) == pytest.approx(s_plain)
+
+
+@given(st.integers(0, 10_000), st.integers(2, 5), st.integers(1, 8))
+def test_monosemanticity_lies_between_one_over_c_and_one(seed, c, d):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, 40)
+    z = rng.standard_normal((40, d)) * (rng.random((40, d)) < 0.5)
+    score, per_dim = monosemanticity_score(z, y, return_per_dim=True)
+    k = len(np.unique(y))
+    ok = per_dim[np.isfinite(per_dim)]
+    assert ((ok >= 1 / k - 1e-12) & (ok <= 1 + 1e-12)).all()
+    assert np.isnan(score) or 1 / k - 1e-12 <= score <= 1 + 1e-12
+
+
+@given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 10))
+def test_feature_dimensionality_is_between_zero_and_one(seed, m, n):
+    w = np.random.default_rng(seed).standard_normal((m, n))
+    d = feature_dimensionality(w)
+    assert ((d >= 0) & (d <= 1 + 1e-12)).all()
+    # Σ_i D_i ≤ rank W ≤ m (Jensen: 1/(ŵᵀMŵ) ≤ ŵᵀM⁺ŵ with M = WWᵀ, and Σ_i W_iᵀM⁺W_i = rank M)
+    assert d.sum() <= m + 1e-9

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.stats import norm
 
 from monotheory.errors import ConfigError
@@ -218,3 +220,13 @@ def test_input_noise_preserves_type_dtype_and_is_seeded():
 def test_input_noise_errors(x, sigma, kind, match):
     with pytest.raises(ConfigError, match=match):
         input_noise(x, sigma, kind=kind)
+
+
+@given(st.integers(0, 10_000), st.integers(2, 6), st.integers(1, 60), st.floats(0, 1))
+def test_exact_flip_properties(seed, c, n, eta):
+    y = np.random.default_rng(seed).integers(0, c, n)
+    res = label_noise(y, eta, num_classes=c, seed=seed)
+    assert res.corrupted.sum() == round(eta * n)
+    assert ((res.labels != y) == res.corrupted).all()                  # flip always changes a chosen label
+    assert ((res.labels >= 0) & (res.labels < c)).all()
+    np.testing.assert_allclose(res.transition.sum(1), 1.0)
