@@ -36,7 +36,7 @@ def _mc_order(crit, model, etas, samples, seed):
 
 
 def run(ctx: CheckContext) -> list[Verdict]:
-    samples = 20_000 if ctx.quick else 400_000
+    samples = 20_000 if ctx.quick else 1_000_000
     etas = np.linspace(0, 0.5, 26 if ctx.quick else 101)
     verdicts, curves = [], {}
     for crit in CRITERIA:

@@ -14,8 +14,7 @@ QUANTITIES = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1", "separabil
 
 
 def test_json_exact_equals_closed_forms_and_mc_within_z_se(cli):
-    # The issue's command uses --samples 2000000; 400000 keeps the suite fast (the full run is in the report).
-    rc, out, err = cli("theory", "--sparsity", "0.3", "--samples", "400000", "--seed", "1", "--json")
+    rc, out, err = cli("theory", "--sparsity", "0.3", "--samples", "2000000", "--seed", "1", "--json")
     assert rc == 0, err
     res = json.loads(out)
     assert res["config"]["sparsity"] == 0.3 and res["config"]["seed"] == 1 and res["criterion"] == "fisher"
