@@ -42,11 +42,12 @@ N_BATCHES = 20
 def _functions(m: np.ndarray) -> np.ndarray:
     """The estimands from the 6 means (E[1_0], E[ν1_0], E[ν²1_0], E[1_1], E[ν1_1], E[ν²1_1])."""
     n0, s0, q0, n1, s1, q1 = m
-    mu0, mu1 = s0 / n0, s1 / n1
-    var0, var1 = q0 / n0 - mu0**2, q1 / n1 - mu1**2
-    d = mu1 - mu0
-    return np.array([n0 / (n0 + n1), n1 / (n0 + n1), mu0, mu1, d, var0, var1, d * d / (var0 + var1),
-                     d / (var0 + var1)])
+    with np.errstate(divide="ignore", invalid="ignore"):  # an empty class gives NaN, reported as such
+        mu0, mu1 = s0 / n0, s1 / n1
+        var0, var1 = q0 / n0 - mu0**2, q1 / n1 - mu1**2
+        d = mu1 - mu0
+        return np.array([n0 / (n0 + n1), n1 / (n0 + n1), mu0, mu1, d, var0, var1, d * d / (var0 + var1),
+                         d / (var0 + var1)])
 
 
 def delta_method(power: np.ndarray, n_draws: int) -> dict:

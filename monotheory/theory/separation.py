@@ -74,12 +74,13 @@ class Crossover:
         return f"{self.variable}* = {self.value:.6g}{expr} ({self.method})"
 
 
-_TOL = 1e-12  # "mono ahead" needs a margin above rounding error
+_TOL = 1e-12  # "mono ahead" needs a margin above rounding error (closed forms)
+_TOL_NUMERIC = 1e-7  # … and above the error of the gridded/convolved threshold errors
 
 
-def _first_overtake(diff, grid: np.ndarray):
+def _first_overtake(diff, tol: float = _TOL):
     """Index i where diff[i] ≤ tol < diff[i+1] first happens (mono goes from not ahead to ahead)."""
-    ahead = diff > _TOL
+    ahead = diff > tol
     hits = np.nonzero(~ahead[:-1] & ahead[1:])[0]
     return None if len(hits) == 0 else int(hits[0])
 
@@ -111,14 +112,14 @@ def _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, inpu
     return Crossover(None, "none", variable, (lo, hi), note=note)
 
 
-def _numeric(fun, variable, lo, hi, n_grid):
+def _numeric(fun, variable, lo, hi, n_grid, tol: float = _TOL_NUMERIC):
     grid = np.linspace(lo, hi, n_grid, endpoint=False)
     diff = fun(grid)
-    i = _first_overtake(diff, grid)
+    i = _first_overtake(diff, tol)
     if i is None:
-        note = "mono is ahead from the start" if diff[0] > _TOL else "poly stays at least as separable"
+        note = "mono is ahead from the start" if diff[0] > tol else "poly stays at least as separable"
         return Crossover(None, "none", variable, (lo, hi), note=note)
-    x = brentq(lambda z: float(fun(np.array([z]))[0]) - _TOL, grid[i], grid[i + 1], xtol=1e-10)
+    x = brentq(lambda z: float(fun(np.array([z]))[0]) - tol, grid[i], grid[i + 1], xtol=1e-10)
     return Crossover(float(x), "numeric", variable, (lo, hi))
 
 

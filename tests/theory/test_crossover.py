@@ -82,5 +82,16 @@ def test_numeric_crossover_finds_a_sign_change():
     from monotheory.theory.separation import _numeric
 
     c = _numeric(lambda x: x - 0.3, "eta", 0.0, 0.5, 51)
-    assert isinstance(c, Crossover) and c.method == "numeric" and c.value == pytest.approx(0.3, abs=1e-9)
+    assert isinstance(c, Crossover) and c.method == "numeric" and c.value == pytest.approx(0.3, abs=1e-6)
     assert _numeric(lambda x: x + 1, "eta", 0.0, 0.5, 11).note == "mono is ahead from the start"
+
+
+def test_degenerate_noise_gives_no_spurious_crossover():
+    # η = 1 one-sided: no noisy class 1 at all, both errors are 1/2 up to rounding — not a reversal
+    assert input_noise_reversal("threshold_error", 0.2, noise_rate=1.0, noise_model="one_sided",
+                                n_grid=11).value is None
+
+
+def test_unnormalized_flip_crossover_does_not_depend_on_input_noise():
+    # both noise terms cancel in the condition: Vp + 4λ² + 8pΔ² > 2(Vm + 2λ²) + 4pΔ²
+    assert crossover("unnormalized", "flip", 0.2, input_sigma=0.4).value == pytest.approx(2 / 7)
