@@ -1,0 +1,241 @@
+"""Figure 5 of the paper on toy models: mono vs poly hidden codes under label and input noise.
+
+Pipeline (every step batched over instances = regimes × seeds [× sparsities]):
+
+1. train the toy models on clean reconstruction (:mod:`monotheory.toy.train`);
+2. draw probe data (train / test) from the same spike-and-uniform distribution, a separate stream per seed
+   shared by all regimes with that seed (paired comparisons);
+3. labels: ``argmax`` — y = argmax_i x_i among the n features, with an extra class n for "no feature
+   active" (probability Sⁿ; the tie rule is ours); ``pair`` — the theory's binary task y = 1[x_0 > x_1]
+   (a tie x_0 = x_1 = 0 counts as y = 0), which ties the toy model to Section 4.3;
+4. a linear probe (:class:`monotheory.probes.BatchedLinearProbe`) on h = encode(x): *clean* (clean labels,
+   clean test), *label noise* (``noise_rate`` of the probe's training labels corrupted), *input noise*
+   (clean-label probe, test inputs x + σ·N(0, I) before encoding);
+5. per regime: mean accuracy over seeds with a 95 % t-interval, and the paired gap mono − poly with its
+   95 % t-interval (poly and mono with the same seed share all data).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from monotheory.config import check_choice
+from monotheory.toy import TASKS, SweepConfig, ToyConfig
+from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
+from monotheory.toy.train import train
+
+__all__ = ["SweepConfig", "ToyConfig", "run_figure5", "run_sweeps", "run_phase_map", "evaluate", "labels_for"]
+
+
+# ------------------------------------------------------------------------------------------ building blocks
+
+
+def labels_for(x: torch.Tensor, task: str) -> torch.Tensor:
+    """Labels of features x (…, n): ``argmax`` (class n when every feature is 0) or ``pair`` (1[x_0 > x_1])."""
+    check_choice("task", task, TASKS)
+    if task == "pair":
+        return (x[..., 0] > x[..., 1]).long()
+    y = x.argmax(-1)
+    return torch.where(x.amax(-1) > 0, y, torch.full_like(y, x.shape[-1]))
+
+
+def train_models(cfg: ToyConfig, regimes: list[str], seeds: list[int], sparsities: list[float], *,
+                 progress: bool = False) -> tuple[ToyModel, dict]:
+    """Build one batched model for the listed instances and train its non-oracle instances."""
+    imp = importance_weights(cfg.n, cfg.importance, cfg.importance_decay)
+    model = ToyModel(cfg.n, cfg.m, regimes, seeds, importance=imp, l1_penalty=cfg.l1_penalty)
+    idx = [k for k, r in enumerate(regimes) if r != "oracle"]
+    info = {"loss": np.full(len(regimes), np.nan), "train_seconds": 0.0}
+    if idx:  # oracle instances are hand-built: leave them out of training altogether
+        sub = model.select(idx)
+        res = train(sub, FeatureSampler(cfg.n, [seeds[k] for k in idx], [sparsities[k] for k in idx], offset=2),
+                    cfg.train_config, progress=progress)
+        with torch.no_grad():
+            model.W[idx] = sub.W
+            model.b[idx] = sub.b
+        info["loss"][idx] = res.loss_.numpy()
+        info["train_seconds"] = res.seconds
+    return model, info
+
+
+def probe_batch(cfg: ToyConfig, seeds: list[int], sparsities: list[float], size: int, offset: int):
+    """Probe data for each instance: features x (I, N, n) and clean labels y (I, N)."""
+    x = FeatureSampler(cfg.n, seeds, sparsities, offset=offset)(size)
+    return x, labels_for(x, cfg.task)
+
+
+def noisy_labels(cfg: ToyConfig, y: torch.Tensor, seeds: list[int], noise_rate: float) -> torch.Tensor:
+    """Corrupt each instance's probe labels; instances sharing a seed get the same corruption (paired)."""
+    from monotheory.noise import label_noise
+
+    out = torch.empty_like(y)
+    for k, s in enumerate(seeds):  # I calls on ~4k labels each: negligible next to training
+        out[k] = label_noise(y[k], noise_rate, cfg.num_classes, model=cfg.noise_model,
+                             sampling=cfg.noise_sampling, seed=int(s) * 7 + 5).labels
+    return out
+
+
+def gaussian_shift(cfg: ToyConfig, shape: tuple[int, int, int], seeds: list[int], sigma: float) -> torch.Tensor:
+    """Input noise σ·N(0, I) for each instance's test set, one draw per distinct seed (paired)."""
+    from monotheory.noise import input_noise
+
+    uniq = sorted(set(seeds))
+    g = torch.Generator().manual_seed(10_007 + 31 * uniq[0] + len(uniq))
+    eps = input_noise(torch.zeros(len(uniq), *shape[1:]), sigma, kind="gaussian", seed=g)
+    return eps[torch.tensor([uniq.index(s) for s in seeds])]
+
+
+def make_probe(cfg: ToyConfig):
+    from monotheory.probes import BatchedLinearProbe
+
+    return BatchedLinearProbe(cfg.num_classes, solver="lbfgs", weight_decay=cfg.probe_weight_decay,
+                              max_iter=cfg.probe_max_iter, random_state=cfg.seed)
+
+
+@torch.no_grad()
+def encode(model: ToyModel, x: torch.Tensor) -> torch.Tensor:
+    return model.encode(x)
+
+
+def code_metrics(model: ToyModel, h: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per instance: monosemanticity score of h w.r.t. the labels, mean feature dimensionality, dimensions
+    per feature, number of represented features (‖W_i‖ > 0.5) and superposition = max(0, #represented − m)
+    / (n − m) (0: at most m features kept, 1: all n packed into m dimensions)."""
+    from monotheory.metrics import dimensions_per_feature, feature_dimensionality, monosemanticity_score
+
+    W = model.W.detach().cpu().numpy()
+    rep = (np.linalg.norm(W, axis=1) > 0.5).sum(-1)
+    n, m = model.n, model.m
+    mono = np.array([monosemanticity_score(h[k], y[k]) for k in range(h.shape[0])])
+    return {"monosemanticity": mono, "feature_dimensionality": feature_dimensionality(W).mean(-1),
+            "dimensions_per_feature": np.asarray(dimensions_per_feature(W)), "represented": rep,
+            "superposition": np.maximum(rep - m, 0) / max(n - m, 1)}
+
+
+# -------------------------------------------------------------------------------------------- statistics
+
+
+def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided t-interval over the last axis (NaNs when fewer than 2 values)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    k = v.shape[-1]
+    mean = v.mean(-1)
+    if k < 2:
+        return float(mean), float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + confidence / 2, k - 1) * v.std(-1, ddof=1) / np.sqrt(k)
+    return float(mean), float(mean - half), float(mean + half)
+
+
+def summarise(acc: dict[str, np.ndarray], regimes: list[str], seeds_per: int, poly: str = "poly") -> dict:
+    """``acc[condition]`` is (I,) with instances ordered regime-major; return per regime mean/CI and the
+    paired gap regime − poly per condition."""
+    out: dict = {}
+    for r_i, r in enumerate(regimes):
+        sl = slice(r_i * seeds_per, (r_i + 1) * seeds_per)
+        row = {}
+        for cond, a in acc.items():
+            m, lo, hi = t_interval(a[sl])
+            row[cond] = {"mean": m, "ci": [lo, hi], "per_seed": a[sl]}
+            if poly in regimes and r != poly:
+                p = regimes.index(poly)
+                d = a[sl] - a[p * seeds_per:(p + 1) * seeds_per]
+                gm, glo, ghi = t_interval(d)
+                row[cond]["gap_vs_poly"] = {"mean": gm, "ci": [glo, ghi]}
+        out[r] = row
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- Figure 5
+
+
+def run_figure5(cfg: ToyConfig, *, progress: bool = False) -> dict:
+    """Train every regime × seed, probe clean / label noise / input noise; return a JSON-ready result."""
+    regimes = list(cfg.regimes)
+    seeds = [cfg.seed + s for s in range(cfg.seeds)]
+    inst_reg = [r for r in regimes for _ in seeds]
+    inst_seed = [s for _ in regimes for s in seeds]
+    sp = [cfg.sparsity] * len(inst_seed)
+    model, info = train_models(cfg, inst_reg, inst_seed, sp, progress=progress)
+    acc, metrics = evaluate(cfg, model, inst_seed, sp, [cfg.noise_rate], [cfg.sigma])
+    conds = {"clean": acc["clean"], "label_noise": acc["label"][0], "input_noise": acc["input"][0]}
+    conds["monosemanticity"] = metrics["monosemanticity"]
+    summary = summarise(conds, regimes, cfg.seeds)
+    for r_i, r in enumerate(regimes):
+        sl = slice(r_i * cfg.seeds, (r_i + 1) * cfg.seeds)
+        summary[r]["geometry"] = {k: float(np.mean(v[sl])) for k, v in metrics.items() if k != "monosemanticity"}
+        summary[r]["train_loss"] = float(np.mean(info["loss"][sl])) if r != "oracle" else None
+    W = model.W.detach()
+    wtw = {r: (W[r_i * cfg.seeds].T @ W[r_i * cfg.seeds]).numpy() for r_i, r in enumerate(regimes)}
+    return {"summary": summary, "WtW_seed0": wtw, "train_seconds": info["train_seconds"],
+            "instances": len(inst_reg)}
+
+
+def evaluate(cfg: ToyConfig, model: ToyModel, seeds: list[int], sparsities: list[float],
+             noise_rates: list[float], sigmas: list[float]) -> tuple[dict, dict]:
+    """Probe accuracies of every instance: ``clean`` (I,), ``label`` (rates, I), ``input`` (sigmas, I)."""
+    xtr, ytr = probe_batch(cfg, seeds, sparsities, cfg.probe_train, offset=3)
+    xte, yte = probe_batch(cfg, seeds, sparsities, cfg.probe_test, offset=4)
+    htr, hte = encode(model, xtr), encode(model, xte)
+    clean = make_probe(cfg).fit(htr, ytr)
+    acc = {"clean": np.asarray(clean.score(hte, yte)), "label": [], "input": []}
+    for rate in noise_rates:
+        if rate == 0:
+            acc["label"].append(acc["clean"])
+            continue
+        yn = noisy_labels(cfg, ytr, seeds, rate)
+        acc["label"].append(np.asarray(make_probe(cfg).fit(htr, yn).score(hte, yte)))
+    for sigma in sigmas:
+        xn = xte + gaussian_shift(cfg, tuple(xte.shape), seeds, sigma)
+        acc["input"].append(np.asarray(clean.score(encode(model, xn), yte)))
+    return acc, code_metrics(model, hte, yte)
+
+
+# ------------------------------------------------------------------------------------------------- sweeps
+
+
+def _per_regime(a: np.ndarray, regimes: list[str], k: int) -> dict:
+    out = {}
+    for i, r in enumerate(regimes):
+        m, lo, hi = t_interval(a[i * k:(i + 1) * k])
+        out[r] = {"mean": m, "ci": [lo, hi]}
+    return out
+
+
+def run_sweeps(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) -> dict:
+    """Train cfg's regimes × seeds once, then probe at every label-noise rate and every σ."""
+    regimes = list(cfg.regimes)
+    seeds = [cfg.seed + s for s in range(cfg.seeds)]
+    inst_seed = [s for _ in regimes for s in seeds]
+    sp = [cfg.sparsity] * len(inst_seed)
+    model, _ = train_models(cfg, [r for r in regimes for _ in seeds], inst_seed, sp, progress=progress)
+    acc, _ = evaluate(cfg, model, inst_seed, sp, list(sw.noise_rates), list(sw.sigmas))
+    res = {"title": f"n={cfg.n}, m={cfg.m}, S={cfg.sparsity}, task={cfg.task}, {cfg.seeds} seeds"}
+    for key, levels in (("label", sw.noise_rates), ("input", sw.sigmas)):
+        per = [_per_regime(a, regimes, cfg.seeds) for a in acc[key]]
+        res[key] = {"levels": list(levels), "regimes": {r: [p[r] for p in per] for r in regimes}}
+    return res
+
+
+def run_phase_map(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) -> dict:
+    """mono − poly accuracy over (sparsity, noise level): all sparsities × {poly, mono} × seeds train in one
+    batch; the gap per cell is paired by seed, with a 95 % t-interval."""
+    seeds = [cfg.seed + s for s in range(cfg.seeds)]
+    pair = ["poly", sw.mono]
+    inst = [(r, s, S) for S in sw.sparsities for r in pair for s in seeds]
+    model, _ = train_models(cfg, [i[0] for i in inst], [i[1] for i in inst], [i[2] for i in inst],
+                            progress=progress)
+    levels = list(sw.noise_rates if sw.map_noise == "label" else sw.sigmas)
+    rates, sigmas = (levels, []) if sw.map_noise == "label" else ([], levels)
+    acc, _ = evaluate(cfg, model, [i[1] for i in inst], [i[2] for i in inst], rates, sigmas)
+    a = np.stack(acc[sw.map_noise]).reshape(len(levels), len(sw.sparsities), 2, len(seeds))
+    d = a[:, :, 1] - a[:, :, 0]  # (levels, sparsities, seeds): mono − poly, paired by seed
+    cells = [[t_interval(d[j, i]) for j in range(len(levels))] for i in range(len(sw.sparsities))]
+    arr = np.array(cells)  # (sparsities, levels, 3)
+    return {"mono": sw.mono, "poly": "poly", "sparsities": list(sw.sparsities), "levels": levels,
+            "noise_label": "label noise rate" if sw.map_noise == "label" else "input noise σ",
+            "gap": arr[..., 0], "ci_lo": arr[..., 1], "ci_hi": arr[..., 2],
+            "poly_acc": a[:, :, 0].mean(-1).T, "mono_acc": a[:, :, 1].mean(-1).T,
+            "config": {"task": cfg.task, "n": cfg.n, "m": cfg.m, "seeds": cfg.seeds}}

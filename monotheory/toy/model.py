@@ -1,0 +1,200 @@
+"""Batched toy models of superposition (Elhage et al. 2022), with monosemantic variants.
+
+Conventions (the same as the theory layer):
+
+* ``sparsity`` S = probability that a feature is **zero**; ``feature_probability`` = 1 − S. A feature is
+  x_i = 0 with probability S, else U[0, 1) (spike-and-uniform), independently.
+* A model holds ``I`` *instances* in one tensor: ``W`` has shape (I, m, n), ``b`` shape (I, n). Instance k
+  has its own regime, seed and sparsity; instances never interact (the loss is a sum over instances,
+  Adam is element-wise), so training I instances at once equals training each alone.
+* h = W x ∈ R^m (hidden code), x' = ReLU(Wᵀ h + b), loss = mean over the batch of Σ_i I_i (x_i − x'_i)².
+
+Regimes (what makes a model monosemantic here is an assumption; the paper does not say):
+
+``poly``
+    The standard model: h = W x, W unconstrained. Superposition appears when features are sparse.
+``mono-nonneg``
+    Non-negative hidden code, h = ReLU(W x): the toy analogue of NCL, which puts a ReLU on the
+    projector output. It is the activation, not the weights, that NCL constrains, so this is the default
+    non-negative regime. Antipodal pairs (the main trick of superposition) become useless: ReLU(x_a − x_b)
+    loses x_b.
+``mono-nonneg-w``
+    Non-negative weights, W ≥ 0 (projected after every Adam step): h = W x ≥ 0 for x ≥ 0, and two
+    features sharing a neuron can no longer cancel each other's interference (only the output bias can
+    filter it). A stronger constraint than NCL's; offered to show how much the choice matters.
+``mono-l1``
+    h = ReLU(W x) with an L1 penalty λ·Σ_j h_j added to the loss (``l1_penalty``): the toy analogue of a
+    sparse autoencoder's code (non-negative and sparse). An L1 penalty on a *linear* code does not favour
+    monosemanticity here: an antipodal pair h = x_a − x_b costs |x_a − x_b|, no more than one feature per
+    unit when features are sparse (we measured: λ = 0.2 keeps the antipodal pairs, λ = 1 kills the code).
+``oracle``
+    Hand-built, not trained: hidden unit j is feature j for the m most important features (W = [I_m | 0]
+    up to the importance order), b = 0. Perfectly monosemantic by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from monotheory.config import check_choice, check_int, check_nonnegative, check_range, check_sparsity
+from monotheory.errors import ConfigError
+from monotheory.toy import IMPORTANCES, MONO_REGIMES, REGIMES  # noqa: F401 (re-exported)
+
+
+def importance_weights(n: int, kind: str = "uniform", decay: float = 0.9) -> torch.Tensor:
+    """Importance I_i of each feature: all ones (``uniform``) or ``decay ** i`` (``geometric``), shape (n,)."""
+    check_int("n", n)
+    check_choice("importance", kind, IMPORTANCES)
+    check_range("importance_decay", decay, 0.0, 1.0, lo_closed=False)
+    if kind == "uniform":
+        return torch.ones(n)
+    return decay ** torch.arange(n, dtype=torch.float32)
+
+
+def spike_and_uniform(u: torch.Tensor, sparsity: torch.Tensor | float) -> torch.Tensor:
+    """Turn uniforms u ~ U[0,1) into spike-and-uniform features with P(x = 0) = ``sparsity``.
+
+    x = max(0, (u − S) / (1 − S)): zero when u < S (probability S), and given u ≥ S, (u − S)/(1 − S) is
+    U[0, 1). One uniform per feature and no comparison tensor, so data generation stays cheap; instances at
+    different sparsities but the same seed share u (common random numbers, which sharpens comparisons).
+    ``sparsity`` broadcasts against ``u`` (a float, or shape (I, 1, 1) for per-instance sparsities).
+    """
+    s = torch.as_tensor(sparsity, dtype=u.dtype, device=u.device)
+    return torch.clamp((u - s) / (1 - s), min=0.0)
+
+
+class FeatureSampler:
+    """Draws training batches for many instances at once, one random stream per distinct seed.
+
+    ``seeds[k]`` and ``sparsities[k]`` belong to instance k. Instances with the same seed see the same
+    uniforms (so a poly and a mono model with seed 3 are trained on the same data: a paired comparison),
+    and an instance's data does not depend on which other instances are in the batch — which is what
+    makes a batched run equal to a single-instance run with the same seed. There is one ``torch.rand`` call
+    per distinct seed and step (not per instance), then one gather and one fused clamp.
+    """
+
+    def __init__(self, n: int, seeds: Sequence[int], sparsities: Sequence[float], *, offset: int = 0,
+                 device: str | torch.device = "cpu"):
+        if len(seeds) != len(sparsities):
+            raise ConfigError(f"got {len(seeds)} seeds but {len(sparsities)} sparsities; one of each per instance")
+        for s in sparsities:
+            check_sparsity("sparsity", s)
+        self.n, self.device = n, torch.device(device)
+        self.unique = sorted(set(int(s) for s in seeds))
+        self.index = torch.tensor([self.unique.index(int(s)) for s in seeds], device=self.device)
+        self.sparsity = torch.tensor(list(sparsities), dtype=torch.float32, device=self.device).view(-1, 1, 1)
+        # `offset` separates the training stream from e.g. the probe-data stream of the same seed.
+        self.generators = [torch.Generator(device=self.device).manual_seed(_mix(s, offset)) for s in self.unique]
+
+    def uniforms(self, batch: int) -> torch.Tensor:
+        """Uniforms of shape (distinct seeds, batch, n)."""
+        u = torch.empty(len(self.unique), batch, self.n, device=self.device)
+        for j, g in enumerate(self.generators):  # one call per distinct seed (≤ #seeds), not per instance
+            u[j].uniform_(generator=g)
+        return u
+
+    def __call__(self, batch: int) -> torch.Tensor:
+        """Features of shape (I, batch, n)."""
+        u = self.uniforms(batch)
+        if len(self.unique) > 1 or self.index.numel() > 1:
+            u = u.index_select(0, self.index)
+        return spike_and_uniform(u, self.sparsity)
+
+
+def _mix(seed: int, offset: int) -> int:
+    """A seed for stream ``offset`` of ``seed`` (distinct streams for init, training data, probe data)."""
+    return (int(seed) * 1_000_003 + int(offset) * 7_919) % (2**63 - 1)
+
+
+class ToyModel(nn.Module):
+    """I toy models in one module: ``W`` (I, m, n), ``b`` (I, n); instance k has ``regimes[k]``.
+
+    ``importance`` (n,) weights the loss; the oracle keeps the m features with the largest importance
+    (ties broken by index). ``l1_penalty`` is the λ of ``mono-l1`` instances (ignored for the others).
+    W is initialised Xavier-normal from a generator seeded by each instance's seed, so instances that share
+    a seed share their initial W (mono-nonneg-w starts from |W|); b starts at 0.
+    """
+
+    def __init__(self, n: int, m: int, regimes: Sequence[str], seeds: Sequence[int], *,
+                 importance: torch.Tensor | None = None, l1_penalty: float = 0.0):
+        super().__init__()
+        check_int("n", n, minimum=2)
+        check_int("m", m)
+        if m > n:
+            raise ConfigError(f"m = {m} hidden units is more than n = {n} features; need m ≤ n")
+        if len(regimes) != len(seeds) or not regimes:
+            raise ConfigError(f"need one seed per regime and at least one instance, got {len(regimes)} regimes "
+                              f"and {len(seeds)} seeds")
+        for r in regimes:
+            check_choice("regime", r, REGIMES)
+        check_nonnegative("l1_penalty", l1_penalty)
+        self.n, self.m, self.regimes, self.seeds = n, m, list(regimes), [int(s) for s in seeds]
+        imp = torch.ones(n) if importance is None else torch.as_tensor(importance, dtype=torch.float32)
+        if imp.shape != (n,):
+            raise ConfigError(f"importance has shape {tuple(imp.shape)}, expected ({n},)")
+        self.register_buffer("importance", imp)
+        flag = lambda names: torch.tensor([r in names for r in regimes]).view(-1, 1, 1)  # noqa: E731
+        self.register_buffer("relu_hidden", flag({"mono-nonneg", "mono-l1"}))
+        self.register_buffer("nonneg_w", flag({"mono-nonneg-w"}))
+        self.register_buffer("trainable", ~flag({"oracle"}))
+        self.register_buffer("l1", torch.tensor([l1_penalty if r == "mono-l1" else 0.0 for r in regimes]))
+        W = torch.empty(len(regimes), m, n)
+        std = (2.0 / (m + n)) ** 0.5
+        for k, s in enumerate(self.seeds):  # once, at construction: W0 depends only on the seed
+            W[k] = torch.randn(m, n, generator=torch.Generator().manual_seed(_mix(s, 1))) * std
+        W = torch.where(self.nonneg_w, W.abs(), W)
+        self.W = nn.Parameter(W)
+        self.b = nn.Parameter(torch.zeros(len(regimes), n))
+        with torch.no_grad():
+            self.set_oracle_()
+
+    @property
+    def instances(self) -> int:
+        return self.W.shape[0]
+
+    def set_oracle_(self) -> None:
+        """Write the hand-built one-feature-per-unit weights into every ``oracle`` instance."""
+        order = torch.argsort(-self.importance, stable=True)[: self.m]
+        eye = torch.zeros(self.m, self.n, device=self.W.device)
+        eye[torch.arange(self.m), order] = 1.0
+        mask = ~self.trainable
+        self.W.copy_(torch.where(mask, eye, self.W))
+        self.b.copy_(torch.where(mask.view(-1, 1), torch.zeros_like(self.b), self.b))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden code h of x (I, N, n) → (I, N, m); ReLU'd for ``mono-nonneg`` instances."""
+        h = torch.einsum("imn,ibn->ibm", self.W, x)
+        return torch.where(self.relu_hidden, torch.relu(h), h)
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        """Reconstruction x' = ReLU(Wᵀ h + b), (I, N, m) → (I, N, n)."""
+        return torch.relu(torch.einsum("imn,ibm->ibn", self.W, h) + self.b.unsqueeze(1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encode(x)
+        return self.decode(h), h
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-instance loss (I,): importance-weighted squared error (+ λ·mean Σ_j |h_j| for mono-l1)."""
+        xr, h = self(x)
+        rec = ((x - xr) ** 2 * self.importance).sum(-1).mean(-1)
+        return rec + self.l1 * h.abs().sum(-1).mean(-1)
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Enforce the constraints after an optimiser step: W ≥ 0 where required, oracle untouched."""
+        self.W.copy_(torch.where(self.nonneg_w, self.W.clamp(min=0.0), self.W))
+
+    def select(self, index: int | Sequence[int]) -> ToyModel:
+        """A new model holding copies of the chosen instances (same weights, regimes, seeds)."""
+        idx = [index] if isinstance(index, int) else list(index)
+        l1 = max([float(self.l1[i]) for i in idx] + [0.0])
+        out = ToyModel(self.n, self.m, [self.regimes[i] for i in idx], [self.seeds[i] for i in idx],
+                       importance=self.importance.cpu(), l1_penalty=l1)
+        with torch.no_grad():
+            out.W.copy_(self.W[idx].detach().cpu())
+            out.b.copy_(self.b[idx].detach().cpu())
+        return out.to(self.W.device)
