@@ -104,9 +104,14 @@ def _gather(z: torch.Tensor) -> tuple[torch.Tensor, int, int]:
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return z, 0, 1
+    import warnings
+
     from torch.distributed.nn.functional import all_gather
 
-    return torch.cat(all_gather(z), dim=0), dist.get_rank(), dist.get_world_size()
+    with warnings.catch_warnings():  # deprecated in favour of a functional API whose backward is not on gloo
+        warnings.simplefilter("ignore", FutureWarning)
+        parts = all_gather(z)
+    return torch.cat(parts, dim=0), dist.get_rank(), dist.get_world_size()
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2, *, gather: bool = False) -> torch.Tensor:

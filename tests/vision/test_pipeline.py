@@ -1,0 +1,146 @@
+"""End to end: `monotheory run-imagenet` on a tiny generated ImageFolder — every stage, resume, config
+changes, DDP under torchrun (gloo, CPU), and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monotheory.cli import main as cli_main
+
+REPO = Path(__file__).resolve().parents[2]
+STAGES = "pretrain,sae,probe,finetune,shift"
+
+
+def tiny_args(root: Path, out: Path, shift_root: Path | None = None, stages: str = STAGES) -> list[str]:
+    """The smoke preset shrunk further: 2 pretraining epochs, 5 SAE epochs, 1 fine-tuning epoch."""
+    args = ["run-imagenet", "--dataset", "folder", "--data-root", str(root), "--out", str(out), "--preset", "smoke",
+            "--device", "cpu", "--stages", stages, "--epochs", "2", "--batch-size", "16", "--sae-epochs", "5",
+            "--probe-epochs", "10", "--ft-epochs", "1", "--ft-fractions", "0.5,1", "--shift-corruptions",
+            "gaussian_noise", "--shift-severities", "3", "--quiet"]
+    if shift_root is not None:
+        args += ["--shift", f"sketchy={shift_root}"]
+    return args
+
+
+def _run(args: list[str]) -> int:
+    try:
+        return cli_main(args)
+    except SystemExit as e:
+        return e.code
+
+
+@pytest.fixture(scope="module")
+def shift_root(tmp_path_factory, tiny_folder):
+    from conftest import make_image_folder  # the vision conftest (same folder)
+
+    return make_image_folder(tmp_path_factory.mktemp("shift"), 4, 3, size=32, seed=5, split_names=("val",))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_folder, shift_root):
+    out = tmp_path_factory.mktemp("run") / "out"
+    assert _run(tiny_args(tiny_folder, out, shift_root)) == 0
+    return out
+
+
+def load(out: Path, name: str) -> dict:
+    return json.loads((out / f"{name}.json").read_text())
+
+
+def test_every_stage_writes_sane_results(tiny_run):
+    for name in ("config", "pretrain_cl", "pretrain_ncl", "sae", "probe", "finetune", "shift", "summary"):
+        assert (tiny_run / f"{name}.json").exists(), name
+    for f in ("summary.md", "summary.png", "probe_correct.npz", "checkpoints/encoder_cl.pt", "checkpoints/sae.pt"):
+        assert (tiny_run / f).exists(), f
+    probe = load(tiny_run, "probe")
+    assert set(probe["methods"]) == {"cl", "sae", "ncl"} and probe["num_classes"] == 4
+    for m, d in probe["methods"].items():
+        rows = {r["noise_rate"]: r for r in d["rows"]}
+        assert set(rows) == {0.0, 0.3, 0.6, 0.9}
+        for r in rows.values():
+            assert set(r["test_acc"]) == {"0", "0.2", "0.6"}
+            assert all(0 <= a <= 1 for a in r["test_acc"].values())
+        assert rows[0.0]["test_acc"]["0"] > 0.25, m  # chance is 1/4
+        assert rows[0.9]["train_acc_clean"] < rows[0.0]["train_acc_clean"], m  # noisy labels pull the fit away
+        assert rows[0.9]["realised_rate"] == pytest.approx(0.9, abs=1 / 48)
+        assert 0 <= d["stats"]["monosemanticity"] <= 1 and 0 <= d["stats"]["sparsity"] <= 1
+    assert probe["methods"]["ncl"]["stats"]["sparsity"] > probe["methods"]["cl"]["stats"]["sparsity"]
+    sae = load(tiny_run, "sae")
+    assert 0 <= sae["dead_latents"] <= 128 and sae["loss"][-1] < sae["loss"][0]
+    ft = load(tiny_run, "finetune")
+    assert {(r["head"], r["few_shot_fraction"], r["noise_rate"]) for r in ft["runs"]} == {
+        (h, f, n) for h in ("ce", "nce") for f, n in ((0.5, 0.0), (1.0, 0.0), (1.0, 0.9))}
+    assert all(0 <= h[k] <= 1 for r in ft["runs"] for h in r["history"] for k in ("train_acc", "val_acc"))
+    shift = load(tiny_run, "shift")["sets"]
+    assert set(shift) == {"sketchy", "gaussian_noise-3"} and shift["sketchy"]["n"] == 12
+    summary = load(tiny_run, "summary")
+    assert [r["row"] for r in summary["rows"]] == ["clean", "label_noise", "input_noise"]
+    assert "label noise 90%" in (tiny_run / "summary.md").read_text()
+
+
+def test_rerun_redoes_nothing_and_other_config_is_refused(tiny_run, tiny_folder, shift_root, capsys):
+    stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.glob("*.json") if p.stem not in ("summary", "config")}
+    assert _run(tiny_args(tiny_folder, tiny_run, shift_root)) == 0
+    assert stamps == {n: (tiny_run / n).stat().st_mtime_ns for n in stamps}
+    capsys.readouterr()
+    assert _run(tiny_args(tiny_folder, tiny_run, shift_root) + ["--sae-k", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "sae.k" in err
+
+
+def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, tiny_run, tiny_folder, shift_root):
+    out = tmp_path / "out"
+    assert _run(tiny_args(tiny_folder, out, shift_root, stages="pretrain")) == 0
+    assert not (out / "probe.json").exists()
+    first = {n: (out / n).stat().st_mtime_ns for n in ("pretrain_cl.json", "checkpoints/encoder_cl.pt")}
+    assert _run(tiny_args(tiny_folder, out, shift_root)) == 0
+    assert first == {n: (out / n).stat().st_mtime_ns for n in first}
+    for name in ("probe", "sae", "finetune", "shift"):
+        a, b = load(out, name), load(tiny_run, name)
+        a.pop("run_config"), b.pop("run_config")
+        assert a == b, name  # same seed ⇒ identical numbers on CPU
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--data-root", "/nonexistent"], "/nonexistent"),
+    (["--methods", "cl,foo"], "foo"),
+    (["--stages", "pretrain,bake"], "bake"),
+    (["--preset", "huge"], "huge"),
+    (["--shift", "nameonly"], "NAME=DIR"),
+    (["--probe-noise-rates", "0,1.5"], "1.5"),
+    (["--ft-noise-rates", "-0.1"], "-0.1"),
+    (["--dataset", "mnist"], "mnist"),
+])
+def test_bad_input_is_one_line_and_exit_2(extra, needle, tiny_folder, tmp_path, capsys):
+    args = ["run-imagenet", "--dataset", "folder", "--data-root", str(tiny_folder), "--out", str(tmp_path / "o"),
+            "--preset", "smoke", "--device", "cpu", *extra]
+    assert _run(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err, err
+    assert not (tmp_path / "o" / "pretrain_cl.json").exists()
+
+
+def test_ddp_two_processes_gloo(tmp_path, tiny_folder):
+    out = tmp_path / "ddp"
+    args = tiny_args(tiny_folder, out, stages="pretrain,sae,probe")[1:] + ["--methods", "cl,ncl"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    with socket.socket() as s:  # a free port for the rendezvous (port 0 is not accepted by torchrun)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                           f"--master_port={port}",
+                           "-m", "monotheory", "run-imagenet", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pre = load(out, "pretrain_cl")
+    assert pre["world_size"] == 2 and len(pre["history"]) == 2
+    probe = load(out, "probe")
+    assert set(probe["methods"]) == {"cl", "ncl"}
+    assert (out / "summary.md").exists()
