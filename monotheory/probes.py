@@ -215,16 +215,20 @@ class LinearProbe:
         bar = tqdm(total=self.max_iter, disable=not self.progress, desc="L-BFGS probe")
         while done < self.max_iter:
             step = min(_LBFGS_CHUNK, self.max_iter - done)
-            opt.param_groups[0]["max_iter"] = step
-            opt.param_groups[0]["max_eval"] = step * 5 // 4
+            max_eval = step * 5 // 4                                        # torch's default ratio
+            opt.param_groups[0].update(max_iter=step, max_eval=max_eval)
+            state = opt.state[W]                       # the same dict L-BFGS keeps its counters in
+            evals0 = state.get("func_evals", 0)
             opt.step(closure)
-            ran = opt.state[opt._params[0]].get("n_iter", 0) - done
+            ran, evals = state.get("n_iter", 0) - done, state.get("func_evals", 0) - evals0
             done += ran
             block += 1
             bar.update(ran)
             entry = self._record(block, W, b, Xt, yt, Xv, yv, self.lr)
-            if (self.early_stopping and self._early_stop(W, b, entry, best)) or ran < step:
-                break  # converged (L-BFGS stopped before its iteration budget) or patience exhausted
+            # converged: L-BFGS stopped before its iteration budget for a reason other than the eval cap
+            converged = ran < step and evals < max_eval
+            if converged or (self.early_stopping and self._early_stop(W, b, entry, best)):
+                break
         bar.close()
         self._restore_best(W, b, best)
         return done

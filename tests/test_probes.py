@@ -12,6 +12,16 @@ from monotheory.errors import ConfigError
 from monotheory.probes import BatchedLinearProbe, LinearProbe
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These problems are tiny: on a shared 2-core machine, intra-op threads only add contention (10× slower
+    measured). Restored afterwards so other test modules keep their setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def softmax_data(n=300, d=5, c=3, seed=0):
     """Labels drawn from a true multinomial-logit model (Gumbel-max), so the classes overlap."""
     rng = np.random.default_rng(seed)
