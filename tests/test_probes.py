@@ -9,7 +9,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from monotheory.errors import ConfigError
-from monotheory.probes import BatchedLinearProbe, LinearProbe
+from monotheory.probes import BatchedLinearProbe, LinearProbe, batched_lbfgs
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -171,6 +171,33 @@ def test_batched_lbfgs_matches_single_probes():
         single = LinearProbe(3, weight_decay=1e-2, dtype=torch.float64, tol=1e-9).fit(X[i], y[i])
         np.testing.assert_allclose(bp.coef_[i], single.coef_, atol=1e-4)
         assert scores[i] == pytest.approx(single.score(X[i], y[i]))
+
+
+def test_batched_lbfgs_instances_are_independent():
+    X, y = batched_data()
+    kw = dict(weight_decay=1e-3, dtype=torch.float64, max_iter=200)
+    a = BatchedLinearProbe(3, **kw).fit(X, y)
+    X2, y2 = X.copy(), y.copy()
+    X2[0] *= 10                                                             # a much harder instance 0
+    y2[0] = np.random.default_rng(1).integers(0, 3, y.shape[1])
+    b = BatchedLinearProbe(3, **kw).fit(X2, y2)
+    np.testing.assert_allclose(b.coef_[1:], a.coef_[1:], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(b.n_iter_per_instance_[1:], a.n_iter_per_instance_[1:])
+    assert not np.allclose(b.coef_[0], a.coef_[0])
+
+
+def test_batched_lbfgs_solves_differently_scaled_problems():
+    """Rosenbrock functions scaled by 1, 1e3 and 1e-3 (a classic hard non-convex case), solved together: each
+    instance reaches its minimum (1, 1) with its own line search and stopping rule."""
+    scale = torch.tensor([1.0, 1e3, 1e-3], dtype=torch.float64)
+
+    def rosen(th):
+        return scale * ((1 - th[:, 0]) ** 2 + 100 * (th[:, 1] - th[:, 0] ** 2) ** 2)
+
+    theta, iters = batched_lbfgs(rosen, torch.tensor([[-1.2, 1.0]] * 3, dtype=torch.float64),
+                                 max_iter=500, tol=1e-10)
+    np.testing.assert_allclose(theta.numpy(), np.ones((3, 2)), atol=1e-5)
+    assert (iters < 500).all()
 
 
 def test_batched_adam_matches_single_probes_and_instances_are_independent():
