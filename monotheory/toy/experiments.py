@@ -153,24 +153,35 @@ def summarise(acc: dict[str, np.ndarray], regimes: list[str], seeds_per: int, po
 
 def run_figure5(cfg: ToyConfig, *, progress: bool = False) -> dict:
     """Train every regime × seed, probe clean / label noise / input noise; return a JSON-ready result."""
+    return run_figure5_multi(cfg, [cfg.sparsity], progress=progress)[0]
+
+
+def run_figure5_multi(cfg: ToyConfig, sparsities: list[float], *, progress: bool = False) -> list[dict]:
+    """:func:`run_figure5` at several sparsities, all trained in one batch (instances = S × regime × seed)."""
     regimes = list(cfg.regimes)
     seeds = [cfg.seed + s for s in range(cfg.seeds)]
-    inst_reg = [r for r in regimes for _ in seeds]
-    inst_seed = [s for _ in regimes for s in seeds]
-    sp = [cfg.sparsity] * len(inst_seed)
-    model, info = train_models(cfg, inst_reg, inst_seed, sp, progress=progress)
+    inst = [(S, r, s) for S in sparsities for r in regimes for s in seeds]
+    inst_seed, sp = [i[2] for i in inst], [i[0] for i in inst]
+    model, info = train_models(cfg, [i[1] for i in inst], inst_seed, sp, progress=progress)
     acc, metrics = evaluate(cfg, model, inst_seed, sp, [cfg.noise_rate], [cfg.sigma])
-    conds = {"clean": acc["clean"], "label_noise": acc["label"][0], "input_noise": acc["input"][0]}
-    conds["monosemanticity"] = metrics["monosemanticity"]
-    summary = summarise(conds, regimes, cfg.seeds)
-    for r_i, r in enumerate(regimes):
-        sl = slice(r_i * cfg.seeds, (r_i + 1) * cfg.seeds)
-        summary[r]["geometry"] = {k: float(np.mean(v[sl])) for k, v in metrics.items() if k != "monosemanticity"}
-        summary[r]["train_loss"] = float(np.mean(info["loss"][sl])) if r != "oracle" else None
+    per = len(regimes) * cfg.seeds
     W = model.W.detach()
-    wtw = {r: (W[r_i * cfg.seeds].T @ W[r_i * cfg.seeds]).numpy() for r_i, r in enumerate(regimes)}
-    return {"summary": summary, "WtW_seed0": wtw, "train_seconds": info["train_seconds"],
-            "instances": len(inst_reg)}
+    out = []
+    for j, S in enumerate(sparsities):
+        sl = slice(j * per, (j + 1) * per)
+        conds = {"clean": acc["clean"][sl], "label_noise": acc["label"][0][sl],
+                 "input_noise": acc["input"][0][sl], "monosemanticity": metrics["monosemanticity"][sl]}
+        summary = summarise(conds, regimes, cfg.seeds)
+        for r_i, r in enumerate(regimes):
+            k = slice(j * per + r_i * cfg.seeds, j * per + (r_i + 1) * cfg.seeds)
+            summary[r]["geometry"] = {key: float(np.mean(v[k])) for key, v in metrics.items()
+                                      if key != "monosemanticity"}
+            summary[r]["train_loss"] = float(np.mean(info["loss"][k])) if r != "oracle" else None
+        wtw = {r: (W[j * per + r_i * cfg.seeds].T @ W[j * per + r_i * cfg.seeds]).numpy()
+               for r_i, r in enumerate(regimes)}
+        out.append({"sparsity": S, "summary": summary, "WtW_seed0": wtw, "train_seconds": info["train_seconds"],
+                    "instances": len(inst)})
+    return out
 
 
 def evaluate(cfg: ToyConfig, model: ToyModel, seeds: list[int], sparsities: list[float],

@@ -1,0 +1,59 @@
+"""`monotheory toy`: JSON output and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+SMALL = ["--n", "8", "--m", "4", "--seeds", "2", "--steps", "30", "--batch-size", "64", "--probe-train", "256",
+         "--probe-test", "256", "--probe-max-iter", "20"]
+
+
+def test_toy_json_structure(cli, tmp_path):
+    rc, out, err = cli("toy", *SMALL, "--out", str(tmp_path), "--json")
+    assert rc == 0, err
+    res = json.loads(out)
+    assert res["config"]["_type"] == "ToyConfig" and res["config"]["n"] == 8
+    assert set(res["summary"]) == {"poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle"}
+    for regime, row in res["summary"].items():
+        for cond in ("clean", "label_noise", "input_noise", "monosemanticity"):
+            assert len(row[cond]["ci"]) == 2 and 0 <= row[cond]["mean"] <= 1
+            if regime != "poly":
+                assert "gap_vs_poly" in row[cond]
+    for f in ("results.json", "fig5a_wtw.png", "fig5b_accuracy.png"):
+        assert (tmp_path / f).is_file()
+
+
+def test_toy_sweep_writes_map(cli, tmp_path):
+    rc, out, err = cli("toy", "sweep", *SMALL, "--noise-rates", "0,0.9", "--sigmas", "0,0.5",
+                       "--sparsities", "0.5,0.9", "--out", str(tmp_path))
+    assert rc == 0, err
+    assert "mono (oracle) − poly" in out
+    assert (tmp_path / "phase_map.png").is_file() and (tmp_path / "sweeps.png").is_file()
+    data = json.loads((tmp_path / "sweep_results.json").read_text())
+    assert data["phase_map"]["levels"] == [0.0, 0.9] and data["sweep_config"]["_type"] == "SweepConfig"
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--m", "50"], "m = 50"),
+    (["--sparsity", "1"], "sparsity = 1.0 is outside [0, 1)"),
+    (["--sparsity", "-0.1"], "sparsity"),
+    (["--noise-rate", "1.2"], "noise_rate = 1.2 is outside [0, 1]"),
+    (["--regimes", "poly,mono"], "regime = 'mono' is unknown"),
+    (["--seeds", "0"], "seeds = 0 must be ≥ 1"),
+    (["--sparsities", "0.5"], "only applies to `monotheory toy sweep`"),
+    (["sweep", "--map-noise", "both"], "map_noise"),
+    (["--steps", "many"], "invalid int value"),
+])
+def test_bad_input_is_one_line_exit_2(cli, args, text):
+    rc, out, err = cli("toy", *args)
+    assert rc == 2
+    assert text in err and err.strip().count("\n") == 0 and "Traceback" not in err
+
+
+def test_cli_module_does_not_import_torch():
+    code = ("import sys, argparse, monotheory.toy.cli as c; c.add_arguments(argparse.ArgumentParser()); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -1,0 +1,92 @@
+"""The batched toy model and its data: distribution, regimes, constraints, bad input."""
+
+import math
+
+import pytest
+import torch
+
+from monotheory.errors import ConfigError
+from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights, spike_and_uniform
+
+# Monte Carlo tolerances: z = 4.5 (two-sided false-alarm probability ≈ 7e-6 per assertion).
+Z = 4.5
+
+
+@pytest.mark.parametrize("S", [0.0, 0.2, 0.8, 0.97])
+def test_spike_and_uniform_distribution(S):
+    n = 400_000
+    u = torch.rand(n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x = spike_and_uniform(u, S)
+    p0 = (x == 0).double().mean().item()
+    assert abs(p0 - S) <= Z * math.sqrt(max(S * (1 - S), 1e-12) / n) + 1e-12
+    active = x[x > 0]
+    k = active.numel()
+    # given active, U[0,1): mean 1/2 (sd 1/√12), and the upper half holds half of the mass
+    assert abs(active.mean().item() - 0.5) <= Z * math.sqrt(1 / 12 / k)
+    assert abs((active > 0.5).double().mean().item() - 0.5) <= Z * 0.5 / math.sqrt(k)
+    assert active.max() < 1
+
+
+def test_wrong_sampler_would_be_caught():
+    """A sampler using S as the feature probability (the other reading) fails the zero-rate test."""
+    u = torch.rand(100_000, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    wrong = spike_and_uniform(u, 1 - 0.2)  # P(zero) = 0.8 instead of 0.2
+    p0 = (wrong == 0).double().mean().item()
+    assert abs(p0 - 0.2) > Z * math.sqrt(0.16 / 1e5)
+
+
+def test_sampler_streams_are_per_seed_and_independent_of_the_batch():
+    a = FeatureSampler(6, [3, 5, 3], [0.5, 0.5, 0.9])(64)
+    b = FeatureSampler(6, [5], [0.5])(64)
+    assert a.shape == (3, 64, 6)
+    torch.testing.assert_close(a[1], b[0])  # seed 5's data does not depend on the other instances
+    u_shared = (a[0] > 0) | (a[2] == 0)  # same seed, S=0.9 is zero wherever S=0.5 is zero (common numbers)
+    assert bool(u_shared.all())
+    assert not torch.equal(a[0], a[1])
+
+
+def test_regime_properties():
+    regimes = ["poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle"]
+    imp = importance_weights(8, "geometric", 0.8).flip(0)  # most important feature last
+    m = ToyModel(8, 3, regimes, [0] * 5, importance=imp, l1_penalty=0.1)
+    x = FeatureSampler(8, [0] * 5, [0.3] * 5)(256)
+    h = m.encode(x)
+    assert (h[1] >= 0).all() and (h[3] >= 0).all()  # non-negative codes
+    assert (h[0] < 0).any()  # the poly code is not constrained
+    assert (m.W[2] >= 0).all()  # non-negative weights
+    # oracle: one-hot rows on the 3 most important features (here the last three), h_j = x of that feature
+    W = m.W[4].detach()
+    assert torch.equal(W.sum(1), torch.ones(3)) and torch.equal((W != 0).sum(1), torch.ones(3, dtype=torch.long))
+    assert set(W.argmax(1).tolist()) == {5, 6, 7}
+    torch.testing.assert_close(h[4], x[4][:, W.argmax(1)])
+    # losses: one per instance, L1 term only for mono-l1
+    loss = m.loss(x)
+    assert loss.shape == (5,)
+    assert m.l1.tolist() == [0, 0, 0, pytest.approx(0.1), 0]
+
+
+def test_select_and_projection():
+    m = ToyModel(6, 3, ["poly", "mono-nonneg-w"], [1, 2])
+    with torch.no_grad():
+        m.W.fill_(-1.0)
+    m.project_()
+    assert (m.W[0] == -1).all() and (m.W[1] == 0).all()
+    s = m.select(1)
+    assert s.regimes == ["mono-nonneg-w"] and s.seeds == [2] and torch.equal(s.W[0], m.W[1])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n=4, m=5, regimes=["poly"], seeds=[0]), "m = 5"),
+    (dict(n=4, m=2, regimes=["mono"], seeds=[0]), "regime = 'mono' is unknown"),
+    (dict(n=4, m=2, regimes=["poly"], seeds=[0, 1]), "one seed per regime"),
+])
+def test_model_bad_input(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        ToyModel(**kwargs)
+
+
+def test_bad_sparsity_and_importance():
+    with pytest.raises(ConfigError, match=r"sparsity = 1.0 is outside \[0, 1\)"):
+        FeatureSampler(3, [0], [1.0])
+    with pytest.raises(ConfigError, match="importance"):
+        importance_weights(3, "zipf")

@@ -1,0 +1,56 @@
+"""Training: batched = one by one, and the known geometry of Elhage et al.'s toy models."""
+
+import torch
+
+from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
+from monotheory.toy.train import TrainConfig, train, train_one_by_one
+
+
+def test_batched_training_matches_single_instance_training():
+    regimes, seeds, sp = ["poly", "mono-nonneg", "mono-l1", "mono-nonneg-w"], [0, 1, 2, 1], [0.7, 0.9, 0.5, 0.9]
+    cfg = TrainConfig(steps=150, batch_size=64, lr=1e-2)
+    batched = ToyModel(12, 4, regimes, seeds, l1_penalty=0.05)
+    train(batched, FeatureSampler(12, seeds, sp), cfg)
+    singles = train_one_by_one(ToyModel(12, 4, regimes, seeds, l1_penalty=0.05),
+                               lambda k: FeatureSampler(12, [seeds[k]], [sp[k]]), cfg)
+    for k, single in enumerate(singles):
+        torch.testing.assert_close(batched.W[k], single.W[0], atol=2e-5, rtol=1e-4)
+        torch.testing.assert_close(batched.b[k], single.b[0], atol=2e-5, rtol=1e-4)
+    # and it is not trivially true: another seed gives other weights
+    other = ToyModel(12, 4, ["poly"], [5])
+    train(other, FeatureSampler(12, [5], [0.7]), cfg)
+    assert (other.W[0] - batched.W[0]).abs().max() > 1e-2
+
+
+def test_oracle_is_not_trained():
+    m = ToyModel(6, 3, ["oracle", "poly"], [0, 0])
+    w0 = m.W.detach().clone()
+    train(m, FeatureSampler(6, [0, 0], [0.5, 0.5]), TrainConfig(steps=20, batch_size=32))
+    assert torch.equal(m.W[0], w0[0]) and not torch.equal(m.W[1], w0[1])
+
+
+def test_very_sparse_features_form_antipodal_pairs():
+    """n = 2m, S = 0.97: every feature is embedded (‖W_i‖ ≈ 1) with exactly one partner at WᵀW ≈ −1."""
+    seeds = [0, 1]
+    m = ToyModel(10, 5, ["poly"] * 2, seeds)
+    train(m, FeatureSampler(10, seeds, [0.97] * 2), TrainConfig(steps=2500, batch_size=512, lr=1e-2))
+    W = m.W.detach()
+    G = W.transpose(1, 2) @ W
+    assert torch.allclose(W.norm(dim=1), torch.ones(2, 10), atol=0.05)
+    off = G - torch.diag_embed(torch.diagonal(G, dim1=1, dim2=2))
+    assert torch.allclose(off.min(-1).values, -torch.ones(2, 10), atol=0.05)  # one antipodal partner each
+    assert ((off < -0.5).sum(-1) == 1).all()
+    assert (off.abs() > 0.1).sum(-1).eq(1).all()  # and nothing else interferes
+
+
+def test_dense_features_keep_the_most_important():
+    """S = 0, importance 0.5^i: the top features are embedded, no superposition (Σ‖W_i‖² ≈ m, not n)."""
+    seeds = [0, 1, 2]
+    imp = importance_weights(10, "geometric", 0.5)
+    m = ToyModel(10, 5, ["poly"] * 3, seeds, importance=imp)
+    train(m, FeatureSampler(10, seeds, [0.0] * 3), TrainConfig(steps=1500, batch_size=512, lr=1e-2))
+    norms = m.W.detach().norm(dim=1)
+    assert (norms[:, :4] > 0.95).all()
+    assert ((norms**2).sum(-1) < 5 * 1.1).all()
+    # the sparse model above packs all 10: the dense one must not
+    assert ((norms > 0.9).sum(-1) <= 5).all()
