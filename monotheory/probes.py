@@ -352,21 +352,25 @@ def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float =
         if k == 0:
             t = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
         t = torch.where(active, t, 0.0)
-        accepted = ~active
-        f_new = f.clone()
-        for _ in range(max_backtracks):             # each trial is one batched evaluation, no gradient
-            with torch.no_grad():
-                trial = fun(theta + t[:, None] * q)
-            ok = (trial <= f + 1e-4 * t * slope) & ~accepted
-            f_new = torch.where(ok, trial, f_new)
-            accepted = accepted | ok
-            if accepted.all():
-                break
-            t = torch.where(accepted, t, t / 2)
+        # first trial with its gradient: when every active instance accepts it (the usual case, since the
+        # quasi-Newton step is well scaled) this is the only evaluation of the iteration
+        f_new, g_new = value_and_grad(theta + t[:, None] * q)
+        accepted = ~active | (f_new <= f + 1e-4 * t * slope)
+        backtracked = not bool(accepted.all())
+        if backtracked:
+            for _ in range(max_backtracks):         # halve t of the rejecting instances; no gradients needed
+                t = torch.where(accepted, t, t / 2)
+                with torch.no_grad():
+                    trial = fun(theta + t[:, None] * q)
+                accepted = accepted | (trial <= f + 1e-4 * t * slope)
+                if accepted.all():
+                    break
         stuck = active & ~accepted                  # no acceptable step: this instance is done
-        step = torch.where((active & accepted)[:, None], t[:, None] * q, 0.0)
+        t = torch.where(stuck, 0.0, t)
+        step = t[:, None] * q
         theta_new = theta + step
-        f_new, g_new = value_and_grad(theta_new)
+        if backtracked:                             # some instance's point moved: evaluate it again
+            f_new, g_new = value_and_grad(theta_new)
         y_vec = g_new - g
         sy = (step * y_vec).sum(1)
         keep = (active & accepted) & (sy > 1e-10 * (y_vec * y_vec).sum(1).sqrt() * step.norm(dim=1))
