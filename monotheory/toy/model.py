@@ -63,7 +63,7 @@ def spike_and_uniform(u: torch.Tensor, sparsity: torch.Tensor | float) -> torch.
     ``sparsity`` broadcasts against ``u`` (a float, or shape (I, 1, 1) for per-instance sparsities).
     """
     s = torch.as_tensor(sparsity, dtype=u.dtype, device=u.device)
-    return torch.clamp((u - s) / (1 - s), min=0.0)
+    return torch.addcmul(-s / (1 - s), u, 1 / (1 - s)).clamp_(min=0.0)
 
 
 class FeatureSampler:
@@ -84,8 +84,14 @@ class FeatureSampler:
             check_sparsity("sparsity", s)
         self.n, self.device = n, torch.device(device)
         self.unique = sorted(set(int(s) for s in seeds))
-        self.index = torch.tensor([self.unique.index(int(s)) for s in seeds], device=self.device)
-        self.sparsity = torch.tensor(list(sparsities), dtype=torch.float32, device=self.device).view(-1, 1, 1)
+        # features are computed once per distinct (seed, sparsity) and then gathered to the instances:
+        # one pass over the (I, batch, n) block instead of four
+        groups = sorted(set((int(s), float(p)) for s, p in zip(seeds, sparsities, strict=True)))
+        self.group_seed = torch.tensor([self.unique.index(g[0]) for g in groups], device=self.device)
+        self.group_sparsity = torch.tensor([g[1] for g in groups], device=self.device).view(-1, 1, 1)
+        self.index = torch.tensor([groups.index((int(s), float(p))) for s, p in zip(seeds, sparsities, strict=True)],
+                                  device=self.device)
+        self.identity = len(groups) == len(seeds) and bool((self.index == torch.arange(len(seeds))).all())
         # `offset` separates the training stream from e.g. the probe-data stream of the same seed.
         self.generators = [torch.Generator(device=self.device).manual_seed(_mix(s, offset)) for s in self.unique]
 
@@ -99,9 +105,10 @@ class FeatureSampler:
     def __call__(self, batch: int) -> torch.Tensor:
         """Features of shape (I, batch, n)."""
         u = self.uniforms(batch)
-        if len(self.unique) > 1 or self.index.numel() > 1:
-            u = u.index_select(0, self.index)
-        return spike_and_uniform(u, self.sparsity)
+        if len(self.unique) > 1 or self.group_seed.numel() > 1:
+            u = u.index_select(0, self.group_seed)
+        x = spike_and_uniform(u, self.group_sparsity)
+        return x if self.identity else x.index_select(0, self.index)
 
 
 def _mix(seed: int, offset: int) -> int:
@@ -182,6 +189,34 @@ class ToyModel(nn.Module):
         xr, h = self(x)
         rec = ((x - xr) ** 2 * self.importance).sum(-1).mean(-1)
         return rec + self.l1 * h.abs().sum(-1).mean(-1)
+
+    @torch.no_grad()
+    def loss_and_grads(self, x: torch.Tensor, *, with_loss: bool = True, instances: slice = slice(None)):
+        """Per-instance loss (or None) and the gradients of its sum w.r.t. W and b, by hand, for the
+        ``instances`` slice (x holds that slice's data).
+
+        The same numbers as ``loss(x).sum().backward()`` (tested) in about half the passes over the
+        (I, batch, n) tensors — on a CPU the trainer is bound by those passes, not by Python overhead.
+        With z = Wᵀa + b, d = ReLU(z) − x: G = (2/B)·I⊙d⊙1[z>0], ∂/∂b = Σ_batch G,
+        ∂/∂W = aᵀG + (∂L/∂h)ᵀx with ∂L/∂a = G Wᵀ + (λ/B)·sign(a) and ∂L/∂h = ∂L/∂a ⊙ 1[h>0] for ReLU codes.
+        """
+        W, b, relu, l1 = self.W[instances], self.b[instances], self.relu_hidden[instances], self.l1[instances]
+        B = x.shape[1]
+        h = torch.bmm(x, W.transpose(1, 2))                            # (I, B, m)
+        a = torch.where(relu, h.clamp(min=0.0), h)
+        z = torch.baddbmm(b.unsqueeze(1), a, W)                        # (I, B, n)
+        active = z > 0
+        d = z.clamp_(min=0.0).sub_(x)                                  # ReLU(z) − x, in place
+        loss = None
+        if with_loss:
+            loss = (d.square() @ self.importance).sum(-1) / B + l1 * a.abs().sum((-2, -1)) / B
+        G = torch.where(active, d.mul_(self.importance * (2.0 / B)), 0.0)
+        gb = G.sum(1)
+        da = torch.bmm(G, W.transpose(1, 2))                           # (I, B, m)
+        da = da + (l1 * (1.0 / B)).view(-1, 1, 1) * a.sign()
+        dh = torch.where(relu & (h <= 0), 0.0, da)
+        gW = torch.bmm(a.transpose(1, 2), G) + torch.bmm(dh.transpose(1, 2), x)
+        return loss, gW, gb
 
     @torch.no_grad()
     def project_(self) -> None:

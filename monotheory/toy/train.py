@@ -15,6 +15,8 @@ import torch
 from monotheory.config import check_int, check_range
 from monotheory.toy.model import FeatureSampler, ToyModel
 
+_CHUNK_ELEMENTS = 1 << 17
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -43,12 +45,25 @@ class TrainResult:
 
 
 def train(model: ToyModel, sampler: FeatureSampler, cfg: TrainConfig, *, progress: bool = False,
-          desc: str = "toy training") -> TrainResult:
+          desc: str = "toy training", chunk: int | None = None) -> TrainResult:
     """Train every instance of ``model`` in place on batches from ``sampler`` (shape (I, batch, n)).
 
     Adam with a cosine learning-rate decay; after each step the constraints are re-applied
-    (W ≥ 0 for ``mono-nonneg-w``). ``progress`` shows a tqdm bar.
+    (W ≥ 0 for ``mono-nonneg-w``). ``progress`` shows a tqdm bar. Gradients are computed ``chunk``
+    instances at a time (default: as many as fit ~512 KB per tensor); the result does not depend on it.
     """
+    # The chunked ops are too small to profit from intra-op threads; on a shared 2-core machine two
+    # threads made training 20× slower (benchmarks/bench_toy.py). One thread on CPU, restored afterwards.
+    threads = torch.get_num_threads()
+    if model.W.device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        return _train(model, sampler, cfg, progress, desc, chunk)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
@@ -58,21 +73,29 @@ def train(model: ToyModel, sampler: FeatureSampler, cfg: TrainConfig, *, progres
     mask_w = model.trainable.to(model.W.dtype)
     mask_b = mask_w.view(-1, 1)
     tail = max(1, cfg.steps // 10)
+    # A chunk of instances whose (chunk, batch, n) tensors stay in a core's L2 cache: on CPUs the step is
+    # bound by memory traffic, and one (I, batch, n) block per op is ~2.5× slower than cache-sized pieces.
+    size = chunk or max(1, _CHUNK_ELEMENTS // (cfg.batch_size * model.n))
+    chunks = [slice(k, min(k + size, model.instances)) for k in range(0, model.instances, size)]
+    gW, gb = torch.zeros_like(model.W), torch.zeros_like(model.b)
+    loss = torch.zeros(model.instances)
     acc = torch.zeros(model.instances)
     history = []
     every = max(1, cfg.steps // 50)
     for step in tqdm(range(cfg.steps), disable=not progress, desc=desc, leave=False):
         x = sampler(cfg.batch_size)
-        loss = model.loss(x)
-        opt.zero_grad(set_to_none=False)
-        loss.sum().backward()
-        model.W.grad.mul_(mask_w)  # oracle instances are hand-built: no update (Adam step is 0 for 0 grads)
-        model.b.grad.mul_(mask_b)
+        log = step % every == 0 or step >= cfg.steps - tail
+        for sl in chunks:  # = autograd of loss(x).sum(), by hand, a few cache-sized instances at a time
+            lv, gW[sl], gb[sl] = model.loss_and_grads(x[sl], with_loss=log, instances=sl)
+            if log:
+                loss[sl] = lv
+        model.W.grad = gW.mul_(mask_w)  # oracle instances are hand-built: no update (Adam step is 0 for 0 grads)
+        model.b.grad = gb.mul_(mask_b)
         opt.step()
         sched.step()
         model.project_()
-        if step % every == 0 or step >= cfg.steps - tail:
-            lv = loss.detach().cpu()
+        if log:
+            lv = loss.clone()
             if step % every == 0:
                 history.append(lv)
             if step >= cfg.steps - tail:
