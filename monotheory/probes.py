@@ -305,33 +305,41 @@ class LinearProbe:
         return float((pred == yn).mean()) if yn.size else float("nan")
 
 
+def _armijo(values, f0, t, slope):
+    """Sufficient decrease f(θ + t·q) ≤ f(θ) + c₁·t·gᵀq with c₁ = 1e-4."""
+    return values <= f0 + 1e-4 * t * slope
+
+
 def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float = 1e-6,
                   history_size: int = 10, max_backtracks: int = 30) -> tuple[torch.Tensor, np.ndarray]:
     """Minimise I independent smooth functions at once with per-instance L-BFGS.
 
-    ``fun(theta)`` maps parameters (I, P) to per-instance values (I,), instance i depending only on row i.
-    Each instance has its own curvature history (two-loop recursion), its own step length (backtracking
-    Armijo line search, sufficient-decrease constant 1e-4, halving) and its own stopping rule (max |gradient|
-    ≤ ``tol``, a relative change of the value below 10·eps of the dtype, or no acceptable step), so the
-    iterates of one instance are those of a lone L-BFGS run: nothing is shared but the tensor operations.
-    The first step is scaled like torch's L-BFGS (min(1, 1/‖g‖₁)). Returns (theta, iterations per instance).
+    ``fun(rows, idx)`` gets parameter rows (k, P) of the instances ``idx`` (a LongTensor of k indices) and
+    returns their values (k,); instance i may depend only on its own row. Each instance has its own curvature
+    history (two-loop recursion), its own step length (backtracking Armijo line search, sufficient-decrease
+    constant 1e-4, halving) and its own stopping rule (max |gradient| ≤ ``tol``, a relative change of the value
+    below 10·eps of the dtype, or no acceptable step), so the iterates of one instance are those of a lone
+    L-BFGS run: nothing is shared but the tensor operations. Only the instances still running (and, while
+    backtracking, only the rejecting ones) are evaluated. The first step is scaled like torch's L-BFGS
+    (t = min(1, 1/‖g‖₁)). Returns (theta, iterations per instance).
     """
     inst = theta.shape[0]
     theta = theta.detach().clone()
     rtol = 10 * torch.finfo(theta.dtype).eps
 
-    def value_and_grad(th):
-        th = th.detach().requires_grad_(True)
-        f = fun(th)
-        (g,) = torch.autograd.grad(f.sum(), th)
+    def value_and_grad(rows, idx):
+        rows = rows.detach().requires_grad_(True)
+        f = fun(rows, idx)
+        (g,) = torch.autograd.grad(f.sum(), rows)
         return f.detach(), g
 
-    f, g = value_and_grad(theta)
+    f, g = value_and_grad(theta, torch.arange(inst, device=theta.device))
     S, Y, rho = [], [], []                          # histories: (I, P), (I, P), (I,); rho = 0 marks "no pair"
     active = g.abs().amax(1) > tol
     iters = torch.zeros(inst, dtype=torch.long, device=theta.device)
     for k in range(max_iter):
-        if not active.any():
+        act = active.nonzero().squeeze(1)
+        if act.numel() == 0:
             break
         q, alphas = -g, []
         for s_, y_, r_ in zip(reversed(S), reversed(Y), reversed(rho), strict=True):  # two-loop, per instance
@@ -352,28 +360,31 @@ def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float =
         if k == 0:
             t = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
         t = torch.where(active, t, 0.0)
-        # first trial with its gradient: when every active instance accepts it (the usual case, since the
-        # quasi-Newton step is well scaled) this is the only evaluation of the iteration
-        f_new, g_new = value_and_grad(theta + t[:, None] * q)
-        accepted = ~active | (f_new <= f + 1e-4 * t * slope)
-        backtracked = not bool(accepted.all())
-        if backtracked:
-            for _ in range(max_backtracks):         # halve t of the rejecting instances; no gradients needed
-                t = torch.where(accepted, t, t / 2)
-                with torch.no_grad():
-                    trial = fun(theta + t[:, None] * q)
-                accepted = accepted | (trial <= f + 1e-4 * t * slope)
-                if accepted.all():
-                    break
-        stuck = active & ~accepted                  # no acceptable step: this instance is done
+
+        # first trial, with gradients, on the running instances
+        f_new, g_new = f.clone(), g.clone()
+        f_new[act], g_new[act] = value_and_grad(theta[act] + t[act, None] * q[act], act)
+        pending = act[~_armijo(f_new[act], f[act], t[act], slope[act])]
+        backtracked = pending
+        for _ in range(max_backtracks):             # halve t of the rejecting instances only; no gradients
+            if pending.numel() == 0:
+                break
+            t[pending] = t[pending] / 2
+            with torch.no_grad():
+                trial = fun(theta[pending] + t[pending, None] * q[pending], pending)
+            pending = pending[~_armijo(trial, f[pending], t[pending], slope[pending])]
+        stuck = torch.zeros(inst, dtype=torch.bool, device=theta.device)
+        stuck[pending] = True                       # no acceptable step: this instance is done
         t = torch.where(stuck, 0.0, t)
         step = t[:, None] * q
         theta_new = theta + step
-        if backtracked:                             # some instance's point moved: evaluate it again
-            f_new, g_new = value_and_grad(theta_new)
+        moved = backtracked[~stuck[backtracked]]
+        if moved.numel():                           # their accepted point is not the first trial
+            f_new[moved], g_new[moved] = value_and_grad(theta_new[moved], moved)
+        f_new[pending], g_new[pending] = f[pending], g[pending]
         y_vec = g_new - g
         sy = (step * y_vec).sum(1)
-        keep = (active & accepted) & (sy > 1e-10 * (y_vec * y_vec).sum(1).sqrt() * step.norm(dim=1))
+        keep = active & ~stuck & (sy > 1e-10 * (y_vec * y_vec).sum(1).sqrt() * step.norm(dim=1))
         S.append(step)
         Y.append(y_vec)
         rho.append(torch.where(keep, 1.0 / torch.where(keep, sy, 1.0), 0.0))
@@ -381,8 +392,7 @@ def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float =
             S.pop(0), Y.pop(0), rho.pop(0)
         iters += active.long()
         small_change = (f - f_new).abs() <= rtol * torch.maximum(f.abs(), torch.ones_like(f))
-        theta, g = theta_new, g_new
-        f = torch.where(active, f_new, f)
+        theta, f, g = theta_new, f_new, g_new
         active = active & ~stuck & (g.abs().amax(1) > tol) & ~small_change
     return theta, iters.cpu().numpy()
 
@@ -452,8 +462,9 @@ class BatchedLinearProbe:
         c = self.num_classes
         self.n_features_in_, self.n_instances_ = d, inst
         if self.solver == "lbfgs":
-            def fun(theta):  # theta (I, C·d + C) → per-instance objective (I,)
-                return self._losses(theta[:, :c * d].view(inst, c, d), theta[:, c * d:], Xt, yt)
+            def fun(rows, idx):  # rows (k, C·d + C) of instances idx → their objectives (k,)
+                xs, ys = (Xt, yt) if idx.numel() == inst else (Xt[idx], yt[idx])
+                return self._losses(rows[:, :c * d].reshape(-1, c, d), rows[:, c * d:], xs, ys)
 
             theta0 = torch.zeros(inst, c * d + c, device=self.device_, dtype=self.dtype)
             theta, iters = batched_lbfgs(fun, theta0, max_iter=self.max_iter, tol=self.tol)

@@ -191,8 +191,8 @@ def test_batched_lbfgs_solves_differently_scaled_problems():
     instance reaches its minimum (1, 1) with its own line search and stopping rule."""
     scale = torch.tensor([1.0, 1e3, 1e-3], dtype=torch.float64)
 
-    def rosen(th):
-        return scale * ((1 - th[:, 0]) ** 2 + 100 * (th[:, 1] - th[:, 0] ** 2) ** 2)
+    def rosen(th, idx):
+        return scale[idx] * ((1 - th[:, 0]) ** 2 + 100 * (th[:, 1] - th[:, 0] ** 2) ** 2)
 
     theta, iters = batched_lbfgs(rosen, torch.tensor([[-1.2, 1.0]] * 3, dtype=torch.float64),
                                  max_iter=500, tol=1e-10)
