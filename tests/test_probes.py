@@ -144,6 +144,19 @@ def test_early_stopping_stops_on_unlearnable_labels():
     assert p.history_.index(max(p.history_, key=lambda h: h["val_acc"])) == len(p.history_) - 4
 
 
+def test_lbfgs_early_stopping_works_in_blocks_of_iterations():
+    """Ill-conditioned features (scales 1e-2 … 1e2) keep L-BFGS busy for its whole budget without early
+    stopping; with it, the fit stops once the validation accuracy stalls for ``patience`` blocks."""
+    rng = np.random.default_rng(8)
+    scale = np.logspace(-2, 2, 40)
+    X = rng.standard_normal((600, 40)) * scale
+    y = (X / scale @ rng.standard_normal((3, 40)).T + 2 * rng.gumbel(size=(600, 3))).argmax(1)
+    full = LinearProbe(max_iter=400, weight_decay=1e-5).fit(X, y)
+    assert full.n_iter_ == 400 and len(full.history_) == 20
+    p = LinearProbe(max_iter=400, weight_decay=1e-5, early_stopping=True, patience=2, progress=True).fit(X, y)
+    assert p.n_iter_ < 400 and all("val_acc" in h for h in p.history_)
+
+
 def test_lbfgs_history_and_convergence():
     X, y = softmax_data()
     p = LinearProbe(weight_decay=1e-2, max_iter=500).fit(X, y)
