@@ -10,7 +10,8 @@ convention, the project's) and feature probability 0.2 (S = 0.8). One row per (r
 
 * reproduced — poly − mono > 0 clean AND mono − poly > 0 under label noise AND under input noise, each
   with its paired 95 % t-interval (over seeds) excluding 0;
-* partly reproduced — one or two of the three hold; not reproduced — none holds.
+* partly reproduced — mono is better under at least one of the two noises, but not all three hold;
+* not reproduced — mono is better under neither noise (whether or not poly is better clean).
 
 The headline value is the label-noise gap mono − poly with its interval; the other gaps, the accuracies,
 the relative drops and the monosemanticity score of each hidden code are in ``measured`` / ``details``.
@@ -33,7 +34,9 @@ def config(quick: bool, seed: int):
 
     if quick:
         return ToyConfig(seeds=3, steps=150, probe_train=1024, probe_test=1024, probe_max_iter=50, seed=seed)
-    return ToyConfig(seeds=10, steps=1000, seed=seed)
+    # library defaults except 1000 Adam steps instead of 2000 (time budget); the gaps agree within their
+    # intervals with 2000 steps (see the report)
+    return ToyConfig(steps=1000, seed=seed)
 
 
 def _gap(row: dict, cond: str) -> tuple[float, float, float]:
@@ -48,7 +51,8 @@ def verdict_for(regime: str, summary: dict, reading: str, cfg, figures: list[str
     holds = {"poly better clean": clean[2] < 0, "mono better under label noise": label[1] > 0,
              "mono better under input noise": inp[1] > 0}
     n_ok = sum(holds.values())
-    status = REPRODUCED if n_ok == 3 else PARTLY if n_ok else NOT_REPRODUCED
+    robust = holds["mono better under label noise"] or holds["mono better under input noise"]
+    status = REPRODUCED if n_ok == 3 else PARTLY if robust else NOT_REPRODUCED
 
     def f(g):
         return f"{g[0]:+.3f} [{g[1]:+.3f}, {g[2]:+.3f}]"
