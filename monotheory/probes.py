@@ -310,8 +310,9 @@ def _armijo(values, f0, t, slope):
     return values <= f0 + 1e-4 * t * slope
 
 
-def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float = 1e-6,
-                  history_size: int = 10, max_backtracks: int = 30) -> tuple[torch.Tensor, np.ndarray]:
+def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float = 1e-6, lr: float = 1.0,
+                  history_size: int = 10, max_backtracks: int = 30,
+                  progress: bool = False) -> tuple[torch.Tensor, np.ndarray]:
     """Minimise I independent smooth functions at once with per-instance L-BFGS.
 
     ``fun(rows, idx)`` gets parameter rows (k, P) of the instances ``idx`` (a LongTensor of k indices) and
@@ -320,8 +321,8 @@ def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float =
     constant 1e-4, halving) and its own stopping rule (max |gradient| ≤ ``tol``, a relative change of the value
     below 10·eps of the dtype, or no acceptable step), so the iterates of one instance are those of a lone
     L-BFGS run: nothing is shared but the tensor operations. Only the instances still running (and, while
-    backtracking, only the rejecting ones) are evaluated. The first step is scaled like torch's L-BFGS
-    (t = min(1, 1/‖g‖₁)). Returns (theta, iterations per instance).
+    backtracking, only the rejecting ones) are evaluated. Trial steps start at t = ``lr``, the first one
+    scaled like torch's L-BFGS (t = lr·min(1, 1/‖g‖₁)). Returns (theta, iterations per instance).
     """
     inst = theta.shape[0]
     theta = theta.detach().clone()
@@ -337,7 +338,7 @@ def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float =
     S, Y, rho = [], [], []                          # histories: (I, P), (I, P), (I,); rho = 0 marks "no pair"
     active = g.abs().amax(1) > tol
     iters = torch.zeros(inst, dtype=torch.long, device=theta.device)
-    for k in range(max_iter):
+    for k in tqdm(range(max_iter), disable=not progress, desc="batched L-BFGS"):
         act = active.nonzero().squeeze(1)
         if act.numel() == 0:
             break
@@ -356,9 +357,9 @@ def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float =
         bad = slope >= 0                            # not a descent direction: fall back to steepest descent
         q = torch.where(bad[:, None], -g, q)
         slope = torch.where(bad, -(g * g).sum(1), slope)
-        t = torch.ones(inst, dtype=theta.dtype, device=theta.device)
+        t = torch.full((inst,), lr, dtype=theta.dtype, device=theta.device)
         if k == 0:
-            t = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
+            t = lr * torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
         t = torch.where(active, t, 0.0)
 
         # first trial, with gradients, on the running instances
@@ -406,7 +407,8 @@ class BatchedLinearProbe:
 
     Solvers: ``"lbfgs"`` (default) — :func:`batched_lbfgs`, full batch, with a curvature history, a
     backtracking line search and a stopping rule PER INSTANCE (unlike ``torch.optim.LBFGS`` on the summed loss,
-    whose line search would be shared), at most ``max_iter`` iterations, gradient tolerance ``tol``;
+    whose line search would be shared), at most ``max_iter`` iterations, gradient tolerance ``tol``, trial
+    step ``lr`` (default 1);
     ``"adam"`` — full-batch Adam for ``max_iter`` steps (or ``epochs`` epochs of minibatches when
     ``batch_size`` is given; the minibatch indices are shared) with cosine LR decay; Adam is per-coordinate, so
     instances are independent too. Tested: the fits match I separate LinearProbe fits, and changing one
@@ -467,7 +469,8 @@ class BatchedLinearProbe:
                 return self._losses(rows[:, :c * d].reshape(-1, c, d), rows[:, c * d:], xs, ys)
 
             theta0 = torch.zeros(inst, c * d + c, device=self.device_, dtype=self.dtype)
-            theta, iters = batched_lbfgs(fun, theta0, max_iter=self.max_iter, tol=self.tol)
+            theta, iters = batched_lbfgs(fun, theta0, max_iter=self.max_iter, tol=self.tol, lr=self.lr,
+                                         progress=self.progress)
             W, b = theta[:, :c * d].reshape(inst, c, d), theta[:, c * d:]
             self.n_iter_per_instance_ = iters
             self.n_iter_ = int(iters.max()) if iters.size else 0
