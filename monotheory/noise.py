@@ -153,8 +153,9 @@ def label_noise(labels: Any, noise_rate: float, num_classes: int | None = None, 
         num_classes: C; defaults to max(label) + 1.
         model: ``"flip"`` — a corrupted sample is relabelled uniformly among the C−1 *other* classes (the
             paper's code); ``"uniform"`` — relabelled uniformly among all C classes (may keep its label).
-        sampling: ``"exact"`` — exactly round(η·N) samples, chosen without replacement, are corrupted (the
-            paper's code); ``"bernoulli"`` — each sample independently with probability η.
+        sampling: ``"exact"`` — exactly round(η·N) samples (Python's round, halves to even), chosen without
+            replacement, are corrupted (the paper's code); ``"bernoulli"`` — each sample independently with
+            probability η.
         seed: int, numpy Generator, torch Generator or None. The same int seed gives the same noisy labels
             for numpy and torch inputs (the draws are made with numpy on the CPU).
 
