@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from monotheory.config import check_choice
+from monotheory.errors import ConfigError
 from monotheory.toy import TASKS, SweepConfig, ToyConfig
 from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
 from monotheory.toy.train import train
@@ -156,13 +157,23 @@ def run_figure5(cfg: ToyConfig, *, progress: bool = False) -> dict:
     return run_figure5_multi(cfg, [cfg.sparsity], progress=progress)[0]
 
 
-def run_figure5_multi(cfg: ToyConfig, sparsities: list[float], *, progress: bool = False) -> list[dict]:
-    """:func:`run_figure5` at several sparsities, all trained in one batch (instances = S × regime × seed)."""
+def run_figure5_multi(cfg: ToyConfig, sparsities: list[float], *, progress: bool = False,
+                      trained: tuple | None = None, return_trained: bool = False):
+    """:func:`run_figure5` at several sparsities, all trained in one batch (instances = S × regime × seed).
+
+    ``trained`` = the ``(model, info)`` of an earlier call (``return_trained=True`` returns it beside the
+    results): training does not depend on the probe task or the noise, so another task / noise setting can
+    be evaluated on the same models without retraining.
+    """
     regimes = list(cfg.regimes)
     seeds = [cfg.seed + s for s in range(cfg.seeds)]
     inst = [(S, r, s) for S in sparsities for r in regimes for s in seeds]
     inst_seed, sp = [i[2] for i in inst], [i[0] for i in inst]
-    model, info = train_models(cfg, [i[1] for i in inst], inst_seed, sp, progress=progress)
+    if trained is None:
+        trained = train_models(cfg, [i[1] for i in inst], inst_seed, sp, progress=progress)
+    model, info = trained
+    if model.instances != len(inst):
+        raise ConfigError(f"the trained model has {model.instances} instances, the config needs {len(inst)}")
     acc, metrics = evaluate(cfg, model, inst_seed, sp, [cfg.noise_rate], [cfg.sigma])
     per = len(regimes) * cfg.seeds
     W = model.W.detach()
@@ -181,7 +192,7 @@ def run_figure5_multi(cfg: ToyConfig, sparsities: list[float], *, progress: bool
                for r_i, r in enumerate(regimes)}
         out.append({"sparsity": S, "summary": summary, "WtW_seed0": wtw, "train_seconds": info["train_seconds"],
                     "instances": len(inst)})
-    return out
+    return (out, trained) if return_trained else out
 
 
 def evaluate(cfg: ToyConfig, model: ToyModel, seeds: list[int], sparsities: list[float],

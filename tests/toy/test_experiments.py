@@ -70,7 +70,7 @@ def test_c05_quick_returns_well_formed_verdicts(tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     verdicts = mod.run(CheckContext(out_dir=tmp_path, quick=True))
-    assert len(verdicts) == 8  # 4 mono regimes × 2 readings of "S = 0.2"
+    assert len(verdicts) == 12  # 4 mono regimes × (2 readings of "S = 0.2" + the pair-task condition)
     for v in verdicts:
         assert isinstance(v, Verdict) and v.claim_id == "C5" and v.verdict in STATUSES[:3]
         lo, hi = v.interval
