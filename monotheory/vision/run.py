@@ -396,6 +396,11 @@ def check_inputs(cfg: RunConfig) -> None:
     for name, d in parse_shift(cfg.shift):
         if not Path(d).is_dir():
             raise ConfigError(f"--shift {name}={d}: folder {d!r} does not exist")
+    if "shift" in cfg.stages:
+        from monotheory.vision.shift import CORRUPTIONS
+
+        for name in cfg.shift_eval.corruptions:
+            check_choice("corruption", name, CORRUPTIONS)
     if cfg.device == "cuda":
         import torch
 
