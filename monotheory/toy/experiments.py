@@ -24,7 +24,7 @@ from monotheory.config import check_choice
 from monotheory.errors import ConfigError
 from monotheory.toy import TASKS, SweepConfig, ToyConfig
 from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
-from monotheory.toy.train import train
+from monotheory.toy.train import cpu_threads, train
 
 __all__ = ["SweepConfig", "ToyConfig", "run_figure5", "run_sweeps", "run_phase_map", "evaluate", "labels_for"]
 
@@ -197,7 +197,14 @@ def run_figure5_multi(cfg: ToyConfig, sparsities: list[float], *, progress: bool
 
 def evaluate(cfg: ToyConfig, model: ToyModel, seeds: list[int], sparsities: list[float],
              noise_rates: list[float], sigmas: list[float]) -> tuple[dict, dict]:
-    """Probe accuracies of every instance: ``clean`` (I,), ``label`` (rates, I), ``input`` (sigmas, I)."""
+    """Probe accuracies of every instance: ``clean`` (I,), ``label`` (rates, I), ``input`` (sigmas, I).
+
+    Runs with one torch thread on CPU (see :func:`monotheory.toy.train.cpu_threads`)."""
+    with cpu_threads(1 if model.W.device.type == "cpu" else None):
+        return _evaluate(cfg, model, seeds, sparsities, noise_rates, sigmas)
+
+
+def _evaluate(cfg, model, seeds, sparsities, noise_rates, sigmas):
     xtr, ytr = probe_batch(cfg, seeds, sparsities, cfg.probe_train, offset=3)
     xte, yte = probe_batch(cfg, seeds, sparsities, cfg.probe_test, offset=4)
     htr, hte = encode(model, xtr), encode(model, xte)

@@ -7,6 +7,7 @@ exactly what it would be alone; Adam is element-wise, so its trajectory is too (
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 
@@ -52,15 +53,24 @@ def train(model: ToyModel, sampler: FeatureSampler, cfg: TrainConfig, *, progres
     (W ≥ 0 for ``mono-nonneg-w``). ``progress`` shows a tqdm bar. Gradients are computed ``chunk``
     instances at a time (default: as many as fit ~512 KB per tensor); the result does not depend on it.
     """
-    # The chunked ops are too small to profit from intra-op threads; on a shared 2-core machine two
-    # threads made training 20× slower (benchmarks/bench_toy.py). One thread on CPU, restored afterwards.
-    threads = torch.get_num_threads()
-    if model.W.device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
+    with cpu_threads(1 if model.W.device.type == "cpu" else None):
         return _train(model, sampler, cfg, progress, desc, chunk)
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None):
+    """Run a block with ``n`` torch intra-op threads (None: leave as is), restoring the setting after.
+
+    The toy layer's tensors are small: on the shared 2-core machine two threads made training 20× and the
+    probes 12× slower than one (spin-waiting for a busy core); one thread is never much slower here.
+    """
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(old)
 
 
 def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
