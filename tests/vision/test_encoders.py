@@ -111,3 +111,35 @@ def test_ncl_output_is_nonnegative_and_cl_is_not():
 def test_bad_arch_is_a_config_error():
     with pytest.raises(ConfigError, match="arch"):
         Encoder("vgg11")
+
+
+def _two_rank_worker(rank: int, store: str, z1: torch.Tensor, z2: torch.Tensor, result: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        n = z1.shape[0] // 2
+        a = z1[rank * n:(rank + 1) * n].clone().requires_grad_(True)
+        b = z2[rank * n:(rank + 1) * n].clone().requires_grad_(True)
+        loss = nt_xent(a, b, 0.2, gather=True)
+        loss.backward()
+        torch.save({"loss": loss.detach(), "ga": a.grad, "gb": b.grad}, f"{result}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_gathered_loss_over_two_ranks_equals_the_full_batch_loss(tmp_path):
+    """Two gloo ranks, each with half the batch: mean of their losses = the loss of the whole batch, and the
+    gradients (summed across ranks by the gather's backward, as DDP then averages) match the full batch's ×2."""
+    import torch.multiprocessing as mp
+
+    g = torch.Generator().manual_seed(5)
+    z1, z2 = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    mp.spawn(_two_rank_worker, args=(str(tmp_path / "store"), z1, z2, str(tmp_path / "res")), nprocs=2)
+    parts = [torch.load(tmp_path / f"res.{r}") for r in range(2)]
+    a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
+    full = nt_xent(a, b, 0.2)
+    full.backward()
+    assert (parts[0]["loss"] + parts[1]["loss"]).item() / 2 == pytest.approx(full.item(), rel=1e-5)
+    ga = torch.cat([p["ga"] for p in parts])
+    assert torch.allclose(ga, 2 * a.grad, atol=1e-6)
