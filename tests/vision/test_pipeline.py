@@ -38,7 +38,7 @@ def _run(args: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def shift_root(tmp_path_factory, tiny_folder):
-    from conftest import make_image_folder  # the vision conftest (same folder)
+    from .conftest import make_image_folder
 
     return make_image_folder(tmp_path_factory.mktemp("shift"), 4, 3, size=32, seed=5, split_names=("val",))
 
