@@ -134,8 +134,11 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 # ------------------------------------------------------------------------------------------- verdict table
 
 
-def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdicts on the paper's claims") -> str:
-    """The verdict table as Markdown: one row per verdict, then the figures."""
+def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdicts on the paper's claims",
+                      base: str | os.PathLike | None = None) -> str:
+    """The verdict table as Markdown: one row per verdict, then each figure once.
+
+    Figure links are made relative to ``base`` (the folder the Markdown file lies in) when given."""
     lines = [f"# {title}", "",
              "| claim | verdict | measured | value | interval | paper | conditions |",
              "|---|---|---|---|---|---|---|"]
@@ -147,7 +150,7 @@ def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdict
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     counts = {s: sum(v.verdict == s for v in verdicts) for s in STATUSES}
     lines += ["", "Totals: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), ""]
-    figs = [(v.claim_id, f) for v in verdicts for f in v.figures]
+    figs = list(dict.fromkeys((v.claim_id, _link(f, base)) for v in verdicts for f in v.figures))
     if figs:
         lines += ["## Figures", ""] + [f"- {cid}: ![{Path(f).name}]({f})" for cid, f in figs] + [""]
     lines.append("Claims are numbered as in the project's paper summary (C1–C11). Each row is what the software "
@@ -155,10 +158,19 @@ def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdict
     return "\n".join(lines) + "\n"
 
 
+def _link(path: str, base) -> str:
+    if base is None:
+        return str(path)
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
 def write_verdicts(verdicts: list[Verdict], out_dir: str | os.PathLike, meta: dict | None = None) -> tuple[Path, Path]:
     """Write ``verdicts.json`` and ``verdicts.md`` into ``out_dir``; return both paths."""
     out_dir = Path(out_dir)
     j = atomic_write_json(out_dir / "verdicts.json",
                           {"meta": meta or {}, "verdicts": [v.to_dict() for v in verdicts]})
-    m = atomic_write_text(out_dir / "verdicts.md", verdicts_markdown(verdicts))
+    m = atomic_write_text(out_dir / "verdicts.md", verdicts_markdown(verdicts, base=out_dir))
     return j, m

@@ -58,3 +58,12 @@ def test_to_jsonable_handles_numpy_and_nan(tmp_path):
     p = atomic_write_json(tmp_path / "x.json", obj)
     assert json.loads(p.read_text())["b"] == [0, 1, 2]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_markdown_links_each_figure_once_relative_to_the_file(tmp_path):
+    fig = tmp_path / "figures" / "f.png"
+    vs = [Verdict("C5", "toy", REPRODUCED, label=str(i), figures=[str(fig)]) for i in range(3)]
+    _, m = write_verdicts(vs, tmp_path)
+    text = m.read_text()
+    assert text.count("](figures/f.png)") == 1
+    assert str(tmp_path) not in text
