@@ -20,6 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
+from monotheory.config import check_int
 from monotheory.errors import ConfigError
 from monotheory.report import ERROR, Verdict, atomic_write_json, write_verdicts
 
@@ -81,15 +82,20 @@ def _as_list(result) -> list[Verdict]:
     return list(items)
 
 
+def claim_id(path: Path) -> str:
+    """``c06_poly_separable_clean.py`` → ``C6`` (the id the checks themselves use)."""
+    head = path.stem.split("_")[0]
+    return "C" + str(int(head[1:])) if head[1:].isdigit() else head.upper()
+
+
 def run_check(path: Path, ctx: CheckContext) -> list[Verdict]:
     """Run one check script; an exception becomes an ``error`` row (with the traceback in ``details``)."""
     try:
         verdicts = _as_list(load_check(path).run(ctx))
     except ConfigError as e:
-        verdicts = [Verdict(claim_id=path.stem.split("_")[0].upper(), claim=path.stem, verdict=ERROR,
-                            measured=str(e))]
+        verdicts = [Verdict(claim_id=claim_id(path), claim=path.stem, verdict=ERROR, measured=str(e))]
     except Exception as e:  # noqa: BLE001 — one broken check must not hide the others
-        verdicts = [Verdict(claim_id=path.stem.split("_")[0].upper(), claim=path.stem, verdict=ERROR,
+        verdicts = [Verdict(claim_id=claim_id(path), claim=path.stem, verdict=ERROR,
                             measured=f"{type(e).__name__}: {e}",
                             details={"traceback": traceback.format_exc()})]
     return verdicts
@@ -101,8 +107,7 @@ def run_checks(checks_dir: str | os.PathLike, ctx: CheckContext, only: list[str]
     scripts = discover(checks_dir)
     if only:
         wanted = {c.upper() for c in only}
-        scripts = [p for p in scripts if p.stem.split("_")[0].upper().replace("C0", "C") in wanted
-                   or p.stem.split("_")[0].upper() in wanted]
+        scripts = [p for p in scripts if claim_id(p) in wanted or p.stem.split("_")[0].upper() in wanted]
         if not scripts:
             raise ConfigError(f"--only {','.join(only)} matches no check in {str(checks_dir)!r}")
     out = Path(ctx.out_dir)
@@ -128,6 +133,8 @@ def script_main(run, argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small, fast settings")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
+    if a.seed < 0:
+        p.error(f"--seed {a.seed} is negative; it must be ≥ 0")
     ctx = CheckContext(Path(a.out), Path(a.imagenet_results) if a.imagenet_results else None, a.quick, a.seed)
     try:
         verdicts = _as_list(run(ctx))
@@ -155,6 +162,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_int("seed", args.seed, minimum=0)
     out = Path(args.out)
     res = Path(args.imagenet_results) if args.imagenet_results else None
     if res is not None and not res.is_dir():

@@ -58,7 +58,7 @@ def run(ctx: CheckContext) -> list[Verdict]:
                 (m - p) if crit == "threshold_error" else (p / m))),
                 "theorem_4_1": {k: {"proved": r.proved, "holds_on": r.holds_on, "statement": r.statement}
                                 for k, r in thm.items()}},
-            figures=["figures/c06_separability_vs_sparsity.png"]))
+            figures=[str(ctx.figures_dir / "c06_separability_vs_sparsity.png")]))
     plt = pyplot()
     fig, axes = plt.subplots(1, len(CRITERIA), figsize=(12, 3.4))
     for ax, crit in zip(axes, CRITERIA, strict=True):

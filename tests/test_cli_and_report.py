@@ -67,3 +67,16 @@ def test_markdown_links_each_figure_once_relative_to_the_file(tmp_path):
     text = m.read_text()
     assert text.count("](figures/f.png)") == 1
     assert str(tmp_path) not in text
+
+
+def test_check_rejects_a_negative_seed_in_one_line(cli):
+    rc, out, err = cli("check", "--seed", "-1")
+    assert rc == 2 and err.count("\n") == 1 and "seed" in err
+
+
+def test_claim_id_of_a_script():
+    from pathlib import Path
+
+    from monotheory.checks import claim_id
+
+    assert claim_id(Path("c06_poly.py")) == "C6" and claim_id(Path("c11_x.py")) == "C11"

@@ -110,8 +110,13 @@ def run(cfg: TheoryConfig, progress: bool | None = None) -> dict:
             rows[k] = {"exact": exact[f][k], "mc": est, "se": se}
         result[f] = rows
     kw = dict(weights=cfg.weights, tie_rule=cfg.tie_rule)
-    c = cx.crossover(cfg.criterion, cfg.noise_model, cfg.sparsity, input_sigma=cfg.input_sigma, **kw)
-    r = cx.input_noise_reversal(cfg.criterion, cfg.sparsity, cfg.noise_rate, cfg.noise_model, **kw)
+    if cfg.n_features == 2:
+        c = cx.crossover(cfg.criterion, cfg.noise_model, cfg.sparsity, input_sigma=cfg.input_sigma, **kw)
+        r = cx.input_noise_reversal(cfg.criterion, cfg.sparsity, cfg.noise_rate, cfg.noise_model, **kw)
+    else:  # the closed forms are for two features: no exact crossover to report
+        note = f"exact crossovers are for 2 features, not {cfg.n_features}"
+        c = cx.Crossover(None, "none", "eta", (0.0, 0.5 if cfg.noise_model == "flip" else 1.0), note=note)
+        r = cx.Crossover(None, "none", "lambda", (0.0, 3.0), note=note)
     result.update(crossover=c.value, crossover_detail=dataclasses.asdict(c),
                   input_noise_reversal=r.value, input_noise_reversal_detail=dataclasses.asdict(r),
                   n_draws=mc["n_draws"] if mc else 0, n_kept=mc["n_kept"] if mc else 0,

@@ -70,7 +70,8 @@ class Crossover:
         where = f"[{lo:g}, {hi:g})"
         if self.value is None:
             return f"none on {where}" + (f" ({self.note})" if self.note else "")
-        expr = f" = {self.expression}" if self.expression and self.method == "exact" else ""
+        short = self.expression and len(self.expression) <= 40  # long radicals stay in the JSON only
+        expr = f" = {self.expression}" if short and self.method == "exact" else ""
         return f"{self.variable}* = {self.value:.6g}{expr} ({self.method})"
 
 
@@ -85,8 +86,16 @@ def _first_overtake(diff, tol: float = _TOL):
     return None if len(hits) == 0 else int(hits[0])
 
 
+def _root_text(root, value: float) -> str | None:
+    """The root as a closed form (radicals) when SymPy gives one that evaluates back to ``value``; else None."""
+    text = sp.radsimp(root)
+    if isinstance(text, sp.CRootOf) or abs(float(text) - value) > 1e-9 * max(1.0, abs(value)):
+        return None
+    return str(text)
+
+
 def _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, input_sigma, variable, lo, hi):
-    kw = dict(weights=tuple(sp.nsimplify(w) for w in weights), tie_rule=tie_rule)
+    kw = dict(weights=tuple(sy.exact(w) for w in weights), tie_rule=tie_rule)
     if variable == "eta":
         kw.update(noise_model=noise_model, noise_rate=sy.SYMBOLIC, input_sigma=input_sigma or None)
         var = sy.eta
@@ -106,7 +115,7 @@ def _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, inpu
             x = float(r)
             before, after = d_num(max(x - eps, lo)), d_num(x + eps)
             if (x - eps < lo or before <= _TOL) and after > _TOL:
-                return Crossover(x, "exact", variable, (lo, hi), str(sp.nsimplify(sp.radsimp(r))))
+                return Crossover(x, "exact", variable, (lo, hi), _root_text(r, x))
         ahead_at_lo = float(d_num(lo)) > _TOL
     note = "mono is ahead from the start" if ahead_at_lo else "poly stays at least as separable"
     return Crossover(None, "none", variable, (lo, hi), note=note)
@@ -128,15 +137,20 @@ def crossover(criterion: str, noise_model: str, sparsity: float, weights=(1.0, 1
     """Label-noise rate η in [0, ``upper``) where mono overtakes poly under ``criterion``/``noise_model``.
 
     ``sparsity`` = P(feature is zero); ``input_sigma`` = λ of extra input noise held fixed. Exact (SymPy) for
-    fisher/unnormalized, numerical (grid + brentq) for threshold_error. Default range: [0, 1/2) for
-    ``flip`` and ``one_sided`` (a flip rate above 1/2 inverts the labels), [0, 1) for ``uniform`` (whose flip
-    rate is η/2).
+    fisher/unnormalized, numerical (grid + brentq) for threshold_error. Default range: [0, 1/2) for ``flip``
+    (a symmetric flip rate above 1/2 inverts the labels), [0, 1) for ``one_sided`` (only 1 → 0 flips: the
+    labels never invert) and ``uniform`` (whose flip rate is η/2).
+
+    >>> crossover("unnormalized", "flip", 0.2).describe()
+    'eta* = 0.285714 = 2/7 (exact)'
+    >>> crossover("fisher", "flip", 0.2).describe()
+    'none on [0, 0.5) (poly stays at least as separable)'
     """
     check_choice("criterion", criterion, CRITERIA)
     check_choice("noise_model", noise_model, NOISE_MODELS)
     check_weights(weights)
     if upper is None:
-        upper = 1.0 if noise_model == "uniform" else 0.5
+        upper = 0.5 if noise_model == "flip" else 1.0
     upper = check_probability("upper", upper)
     if criterion != "threshold_error":
         return _exact(criterion, noise_model, sparsity, weights, tie_rule, 0.0, input_sigma, "eta", 0.0, upper)

@@ -90,20 +90,45 @@ def mix_moments(m: dict, p10, p01) -> dict:
     return out
 
 
+def exact(value) -> sp.Rational:
+    """A rational that is the same float as ``value``: 0.2 → 1/5, 0.7071067811865476 → a rational.
+
+    ``nsimplify`` is tried first for short decimals (0.2 → 1/5 rather than 3602879701896397/18014398509481984),
+    but its result is kept only if it is rational and rounds to the same float: an irrational one (√2/2)
+    would make the polynomial root finding of :mod:`monotheory.theory.separation` leave the rationals.
+
+    >>> exact(0.2), exact(0.5)
+    (1/5, 1/2)
+    """
+    r = sp.nsimplify(value, rational=True)
+    return r if r.is_Rational and float(r) == float(value) else sp.Rational(value)
+
+
 def _sym(value, symbol):
-    return symbol if value == SYMBOLIC else sp.nsimplify(value)
+    return symbol if value == SYMBOLIC else exact(value)
 
 
 def symbolic_moments(feature: str = "mono", weights=(1, 1), tie_rule: str = "drop", input_sigma=None,
                      noise_model: str | None = None, noise_rate=SYMBOLIC, sparsity=None) -> dict:
     """The moments (keys :data:`KEYS`) as SymPy expressions in ``S``.
 
-    ``weights``: a pair (w1, w2) of numbers (made exact with ``nsimplify``) or ``"symbolic"`` to keep the
+    ``weights``: a pair (w1, w2) of numbers (made exact rationals with :func:`exact`) or ``"symbolic"`` to keep the
     symbols ``w1, w2``. ``input_sigma``: None (no input noise), a number, or ``"symbolic"`` (symbol λ).
     ``noise_model``: None (clean labels) or one of ``flip, one_sided, uniform``; ``noise_rate`` a number or
     ``"symbolic"`` (symbol η). Moments are conditional on the (noisy) label. ``sparsity``: None keeps S
-    symbolic; a number substitutes S exactly (``nsimplify``) before the noise is mixed in, which is faster.
+    symbolic; a number substitutes S exactly (:func:`exact`) before the noise is mixed in, which is faster.
     Results are cached (the arguments must be hashable).
+
+    The closed forms of PAPER.md §3 (w = (1, 1), ties dropped):
+
+    >>> symbolic_moments("mono")["mu1"]
+    (S + 2)/(3*(S + 1))
+    >>> symbolic_moments("mono")["var0"]
+    -(S - 1)*(5*S + 1)/(18*(S + 1)**2)
+    >>> symbolic_moments("poly")["delta_mu"]
+    2*(2*S + 1)/(3*(S + 1))
+    >>> symbolic_moments("poly")["var1"]
+    (S**2 + 4*S + 1)/(18*(S + 1)**2)
     """
     if not isinstance(weights, str):
         weights = tuple(weights)
@@ -114,16 +139,16 @@ def symbolic_moments(feature: str = "mono", weights=(1, 1), tie_rule: str = "dro
 def _symbolic_moments(feature, weights, tie_rule, input_sigma, noise_model, noise_rate, sparsity) -> dict:
     m = dict(_clean_moments(feature, tie_rule))
     if sparsity is not None:
-        s = sp.nsimplify(check_sparsity("sparsity", sparsity))
+        s = exact(check_sparsity("sparsity", sparsity))
         m = {k: v.subs(S, s) for k, v in m.items()}
     if weights != SYMBOLIC:
         check_weights(weights)
-        m = {k: sp.factor(v.subs({w1: sp.nsimplify(weights[0]), w2: sp.nsimplify(weights[1])}))
+        m = {k: sp.factor(v.subs({w1: exact(weights[0]), w2: exact(weights[1])}))
              for k, v in m.items()}
     if input_sigma is not None:
         extra = input_noise_variance(feature, _sym(input_sigma, lam))
         if weights != SYMBOLIC:
-            extra = extra.subs({w1: sp.nsimplify(weights[0]), w2: sp.nsimplify(weights[1])})
+            extra = extra.subs({w1: exact(weights[0]), w2: exact(weights[1])})
         m["var0"] = m["var0"] + extra
         m["var1"] = m["var1"] + extra
     if noise_model is not None:
@@ -153,6 +178,11 @@ def moments(feature: str, sparsity, weights=(1.0, 1.0), tie_rule: str = "drop", 
 
     ``sparsity`` = S = P(feature is zero); label noise ``noise_model`` at rate η = ``noise_rate``; input noise
     N(0, λ²) with λ = ``input_sigma``. Evaluates the SymPy closed forms (compiled once per feature/tie rule).
+
+    >>> round(moments("mono", 0.2)["delta_mu"], 6)  # (2S + 1)/(3(S + 1)) = 7/18
+    0.388889
+    >>> round(moments("poly", 0.2, noise_rate=0.3)["delta_mu"], 6)  # (1 − 2η)·14/18
+    0.311111
     """
     s = np.asarray(sparsity, dtype=float)
     if s.ndim == 0:

@@ -71,8 +71,9 @@ def test_crossover_methods():
     c = crossover("unnormalized", "flip", 0.2)
     assert c.method == "exact" and c.expression == "2/7" and c.value == pytest.approx(2 / 7)
     assert "2/7" in c.describe()
-    none = crossover("fisher", "one_sided", 0.2)
-    assert none.value is None and none.method == "none" and "none on [0, 0.5)" in none.describe()
+    none = crossover("fisher", "one_sided", 0.2)  # one-sided flips never invert the labels: η up to 1
+    assert none.value is None and none.method == "none" and "none on [0, 1)" in none.describe()
+    assert "none on [0, 0.5)" in crossover("fisher", "flip", 0.2).describe()
     assert crossover("unnormalized", "uniform", 0.2).value == pytest.approx(4 / 7)  # flip at η/2
     assert crossover("threshold_error", "flip", 0.2).method == "none"
     assert input_noise_reversal("unnormalized", 0.2).value is None
@@ -95,3 +96,22 @@ def test_degenerate_noise_gives_no_spurious_crossover():
 def test_unnormalized_flip_crossover_does_not_depend_on_input_noise():
     # both noise terms cancel in the condition: Vp + 4λ² + 8pΔ² > 2(Vm + 2λ²) + 4pΔ²
     assert crossover("unnormalized", "flip", 0.2, input_sigma=0.4).value == pytest.approx(2 / 7)
+
+
+def test_floats_whose_nsimplify_is_irrational_still_solve_exactly():
+    """0.7071… nsimplifies to √2/2: the exact root finder must still get rational coefficients."""
+    c = crossover("unnormalized", "flip", 0.7071067811865476)
+    assert c.method in ("exact", "none")
+    r = input_noise_reversal("unnormalized", 0.2, weights=(1.4142135623730951, 1.0))
+    assert r.method == "exact" and r.value is not None
+
+
+def test_reported_closed_form_evaluates_to_the_root():
+    import sympy as sp
+
+    for s, w in ((0.2, (1.0, 1.0)), (0.123456789, (1.1771624653900052, 1.5)), (0.25, (1.0, 1.0))):
+        c = crossover("unnormalized", "flip", s, weights=w)
+        assert c.value is not None
+        if c.expression is not None:
+            assert abs(float(sp.sympify(c.expression)) - c.value) < 1e-9
+    assert crossover("unnormalized", "flip", 0.25).expression == "1/4"

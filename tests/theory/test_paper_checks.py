@@ -38,12 +38,19 @@ def test_c07_one_row_per_criterion_and_noise_model(rows):
     assert c7["unnormalized/flip"].value == pytest.approx(2 / 7) and c7["unnormalized/flip"].verdict == REPRODUCED
     assert c7["fisher/flip"].value is None and c7["fisher/flip"].verdict == NOT_REPRODUCED
     assert all("criterion" in v.conditions and "unknown" in v.conditions for v in c7.values())
+    assert all("MC agrees" in v.measured for v in c7.values())  # MC never contradicts the exact order
+    assert all(v.figures and (v.figures[0].endswith("c07_separability_vs_eta.png")) for v in c7.values())
 
 
 def test_c08_rows_and_figures(rows):
     out, res = rows
     c8 = res["c08_input_noise"]
-    assert set(c8) == {"variance", "reversal/fisher", "reversal/unnormalized", "reversal/threshold_error"}
+    assert set(c8) == {"variance", "reversal/fisher", "reversal/unnormalized", "reversal/threshold_error",
+                       "reversal vs weights"}
+    scan = c8["reversal vs weights"].details["scan"]
+    assert not any(d["reversal"] for d in scan["fisher"])  # Fisher is scale-invariant: no reversal
+    hits = {d["w1"] for d in scan["unnormalized"] if d["reversal"] is not None}
+    assert hits == {1.25, 1.5, 1.75} and "CONDITION" in c8["reversal vs weights"].conditions
     assert c8["variance"].verdict == REPRODUCED and c8["variance"].value == pytest.approx(2, rel=0.2)
     assert c8["reversal/fisher"].value == pytest.approx(2, rel=0.01)  # J_poly/J_mono → 2 as λ → ∞
     for name in ("c06_separability_vs_sparsity", "c07_separability_vs_eta", "c08_separability_vs_lambda"):

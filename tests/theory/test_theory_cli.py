@@ -66,3 +66,18 @@ def test_noise_rate_one_is_accepted(cli):
     rc, out, _ = cli("theory", "--sparsity", "0.2", "--noise-rate", "1", "--samples", "1000", "--json")
     res = json.loads(out)
     assert rc == 0 and res["mono"]["delta_mu"]["exact"] < 0  # η = 1 inverts the labels
+
+
+def test_irrational_looking_floats_are_not_a_traceback(cli):
+    rc, out, err = cli("theory", "--sparsity", "0.7071067811865476", "--samples", "0", "--json")
+    assert rc == 0 and "Traceback" not in err and json.loads(out)["mono"]["mu0"]["exact"] > 0
+    rc, out, _ = cli("theory", "--sparsity", "0.2", "--weights", "1.4142135623730951,1", "--samples", "0",
+                     "--criterion", "unnormalized", "--json")
+    assert rc == 0 and json.loads(out)["input_noise_reversal"] is not None
+
+
+def test_more_than_two_features_reports_no_exact_crossover(cli):
+    rc, out, _ = cli("theory", "--sparsity", "0.3", "--n-features", "3", "--samples", "20000", "--json")
+    res = json.loads(out)
+    assert rc == 0 and res["crossover"] is None and res["mono"]["mu0"]["exact"] is None
+    assert res["mono"]["mu0"]["mc"] is not None
