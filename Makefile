@@ -35,6 +35,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_theory.py
 	$(BIN)/python benchmarks/bench_toy.py
+	$(BIN)/python benchmarks/bench_probes.py
 	$(BIN)/python benchmarks/bench_vision.py
 
 clean:
