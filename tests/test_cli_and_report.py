@@ -3,8 +3,15 @@ import json
 import pytest
 
 from monotheory.checks import CheckContext, run_checks
-from monotheory.report import (NOT_REPRODUCED, REPRODUCED, Verdict, atomic_write_json, to_jsonable,
-                               verdicts_markdown, write_verdicts)
+from monotheory.report import (
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Verdict,
+    atomic_write_json,
+    to_jsonable,
+    verdicts_markdown,
+    write_verdicts,
+)
 
 
 def test_top_level_help_and_unknown_option(cli):
