@@ -90,6 +90,7 @@ class ToyConfig:
         check_nonnegative("probe_weight_decay", self.probe_weight_decay)
         check_probability("noise_rate", self.noise_rate)
         check_choice("noise_model", self.noise_model, ("flip", "uniform"))
+        check_label_noise("noise_rate", self.noise_rate, self.num_classes, self.noise_model, self.task)
         check_choice("noise_sampling", self.noise_sampling, ("exact", "bernoulli"))
         check_nonnegative("sigma", self.sigma)
 
@@ -102,6 +103,18 @@ class ToyConfig:
     @property
     def num_classes(self) -> int:
         return self.n + 1 if self.task == "argmax" else 2
+
+
+def check_label_noise(name: str, rate: float, num_classes: int, model: str, task: str) -> float:
+    """Under ``flip`` noise with C classes a label stays right with probability 1 − η and moves to each wrong
+    class with η/(C − 1): for η ≥ (C − 1)/C a wrong class is at least as likely as the right one (for the
+    binary ``pair`` task, η ≥ 1/2 inverts the labels), so such rates are refused. ``uniform`` noise keeps
+    the right class the most likely for every η < 1 and is not restricted here."""
+    if model == "flip" and rate >= (num_classes - 1) / num_classes:
+        raise ConfigError(f"{name} = {rate:g} is outside [0, {(num_classes - 1) / num_classes:.4g}) for flip "
+                          f"label noise with {num_classes} classes (task {task}), where a rate ≥ (C − 1)/C makes "
+                          f"a wrong label at least as likely as the right one")
+    return rate
 
 
 
@@ -131,3 +144,9 @@ class SweepConfig:
             raise ConfigError("noise_rates, sigmas and sparsities each need at least one value")
         check_choice("map_noise", self.map_noise, ("label", "input"))
         check_choice("mono", self.mono, [r for r in REGIMES if r != "poly"])
+
+    def check_against(self, cfg: ToyConfig) -> None:
+        """Check the label-noise rates of the sweep against the task and noise model of ``cfg``
+        (see :func:`check_label_noise`; e.g. with ``task=pair`` and flip noise every rate must be < 1/2)."""
+        for r in self.noise_rates:
+            check_label_noise("noise_rates entry", r, cfg.num_classes, cfg.noise_model, cfg.task)

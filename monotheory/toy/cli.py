@@ -3,7 +3,9 @@
 * ``monotheory toy`` (mode ``figure5``, the default): train every regime × seed, probe clean / under label
   noise / under input noise; print per regime the accuracies with 95 % intervals, the gap to poly and the
   monosemanticity score of the hidden code (``--json``: the whole result as JSON on stdout); write
-  ``results.json``, ``fig5a_wtw.png`` and ``fig5b_accuracy.png`` in ``--out``.
+  ``results.json``, ``fig5a_wtw.png`` and ``fig5b_accuracy.png`` in ``--out``. The table also gives the
+  label-free measures of each hidden code (features per hidden unit, feature recovery against the unit axes)
+  and whether it counts as monosemantic (rule printed below the table), and the chance level.
 * ``monotheory toy sweep``: accuracy against label-noise rate and σ (``sweeps.png``), and the map over
   (sparsity, noise) of mono − poly accuracy (``phase_map.png``); sweep options (``--noise-rates``,
   ``--sigmas``, ``--sparsities``, ``--map-noise``, ``--mono``) only apply to this mode.
@@ -48,14 +50,20 @@ def _fmt_ci(d: dict) -> str:
     return f"{d['mean']:.3f} [{lo:.3f}, {hi:.3f}]" if lo == lo else f"{d['mean']:.3f}"
 
 
-def _table(summary: dict) -> str:
-    lines = [f"{'regime':<14} {'clean':<22} {'label noise':<22} {'input noise':<22} monosemanticity"]
+def _table(summary: dict, chance: float | None = None) -> str:
+    lines = [f"{'regime':<14} {'clean':<22} {'label noise':<22} {'input noise':<22} {'class purity':<22} "
+             "features/unit  recovery  monosemantic"]
     for r, row in summary.items():
         cells = [_fmt_ci(row[c]) for c in ("clean", "label_noise", "input_noise", "monosemanticity")]
-        lines.append(f"{r:<14} {cells[0]:<22} {cells[1]:<22} {cells[2]:<22} {cells[3]}")
+        g = row.get("geometry", {})
+        code = (f"{g['features_per_unit']:<14.2f} {g['unit_feature_recovery']:<9.2f} "
+                f"{'yes' if row.get('monosemantic') else 'no'}") if "features_per_unit" in g else ""
+        lines.append(f"{r:<14} {cells[0]:<22} {cells[1]:<22} {cells[2]:<22} {cells[3]:<22} {code}".rstrip())
         gaps = [row[c].get("gap_vs_poly") for c in ("clean", "label_noise", "input_noise")]
         if all(gaps):
             lines.append(f"{'  − poly':<14} " + " ".join(f"{_fmt_ci(g):<22}" for g in gaps))
+    if chance is not None:
+        lines.append(f"chance (majority-class rate of the test labels): {chance:.3f}")
     return "\n".join(lines)
 
 
@@ -67,6 +75,8 @@ def main(args: argparse.Namespace) -> int:
         given = [f.name for f in dataclasses.fields(SweepConfig) if getattr(args, f.name, None) is not None]
         if given:
             raise ConfigError(f"--{given[0].replace('_', '-')} only applies to `monotheory toy sweep`")
+    if args.mode == "sweep":
+        sw.check_against(cfg)  # e.g. flip rates ≥ 1/2 would invert the binary pair task's labels
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads = {args.threads} must be ≥ 1")
     import torch
@@ -91,7 +101,8 @@ def main(args: argparse.Namespace) -> int:
             slim = {k: v for k, v in res.items() if k != "WtW_seed0"}
             print(json.dumps(to_jsonable(slim), indent=2))
         else:
-            print(_table(res["summary"]))
+            print(_table(res["summary"], res.get("chance")))
+            print(res["monosemantic_rule"])
             print(f"wrote {out / 'results.json'} and figures ({res['train_seconds']:.1f} s training)")
         return 0
     sweeps = experiments.run_sweeps(cfg, sw, progress=progress)

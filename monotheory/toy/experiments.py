@@ -23,10 +23,21 @@ import torch
 from monotheory.config import check_choice
 from monotheory.errors import ConfigError
 from monotheory.toy import TASKS, SweepConfig, ToyConfig
-from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
+from monotheory.toy.model import FeatureSampler, ToyModel, _mix, importance_weights
 from monotheory.toy.train import cpu_threads, train
 
-__all__ = ["SweepConfig", "ToyConfig", "run_figure5", "run_sweeps", "run_phase_map", "evaluate", "labels_for"]
+__all__ = ["SweepConfig", "ToyConfig", "run_figure5", "run_sweeps", "run_phase_map", "evaluate", "labels_for",
+           "features_per_unit", "unit_feature_recovery", "chance_level", "is_monosemantic"]
+
+# random streams of a seed (see model._mix): 1 init, 2 training data, 3/4 probe train/test data, 5 input noise
+INPUT_NOISE_STREAM = 5
+# "is this hidden code monosemantic?" — a label-free rule on W, fixed before looking at the C5 outcome
+MONO_MAX_FEATURES_PER_UNIT = 1.25
+MONO_MIN_FEATURE_RECOVERY = 0.9
+MONOSEMANTIC_RULE = (f"monosemantic = features_per_unit ≤ {MONO_MAX_FEATURES_PER_UNIT:g} AND unit_feature_recovery "
+                     f"≥ {MONO_MIN_FEATURE_RECOVERY:g} (seed means): each hidden unit carries about one feature and "
+                     "points along it")
+CHANCE_RULE = "chance = majority-class rate of the test labels (mean over seeds)"
 
 
 # ------------------------------------------------------------------------------------------ building blocks
@@ -78,13 +89,20 @@ def noisy_labels(cfg: ToyConfig, y: torch.Tensor, seeds: list[int], noise_rate: 
 
 
 def gaussian_shift(cfg: ToyConfig, shape: tuple[int, int, int], seeds: list[int], sigma: float) -> torch.Tensor:
-    """Input noise σ·N(0, I) for each instance's test set, one draw per distinct seed (paired)."""
+    """Input noise σ·N(0, I) for each instance's test set (shape (I, N, n)), one draw per distinct seed.
+
+    Each distinct seed has a stream of its own (``_mix(seed, INPUT_NOISE_STREAM)``), so instances sharing a
+    seed get the same noise (paired comparisons) and an instance's noise does not depend on which other
+    seeds are in the run. The draw is the same for every σ (common random numbers), scaled by σ.
+    """
     from monotheory.noise import input_noise
 
-    uniq = sorted(set(seeds))
-    g = torch.Generator().manual_seed(10_007 + 31 * uniq[0] + len(uniq))
-    eps = input_noise(torch.zeros(len(uniq), *shape[1:]), sigma, kind="gaussian", seed=g)
-    return eps[torch.tensor([uniq.index(s) for s in seeds])]
+    uniq = sorted(set(int(s) for s in seeds))
+    eps = torch.empty(len(uniq), *shape[1:])
+    for j, s in enumerate(uniq):
+        g = torch.Generator().manual_seed(_mix(s, INPUT_NOISE_STREAM))
+        eps[j] = input_noise(torch.zeros(*shape[1:]), sigma, kind="gaussian", seed=g)
+    return eps[torch.tensor([uniq.index(int(s)) for s in seeds])]
 
 
 def make_probe(cfg: ToyConfig):
@@ -99,17 +117,64 @@ def encode(model: ToyModel, x: torch.Tensor) -> torch.Tensor:
     return model.encode(x)
 
 
+def features_per_unit(W, *, represented: float = 0.5, share: float = 0.5) -> np.ndarray:
+    """Label-free count of the features each hidden unit carries, averaged over units: (I, m, n) → (I,).
+
+    Feature i is *represented* when ‖W_i‖ > ``represented`` (column norm). For hidden unit j, count the
+    represented features with |W_ji| ≥ ``share`` · max_i |W_ji| (max over represented features); average
+    over the units that carry at least one represented feature (NaN if none does). 1 = one feature per
+    unit (the oracle); a rotated or superposed code gives more.
+    """
+    A = np.abs(np.asarray(W, dtype=np.float64))
+    rep = np.linalg.norm(A, axis=1) > represented                      # (I, n)
+    A = np.where(rep[:, None, :], A, 0.0)
+    mx = A.max(-1, keepdims=True)                                       # (I, m, 1)
+    counts = ((A >= share * mx) & (A > 0)).sum(-1)                      # (I, m)
+    used = mx[..., 0] > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(used.any(-1), (counts * used).sum(-1) / np.maximum(used.sum(-1), 1), np.nan)
+
+
+def unit_feature_recovery(W) -> np.ndarray:
+    """Per instance, :func:`monotheory.metrics.feature_recovery` of W's columns (the features' embeddings in
+    R^m) against the one-hot basis of the hidden units: the mean over hidden units of |cos| between the unit
+    axis and the feature embedding matched to it one to one. 1 = every unit is the axis of one feature."""
+    from monotheory.metrics import feature_recovery
+
+    W = np.asarray(W, dtype=np.float64)
+    eye = np.eye(W.shape[1])
+    return np.array([feature_recovery(W[k].T, eye) for k in range(W.shape[0])])
+
+
+def is_monosemantic(features_per_unit_: float, recovery: float) -> bool:
+    """The rule of :data:`MONOSEMANTIC_RULE`."""
+    return bool(features_per_unit_ <= MONO_MAX_FEATURES_PER_UNIT and recovery >= MONO_MIN_FEATURE_RECOVERY)
+
+
+def chance_level(y: torch.Tensor, num_classes: int) -> np.ndarray:
+    """Majority-class rate of each instance's labels, (I, N) → (I,): the accuracy of the best constant
+    prediction (for argmax with 41 nearly balanced classes ≈ 1/C plus sampling noise; for the pair task at
+    S = 0.8, P(y = 0) = 0.82)."""
+    counts = torch.nn.functional.one_hot(y.long(), num_classes).sum(1)
+    return (counts.max(-1).values.double() / y.shape[1]).numpy()
+
+
 def code_metrics(model: ToyModel, h: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
-    """Per instance: monosemanticity score of h w.r.t. the labels, mean feature dimensionality, dimensions
-    per feature, number of represented features (‖W_i‖ > 0.5) and superposition = max(0, #represented − m)
-    / (n − m) (0: at most m features kept, 1: all n packed into m dimensions)."""
+    """Per instance: monosemanticity score of h w.r.t. the labels (class purity — ≈ the majority-class
+    share for every regime when the classes are many and balanced, so it cannot tell the codes apart), and
+    the label-free measures of W: ``features_per_unit`` and ``unit_feature_recovery`` (see those functions),
+    mean feature dimensionality, dimensions per feature, number of represented features (‖W_i‖ > 0.5) and
+    superposition = max(0, #represented − m) / (n − m) (0: at most m features kept, 1: all n packed into m
+    dimensions)."""
     from monotheory.metrics import dimensions_per_feature, feature_dimensionality, monosemanticity_score
 
     W = model.W.detach().cpu().numpy()
     rep = (np.linalg.norm(W, axis=1) > 0.5).sum(-1)
     n, m = model.n, model.m
     mono = np.array([monosemanticity_score(h[k], y[k]) for k in range(h.shape[0])])
-    return {"monosemanticity": mono, "feature_dimensionality": feature_dimensionality(W).mean(-1),
+    return {"monosemanticity": mono, "features_per_unit": features_per_unit(W),
+            "unit_feature_recovery": unit_feature_recovery(W),
+            "feature_dimensionality": feature_dimensionality(W).mean(-1),
             "dimensions_per_feature": np.asarray(dimensions_per_feature(W)), "represented": rep,
             "superposition": np.maximum(rep - m, 0) / max(n - m, 1)}
 
@@ -185,19 +250,25 @@ def run_figure5_multi(cfg: ToyConfig, sparsities: list[float], *, progress: bool
         summary = summarise(conds, regimes, cfg.seeds)
         for r_i, r in enumerate(regimes):
             k = slice(j * per + r_i * cfg.seeds, j * per + (r_i + 1) * cfg.seeds)
-            summary[r]["geometry"] = {key: float(np.mean(v[k])) for key, v in metrics.items()
-                                      if key != "monosemanticity"}
+            geo = {key: float(np.mean(v[k])) for key, v in metrics.items() if key != "monosemanticity"}
+            summary[r]["geometry"] = geo
+            summary[r]["monosemantic"] = is_monosemantic(geo["features_per_unit"], geo["unit_feature_recovery"])
             summary[r]["train_loss"] = float(np.mean(info["loss"][k])) if r != "oracle" else None
         wtw = {r: (W[j * per + r_i * cfg.seeds].T @ W[j * per + r_i * cfg.seeds]).numpy()
                for r_i, r in enumerate(regimes)}
         out.append({"sparsity": S, "summary": summary, "WtW_seed0": wtw, "train_seconds": info["train_seconds"],
-                    "instances": len(inst)})
+                    "instances": len(inst), "chance": float(np.mean(acc["chance"][sl])), "chance_rule": CHANCE_RULE,
+                    "monosemantic_rule": MONOSEMANTIC_RULE})
     return (out, trained) if return_trained else out
 
 
 def evaluate(cfg: ToyConfig, model: ToyModel, seeds: list[int], sparsities: list[float],
              noise_rates: list[float], sigmas: list[float]) -> tuple[dict, dict]:
-    """Probe accuracies of every instance: ``clean`` (I,), ``label`` (rates, I), ``input`` (sigmas, I).
+    """Probe accuracies of every instance: ``clean`` (I,), ``label`` (rates, I), ``input`` (sigmas, I), and
+    ``chance`` (I,), the majority-class rate of the instance's test labels (:func:`chance_level`).
+
+    Input noise is added to the test inputs x before encoding (h = encode(x + σ·ε)); the probe is the clean
+    one, trained on clean inputs.
 
     Runs with one torch thread on CPU (see :func:`monotheory.toy.train.cpu_threads`)."""
     with cpu_threads(1 if model.W.device.type == "cpu" else None):
@@ -209,7 +280,8 @@ def _evaluate(cfg, model, seeds, sparsities, noise_rates, sigmas):
     xte, yte = probe_batch(cfg, seeds, sparsities, cfg.probe_test, offset=4)
     htr, hte = encode(model, xtr), encode(model, xte)
     clean = make_probe(cfg).fit(htr, ytr)
-    acc = {"clean": np.asarray(clean.score(hte, yte)), "label": [], "input": []}
+    acc = {"clean": np.asarray(clean.score(hte, yte)), "label": [], "input": [],
+           "chance": chance_level(yte, cfg.num_classes)}
     for rate in noise_rates:
         if rate == 0:
             acc["label"].append(acc["clean"])
@@ -235,6 +307,7 @@ def _per_regime(a: np.ndarray, regimes: list[str], k: int) -> dict:
 
 def run_sweeps(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) -> dict:
     """Train cfg's regimes × seeds once, then probe at every label-noise rate and every σ."""
+    sw.check_against(cfg)
     regimes = list(cfg.regimes)
     seeds = [cfg.seed + s for s in range(cfg.seeds)]
     inst_seed = [s for _ in regimes for s in seeds]
@@ -250,7 +323,10 @@ def run_sweeps(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) -> di
 
 def run_phase_map(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) -> dict:
     """mono − poly accuracy over (sparsity, noise level): all sparsities × {poly, mono} × seeds train in one
-    batch; the gap per cell is paired by seed, with a 95 % t-interval."""
+    batch; the gap per cell is paired by seed, with a 95 % t-interval. Rows of ``gap`` are sparsities,
+    columns noise levels; gap = mono − poly (positive: mono better)."""
+    if sw.map_noise == "label":
+        sw.check_against(cfg)
     seeds = [cfg.seed + s for s in range(cfg.seeds)]
     pair = ["poly", sw.mono]
     inst = [(r, s, S) for S in sw.sparsities for r in pair for s in seeds]

@@ -121,7 +121,10 @@ def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
 def train_one_by_one(model: ToyModel, sampler_factory, cfg: TrainConfig) -> list[ToyModel]:
     """Baseline for the benchmark and tests: train each instance alone, in a Python loop.
 
-    ``sampler_factory(k)`` returns the sampler of instance k alone. Same total work as :func:`train`.
+    ``sampler_factory(k)`` returns the sampler of instance k alone. The same arithmetic as :func:`train`, but
+    the random draws differ in amount: :func:`train` draws one block per distinct seed and shares it across
+    the instances with that seed, this loop draws one per instance (``benchmarks/bench_toy.py`` measures both
+    layouts).
     """
     out = []
     for k in range(model.instances):

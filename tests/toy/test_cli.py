@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-SMALL = ["--n", "8", "--m", "4", "--seeds", "2", "--steps", "30", "--batch-size", "64", "--probe-train", "256",
+SMALL = ["--n", "10", "--m", "5", "--seeds", "2", "--steps", "30", "--batch-size", "64", "--probe-train", "256",
          "--probe-test", "256", "--probe-max-iter", "20"]
 
 
@@ -14,15 +14,28 @@ def test_toy_json_structure(cli, tmp_path):
     rc, out, err = cli("toy", *SMALL, "--out", str(tmp_path), "--json")
     assert rc == 0, err
     res = json.loads(out)
-    assert res["config"]["_type"] == "ToyConfig" and res["config"]["n"] == 8
+    assert res["config"]["_type"] == "ToyConfig" and res["config"]["n"] == 10
     assert set(res["summary"]) == {"poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle"}
     for regime, row in res["summary"].items():
         for cond in ("clean", "label_noise", "input_noise", "monosemanticity"):
             assert len(row[cond]["ci"]) == 2 and 0 <= row[cond]["mean"] <= 1
             if regime != "poly":
                 assert "gap_vs_poly" in row[cond]
+        fpu = row["geometry"]["features_per_unit"]  # None (JSON for NaN) if no feature is represented
+        assert (fpu is None or fpu >= 1) and 0 <= row["geometry"]["unit_feature_recovery"] <= 1
+        assert isinstance(row["monosemantic"], bool)
+    assert res["summary"]["oracle"]["monosemantic"] is True
+    assert 0 < res["chance"] < 1 and "features_per_unit" in res["monosemantic_rule"]
     for f in ("results.json", "fig5a_wtw.png", "fig5b_accuracy.png"):
         assert (tmp_path / f).is_file()
+
+
+def test_toy_table_names_the_monosemantic_codes(cli, tmp_path):
+    rc, out, err = cli("toy", *SMALL, "--out", str(tmp_path))
+    assert rc == 0, err
+    assert "features/unit" in out and "chance (majority-class rate of the test labels)" in out
+    oracle = next(line for line in out.splitlines() if line.startswith("oracle"))
+    assert oracle.rstrip().endswith("yes")
 
 
 def test_toy_sweep_writes_map(cli, tmp_path):
@@ -45,6 +58,9 @@ def test_toy_sweep_writes_map(cli, tmp_path):
     (["--sparsities", "0.5"], "only applies to `monotheory toy sweep`"),
     (["sweep", "--map-noise", "both"], "map_noise"),
     (["--steps", "many"], "invalid int value"),
+    (["--task", "pair", "--noise-rate", "0.5"], "noise_rate = 0.5 is outside [0, 0.5) for flip label noise"),
+    (["sweep", "--task", "pair", "--noise-rate", "0.3", "--noise-rates", "0,0.3,0.9"],
+     "noise_rates entry = 0.9 is outside [0, 0.5) for flip label noise with 2 classes"),
 ])
 def test_bad_input_is_one_line_exit_2(cli, args, text):
     rc, out, err = cli("toy", *args)
