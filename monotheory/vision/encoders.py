@@ -70,22 +70,23 @@ def make_backbone(arch: str = "resnet18", cifar_stem: bool = False) -> tuple[nn.
 
 
 class Encoder(nn.Module):
-    """Backbone + projector Linear→BN→ReLU→Linear; output ReLU'd when ``nonneg`` (NCL).
+    """Backbone + projector Linear→ReLU→Linear; output ReLU'd when ``nonneg`` (NCL).
 
     Parameters: ``arch`` (one of :data:`ARCHS`), ``cifar_stem``, ``proj_hidden`` (16384 in the paper),
-    ``proj_out`` (2048), ``nonneg`` (False = CL/SimCLR, True = NCL).
+    ``proj_out`` (2048), ``nonneg`` (False = CL/SimCLR, True = NCL), ``proj_bn`` (False: the paper's and
+    the authors' SimCLR projector has no BatchNorm; True inserts BatchNorm1d after the first Linear).
     """
 
     def __init__(self, arch: str = "resnet18", cifar_stem: bool = False, proj_hidden: int = 16384,
-                 proj_out: int = 2048, nonneg: bool = False):
+                 proj_out: int = 2048, nonneg: bool = False, proj_bn: bool = False):
         super().__init__()
         check_int("proj_hidden", proj_hidden)
         check_int("proj_out", proj_out)
         self.arch, self.cifar_stem, self.nonneg = arch, bool(cifar_stem), bool(nonneg)
         self.backbone, self.feature_dim = make_backbone(arch, cifar_stem)
-        self.projector = nn.Sequential(
-            nn.Linear(self.feature_dim, proj_hidden), nn.BatchNorm1d(proj_hidden), nn.ReLU(inplace=True),
-            nn.Linear(proj_hidden, proj_out))
+        bn = [nn.BatchNorm1d(proj_hidden)] if proj_bn else []
+        self.projector = nn.Sequential(nn.Linear(self.feature_dim, proj_hidden), *bn, nn.ReLU(inplace=True),
+                                       nn.Linear(proj_hidden, proj_out))
         self.out_dim = int(proj_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -142,12 +143,16 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2, *, gat
 
 def contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2, *, mass_alpha: float = 0.0,
                      gather: bool = False) -> torch.Tensor:
-    """NT-Xent plus the optional activation-mass term ``-mass_alpha · mean|z|`` of the authors' NCL code.
+    """NT-Xent plus the optional activation-mass term ``-mass_alpha · mean|ẑ|`` of the authors' NCL code.
 
-    ``z1``, ``z2`` are the encoder outputs (already ReLU'd for NCL). ``mass_alpha = 0`` (default) is plain
-    InfoNCE; the authors add the term with coefficient 1 for NCL.
+    ``z1``, ``z2`` are the encoder outputs (already ReLU'd for NCL); ``ẑ`` is each row L2-normalised, as in
+    the authors' ``solo/methods/simclr.py`` (``F.normalize`` before ``mean(|z|)``), so the term lies in
+    [−mass_alpha, 0] and the loss is invariant to rescaling z. ``mass_alpha = 0`` is plain InfoNCE; the
+    authors add the term with coefficient 1 for NCL. The mean runs over the local rows of both views.
     """
     loss = nt_xent(z1, z2, temperature, gather=gather)
     if mass_alpha:
-        loss = loss - mass_alpha * 0.5 * (z1.float().abs().mean() + z2.float().abs().mean())
+        # on the raw z the term would be unbounded below (scaling z up lowers it without limit)
+        q = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+        loss = loss - mass_alpha * q.abs().mean()
     return loss

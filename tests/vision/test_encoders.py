@@ -69,13 +69,23 @@ def test_gathered_loss_equals_local_loss_at_world_size_one(tmp_path):
         dist.destroy_process_group()
 
 
-def test_mass_term():
+def test_mass_term_is_taken_on_the_normalised_features():
     g = torch.Generator().manual_seed(4)
     z1, z2 = torch.rand(4, 6, generator=g), torch.rand(4, 6, generator=g)
     base = nt_xent(z1, z2).item()
     with_mass = contrastive_loss(z1, z2, mass_alpha=0.5).item()
-    assert with_mass == pytest.approx(base - 0.5 * torch.cat([z1, z2]).abs().mean().item(), rel=1e-6)
+    unit = F.normalize(torch.cat([z1, z2]), dim=1)
+    assert with_mass == pytest.approx(base - 0.5 * unit.abs().mean().item(), rel=1e-6)
     assert contrastive_loss(z1, z2).item() == pytest.approx(base)
+
+
+def test_loss_with_mass_term_is_bounded_and_scale_invariant():
+    """On raw z, scaling z up would lower the loss without limit; on L2-normalised z it changes nothing."""
+    g = torch.Generator().manual_seed(6)
+    z1, z2 = torch.rand(4, 6, generator=g), torch.rand(4, 6, generator=g)
+    ref = contrastive_loss(z1, z2, mass_alpha=1.0).item()
+    for c in (1e-3, 0.5, 7.0, 1e4):
+        assert contrastive_loss(c * z1, c * z2, mass_alpha=1.0).item() == pytest.approx(ref, rel=1e-5)
 
 
 def test_resnet18_backbone_projector_and_stems():
@@ -85,8 +95,10 @@ def test_resnet18_backbone_projector_and_stems():
     assert isinstance(enc.backbone, torchvision.models.ResNet)
     assert isinstance(enc.backbone.fc, torch.nn.Identity) and enc.feature_dim == 512
     kinds = [type(m).__name__ for m in enc.projector]
-    assert kinds == ["Linear", "BatchNorm1d", "ReLU", "Linear"]
-    assert enc.projector[0].in_features == 512 and enc.projector[3].out_features == 32
+    assert kinds == ["Linear", "ReLU", "Linear"]  # the paper's / solo-learn's SimCLR projector: no BatchNorm
+    assert enc.projector[0].in_features == 512 and enc.projector[2].out_features == 32
+    with_bn = Encoder("tiny", proj_hidden=16, proj_out=8, proj_bn=True)
+    assert [type(m).__name__ for m in with_bn.projector] == ["Linear", "BatchNorm1d", "ReLU", "Linear"]
     assert enc.backbone.conv1.kernel_size == (7, 7) and enc.backbone.conv1.stride == (2, 2)
     cifar = Encoder("resnet18", cifar_stem=True, proj_hidden=64, proj_out=32)
     assert cifar.backbone.conv1.kernel_size == (3, 3) and cifar.backbone.conv1.stride == (1, 1)
