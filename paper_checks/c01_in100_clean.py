@@ -1,8 +1,10 @@
 """C1 — ImageNet-100, clean data: CL ≈ NCL ≈ SAE (Figure 1: 66.8 / 66.7 / 66.2 %, gaps ≤ 0.6 pt).
 
-Reads a finished ``run-imagenet`` folder (``ctx.imagenet_results``): the linear probe trained on clean labels,
-tested on clean images. Reproduced when the 95 % paired-bootstrap interval of each gap (over test images)
-overlaps ±0.6 pt. Skipped (instantly) without an ImageNet-100 run.
+Reads a finished ``run-imagenet`` folder (``ctx.imagenet_results``): the linear probe trained on clean labels
+(rate exactly 0), tested on clean images (σ exactly 0). An equivalence test: reproduced when the whole 95 %
+paired-bootstrap interval of a gap (over test images) lies within ±0.6 pt, not reproduced when it lies
+entirely outside, partly reproduced (inconclusive, said so) otherwise. Skipped (instantly) without an
+ImageNet-100 run or without that cell.
 """
 
 from monotheory.checks import CheckContext, script_main

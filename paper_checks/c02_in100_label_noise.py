@@ -1,8 +1,9 @@
 """C2 — ImageNet-100, 90 % label noise: NCL +13.7 pt and SAE +11.5 pt over CL (Figure 1: 48.1 / 45.9 / 34.4 %).
 
-Reads a finished ``run-imagenet`` folder: probes trained with the highest label-noise rate of the run's grid
-(the paper: 90 %, exactly round(η·N) labels moved to another class), tested on clean images. Reproduced when
-the 95 % paired-bootstrap interval of the gap lies above 0; partly when only the point estimate does.
+Reads a finished ``run-imagenet`` folder: probes trained at label-noise rate exactly 0.9 (the paper's: round(η·N)
+labels moved to another class), tested on clean images (σ 0); skipped, naming the cell, when the run's grid
+lacks it. Reproduced when the 95 % paired-bootstrap interval of the gap lies above 0; partly when only the
+point estimate does.
 """
 
 from monotheory.checks import CheckContext, script_main

@@ -1,8 +1,9 @@
 """C3 — ImageNet-100, Gaussian input noise σ = 0.6: NCL +4.6 pt and SAE +1.9 pt over CL (Figure 1).
 
 Reads a finished ``run-imagenet`` folder: clean-label probes tested on images with X + σ·N(0, I) added to the
-*normalised* tensor at the highest σ of the run's grid (the paper: 0.6). Reproduced when the 95 %
-paired-bootstrap interval of the gap lies above 0; partly when only the point estimate does.
+*normalised* tensor at σ exactly 0.6; skipped, naming the cell, when the run's grid lacks it or its input noise
+was not Gaussian. Reproduced when the 95 % paired-bootstrap interval of the gap lies above 0; partly when
+only the point estimate does.
 """
 
 from monotheory.checks import CheckContext, script_main

@@ -1,14 +1,35 @@
 """C4 — CIFAR-100, clean data: CL slightly above NCL (Table 1, noise 0: 54.5 vs 52.8 %).
 
-Reads a finished ``run-imagenet --dataset cifar100`` folder (given as ``--imagenet-results``). Reproduced when
-the 95 % paired-bootstrap interval of CL − NCL lies above 0; partly when only the point estimate does.
+Reads a finished ``run-imagenet --dataset cifar100`` folder: the one given as ``--imagenet-results`` when its
+config says ``cifar100``, else the folder in the environment variable ``MONOTHEORY_CIFAR_RESULTS`` (the check
+context has one results folder, usually the ImageNet-100 run). Cell: training noise 0, test σ 0. Reproduced
+when the 95 % paired-bootstrap interval of CL − NCL lies above 0; partly when only the point estimate does.
 """
 
+import os
+from pathlib import Path
+
 from monotheory.checks import CheckContext, script_main
-from monotheory.vision.summary import probe_claim
+from monotheory.report import skipped
+from monotheory.vision.summary import probe_claim, run_dataset
 
 CLAIM = "CIFAR-100, clean labels: CL is slightly more accurate than NCL"
 PAIRS = [("cl", "ncl", "54.5 vs 52.8 (+1.7 pt)")]
+ENV = "MONOTHEORY_CIFAR_RESULTS"
+
+
+def cifar_results(given):
+    """(folder, None) for the CIFAR-100 run to read, or (None, reason)."""
+    if given is not None and run_dataset(given) == "cifar100":
+        return Path(given), None
+    env = os.environ.get(ENV)
+    if env:
+        if not Path(env).is_dir():
+            return None, f"{ENV}={env!r} is not a folder"
+        return Path(env), None
+    seen = f" (--imagenet-results {given} is a run on {run_dataset(given)!r})" if given is not None else ""
+    return None, (f"needs a `run-imagenet --dataset cifar100` folder: give it as --imagenet-results or in the "
+                  f"environment variable {ENV}{seen}")
 
 
 def evaluate(results_dir, dataset="cifar100", seed=0):
@@ -17,7 +38,10 @@ def evaluate(results_dir, dataset="cifar100", seed=0):
 
 
 def run(ctx: CheckContext):
-    return evaluate(ctx.imagenet_results, seed=ctx.seed)
+    folder, reason = cifar_results(ctx.imagenet_results)
+    if folder is None:
+        return skipped("C4", CLAIM, reason, label="CL−NCL", paper_value=PAIRS[0][2])
+    return evaluate(folder, seed=ctx.seed)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The Figure-1 summary of a ``run-imagenet`` output folder, its plots, and paired accuracy gaps.
 
 Figure 1 of the paper (ImageNet-100, linear-probe top-1 %): rows *clean*, *90 % label noise*, *Gaussian
-input noise σ = 0.6*; columns CL (poly), SAE (mono), NCL (mono). Here the rows are taken from the run's
-own grids: clean = lowest noise rate and σ, label noise = the highest rate in the grid (σ lowest), input
-noise = the highest σ (rate lowest). Nothing here imports torch.
+input noise σ = 0.6*; columns CL (poly), SAE (mono), NCL (mono). The summary takes the paper's cells
+(:data:`PAPER_CELLS`) when the run's grids hold them, else the grid's extremes (labelled with their values,
+without the paper's numbers beside them). The claims C1–C4 use the paper's cells only, and skip without
+them. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ COLUMNS = (("cl", "CL (poly)"), ("sae", "SAE (mono)"), ("ncl", "NCL (mono)"))
 PAPER_FIGURE1 = {"clean": {"cl": 66.8, "sae": 66.2, "ncl": 66.7},
                  "label_noise": {"cl": 34.4, "sae": 45.9, "ncl": 48.1},
                  "input_noise": {"cl": 28.7, "sae": 30.6, "ncl": 33.3}}
+
+
+# (training label-noise rate, test σ) of each Figure-1 row in the paper
+PAPER_CELLS = {"clean": (0.0, 0.0), "label_noise": (0.9, 0.0), "input_noise": (0.0, 0.6)}
 
 
 def load_json(out: str | Path, name: str) -> dict | None:
@@ -41,16 +46,30 @@ def grid(probe: dict) -> tuple[list[float], list[str]]:
     return rates, sigmas
 
 
+def has_cell(probe: dict, rate: float, sigma: float) -> bool:
+    """Whether every method of ``probe.json`` has a result at training noise ``rate`` and test σ ``sigma``."""
+    return all(_acc(probe, m, rate, f"{float(sigma):g}") is not None for m in probe["methods"])
+
+
+def cell_label(row: str, rate: float, sigma: float) -> str:
+    return {"clean": "clean", "label_noise": f"label noise {rate:.0%}"}.get(row, f"input noise σ={sigma:g}")
+
+
 def figure1_rows(probe: dict) -> list[dict]:
-    """Three rows (``clean``, ``label_noise``, ``input_noise``) of top-1 accuracy (fraction) per method."""
+    """Three rows (``clean``, ``label_noise``, ``input_noise``) of top-1 accuracy (fraction) per method.
+
+    Each row is the paper's cell when present (``paper_cell: True``), else the grid's extreme.
+    """
     rates, sigmas = grid(probe)
-    specs = [("clean", "clean", rates[0], sigmas[0]),
-             ("label_noise", f"label noise {rates[-1]:.0%}", rates[-1], sigmas[0]),
-             ("input_noise", f"input noise σ={float(sigmas[-1]):g}", rates[0], sigmas[-1])]
+    fallback = {"clean": (rates[0], float(sigmas[0])), "label_noise": (rates[-1], float(sigmas[0])),
+                "input_noise": (rates[0], float(sigmas[-1]))}
     rows = []
-    for key, label, rate, s in specs:
-        rows.append({"row": key, "label": label, "noise_rate": rate, "sigma": float(s),
-                     "acc": {m: _acc(probe, m, rate, s) for m, _ in COLUMNS if m in probe["methods"]}})
+    for key, paper in PAPER_CELLS.items():
+        ok = has_cell(probe, *paper)
+        rate, s = paper if ok else fallback[key]
+        rows.append({"row": key, "label": cell_label(key, rate, s), "noise_rate": rate, "sigma": s,
+                     "paper_cell": ok,
+                     "acc": {m: _acc(probe, m, rate, f"{s:g}") for m, _ in COLUMNS if m in probe["methods"]}})
     return rows
 
 
@@ -63,7 +82,7 @@ def figure1_markdown(rows: list[dict], paper: bool = False) -> str:
         for m, _ in cols:
             a = r["acc"].get(m)
             cell = "—" if a is None else f"{100 * a:.1f}"
-            if paper:
+            if paper and r.get("paper_cell", True):  # never beside another cell than the paper's
                 cell += f" (paper {PAPER_FIGURE1[r['row']][m]})"
             cells.append(cell)
         lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
@@ -248,43 +267,80 @@ def probe_gap(results_dir, a: str, b: str, rate: float, sigma_key: str, seed: in
     return paired_gap(correct[(a, rate, sigma_key)], correct[(b, rate, sigma_key)], seed=seed)
 
 
+def run_dataset(results_dir) -> str | None:
+    """The ``dataset`` of a run-imagenet folder (from ``config.json``, else ``probe.json``), or None."""
+    for name, keys in (("config", ("config", "dataset")), ("probe", ("run_config", "dataset"))):
+        d = load_json(results_dir, name) if results_dir is not None and Path(results_dir).is_dir() else None
+        for k in keys:
+            d = d.get(k) if isinstance(d, dict) else None
+        if d is not None:
+            return d
+    return None
+
+
+def equivalence_verdict(lo: float, hi: float, tolerance: float) -> tuple[str, str]:
+    """Two one-sided tests in interval form: (verdict, why) for "the gap is within ±tolerance"."""
+    from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED
+
+    if -tolerance <= lo and hi <= tolerance:
+        return REPRODUCED, f"the whole 95 % interval lies within ±{tolerance:g} pt"
+    if hi < -tolerance or lo > tolerance:
+        return NOT_REPRODUCED, f"the whole 95 % interval lies outside ±{tolerance:g} pt"
+    return PARTLY, (f"inconclusive: the 95 % interval [{lo:+.1f}, {hi:+.1f}] pt is neither inside nor outside "
+                    f"±{tolerance:g} pt")
+
+
 def probe_claim(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule: str, dataset: str | None,
-                seed: int = 0, tolerance: float = 0.6):
+                seed: int = 0, tolerance: float = 0.6, input_noise: str = "gaussian"):
     """Verdict rows for a Figure-1 claim: one row per (a, b, paper value) pair, gap a − b in points.
 
-    ``row``: ``clean`` / ``label_noise`` / ``input_noise`` (cells as in :func:`figure1_rows`). ``rule``:
-    ``"equal"`` — reproduced when the 95 % paired-bootstrap interval of the gap overlaps
-    [−``tolerance``, +``tolerance``]; ``"greater"`` — reproduced when the interval lies above 0, partly
-    when only the point estimate does, not reproduced otherwise.
+    ``row``: ``clean`` / ``label_noise`` / ``input_noise``; the cell is exactly the paper's
+    (:data:`PAPER_CELLS`: rate 0 / 0.9 / 0, σ 0 / 0 / 0.6) and, for σ > 0, ``input_noise`` must be the run's
+    kind; without that cell every row is skipped with a reason naming it. ``rule``: ``"equal"`` — an
+    equivalence test (:func:`equivalence_verdict`): reproduced when the 95 % paired-bootstrap interval of the
+    gap lies within ±``tolerance``, not reproduced when it lies entirely outside, partly (inconclusive)
+    otherwise; ``"greater"`` — reproduced when the interval lies above 0, partly when only the point
+    estimate does, not reproduced otherwise.
     """
     from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
 
+    rate, sigma = PAPER_CELLS[row]
     probe, reason = claim_inputs(results_dir, "probe", dataset)
     if probe is not None and not (Path(results_dir) / "probe_correct.npz").exists():
         probe, reason = None, f"{results_dir} has no probe_correct.npz"
     missing = [m for a, b, _ in pairs for m in (a, b) if probe is not None and m not in probe["methods"]]
     if missing:
         probe, reason = None, f"{results_dir} has no probe results for {', '.join(sorted(set(missing)))}"
+    if probe is not None and not has_cell(probe, rate, sigma):
+        rates, sigmas = grid(probe)
+        probe, reason = None, (f"{results_dir}/probe.json has no cell at training label-noise rate {rate:g} and test "
+                               f"σ {sigma:g} (its grid: rates {', '.join(f'{r:g}' for r in rates)}; σ "
+                               f"{', '.join(sigmas)}); rerun the probe stage with them")
+    kind = probe.get("config", {}).get("input_noise", "gaussian") if probe is not None else None
+    if probe is not None and sigma > 0 and kind != input_noise:
+        probe, reason = None, f"{results_dir} used {kind} input noise; this claim is about {input_noise} noise"
     if probe is None:
         return [skipped(claim_id, claim, reason, label=f"{a.upper()}−{b.upper()}", paper_value=pv)
                 for a, b, pv in pairs]
     cell = next(r for r in figure1_rows(probe) if r["row"] == row)
-    skey = f"{cell['sigma']:g}"
     out = []
     for a, b, pv in pairs:
-        gap, lo, hi = probe_gap(results_dir, a, b, cell["noise_rate"], skey, seed=seed)
+        gap, lo, hi = probe_gap(results_dir, a, b, rate, f"{sigma:g}", seed=seed)
+        why = ""
         if rule == "equal":
-            verdict = REPRODUCED if lo <= tolerance and hi >= -tolerance else NOT_REPRODUCED
+            verdict, why = equivalence_verdict(lo, hi, tolerance)
         else:
             verdict = REPRODUCED if lo > 0 else PARTLY if gap > 0 else NOT_REPRODUCED
         acc_a, acc_b = 100 * cell["acc"][a], 100 * cell["acc"][b]
+        noise = f", {kind} test noise" if sigma > 0 else ""
         out.append(Verdict(
             claim_id=claim_id, claim=claim, verdict=verdict, label=f"{a.upper()}−{b.upper()}",
-            measured=f"{a.upper()} {acc_a:.1f} % vs {b.upper()} {acc_b:.1f} %: gap {gap:+.1f} pt",
+            measured=f"{a.upper()} {acc_a:.1f} % vs {b.upper()} {acc_b:.1f} %: gap {gap:+.1f} pt" + (
+                f" ({why})" if why else ""),
             value=gap, interval=(lo, hi), paper_value=pv,
-            conditions=(f"{probe.get('dataset')}, {cell['label']} (training label noise {cell['noise_rate']:g}, test "
-                        f"σ {cell['sigma']:g}), {probe.get('n_test')} test images, 95 % paired bootstrap over test "
-                        "images (one pretraining seed)"),
+            conditions=(f"{probe.get('dataset')}, {cell['label']} (training label noise {rate:g}, test σ {sigma:g}"
+                        f"{noise}), {probe.get('n_test')} test images, 95 % paired bootstrap over test images (one "
+                        "pretraining seed)"),
             details={"row": cell, "results": str(results_dir)}))
     return out
 
