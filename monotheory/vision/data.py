@@ -240,6 +240,23 @@ def _folder_classes(dataset: str, train_dir: Path, val_dir: Path, classes: list[
     return names
 
 
+def class_names(dataset: str, root: str | os.PathLike) -> list[str]:
+    """The class list :func:`load_datasets` will use, read cheaply (folder names or CIFAR-100's meta file)."""
+    check_choice("dataset", dataset, DATASETS)
+    root = Path(root).expanduser()
+    if dataset == "imagenet100":
+        return imagenet100_classes()
+    if dataset == "folder":
+        train, _ = _check_split_dirs(root)
+        return _class_dirs(train)
+    meta = (root.parent if root.name == "cifar-100-python" else root) / "cifar-100-python" / "meta"
+    try:
+        with open(meta, "rb") as f:
+            return list(pickle.load(f, encoding="latin1")["fine_label_names"])
+    except (OSError, pickle.UnpicklingError, KeyError, EOFError):
+        raise ConfigError(f"CIFAR-100 meta file {meta} is missing or unreadable") from None
+
+
 def _load_cifar100(root: Path, train_transform, eval_transform, classes):
     if root.name == "cifar-100-python":  # accept the extracted folder itself as well as its parent
         root = root.parent
@@ -306,6 +323,16 @@ def simclr_transform(crop_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, *, bl
     return TwoViews(T.Compose(ops))
 
 
+def classifier_train_transform(crop_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """Training augmentation of the authors' fine-tuning (solo-learn's classification pipeline): a normalised
+    tensor of RandomResizedCrop(``crop_size``, scale 0.08–1, bicubic as their DALI loader) + horizontal flip."""
+    from torchvision import transforms as T
+
+    crop_size = check_int("crop_size", crop_size)
+    return T.Compose([T.RandomResizedCrop(crop_size, scale=(0.08, 1.0), interpolation=T.InterpolationMode.BICUBIC),
+                      T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)])
+
+
 def eval_transform(crop_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, *, resize: int | None = None):
     """Deterministic evaluation transform → a normalised tensor (``mean=None``: unnormalised, in [0, 1]).
 
@@ -363,6 +390,65 @@ class LabelledSubset(Subset):
 def subset(ds: Dataset, indices: Sequence[int]) -> LabelledSubset:
     """``ds`` restricted to ``indices``, keeping ``.targets`` and ``.classes``."""
     return LabelledSubset(ds, indices)
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from integers, without collisions such as (0, 1) vs (1, 0) (numpy ``SeedSequence``)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
+
+
+def item_seed(seed: int, epoch: int, index: int, rank: int = 0) -> int:
+    """Seed of the random augmentation of item ``index`` in ``epoch`` on DDP rank ``rank``."""
+    return derive_seed(seed, epoch, index, rank, 0xA06)
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Yields ``(epoch, index)`` pairs for :class:`SeededItems`; call :meth:`set_epoch` before each epoch.
+
+    The order is a permutation seeded by (``seed``, epoch) — or ``inner``'s order (e.g. a
+    ``DistributedSampler``, whose ``set_epoch`` is forwarded). The epoch travels with each index, so
+    persistent DataLoader workers (which never see attribute changes of the main process) know it.
+    """
+
+    def __init__(self, n: int, seed: int = 0, inner=None):
+        self.n, self.seed, self.inner, self.epoch = int(n), int(seed), inner, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        if self.inner is not None:
+            self.inner.set_epoch(self.epoch)
+
+    def __len__(self) -> int:
+        return len(self.inner) if self.inner is not None else self.n
+
+    def __iter__(self):
+        if self.inner is not None:
+            order = iter(self.inner)
+        else:
+            g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, 0x5EED))
+            order = torch.randperm(self.n, generator=g).tolist()
+        return ((self.epoch, int(i)) for i in order)
+
+
+class SeededItems(Dataset):
+    """``base[i]`` for a key ``(epoch, i)``, its random transforms seeded by :func:`item_seed`.
+
+    Each item's augmentation is a function of (seed, epoch, index, rank) only: the same with any number of
+    workers, after a resume, and different on every DDP rank. Only the CPU generator is reseeded, inside
+    ``fork_rng``, so the caller's global RNG state (CPU and CUDA) is left as it was.
+    """
+
+    def __init__(self, base: Dataset, seed: int = 0, rank: int = 0):
+        self.base, self.seed, self.rank = base, int(seed), int(rank)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, key):
+        epoch, i = key
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(item_seed(self.seed, epoch, i, self.rank))  # CPU only
+            return self.base[i]
 
 
 def make_loader(ds: Dataset, batch_size: int, *, shuffle: bool, num_workers: int = 0, seed: int = 0,

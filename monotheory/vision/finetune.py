@@ -10,7 +10,10 @@ Semantics (the authors' setting as far as it is known):
 - few-shot: a stratified, seeded ``few_shot_fraction`` of the training set (at least one image per class);
 - label noise: :func:`monotheory.noise.label_noise` applied once to the (few-shot) training targets; validation
   labels stay clean;
-- SGD with momentum, cosine learning-rate decay per step, cross-entropy on the (noisy) labels.
+- SGD with momentum and cross-entropy on the (noisy) labels; ``schedule="cosine"`` decays the lr per step to
+  0, ``schedule="step"`` multiplies it by 0.1 at each of ``decay_epochs`` (the authors' ``MultiStepLR``);
+- shuffling is seeded by (seed, epoch) and a random training transform by (seed, epoch, index), so a resumed
+  run repeats the uninterrupted one.
 
 ``train_acc`` in the history is the running accuracy during each epoch against the labels trained on (noisy
 ones under label noise); ``train_acc_clean`` is the same predictions scored against the true labels.
@@ -30,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset, RandomSampler
+from torch.utils.data import Dataset
 
 from monotheory.config import (
     check_choice,
@@ -42,9 +45,10 @@ from monotheory.config import (
 )
 from monotheory.errors import ConfigError
 from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES, label_noise
-from monotheory.vision.data import few_shot_indices, make_loader, subset
+from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
 
 HEADS = ("ce", "nce")
+SCHEDULES = ("cosine", "step")
 
 
 def _f(default: Any, help: str):
@@ -57,7 +61,9 @@ class FinetuneConfig:
 
     head: str = _f("ce", "classifier head: ce (linear on the features) or nce (ReLU on the features first)")
     epochs: int = _f(30, "fine-tuning epochs")
-    lr: float = _f(0.05, "SGD learning rate (cosine-decayed per step to 0)")
+    lr: float = _f(0.05, "SGD learning rate (the peak; see schedule)")
+    schedule: str = _f("cosine", "lr schedule: cosine (per step, to 0) or step (×0.1 at each of decay_epochs)")
+    decay_epochs: tuple[int, ...] = _f((60, 80), "epochs at which the step schedule multiplies the lr by 0.1")
     batch_size: int = _f(256, "batch size")
     weight_decay: float = _f(1e-4, "weight decay")
     momentum: float = _f(0.9, "SGD momentum")
@@ -70,10 +76,14 @@ class FinetuneConfig:
     amp: bool = _f(False, "bf16 autocast on CUDA")
 
     def __post_init__(self):
+        self.decay_epochs = tuple(int(e) for e in self.decay_epochs)
         self.check()
 
     def check(self) -> None:
         check_choice("head", self.head, HEADS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        for e in self.decay_epochs:
+            check_int("decay epoch", e)
         check_int("epochs", self.epochs)
         check_range("lr", self.lr, 0, 100, lo_closed=False)
         check_int("batch_size", self.batch_size)
@@ -120,8 +130,12 @@ class FinetuneModel(nn.Module):
         return self.classifier(F.relu(z) if self.nonneg else z)
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([int(seed), int(epoch), 0xF1]).generate_state(1)[0])
+def _lr_factor(cfg: FinetuneConfig, steps_per_epoch: int):
+    """Multiplier of the lr at optimiser step ``s`` (a function for ``LambdaLR``)."""
+    if cfg.schedule == "step":
+        return lambda s: 0.1 ** sum(s >= e * steps_per_epoch for e in cfg.decay_epochs)
+    steps = cfg.epochs * steps_per_epoch
+    return lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
 
 
 @torch.no_grad()
@@ -152,13 +166,14 @@ def _resume_keys(cfg: FinetuneConfig) -> dict:
 
 
 def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes: int, cfg: FinetuneConfig, *,
-             device: str | torch.device = "cpu", progress: bool = True,
+             device: str | torch.device = "cpu", progress: bool | None = None,
              checkpoint_path: str | os.PathLike | None = None, return_model: bool = False) -> dict:
     """Fine-tune a copy of ``encoder`` (attributes ``.backbone`` and ``.projector``) on ``train_ds``.
 
     ``train_ds`` / ``val_ds`` return (normalised image, class index) and expose ``.targets``. With
     ``checkpoint_path`` the state is saved atomically after every epoch and a run resumes from it (same config
-    required). Returns ``{"config", "history", "final_val_acc", "best_val_acc", "realised_noise_rate",
+    required). ``progress``: show a progress bar (None: only when stderr is a terminal). Returns ``{"config",
+    "history", "final_val_acc", "best_val_acc", "realised_noise_rate",
     "n_train", "n_val"}``; ``history`` has one ``{"epoch", "loss", "train_acc", "train_acc_clean",
     "val_acc"}`` per epoch. ``return_model=True`` adds the fine-tuned :class:`FinetuneModel` under ``"model"``
     (not JSON-serialisable; the caller's ``encoder`` itself is never modified).
@@ -183,10 +198,10 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     noisy = np.asarray(noise.labels, dtype=np.int64)
     train = _NoisyLabels(subset(train_ds, idx), noisy)
     n = len(train)
-    shuffle_gen = torch.Generator()
-    sampler = RandomSampler(train, generator=shuffle_gen)
-    train_loader = make_loader(train, cfg.batch_size, shuffle=False, sampler=sampler, num_workers=cfg.num_workers,
-                               seed=cfg.seed, drop_last=n % cfg.batch_size == 1, device=device)  # BN needs 2+
+    sampler = EpochSampler(n, cfg.seed)
+    train_loader = make_loader(SeededItems(train, cfg.seed), cfg.batch_size, shuffle=False, sampler=sampler,
+                               num_workers=cfg.num_workers, seed=cfg.seed, drop_last=n % cfg.batch_size == 1,
+                               device=device)  # BN needs 2+
     val_loader = make_loader(val_ds, cfg.batch_size, shuffle=False, num_workers=cfg.num_workers,
                              seed=cfg.seed, device=device)
 
@@ -203,8 +218,7 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
             p.copy_(torch.empty(p.shape).uniform_(-bound, bound, generator=torch_gen))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    steps = cfg.epochs * len(train_loader)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(cfg, len(train_loader)))
 
     history: list[dict] = []
     start = 0
@@ -219,11 +233,12 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
         sched.load_state_dict(state["sched"])
         history, start = state["history"], state["epoch"]
 
+    show = sys.stderr.isatty() if progress is None else progress  # an explicit setting wins over the TTY test
     bar = tqdm(total=cfg.epochs * n, initial=start * n, unit="img", unit_scale=True, desc=f"finetune {cfg.head}",
-               disable=not progress or not sys.stderr.isatty(), leave=False)
+               disable=not show, leave=False)
     for epoch in range(start, cfg.epochs):
         model.train()
-        shuffle_gen.manual_seed(_epoch_seed(cfg.seed, epoch))  # same order whether resumed or not
+        sampler.set_epoch(epoch)  # same order and augmentations whether resumed or not
         loss_sum = torch.zeros((), device=device)
         hits = torch.zeros(2, device=device, dtype=torch.long)
         seen = 0

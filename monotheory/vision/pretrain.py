@@ -4,7 +4,9 @@ No label reaches the encoder: the loop discards the dataset's targets before the
 solo-learn fork trains an online classifier without ``.detach()``, leaking labels; this one has none).
 A checkpoint is written after every epoch (rank 0, atomically); calling :func:`pretrain` again with the
 same checkpoint path resumes after the last finished epoch and gives the same weights as an uninterrupted
-run on CPU (each epoch's shuffling and augmentations are seeded from ``seed`` and the epoch number).
+run on CPU: each epoch's shuffling is seeded by (``seed``, epoch) and each image's augmentation by (``seed``,
+epoch, index, DDP rank), so neither depends on the number of workers or on where a run was interrupted.
+The DataLoader is built once per encoder; its workers persist across epochs.
 """
 
 from __future__ import annotations
@@ -98,6 +100,32 @@ def _views(batch):
     return views[0], views[1]
 
 
+def effective_lr(cfg: PretrainConfig, batch_per_process: int, world_size: int) -> float:
+    """solo-learn's linear scaling rule (which the authors' fork applies): lr × global batch / 256."""
+    return cfg.lr * batch_per_process * world_size / 256 if cfg.scale_lr else cfg.lr
+
+
+def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num_workers: int, device):
+    """The pretraining DataLoader, built once per stage (persistent workers keep running between epochs).
+
+    Returns ``(loader, sampler)``; call ``sampler.set_epoch(e)`` before each epoch. Shuffling is seeded by
+    (seed, epoch) — by ``DistributedSampler`` under DDP — and every item's augmentation by (seed, epoch,
+    index, rank) through :class:`~monotheory.vision.data.SeededItems`.
+    """
+    from monotheory.vision.data import EpochSampler, SeededItems, make_loader
+
+    inner = None
+    if dist.enabled:
+        from torch.utils.data.distributed import DistributedSampler
+
+        inner = DistributedSampler(train_ds, num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
+                                   seed=seed, drop_last=True)
+    sampler = EpochSampler(len(train_ds), seed, inner)
+    loader = make_loader(SeededItems(train_ds, seed, dist.rank), batch, shuffle=False, num_workers=num_workers,
+                         seed=seed, drop_last=True, sampler=sampler, device=device)
+    return loader, sampler
+
+
 def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.device | str = "cpu", seed: int = 0,
              num_workers: int = 0, checkpoint_path: str | Path | None = None, dist: DistInfo | None = None,
              compile: bool = False, progress: bool | None = None, on_epoch_end=None) -> dict:
@@ -105,11 +133,10 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
 
     ``encoder.nonneg`` selects NCL. Resumes from ``checkpoint_path`` when it exists. ``on_epoch_end(epoch)``
     is called after each epoch's checkpoint (tests use it to simulate an interruption). Returns
-    ``{"history": [{epoch, loss, lr, images_per_s, seconds}], "epochs": ...}``.
+    ``{"history": [{epoch, loss, lr, images_per_s, seconds}], "epochs", "lr_effective", ...}``;
+    ``lr_effective`` is the peak lr after :func:`effective_lr`.
     """
     from tqdm.auto import tqdm
-
-    from monotheory.vision.data import make_loader
 
     dist = dist or DistInfo()
     device = torch.device(device)
@@ -131,60 +158,54 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
         opt.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
     step_fn = torch.compile(model) if compile else model
-    sampler = None
-    if dist.enabled:
-        from torch.utils.data.distributed import DistributedSampler
-
-        sampler = DistributedSampler(train_ds, num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
-                                     seed=seed, drop_last=True)
     batch = max(2, min(cfg.batch_size, len(train_ds) // dist.world_size))
+    base_lr = effective_lr(cfg, batch, dist.world_size)
+    loader, sampler = make_pretrain_loader(train_ds, batch, seed=seed, dist=dist, num_workers=num_workers,
+                                           device=device)
     show = (sys.stderr.isatty() if progress is None else progress) and dist.is_main
-    steps_per_epoch = max(1, (len(train_ds) // dist.world_size) // batch)
+    steps_per_epoch = max(1, len(loader))
     total, warm = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
     amp = cuda and cfg.amp
     for epoch in range(start, cfg.epochs):
         encoder.train()
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        loader = make_loader(train_ds, batch, shuffle=sampler is None, num_workers=num_workers,
-                             seed=seed * 1009 + epoch, drop_last=True, sampler=sampler, device=device)
+        sampler.set_epoch(epoch)  # same shuffling and augmentations whether resumed or not
         t0, seen, total_loss, n_steps = time.perf_counter(), 0, 0.0, 0
         bar = tqdm(loader, desc=f"pretrain {'ncl' if encoder.nonneg else 'cl'} {epoch + 1}/{cfg.epochs}",
                    disable=not show, leave=False)
-        with torch.random.fork_rng(devices=[]):  # augmentations in the main process: seeded per epoch
-            torch.manual_seed(seed * 1009 + epoch)
-            for b in bar:
-                x1, x2 = _views(b)
-                x1, x2 = x1.to(device, non_blocking=True), x2.to(device, non_blocking=True)
-                if cuda and cfg.channels_last:
-                    x1, x2 = x1.contiguous(memory_format=torch.channels_last), x2.contiguous(
-                        memory_format=torch.channels_last)
-                lr = warmup_cosine(epoch * steps_per_epoch + n_steps, total, warm, cfg.lr)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    z = step_fn(torch.cat([x1, x2]))
-                n = x1.shape[0]
-                loss = contrastive_loss(z[:n], z[n:], cfg.temperature,
-                                        mass_alpha=cfg.mass_alpha if encoder.nonneg else 0.0, gather=dist.enabled)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total_loss += loss.item()
-                n_steps += 1
-                seen += n * dist.world_size
-                bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        for b in bar:
+            x1, x2 = _views(b)
+            x1, x2 = x1.to(device, non_blocking=True), x2.to(device, non_blocking=True)
+            if cuda and cfg.channels_last:
+                x1, x2 = x1.contiguous(memory_format=torch.channels_last), x2.contiguous(
+                    memory_format=torch.channels_last)
+            lr = warmup_cosine(epoch * steps_per_epoch + n_steps, total, warm, base_lr)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                z = step_fn(torch.cat([x1, x2]))
+            n = x1.shape[0]
+            loss = contrastive_loss(z[:n], z[n:], cfg.temperature,
+                                    mass_alpha=cfg.mass_alpha if encoder.nonneg else 0.0, gather=dist.enabled)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += loss.item()
+            n_steps += 1
+            seen += n * dist.world_size
+            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
         dt = time.perf_counter() - t0
-        history.append({"epoch": epoch + 1, "loss": total_loss / max(1, n_steps), "lr": lr if n_steps else cfg.lr,
+        history.append({"epoch": epoch + 1, "loss": total_loss / max(1, n_steps), "lr": lr if n_steps else base_lr,
                         "images_per_s": seen / dt if dt > 0 else None, "seconds": dt})
         if ckpt is not None and dist.is_main:
             save_checkpoint(ckpt, {"epoch": epoch + 1, "model": encoder.state_dict(),
                                    "optimizer": opt.state_dict(), "history": history, "config": to_dict(cfg)})
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
+    del loader  # stops persistent workers
     encoder.eval()
     return {"history": history, "epochs": cfg.epochs, "final_loss": history[-1]["loss"] if history else None,
-            "world_size": dist.world_size, "batch_size_per_process": batch}
+            "world_size": dist.world_size, "batch_size_per_process": batch, "global_batch_size": batch * dist.world_size,
+            "lr_base": cfg.lr, "lr_effective": base_lr, "lr_scaled": bool(cfg.scale_lr)}
 
 
 def run_pretrain_stage(ctx) -> None:
@@ -196,10 +217,7 @@ def run_pretrain_stage(ctx) -> None:
     for name in ctx.cfg.encoders_needed():
         if ctx.done(f"pretrain_{name}", "pretrain"):
             continue
-        ckpt = ctx.ckpt_dir / f"pretrain_{name}_last.pt"
-        if ctx.fresh("pretrain") and ckpt.exists() and ctx.dist.is_main:
-            ckpt.unlink()
-        ctx.barrier()
+        ckpt = ctx.ckpt_dir / f"pretrain_{name}_last.pt"  # under --force, run() has deleted it already
         if ckpt.exists():
             ctx.log(f"pretrain {name}: resuming from {ckpt.name}")
         else:

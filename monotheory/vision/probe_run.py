@@ -2,8 +2,10 @@
 
 Feature sets (the paper's Figure 1 columns): ``cl`` = the CL projector output, ``ncl`` = the NCL projector
 output (ReLU'd), ``sae`` = the top-k SAE codes of the L2-normalised CL output. Features are extracted once
-per encoder, split and input-noise level σ, and cached (``features/<enc>_<split>_s<σ>.pt``); the SAE codes
-are computed from the cached CL features. Input noise is added to the *normalised* image tensor at test time
+and cached as ``features/<enc>_<split>_s<σ>_<key>.pt``, where ``key`` hashes everything that determines
+them (:meth:`RunContext.feature_key`: the encoder file's size and mtime, data set and root, split, crop and
+resize, σ and noise kind, seed …), so a changed setting never reuses old features; the SAE codes are
+computed from the cached CL features. Input noise is added to the *normalised* image tensor at test time
 only (``X + σ·N(0, I)`` or ``X + σ·U[0, 1)``), seeded per batch, so every method sees the same noisy images.
 Training labels are corrupted with :func:`monotheory.noise.label_noise` (the same draw for every method);
 test labels stay clean.
@@ -101,6 +103,11 @@ def feature_stats(features: torch.Tensor, labels: torch.Tensor) -> dict:
             "dim": int(features.shape[1])}
 
 
+def probe_lr(cfg: ProbeConfig) -> float:
+    """The probe's lr: ``lr × batch_size / 256`` when ``scale_lr`` (solo-learn's linear-eval rule; one process)."""
+    return cfg.lr * cfg.batch_size / 256 if cfg.scale_lr else cfg.lr
+
+
 def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tuple[torch.Tensor, torch.Tensor]],
                  num_classes: int, cfg: ProbeConfig, *, seed: int = 0, device="cpu") -> tuple[list, dict, object]:
     """Fit one linear probe per training label-noise rate and score it on every test set.
@@ -119,7 +126,7 @@ def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tupl
         noisy = label_noise(y_tr, rate, num_classes, model=cfg.noise_model, sampling=cfg.noise_sampling,
                             seed=seed + int(round(rate * 1000)))
         y_noisy = torch.as_tensor(np.asarray(noisy.labels)).long()
-        probe = LinearProbe(num_classes, solver=cfg.solver, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        probe = LinearProbe(num_classes, solver=cfg.solver, lr=probe_lr(cfg), weight_decay=cfg.weight_decay,
                             epochs=cfg.epochs, batch_size=cfg.batch_size, device=device, random_state=seed)
         probe.fit(x_tr, y_noisy)
         row = {"noise_rate": rate, "realised_rate": float(noisy.realised_rate),
@@ -159,12 +166,9 @@ class RunContext:
         self.progress = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
         self.cache = FeatureCache(self.out / "features")
         self._data = None
+        self._train_ft = None
         self._encoders: dict = {}
         self._sae = None
-        if cfg.force and "pretrain" in cfg.stages and self.dist.is_main and self.cache.folder.exists():
-            import shutil
-
-            shutil.rmtree(self.cache.folder)  # features of the old encoders are stale
 
     # -- plumbing
     def log(self, msg: str) -> None:
@@ -234,6 +238,21 @@ class RunContext:
                               mean=mean, std=std, eval_tf=ev)
         return self._data
 
+    @property
+    def train_ft(self):
+        """The training set with the fine-tuning augmentation (RandomResizedCrop + flip), loaded on first use."""
+        if self._train_ft is None:
+            from monotheory.vision import data as D
+
+            c, d = self.cfg, self._load()
+            tf = D.classifier_train_transform(c.crop_size, d["mean"], d["std"])
+            ds, _, _ = D.load_datasets(c.dataset, c.data_root, train_transform=tf, eval_transform=None,
+                                       skip_bad_images=c.skip_bad_images)
+            if c.train_fraction < 1:
+                ds = D.subset(ds, D.few_shot_indices(ds.targets, c.train_fraction, c.seed))
+            self._train_ft = ds
+        return self._train_ft
+
     train_aug = property(lambda self: self._load()["train_aug"])
     train_eval = property(lambda self: self._load()["train_eval"])
     val = property(lambda self: self._load()["val"])
@@ -247,9 +266,10 @@ class RunContext:
         from monotheory.vision.encoders import Encoder
 
         c = self.cfg
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)
-            return Encoder(c.arch, c.cifar_stem, c.proj_hidden, c.proj_out, nonneg=(name == "ncl"))
+        with torch.random.fork_rng(devices=[]):  # restores the CPU generator only, so seed only that one
+            torch.default_generator.manual_seed(c.seed)
+            return Encoder(c.arch, c.cifar_stem, c.proj_hidden, c.proj_out, nonneg=(name == "ncl"),
+                           proj_bn=c.proj_bn)
 
     def encoder_path(self, name: str) -> Path:
         return self.ckpt_dir / f"encoder_{name}.pt"
@@ -271,9 +291,23 @@ class RunContext:
         return self._sae
 
     # -- features
+    def feature_key(self, enc: str, split: str, sigma: float = 0.0) -> str:
+        """A hash of everything the features of (``enc``, ``split``, σ) depend on; part of the cache file name."""
+        import hashlib
+        import json
+
+        c, st = self.cfg, self.encoder_path(enc).stat()
+        parts = {"encoder": [enc, st.st_size, st.st_mtime_ns], "split": split, "dataset": c.dataset,
+                 "data_root": str(Path(c.data_root).expanduser().resolve()), "train_fraction": c.train_fraction,
+                 "crop": c.crop_size, "resize": c.eval_resize, "seed": c.seed, "skip_bad": c.skip_bad_images,
+                 "sigma": float(sigma), "noise": c.probe.input_noise if sigma > 0 else None,
+                 "shift": sorted(c.shift) if split.startswith("shift-") else None, "device": self.device.type}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
     def features(self, enc: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe"):
         """Cached (features, targets) of encoder ``enc`` on ``split`` (``train``/``val``/a shift set) at σ."""
         p = self.cfg.probe
+        self.require(f"pretrain_{enc}", stage)  # before feature_key reads the encoder file
 
         def build():
             model = self.load_encoder(enc, stage)
@@ -282,7 +316,7 @@ class RunContext:
                            kind=p.input_noise, seed=self.cfg.seed, num_workers=self.cfg.num_workers,
                            progress=self.progress, desc=f"features {enc} {split} σ={sigma:g}")
 
-        return self.cache.get(f"{enc}_{split}_s{sigma_key(sigma)}", build)
+        return self.cache.get(f"{enc}_{split}_s{sigma_key(sigma)}_{self.feature_key(enc, split, sigma)}", build)
 
     def method_features(self, method: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe"):
         """Features of a Figure-1 column: ``cl``, ``ncl``, or ``sae`` (codes of the CL features)."""
@@ -318,7 +352,7 @@ def run_probe_stage(ctx: RunContext) -> None:
         ctx.log(f"probe {m}: " + ", ".join(f"η={r['noise_rate']:g}: {r['test_acc']}" for r in rows))
     save_correct(ctx.out / "probe_correct.npz", correct)
     ctx.write_result("probe", {"methods": results, "num_classes": ctx.num_classes, "n_train": len(ctx.train_eval),
-                               "n_test": len(ctx.val), "dataset": ctx.cfg.dataset,
+                               "n_test": len(ctx.val), "dataset": ctx.cfg.dataset, "lr_effective": probe_lr(cfg),
                                "config": dataclasses.asdict(cfg)})
 
 

@@ -7,7 +7,9 @@ Stages, in order: ``pretrain`` (CL and/or NCL encoders) → ``sae`` (top-k SAE o
 Resume rules: a stage is done when its result JSON exists in ``--out`` and is never redone; pretraining
 resumes from its last epoch checkpoint. ``config.json`` holds the run's configuration; rerunning in the
 same folder with a different one raises :class:`ConfigError` naming the first differing key, unless
-``force`` (which redoes the requested stages from scratch under the new config). The keys in
+``force``, which redoes the requested stages from scratch under the new config: it first deletes their
+results, per-run files and checkpoints, and those of every stage that depends on them (:func:`clear_stages`;
+e.g. a new encoder makes the SAE, probe, fine-tuning and shift results stale). The keys in
 :data:`RUNTIME_KEYS` (which stages, device, workers, compile, progress) may change between reruns.
 
 This module does not import torch at load time (the CLI builds its options from these dataclasses).
@@ -46,11 +48,22 @@ def _f(default, help_, **kw):
 
 @dataclasses.dataclass
 class PretrainConfig:
-    """Pretraining settings (paper, IN-100: LARS lr 0.3, batch 128, wd 1e-4, 100 epochs, T 0.2)."""
+    """Pretraining settings (paper, IN-100: LARS lr 0.3, batch 128, wd 1e-4, 100 epochs, T 0.2).
+
+    Learning rate: ``lr`` is solo-learn's *base* lr. With ``scale_lr`` (default) the lr used is
+    ``lr × batch_size × world_size / 256`` — the rule of ``solo/args/pretrain.py`` (``scale_factor =
+    batch_size · len(devices) · num_nodes / 256``), which the authors' fork calls from ``main_pretrain.py``;
+    their IN-100 run (lr 0.3, batch 128, one GPU) thus trained at 0.15. ``batch_size`` is per process:
+    under ``torchrun`` the global batch, and so the lr, grow with the world size (as in solo-learn, whose
+    ``devices`` list is the world). The lr used is recorded as ``lr_effective`` in ``pretrain_<enc>.json``.
+    """
 
     epochs: int = dataclasses.field(default=100, metadata={"help": "pretraining epochs"})
     batch_size: int = dataclasses.field(default=128, metadata={"help": "pretraining batch size per process"})
-    lr: float = dataclasses.field(default=0.3, metadata={"help": "base learning rate"})
+    lr: float = dataclasses.field(default=0.3, metadata={
+        "help": "base learning rate (scaled by global batch / 256 unless --no-scale-lr)"})
+    scale_lr: bool = dataclasses.field(default=True, metadata={
+        "help": "use lr × batch_size × world_size / 256 (solo-learn's rule, used by the authors)"})
     weight_decay: float = dataclasses.field(default=1e-4, metadata={"help": "weight decay (not on bias/BN)"})
     optimizer: str = dataclasses.field(default="lars", metadata={"help": "lars or sgd",
                                                                  "choices": ("lars", "sgd")})
@@ -60,7 +73,7 @@ class PretrainConfig:
     warmup_epochs: int = dataclasses.field(default=10, metadata={"help": "linear warmup epochs"})
     temperature: float = dataclasses.field(default=0.2, metadata={"help": "InfoNCE temperature"})
     mass_alpha: float = dataclasses.field(default=0.0, metadata={
-        "help": "NCL only: weight of the -mean|z| activation-mass term (authors' code: 1; off by default)"})
+        "help": "NCL only: weight of the -mean|z| term on L2-normalised z (authors: 1, set by the paper preset)"})
     amp: bool = dataclasses.field(default=True, metadata={"help": "bf16 autocast on CUDA"})
     channels_last: bool = dataclasses.field(default=True, metadata={"help": "channels_last memory format on CUDA"})
 
@@ -108,11 +121,19 @@ class SAEConfig:
 
 @dataclasses.dataclass
 class ProbeConfig:
-    """Linear-probe settings (paper, IN-100: SGD lr 1.5, batch 256, wd 0, 50 epochs; grids of §5)."""
+    """Linear-probe settings (paper, IN-100: SGD lr 1.5, batch 256, wd 0, 50 epochs; grids of §5).
+
+    ``lr`` is a base lr scaled by ``batch_size / 256`` when ``scale_lr`` (solo-learn's ``solo/args/linear.py``,
+    which the authors' ``main_linear.py`` uses; factor 1 at their batch 256). ``normalize_features`` is off
+    by default, as in the authors' ``solo/methods/linear.py``: the probe sees the raw projector output (ReLU'd
+    for NCL) or the raw SAE codes. Unlike theirs, the probe is trained on cached features of un-augmented
+    training images (their linear eval re-augments every epoch with RandomResizedCrop + flip).
+    """
 
     solver: str = dataclasses.field(default="sgd", metadata={"help": "probe optimiser",
                                                              "choices": ("sgd", "adam", "lbfgs")})
-    lr: float = dataclasses.field(default=1.5, metadata={"help": "probe learning rate"})
+    lr: float = dataclasses.field(default=1.5, metadata={"help": "probe base learning rate"})
+    scale_lr: bool = dataclasses.field(default=True, metadata={"help": "use lr × batch_size / 256 (solo-learn)"})
     batch_size: int = dataclasses.field(default=256, metadata={"help": "probe batch size"})
     weight_decay: float = dataclasses.field(default=0.0, metadata={"help": "probe weight decay"})
     epochs: int = dataclasses.field(default=50, metadata={"help": "probe epochs"})
@@ -126,8 +147,8 @@ class ProbeConfig:
         "help": "test-time input-noise scales on the normalised image"})
     input_noise: str = dataclasses.field(default="gaussian", metadata={
         "help": "test input noise: gaussian (σ·N(0,1)) or uniform (σ·U[0,1))", "choices": ("gaussian", "uniform")})
-    normalize_features: bool = dataclasses.field(default=True, metadata={
-        "help": "L2-normalise every feature vector before the probe (same for all methods)"})
+    normalize_features: bool = dataclasses.field(default=False, metadata={
+        "help": "L2-normalise every feature vector before the probe (the authors: no; the smoke preset: yes)"})
     extract_batch_size: int = dataclasses.field(default=256, metadata={"help": "batch size of feature extraction"})
 
     def __post_init__(self):
@@ -157,24 +178,41 @@ class ProbeConfig:
 
 @dataclasses.dataclass
 class FinetuneStageConfig:
-    """Fine-tuning runs (CE vs NCE heads on the CL encoder; the paper gives no optimiser settings: ours)."""
+    """Fine-tuning runs (CE vs NCE heads on the CL encoder). Defaults = the authors' IN-100 configs.
+
+    ``scripts/finetuning/imagenet-100/{base,ncl}_{clean,label_noise,few_shot}.yaml``: SGD (momentum 0.9,
+    solo-learn's default), lr 1.5 at batch 256 (scaled by batch/256 when ``scale_lr``, as their
+    ``solo/args/linear.py``), weight decay 0, ``MultiStepLR`` ×0.1 at epochs 60 and 80, 50 epochs for the
+    clean and 90 %-label-noise runs and 100 for few-shot, backbone trained and projector frozen, training
+    images augmented with RandomResizedCrop(0.08–1) + flip. Their configs are for ImageNet-100 only.
+    """
 
     heads: tuple[str, ...] = _f(("ce", "nce"), "heads to compare: ce (plain) and nce (ReLU before the classifier)")
     fractions: tuple[float, ...] = _f((0.1, 0.2, 0.5, 1.0), "few-shot shares of the training set (clean labels)")
     noise_rates: tuple[float, ...] = _f((0.9,), "label-noise rates of the full-data runs")
-    epochs: int = _f(30, "fine-tuning epochs")
-    lr: float = _f(0.05, "SGD learning rate")
+    epochs: int = _f(50, "fine-tuning epochs (full training set)")
+    few_shot_epochs: int = _f(100, "epochs of the few-shot runs (fraction < 1; 0 = same as epochs)")
+    lr: float = _f(1.5, "SGD base learning rate (scaled by batch/256 unless --no-ft-scale-lr)")
+    scale_lr: bool = _f(True, "use lr × batch_size / 256 (solo-learn)")
     batch_size: int = _f(256, "batch size")
-    weight_decay: float = _f(1e-4, "weight decay")
+    weight_decay: float = _f(0.0, "weight decay")
     momentum: float = _f(0.9, "SGD momentum")
+    schedule: str = _f("step", "lr schedule: step (×0.1 at decay_epochs) or cosine", choices=("step", "cosine"))
+    decay_epochs: tuple[int, ...] = _f((60, 80), "epochs of the step schedule's ×0.1 decays")
+    augment: bool = _f(True, "RandomResizedCrop + flip on the training images (else the evaluation transform)")
 
     def __post_init__(self):
         self.heads = tuple(self.heads)
         self.fractions = tuple(float(f) for f in self.fractions)
         self.noise_rates = tuple(float(r) for r in self.noise_rates)
+        self.decay_epochs = tuple(int(e) for e in self.decay_epochs)
         self.check()
 
     def check(self):
+        check_int("finetune few_shot_epochs", self.few_shot_epochs, 0)
+        check_choice("finetune schedule", self.schedule, ("step", "cosine"))
+        for e in self.decay_epochs:
+            check_int("finetune decay epoch", e)
         for h in self.heads:
             check_choice("finetune head", h, ("ce", "nce"))
         for f in self.fractions:
@@ -223,6 +261,7 @@ class RunConfig:
     cifar_stem: bool = _f(False, "3x3 stride-1 first conv and no max-pool (CIFAR)")
     proj_hidden: int = _f(16384, "projector hidden width")
     proj_out: int = _f(2048, "projector output width = probed feature dimension")
+    proj_bn: bool = _f(False, "BatchNorm1d in the projector's hidden layer (the paper's SimCLR projector has none)")
     crop_size: int = _f(224, "training crop / evaluation image size in pixels")
     eval_resize: int = _f(256, "resize before the evaluation centre crop (0 = none)")
     blur: bool = _f(True, "Gaussian blur in the SimCLR augmentations")
@@ -297,27 +336,33 @@ def preset_values(preset: str, dataset: str) -> dict:
     """The settings a preset sets: top-level keys plus one dict per nested stage config.
 
     ``paper``: the authors' configs of PAPER.md §5 (IN-100 settings for ``imagenet100`` and ``folder``, the
-    CIFAR-100 ones for ``cifar100``; CIFAR weight decay 1e-5 and the fine-tuning settings are solo-learn's /
-    ours, as the paper gives none). ``smoke``: a narrow ResNet on 32-px images, a 128→256→128 projector,
-    an SAE with 128 latents and k = 16, a few epochs — minutes on a CPU, no scientific weight.
+    CIFAR-100 ones for ``cifar100``; CIFAR weight decay 1e-5 is solo-learn's). NCL adds the activation-mass
+    term with weight 1 as their ``simclr.py``; probes see raw features; fine-tuning follows their IN-100
+    configs (:class:`FinetuneStageConfig`; they have none for CIFAR-100, which gets the same). Learning rates
+    are base values scaled by the global batch / 256, as in solo-learn. ``smoke``: a narrow ResNet on 32-px
+    images, a 128→256→128 projector, an SAE with 128 latents and k = 16, a few epochs, L2-normalised probe
+    features — minutes on a CPU, no scientific weight.
     """
     check_choice("preset", preset, PRESETS)
     check_choice("dataset", dataset, DATASETS)
     small = dataset == "cifar100"
     if preset == "paper":
+        probe = dict(normalize_features=False)
         if small:
             return {"arch": "resnet18", "cifar_stem": True, "crop_size": 32, "eval_resize": 0, "blur": False,
                     "pretrain": dict(epochs=200, batch_size=256, lr=0.4, weight_decay=1e-5, eta=0.02,
-                                     clip_lr=True, warmup_epochs=10)}
+                                     clip_lr=True, warmup_epochs=10, mass_alpha=1.0), "probe": probe}
         return {"arch": "resnet18", "cifar_stem": False, "crop_size": 224, "eval_resize": 256, "blur": True,
                 "pretrain": dict(epochs=100, batch_size=128, lr=0.3, weight_decay=1e-4, eta=0.02, clip_lr=True,
-                                 warmup_epochs=10)}
+                                 warmup_epochs=10, mass_alpha=1.0), "probe": probe}
+    # smoke: base lrs chosen so that the scaled ones at batch 64 are 0.3 (pretrain), 1.5 (probe), 0.05 (ft)
     return {"arch": "tiny", "cifar_stem": True, "proj_hidden": 256, "proj_out": 128, "crop_size": 32,
             "eval_resize": 0, "blur": False, "num_workers": 0, "train_fraction": 1.0 if dataset == "folder" else 0.1,
-            "pretrain": dict(epochs=3, batch_size=64, lr=0.3, warmup_epochs=1),
+            "pretrain": dict(epochs=3, batch_size=64, lr=1.2, warmup_epochs=1),
             "sae": dict(n_latents=128, k=16, epochs=20, lr=1e-3, batch_size=128),
-            "probe": dict(epochs=20, batch_size=64, lr=1.5),
-            "finetune": dict(epochs=2, batch_size=64, lr=0.05),
+            "probe": dict(epochs=20, batch_size=64, lr=6.0, normalize_features=True),
+            "finetune": dict(epochs=2, few_shot_epochs=0, batch_size=64, lr=0.2, weight_decay=1e-4,
+                             schedule="cosine"),
             "shift_eval": dict(severities=(3,))}
 
 
@@ -396,6 +441,13 @@ def check_inputs(cfg: RunConfig) -> None:
     for name, d in parse_shift(cfg.shift):
         if not Path(d).is_dir():
             raise ConfigError(f"--shift {name}={d}: folder {d!r} does not exist")
+    if cfg.shift:  # every class folder, now rather than after hours of pretraining
+        from monotheory.vision.data import class_names
+        from monotheory.vision.shift import check_shift_root
+
+        names = class_names(cfg.dataset, cfg.data_root)
+        for name, d in parse_shift(cfg.shift):
+            check_shift_root(name, Path(d).expanduser(), names)
     if "shift" in cfg.stages:
         from monotheory.vision.shift import CORRUPTIONS
 
@@ -406,6 +458,38 @@ def check_inputs(cfg: RunConfig) -> None:
 
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+
+
+# redoing a stage makes the results of the stages that read its output stale
+DEPENDENTS = {"pretrain": ("sae", "probe", "finetune", "shift"), "sae": ("probe", "shift"), "probe": ("shift",),
+              "finetune": (), "shift": ()}
+# what each stage leaves in --out (results, per-run parts, checkpoints, caches)
+STAGE_FILES = {"pretrain": ("pretrain_*.json", "checkpoints/encoder_*.pt", "checkpoints/pretrain_*_last.pt",
+                            "features"),
+               "sae": ("sae.json", "checkpoints/sae.pt"),
+               "probe": ("probe.json", "probe_correct.npz", "checkpoints/probe_*.pt"),
+               "finetune": ("finetune.json", "finetune", "checkpoints/finetune_*.pt"),
+               "shift": ("shift.json",)}
+
+
+def clear_stages(out: str | Path, stages) -> list[str]:
+    """Delete what ``stages`` and every stage depending on them left in ``out``; returns those stage names.
+
+    Used by ``--force``: a redone stage must not resume from its old checkpoints or per-run files, and the
+    results computed from its old output (e.g. probes of a replaced encoder) must not be kept as done.
+    """
+    import shutil
+
+    out = Path(out)
+    todo = {s for s in stages} | {d for s in stages for d in DEPENDENTS[s]}
+    gone = []
+    for stage in (s for s in STAGES if s in todo):
+        paths = [p for pattern in STAGE_FILES[stage] for p in out.glob(pattern)]
+        for p in paths:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        if paths:
+            gone.append(stage)
+    return gone
 
 
 def run(cfg: RunConfig, *, log=None) -> dict:
@@ -427,6 +511,11 @@ def run(cfg: RunConfig, *, log=None) -> dict:
         err = ctx.broadcast(err)
         if err:
             raise ConfigError(err)
+        if cfg.force and ctx.dist.is_main:
+            gone = clear_stages(cfg.out, cfg.stages)
+            if gone:
+                ctx.log("--force: removed the old results of " + ", ".join(gone) + " (redone or stale)")
+        ctx.barrier()
         from monotheory.vision.pretrain import run_pretrain_stage
 
         if "pretrain" in cfg.stages:
@@ -454,7 +543,8 @@ def run_finetune_stage(ctx) -> None:
     """CE vs NCE fine-tuning of the CL encoder: few-shot (clean labels) and full data with label noise.
 
     Each run's result is kept in ``finetune/<tag>.json`` so an interrupted stage resumes run by run;
-    ``finetune.json`` (the stage's result) gathers them.
+    ``finetune.json`` (the stage's result) gathers them. Few-shot runs (fraction < 1) train for
+    ``few_shot_epochs`` when set; the lr is ``lr × batch_size / 256`` when ``scale_lr`` (recorded per run).
     """
     import copy
 
@@ -466,21 +556,25 @@ def run_finetune_stage(ctx) -> None:
     plan = [(h, fr, 0.0) for fr in f.fractions for h in f.heads]
     plan += [(h, 1.0, r) for r in f.noise_rates for h in f.heads if (h, 1.0, r) not in plan]
     base = ctx.load_encoder("cl")
+    train = ctx.train_ft if f.augment else ctx.train_eval
+    lr = f.lr * f.batch_size / 256 if f.scale_lr else f.lr  # one process: global batch = batch_size
     runs = []
     for head, frac, rate in plan:
         tag = f"{head}_f{frac:g}_n{rate:g}"
         part = ctx.out / "finetune" / f"{tag}.json"
-        if part.exists() and not ctx.fresh("finetune"):
+        if part.exists():  # --force removed the parts (and checkpoints) of an earlier run up front
             runs.append(json.loads(part.read_text()))
             continue
         ctx.log(f"finetune {tag}")
-        fcfg = FinetuneConfig(head=head, epochs=f.epochs, lr=f.lr, batch_size=f.batch_size,
-                              weight_decay=f.weight_decay, momentum=f.momentum, few_shot_fraction=frac,
-                              noise_rate=rate, noise_model=p.noise_model, noise_sampling=p.noise_sampling,
-                              seed=ctx.cfg.seed, num_workers=ctx.cfg.num_workers, amp=ctx.cfg.pretrain.amp)
-        res = finetune(copy.deepcopy(base), ctx.train_eval, ctx.val, ctx.num_classes, fcfg, device=ctx.device,
+        epochs = f.few_shot_epochs if frac < 1 and f.few_shot_epochs else f.epochs
+        fcfg = FinetuneConfig(head=head, epochs=epochs, lr=lr, batch_size=f.batch_size, schedule=f.schedule,
+                              decay_epochs=f.decay_epochs, weight_decay=f.weight_decay, momentum=f.momentum,
+                              few_shot_fraction=frac, noise_rate=rate, noise_model=p.noise_model,
+                              noise_sampling=p.noise_sampling, seed=ctx.cfg.seed, num_workers=ctx.cfg.num_workers,
+                              amp=ctx.cfg.pretrain.amp)
+        res = finetune(copy.deepcopy(base), train, ctx.val, ctx.num_classes, fcfg, device=ctx.device,
                        progress=ctx.progress, checkpoint_path=ctx.ckpt_dir / f"finetune_{tag}.pt")
-        row = {"head": head, "few_shot_fraction": frac, "noise_rate": rate, **res}
+        row = {"head": head, "few_shot_fraction": frac, "noise_rate": rate, "lr_effective": lr, **res}
         atomic_write_json(part, row)
         runs.append(row)
     ctx.write_result("finetune", {"runs": runs, "n_val": len(ctx.val), "config": to_dict(f)})

@@ -175,13 +175,20 @@ def load_shift_roots(specs: list[str], class_names: list[str], eval_transform: A
         name, root = parse_shift_spec(spec)
         if name in out:
             raise ConfigError(f"shift set name {name!r} is given twice")
-        if not root.is_dir():
-            raise ConfigError(f"shift set {name!r}: folder {root} does not exist")
-        folder = root / "val" if (root / "val").is_dir() else root
-        present = {e.name for e in os.scandir(folder) if e.is_dir()}
-        missing = [c for c in class_names if c not in present]
-        if missing:
-            raise ConfigError(f"shift set {name!r}: {len(missing)} of the {len(class_names)} classes are missing "
-                              f"from {folder}: {_listing(missing)}")
+        folder = check_shift_root(name, root, class_names)
         out[name] = _fixed_class_folder(folder, list(class_names), eval_transform, False)
     return out
+
+
+def check_shift_root(name: str, root: Path, class_names: list[str]) -> Path:
+    """The class-folder root of shift set ``name`` (``root/val`` if present, else ``root``), checked to hold a
+    folder for every class; ConfigError naming the missing ones otherwise. Cheap: lists folders only."""
+    if not root.is_dir():
+        raise ConfigError(f"shift set {name!r}: folder {root} does not exist")
+    folder = root / "val" if (root / "val").is_dir() else root
+    present = {e.name for e in os.scandir(folder) if e.is_dir()}
+    missing = [c for c in class_names if c not in present]
+    if missing:
+        raise ConfigError(f"shift set {name!r}: {len(missing)} of the {len(class_names)} classes are missing "
+                          f"from {folder}: {_listing(missing)}")
+    return folder

@@ -47,9 +47,10 @@ def data(tiny_folder):
 def run(data, **kw):
     train, val, names = data
     opts = dict(epochs=6, lr=0.1, batch_size=8)
-    extra = {k: kw.pop(k) for k in ("checkpoint_path", "return_model", "encoder") if k in kw}
+    extra = {k: kw.pop(k) for k in ("checkpoint_path", "return_model", "encoder", "progress") if k in kw}
     enc = extra.pop("encoder", None) or StandIn()
-    return finetune(enc, train, val, len(names), FinetuneConfig(**{**opts, **kw}), progress=False, **extra)
+    extra.setdefault("progress", False)
+    return finetune(enc, train, val, len(names), FinetuneConfig(**{**opts, **kw}), **extra)
 
 
 @pytest.mark.parametrize("field, value, match", [
@@ -81,9 +82,9 @@ def test_encoder_without_projector(data):
 def test_heads_learn_the_clean_task(data, head):
     enc = StandIn()
     before = {k: v.clone() for k, v in enc.state_dict().items()}
-    res = run(data, head=head, return_model=True, encoder=enc)
-    hist = res["history"]
-    assert [h["epoch"] for h in hist] == list(range(1, 7)) and all(set(h) == KEYS for h in hist)
+    res = run(data, head=head, return_model=True, encoder=enc, epochs=10)  # 6 epochs: above chance for some
+    hist = res["history"]                                                    # shuffling orders only
+    assert [h["epoch"] for h in hist] == list(range(1, 11)) and all(set(h) == KEYS for h in hist)
     for h in hist:
         assert all(0 <= h[k] <= 1 for k in ("train_acc", "train_acc_clean", "val_acc")) and h["loss"] > 0
         assert h["train_acc"] == h["train_acc_clean"]  # no label noise
@@ -168,3 +169,40 @@ def test_cuda_with_bf16_autocast(data):
                    device="cuda", progress=False, return_model=True)
     assert len(res["history"]) == 2 and 0 <= res["final_val_acc"] <= 1
     assert next(res["model"].parameters()).device.type == "cuda"
+
+
+def test_step_schedule_decays_by_ten_at_the_decay_epochs(data, monkeypatch):
+    lrs = []
+    real_step = torch.optim.SGD.step
+
+    def spy(self, *a, **k):
+        lrs.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", spy)
+    run(data, epochs=4, lr=0.1, schedule="step", decay_epochs=(1, 3))  # 48 images, batch 8: 6 steps per epoch
+    assert lrs == pytest.approx([0.1] * 6 + [0.01] * 12 + [0.001] * 6)
+
+
+def test_progress_bar_follows_the_setting_not_the_tty(data, capsys):
+    run(data, epochs=1, progress=True)  # pytest's stderr is not a TTY
+    assert "finetune ce" in capsys.readouterr().err
+    run(data, epochs=1, progress=False)
+    assert "finetune" not in capsys.readouterr().err
+
+
+def test_random_augmentation_is_seeded_so_resume_is_exact(tiny_folder, tmp_path, monkeypatch):
+    """With RandomResizedCrop + flip (the authors' fine-tuning augmentation) a resumed run repeats the
+    uninterrupted one: every image's crop is drawn from (seed, epoch, index), not from the global RNG."""
+    ev = D.eval_transform(32)
+    train, val, names = D.load_datasets("folder", tiny_folder, train_transform=D.classifier_train_transform(32),
+                                        eval_transform=ev)
+    aug = (train, val, names)
+    full = run(aug, epochs=3, checkpoint_path=tmp_path / "a.pt")
+    real_eval = ft._evaluate
+    monkeypatch.setattr(ft, "_evaluate", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    torch.rand(7)  # move the global RNG: it must not matter
+    with pytest.raises(KeyboardInterrupt):
+        run(aug, epochs=3, checkpoint_path=tmp_path / "b.pt")
+    monkeypatch.setattr(ft, "_evaluate", real_eval)
+    assert run(aug, epochs=3, checkpoint_path=tmp_path / "b.pt")["history"] == full["history"]

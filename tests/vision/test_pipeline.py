@@ -108,6 +108,29 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, tiny_run, tiny_fo
         assert a == b, name  # same seed ⇒ identical numbers on CPU
 
 
+def test_force_redoes_finetuning_from_scratch(tmp_path, tiny_run, tiny_folder, shift_root):
+    """--force must not resume a finished fine-tuning checkpoint: the runs are trained again."""
+    import shutil
+
+    out = shutil.copytree(tiny_run, tmp_path / "out")
+    ckpts = {p.name: p.stat().st_mtime_ns for p in (out / "checkpoints").glob("finetune_*.pt")}
+    assert len(ckpts) == 6
+    assert _run(tiny_args(tiny_folder, out, shift_root, stages="finetune") + ["--force"]) == 0
+    assert all((out / "checkpoints" / n).stat().st_mtime_ns != t for n, t in ckpts.items())
+
+
+def test_force_pretrain_invalidates_the_later_stages(tmp_path, tiny_run, tiny_folder, shift_root):
+    import shutil
+
+    out = shutil.copytree(tiny_run, tmp_path / "out")
+    args = tiny_args(tiny_folder, out, shift_root, stages="pretrain") + ["--force", "--epochs", "1"]
+    assert _run(args) == 0
+    assert len(load(out, "pretrain_cl")["history"]) == 1
+    for stale in ("sae.json", "probe.json", "probe_correct.npz", "finetune.json", "finetune", "shift.json",
+                  "features", "checkpoints/sae.pt", "checkpoints/probe_cl.pt"):
+        assert not (out / stale).exists(), stale
+
+
 @pytest.mark.parametrize("extra, needle", [
     (["--data-root", "/nonexistent"], "/nonexistent"),
     (["--methods", "cl,foo"], "foo"),

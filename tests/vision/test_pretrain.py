@@ -9,8 +9,9 @@ import torch
 from torch.utils.data import Dataset
 
 from monotheory.errors import ConfigError
+from monotheory.vision.data import SeededItems, item_seed
 from monotheory.vision.encoders import Encoder
-from monotheory.vision.pretrain import LARS, make_optimizer, pretrain, warmup_cosine
+from monotheory.vision.pretrain import LARS, effective_lr, make_optimizer, pretrain, warmup_cosine
 from monotheory.vision.run import PretrainConfig
 
 
@@ -109,3 +110,54 @@ def test_bad_pretrain_config():
         PretrainConfig(optimizer="adamw")
     with pytest.raises(ConfigError, match="temperature"):
         PretrainConfig(temperature=0)
+
+
+def test_lr_is_scaled_by_the_global_batch_and_recorded():
+    """solo-learn (the authors' fork): lr × batch_size × world_size / 256; here 0.1 × 8 / 256."""
+    cfg = PretrainConfig(**{**CFG, "epochs": 1, "warmup_epochs": 0})
+    res = pretrain(tiny_encoder(), PairData(), cfg, seed=0, progress=False)
+    assert res["lr_effective"] == pytest.approx(0.1 * 8 / 256) and res["lr_scaled"] and res["lr_base"] == 0.1
+    assert res["history"][0]["lr"] <= res["lr_effective"]
+    assert effective_lr(cfg, 8, 4) == pytest.approx(0.1 * 32 / 256)  # torchrun: the world size counts
+    unscaled = PretrainConfig(**{**CFG, "scale_lr": False})
+    assert effective_lr(unscaled, 8, 4) == 0.1
+
+
+def test_ddp_ranks_draw_different_augmentations():
+    """The augmentation seed contains the rank: two ranks never share a seed or a view of the same item."""
+    assert item_seed(0, 3, 5, rank=0) != item_seed(0, 3, 5, rank=1)
+    assert item_seed(0, 3, 5, rank=1) == item_seed(0, 3, 5, rank=1)
+    r0, r1 = SeededItems(PairData(), seed=0, rank=0), SeededItems(PairData(), seed=0, rank=1)
+    (a, _), _ = r0[(3, 5)]
+    (b, _), _ = r1[(3, 5)]
+    (c, _), _ = r0[(3, 5)]
+    assert not torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_loader_is_built_once_and_workers_do_not_change_the_result(monkeypatch):
+    """One DataLoader for all epochs (persistent workers), and since every item's augmentation is seeded by
+    (seed, epoch, index), two worker processes give bit-identical weights to none."""
+    from monotheory.vision import data
+
+    built = []
+    real = data.make_loader
+    monkeypatch.setattr(data, "make_loader", lambda *a, **k: built.append(1) or real(*a, **k))
+    cfg = PretrainConfig(**CFG)
+    a, b = tiny_encoder(), tiny_encoder()
+    pretrain(a, PairData(), cfg, seed=1, progress=False)
+    assert len(built) == 1
+    pretrain(b, PairData(), cfg, seed=1, progress=False, num_workers=2)
+    for va, vb in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        assert torch.equal(va, vb)
+
+
+def test_seeding_leaves_the_global_and_cuda_generators_alone(monkeypatch):
+    """``torch.manual_seed`` inside ``fork_rng(devices=[])`` reseeds every CUDA generator without restoring it;
+    only the CPU generator may be reseeded (and fork_rng restores it)."""
+    enc = tiny_encoder()  # (seeds the global generators itself, before we watch)
+    cuda_seeds = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda s: cuda_seeds.append(s))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda s: cuda_seeds.append(s))
+    state = torch.get_rng_state()
+    pretrain(enc, PairData(), PretrainConfig(**{**CFG, "epochs": 1}), seed=0, progress=False)
+    assert cuda_seeds == [] and torch.equal(torch.get_rng_state(), state)
