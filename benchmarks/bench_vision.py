@@ -16,9 +16,9 @@ import time
 
 import torch
 
+from monotheory.vision.config import PretrainConfig
 from monotheory.vision.encoders import Encoder, contrastive_loss
 from monotheory.vision.pretrain import make_optimizer
-from monotheory.vision.run import PretrainConfig
 
 
 def throughput(size: int, *, device: torch.device, batch: int, steps: int, warmup: int, optimised: bool,

@@ -3,8 +3,16 @@ import dataclasses
 
 import pytest
 
-from monotheory.config import (add_dataclass_arguments, check_choice, check_int, check_nonnegative,
-                               check_probability, check_sparsity, from_namespace, to_dict)
+from monotheory.config import (
+    add_dataclass_arguments,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_probability,
+    check_sparsity,
+    from_namespace,
+    to_dict,
+)
 from monotheory.errors import ConfigError
 
 

@@ -1,6 +1,6 @@
 """``monotheory run-imagenet``: CL vs NCL vs SAE on ImageNet-100, CIFAR-100 or any ImageFolder.
 
-Options come from :class:`monotheory.vision.run.RunConfig` and its stage configs (``--sae-k``,
+Options come from :class:`monotheory.vision.config.RunConfig` and its stage configs (``--sae-k``,
 ``--probe-noise-rates``, ``--ft-epochs`` …). ``--preset`` picks the base settings (``paper`` or ``smoke``);
 every option given explicitly overrides the preset. Torch is imported only when the run starts.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 
 from monotheory.config import add_dataclass_arguments
-from monotheory.vision.run import (
+from monotheory.vision.config import (
     NESTED,
     PRESETS,
     FinetuneStageConfig,
@@ -50,7 +50,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     import dataclasses
 
     from monotheory.config import check_choice
-    from monotheory.vision.run import build_config
+    from monotheory.vision.config import build_config
 
     preset = check_choice("preset", args.preset, PRESETS)
     top = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(RunConfig)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from monotheory.config import check_choice, check_int
-from monotheory.vision.run import ARCHS
+from monotheory.vision.config import ARCHS
 
 
 class TinyResNet(nn.Module):

@@ -22,9 +22,9 @@ from torch import nn
 
 from monotheory.config import to_dict
 from monotheory.report import atomic_write_bytes
+from monotheory.vision.config import PretrainConfig
 from monotheory.vision.distributed import DistInfo
 from monotheory.vision.encoders import Encoder, contrastive_loss
-from monotheory.vision.run import PretrainConfig
 
 
 class LARS(torch.optim.Optimizer):

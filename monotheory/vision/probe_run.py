@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from monotheory.config import check_choice
 from monotheory.errors import ConfigError
 from monotheory.report import atomic_write_bytes
-from monotheory.vision.run import METHODS, ProbeConfig
+from monotheory.vision.config import METHODS, ProbeConfig
 from monotheory.vision.summary import load_correct, save_correct  # noqa: F401
 
 
@@ -364,7 +364,7 @@ def _save_torch(path: Path, obj) -> None:
 
 def run_shift_stage(ctx: RunContext) -> None:
     """Each method's clean-label probe on the ``--shift`` folders and on seeded corruptions → ``shift.json``."""
-    from monotheory.vision.run import parse_shift
+    from monotheory.vision.config import parse_shift
     from monotheory.vision.shift import CORRUPTIONS, CorruptedDataset, load_shift_roots
 
     if ctx.done("shift"):

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from monotheory.config import check_int
-from monotheory.vision.run import SAEConfig
+from monotheory.vision.config import SAEConfig
 
 
 class TopKSAE(nn.Module):

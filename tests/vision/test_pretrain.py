@@ -9,10 +9,10 @@ import torch
 from torch.utils.data import Dataset
 
 from monotheory.errors import ConfigError
+from monotheory.vision.config import PretrainConfig
 from monotheory.vision.data import SeededItems, item_seed
 from monotheory.vision.encoders import Encoder
 from monotheory.vision.pretrain import LARS, effective_lr, make_optimizer, pretrain, warmup_cosine
-from monotheory.vision.run import PretrainConfig
 
 
 class PairData(Dataset):

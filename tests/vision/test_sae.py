@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from monotheory.errors import ConfigError
-from monotheory.vision.run import SAEConfig
+from monotheory.vision.config import SAEConfig
 from monotheory.vision.sae import TopKSAE, normalized_mse, sae_codes, sae_stats, train_sae
 
 
