@@ -22,7 +22,16 @@ from pathlib import Path
 
 from monotheory.config import check_int
 from monotheory.errors import ConfigError
-from monotheory.report import ERROR, Verdict, atomic_write_json, write_verdicts
+from monotheory.report import ERROR, Verdict, atomic_write_json, skipped, write_verdicts
+
+# optional dependency (top-level module name) → the extra that installs it
+EXTRAS = {"torch": "toy", "torchvision": "vision", "PIL": "vision", "sklearn": "vision",
+          "peft": "llm", "transformers": "llm"}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The extra that would install the module whose import failed, or None if it is not an optional one."""
+    return EXTRAS.get((error.name or "").split(".")[0])
 
 
 @dataclasses.dataclass
@@ -47,11 +56,13 @@ class CheckContext:
 
 
 def default_checks_dir() -> Path:
-    """``./paper_checks`` if the working directory has one, else the one beside the installed package."""
-    here = Path.cwd() / "paper_checks"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[1] / "paper_checks"
+    """The claim checks: the installed package ``monotheory.paper_checks`` (mapped from the source tree's
+    ``paper_checks/``), or that folder beside the package when running from an uninstalled checkout."""
+    try:
+        import monotheory.paper_checks
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / "paper_checks"
+    return Path(monotheory.paper_checks.__file__).resolve().parent
 
 
 def discover(checks_dir: str | os.PathLike) -> list[Path]:
@@ -92,6 +103,11 @@ def run_check(path: Path, ctx: CheckContext) -> list[Verdict]:
     """Run one check script; an exception becomes an ``error`` row (with the traceback in ``details``)."""
     try:
         verdicts = _as_list(load_check(path).run(ctx))
+    except ModuleNotFoundError as e:
+        extra = missing_extra(e)
+        if extra is None:
+            raise
+        verdicts = [skipped(claim_id(path), path.stem, f"needs {e.name}: install monotheory[{extra}]")]
     except ConfigError as e:
         verdicts = [Verdict(claim_id=claim_id(path), claim=path.stem, verdict=ERROR, measured=str(e))]
     except Exception as e:  # noqa: BLE001 — one broken check must not hide the others

@@ -44,10 +44,40 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# the optional modules a command cannot start without (its extra is named by checks.EXTRAS)
+REQUIRES: dict[str, tuple[str, ...]] = {"toy": ("torch",), "run-imagenet": ("torch", "torchvision")}
+
+
+def _check_requirements(command: str | None) -> None:
+    """Raise ModuleNotFoundError for the first missing module ``command`` needs (before parsing, so
+    ``--help`` says it too)."""
+    import importlib.util
+
+    for name in REQUIRES.get(command or "", ()):
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+def _missing_extra(command: str | None, error: ModuleNotFoundError) -> int:
+    """One line naming the extra to install when an optional dependency (torch, …) is missing; exit 2."""
+    from monotheory.checks import missing_extra
+
+    extra = missing_extra(error)
+    if extra is None:
+        raise error
+    print(f"monotheory {command}: error: this command needs {error.name}, which is not installed; "
+          f"install it with: pip install 'monotheory[{extra}]'", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
-    parser = build_parser(command)
+    try:
+        _check_requirements(command)
+        parser = build_parser(command)
+    except ModuleNotFoundError as e:
+        return _missing_extra(command, e)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -57,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"monotheory {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:
+        return _missing_extra(args.command, e)
+    except BrokenPipeError:  # e.g. `monotheory theory --json | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except KeyboardInterrupt:
         print(f"monotheory {args.command}: interrupted; finished results are kept", file=sys.stderr)
         return 130
