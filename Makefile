@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test test-slow install lint bench clean wheel-check
+.PHONY: run test test-slow install lint bench clean wheel-check notebooks
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_toy.py
 	$(BIN)/python benchmarks/bench_probes.py
 	$(BIN)/python benchmarks/bench_vision.py
+
+# execute the notebooks and commit them with their outputs (tests/test_notebooks_rendered.py checks staleness)
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/render.py
 
 # the built wheel (not editable) in fresh venvs: core install (theory + check) and monotheory[all]
 wheel-check:
