@@ -11,7 +11,7 @@ import pytest
 # The Hypothesis profiles come from monotheory.testing's plugin: "ci" by default (the same examples every
 # run); HYPOTHESIS_PROFILE=dev (40) or explore (400) draws new ones. (Installed, the plugin is also loaded by
 # its pytest11 entry point under this same name, so it is never registered twice.)
-pytest_plugins = ["monotheory.testing.pytest_plugin"]
+pytest_plugins = ["monotheory.pytest_plugin"]
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -26,7 +26,7 @@ from monotheory.testing import (
     z_value,
 )
 from monotheory.testing.strategies import informative_limit
-from monotheory.theory import monte_carlo_moments, moments
+from monotheory.theory import moments, monte_carlo_moments
 from monotheory.theory.datamodel import check_weights, transition_rates
 
 REPO = Path(__file__).resolve().parents[1]
@@ -182,8 +182,8 @@ def _python(code: str, **env):
 def test_import_without_hypothesis_is_one_clear_error_and_no_torch():
     r = _python("import sys; sys.modules['hypothesis'] = None; import monotheory.testing")
     assert r.returncode != 0 and "monotheory.testing needs Hypothesis" in r.stderr and "pip install" in r.stderr
-    r = _python("import sys, monotheory.testing, monotheory.testing.pytest_plugin; print('torch' in sys.modules)")
+    r = _python("import sys, monotheory.testing, monotheory.pytest_plugin; print('torch' in sys.modules)")
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
-    r = _python("import sys; sys.modules['hypothesis'] = None; import monotheory.testing.pytest_plugin as p; "
+    r = _python("import sys; sys.modules['hypothesis'] = None; import monotheory.pytest_plugin as p; "
                 "print(p.register_profiles)")  # installed without Hypothesis, the plugin stays inert
     assert r.returncode == 0 and r.stdout.strip() == "None", r.stderr

@@ -9,10 +9,10 @@ of Theorem 4.2"; ``examples/test_my_criterion.py``).
   Each documents its default range, which avoids the degenerate corners (S → 1, labels that carry no
   information, vanishing or huge weights) unless asked.
 * :func:`assert_agrees` (exact value vs an estimate with its SE, z from a false-alarm budget with Bonferroni
-  across estimands) and :func:`z_value`; :func:`monte_carlo_crossover` (a crossover located on Monte Carlo
-  estimates, with its SE).
+  across estimands) and :func:`z_value`; :func:`monte_carlo_difference` (mono − poly score from Monte Carlo,
+  with its SE: zero at an exact crossover).
 * Hypothesis profiles ``ci`` (derandomised) and ``explore`` (:func:`register_profiles`); the pytest plugin
-  :mod:`monotheory.testing.pytest_plugin` registers them and loads ``$HYPOTHESIS_PROFILE`` (default ``ci``).
+  :mod:`monotheory.pytest_plugin` registers them and loads ``$HYPOTHESIS_PROFILE`` (default ``ci``).
 """
 
 try:
@@ -21,7 +21,7 @@ except ImportError as e:  # one clear line instead of an error deep inside a str
     raise ImportError("monotheory.testing needs Hypothesis, which is not installed: "
                       "pip install 'monotheory[testing]' (or pip install hypothesis)") from e
 
-from monotheory.testing.assertions import assert_agrees, monte_carlo_crossover, z_value
+from monotheory.testing.assertions import assert_agrees, monte_carlo_difference, z_value
 from monotheory.testing.profiles import PROFILES, register_profiles
 from monotheory.testing.strategies import (
     data_model_params,
@@ -33,5 +33,5 @@ from monotheory.testing.strategies import (
     weights,
 )
 
-__all__ = ["PROFILES", "assert_agrees", "data_model_params", "monte_carlo_crossover", "noise_models",
+__all__ = ["PROFILES", "assert_agrees", "data_model_params", "monte_carlo_difference", "noise_models",
            "noise_rates", "rationals", "register_profiles", "sigmas", "sparsities", "weights", "z_value"]

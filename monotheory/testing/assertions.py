@@ -65,31 +65,17 @@ def assert_agrees(exact, estimate, se, *, false_alarm: float = FALSE_ALARM, n_te
         raise AssertionError("\n".join(bad))
 
 
-def monte_carlo_crossover(criterion: str, sparsity: float, bracket, samples: int, seed: int = 0, **kw):
-    """A crossover located on Monte Carlo estimates: ``(estimate, se)``.
+def monte_carlo_difference(criterion: str, sparsity: float, noise_rate: float, samples: int, seed=0, **kw):
+    """``(estimate, se)`` of d(η) = score(mono) − score(poly) of ``criterion`` (built-in or registered) at
+    one noise rate, from :func:`monotheory.theory.monte_carlo` (delta-method SEs).
 
-    The score difference d(η) = score(mono) − score(poly) of ``criterion`` (built-in or registered) is
-    estimated at the two ends a < b of ``bracket`` from independent streams (delta-method SEs; the SE of a
-    difference of the two features' estimates, which share draws, is bounded by the sum of their SEs), and
-    the root of the straight line through them is η̂ = a + (b − a)·d(a)/(d(a) − d(b)); its SE is the delta
-    method of that formula. The line is the chord of a smooth curve: choose the bracket narrow enough that
-    its interpolation bias is small against the SE. ``kw``: as :func:`monotheory.theory.monte_carlo`.
+    A crossover η* is a root of d, so ``assert_agrees(0, *monte_carlo_difference(c, S, η*, ...))`` tests an
+    exact crossover against Monte Carlo. The two features' estimates share draws; the SE of their difference
+    is bounded by the sum of their SEs, which is used (conservative). ``kw``: as ``monte_carlo``.
     """
-    from monotheory.seeding import generator
     from monotheory.theory import monte_carlo, registry
 
     sign = 1.0 if registry.get_criterion(criterion).higher_is_better else -1.0
-    d, s = [], []
-    for i, rate in enumerate(bracket):
-        r = monte_carlo(sparsity, samples, generator(seed, "crossover", i), noise_rate=float(rate),
-                        criteria=(criterion,), **kw)
-        (m, sm), (p, sp_) = r["mono"][criterion], r["poly"][criterion]
-        d.append(sign * (m - p))
-        s.append(sm + sp_)
-    (a, b), (da, db) = bracket, d
-    if not da < 0 < db:
-        raise AssertionError(f"no sign change of the estimated difference on the bracket: d({a}) = {da:.4g} ± "
-                             f"{s[0]:.2g}, d({b}) = {db:.4g} ± {s[1]:.2g}")
-    root = a + (b - a) * da / (da - db)
-    ga, gb = (b - a) * -db / (da - db) ** 2, (b - a) * da / (da - db) ** 2
-    return float(root), float(math.hypot(ga * s[0], gb * s[1]))
+    r = monte_carlo(sparsity, samples, seed, noise_rate=float(noise_rate), criteria=(criterion,), **kw)
+    (m, sm), (p, sp_) = r["mono"][criterion], r["poly"][criterion]
+    return sign * (m - p), sm + sp_

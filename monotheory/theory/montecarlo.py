@@ -49,7 +49,7 @@ def _functions(m: np.ndarray, criteria=()) -> np.ndarray:
         var0, var1 = q0 / n0 - mu0**2, q1 / n1 - mu1**2
         d = mu1 - mu0
         base = [n0 / (n0 + n1), n1 / (n0 + n1), mu0, mu1, d, var0, var1, d * d / (var0 + var1), d / (var0 + var1)]
-        mom = dict(zip(MOMENT_KEYS[:7], base[:7]))
+        mom = dict(zip(MOMENT_KEYS[:7], base[:7], strict=True))
         return np.array(base + [float(registry.evaluate(c, mom)) for c in criteria])
 
 

@@ -1,7 +1,8 @@
-"""pytest plugin: registers the Hypothesis profiles ``ci``/``explore``/``dev`` and loads one.
+"""pytest plugin of monotheory.testing (kept outside that package, so it loads without Hypothesis): registers the
+Hypothesis profiles ``ci``/``explore``/``dev`` and loads one.
 
 Enabled automatically when monotheory is installed (entry point ``pytest11``), or with
-``-p monotheory.testing.pytest_plugin``, or ``pytest_plugins = ["monotheory.testing.pytest_plugin"]`` in a
+``-p monotheory.pytest_plugin``, or ``pytest_plugins = ["monotheory.pytest_plugin"]`` in a
 top-level conftest.py. The profile is ``--hypothesis-profile NAME`` if given (Hypothesis' own option), else
 ``$HYPOTHESIS_PROFILE``, else ``ci`` (derandomised). Without Hypothesis installed the plugin does nothing, so
 an installed monotheory never breaks an unrelated pytest run.
