@@ -6,6 +6,8 @@ from hypothesis import given
 from monotheory.testing import noise_rates, sparsities
 from monotheory.theory import crossover, separability
 
+pytest_plugins = ["monotheory.pytest_plugin"]  # the derandomised "ci" profile (automatic once installed)
+
 
 @given(sparsities(), noise_rates("flip"))
 def test_sd_sum_lies_between_the_fisher_bounds(s, eta):
