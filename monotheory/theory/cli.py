@@ -74,6 +74,13 @@ class TheoryConfig:
         self.weights = check_weights(self.weights)
         self.n_features = check_int("n_features", self.n_features, minimum=2)
         self.chunk = check_int("chunk", self.chunk, minimum=1)
+        model = registry.get_noise_model(self.noise_model)
+        if self.samples > 0 and model.rates is None and model.sampler is None:
+            raise ConfigError(f"noise_model = {self.noise_model!r} has no label rates or sampler, so no Monte Carlo: "
+                              "pass --samples 0")
+        if model.rates is None and model.moments is None:
+            raise ConfigError(f"noise_model = {self.noise_model!r} has only a sampler; the exact columns need rates "
+                              "or a moment transition")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

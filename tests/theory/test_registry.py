@@ -141,3 +141,11 @@ def test_cli_criterion_from_an_entry_point(tmp_path):
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["plugins"] == ["ratio"] and res["crossover"] == pytest.approx(23 / 49 - 15 * 2**0.5 / 98)
+
+
+def test_cli_refuses_a_monte_carlo_it_cannot_run(cli, scoped):
+    scoped.register_noise_model("moments_only", moments=lambda m, eta: m)  # an identity transition, exact only
+    rc, out, err = cli("theory", "--noise-model", "moments_only", "--sparsity", "0.2", "--samples", "10")
+    assert rc == 2 and "pass --samples 0" in err and not out
+    rc, out, err = cli("theory", "--noise-model", "moments_only", "--sparsity", "0.2", "--samples", "0", "--json")
+    assert rc == 0 and json.loads(out)["mono"]["mu1"]["exact"] == pytest.approx(moments("mono", 0.2)["mu1"])
