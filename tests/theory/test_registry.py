@@ -1,8 +1,6 @@
 """Registries: user criteria and noise models get crossovers (exact or searched) and Monte Carlo like built-ins."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -98,25 +96,34 @@ def test_scoped_undoes_registrations():
     assert "temp" not in registry.criterion_names()
 
 
-def _cli(*args, pythonpath=(REPO, REPO / "examples")):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, pythonpath)))
-    return subprocess.run([sys.executable, "-m", "monotheory", "theory", *args], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=REPO)
+@pytest.fixture
+def plugins(monkeypatch):
+    """In-process plugin loading, undone afterwards: registrations, the plugin modules, the loaded-once memo."""
+    before, loaded = set(sys.modules), dict(registry._LOADED)
+    with registry.scoped():
+        yield monkeypatch
+    for name in set(sys.modules) - before:
+        if name in ("my_criterion", "monotheory_plugin_my_criterion", "ep_plugin"):
+            del sys.modules[name]
+    registry._LOADED.clear()
+    registry._LOADED.update(loaded)
 
 
-def test_cli_criterion_from_a_plugin_module_and_file():
-    r = _cli("--plugin", "my_criterion", "--criterion", "sd_sum", "--sparsity", "0.2", "--noise-rate", "0.1",
-             "--samples", "300000", "--json")
-    assert r.returncode == 0, r.stderr
-    res = json.loads(r.stdout)
+def test_cli_criterion_from_a_plugin_module_and_file(cli, plugins):
+    plugins.syspath_prepend(str(REPO / "examples"))
+    rc, out, err = cli("theory", "--plugin", "my_criterion", "--criterion", "sd_sum", "--sparsity", "0.2",
+                       "--noise-rate", "0.1", "--samples", "200000", "--json")
+    assert rc == 0, err
+    res = json.loads(out)
     assert res["criterion"] == "sd_sum" and res["plugins"] == ["my_criterion"]
     for f in ("mono", "poly"):
         row = res[f]["separability"]
         assert_agrees(row["exact"], row["mc"], row["se"], n_tests=2, name=f)
     assert res["crossover"] is None and "poly stays" in res["crossover_detail"]["note"]
-    r = _cli("--plugin", "examples/my_criterion.py", "--criterion", "sd_sum", "--sparsity", "0.2", "--samples", "0",
-             pythonpath=(REPO,))
-    assert r.returncode == 0 and "sd_sum" in r.stdout, r.stderr
+    registry.unregister_criterion("sd_sum")  # the file below registers it again, under its own module name
+    rc, out, err = cli("theory", "--plugin", str(REPO / "examples" / "my_criterion.py"), "--criterion", "sd_sum",
+                       "--sparsity", "0.2", "--samples", "0")
+    assert rc == 0 and "sd_sum" in out, err
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -129,7 +136,7 @@ def test_cli_errors_are_one_line(cli, args, needle):
     assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1 and not out, err
 
 
-def test_cli_criterion_from_an_entry_point(tmp_path):
+def test_cli_criterion_from_an_entry_point(cli, plugins, tmp_path):
     (tmp_path / "ep_plugin.py").write_text(
         "from monotheory.theory.registry import register_criterion\n"
         "register_criterion('ep_ratio', lambda m: m['delta_mu'] / m['var0'])\n")
@@ -137,9 +144,10 @@ def test_cli_criterion_from_an_entry_point(tmp_path):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-plugin\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[monotheory.plugins]\nratio = ep_plugin\n")
-    r = _cli("--criterion", "ep_ratio", "--sparsity", "0.2", "--samples", "0", "--json", pythonpath=(REPO, tmp_path))
-    assert r.returncode == 0, r.stderr
-    res = json.loads(r.stdout)
+    plugins.syspath_prepend(str(tmp_path))  # as if installed: importlib.metadata reads sys.path
+    rc, out, err = cli("theory", "--criterion", "ep_ratio", "--sparsity", "0.2", "--samples", "0", "--json")
+    assert rc == 0, err
+    res = json.loads(out)
     assert res["plugins"] == ["ratio"] and res["crossover"] == pytest.approx(23 / 49 - 15 * 2**0.5 / 98)
 
 
