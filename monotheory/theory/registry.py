@@ -118,7 +118,7 @@ def get_criterion(name) -> Criterion:
     """The criterion registered as ``name`` (ConfigError naming the choices if there is none)."""
     if name not in _CRITERIA:
         raise ConfigError(f"criterion = {name!r} is unknown; choose one of {', '.join(_CRITERIA)} "
-                          "(or register one: monotheory.theory.registry.register_criterion)")
+                          "(or register one: monotheory.theory.registry.register_criterion; CLI: --plugin MODULE)")
     return _CRITERIA[name]
 
 
@@ -208,7 +208,7 @@ def get_noise_model(name) -> NoiseModel:
     """The noise model registered as ``name`` (ConfigError naming the choices if there is none)."""
     if name not in _NOISE:
         raise ConfigError(f"noise_model = {name!r} is unknown; choose one of {', '.join(_NOISE)} "
-                          "(or register one: monotheory.theory.registry.register_noise_model)")
+                          "(or register one: monotheory.theory.registry.register_noise_model; CLI: --plugin MODULE)")
     return _NOISE[name]
 
 
