@@ -7,14 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-# Default: the same examples every run (derandomize). HYPOTHESIS_PROFILE=dev explores new ones.
-settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", deadline=None, max_examples=40,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# The Hypothesis profiles come from monotheory.testing's plugin: "ci" by default (the same examples every
+# run); HYPOTHESIS_PROFILE=dev (40) or explore (400) draws new ones. (Installed, the plugin is also loaded by
+# its pytest11 entry point under this same name, so it is never registered twice.)
+pytest_plugins = ["monotheory.pytest_plugin"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,4 +59,4 @@ def cli(capsys):
 
 
 def pytest_report_header(config):
-    return f"python {sys.version.split()[0]}; hypothesis profile: {settings._current_profile}"
+    return f"python {sys.version.split()[0]}"

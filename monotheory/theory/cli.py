@@ -3,6 +3,11 @@
 Conventions as in :mod:`monotheory.theory.datamodel` (S = ``--sparsity`` = P(feature is zero); y = 1 iff
 x1 is the strict argmax). Exact values are for two features; with ``--n-features`` > 2 only the Monte Carlo
 columns are filled. ``--samples 0`` skips the Monte Carlo.
+
+``--plugin MODULE`` (repeatable; a module name on PYTHONPATH or a path to a .py file) is imported before
+the options are checked, so the criteria and noise models it registers (:mod:`monotheory.theory.registry`)
+can be named by ``--criterion`` / ``--noise-model``; installed packages can also declare an entry point in
+the group ``monotheory.plugins``, which is loaded on every run.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from monotheory.config import (
     to_dict,
 )
 from monotheory.errors import ConfigError
+from monotheory.theory import registry
 from monotheory.theory import separation as cx
 from monotheory.theory import symbolic as sy
 from monotheory.theory.datamodel import NOISE_MODELS, TIE_RULES, check_weights
@@ -41,8 +47,8 @@ class TheoryConfig:
     noise_rate: float = dataclasses.field(
         default=0.0, metadata={"help": "label-noise rate η in [0, 1] (η > 1/2 inverts labels under flip)"})
     input_sigma: float = dataclasses.field(default=0.0, metadata={"help": "λ of N(0, λ²) added to each x_i"})
-    criterion: str = dataclasses.field(default="fisher", metadata={"help": "/".join(sy.CRITERIA)})
-    noise_model: str = dataclasses.field(default="flip", metadata={"help": "/".join(NOISE_MODELS)})
+    criterion: str = dataclasses.field(default="fisher", metadata={"help": "/".join(sy.CRITERIA) + " or one registered by --plugin"})
+    noise_model: str = dataclasses.field(default="flip", metadata={"help": "/".join(NOISE_MODELS) + " or one registered by --plugin"})
     samples: int = dataclasses.field(default=1_000_000, metadata={"help": "Monte Carlo draws (0: exact only)"})
     seed: int = dataclasses.field(default=0, metadata={"help": "seed of numpy.random.default_rng"})
     weights: tuple[float, ...] = dataclasses.field(
@@ -60,20 +66,30 @@ class TheoryConfig:
         self.sparsity = check_sparsity("sparsity", self.sparsity)
         self.noise_rate = check_probability("noise_rate", self.noise_rate)
         self.input_sigma = check_nonnegative("input_sigma", self.input_sigma)
-        check_choice("criterion", self.criterion, sy.CRITERIA)
-        check_choice("noise_model", self.noise_model, NOISE_MODELS)
+        registry.get_criterion(self.criterion)  # built-in or registered (the message says how to register)
+        registry.get_noise_model(self.noise_model)
         check_choice("tie_rule", self.tie_rule, TIE_RULES)
         self.samples = check_int("samples", self.samples, minimum=0)
         self.seed = check_int("seed", self.seed, minimum=0)
         self.weights = check_weights(self.weights)
         self.n_features = check_int("n_features", self.n_features, minimum=2)
         self.chunk = check_int("chunk", self.chunk, minimum=1)
+        model = registry.get_noise_model(self.noise_model)
+        if self.samples > 0 and model.rates is None and model.sampler is None:
+            raise ConfigError(f"noise_model = {self.noise_model!r} has no label rates or sampler, so no Monte Carlo: "
+                              "pass --samples 0")
+        if model.rates is None and model.moments is None:
+            raise ConfigError(f"noise_model = {self.noise_model!r} has only a sampler; the exact columns need rates "
+                              "or a moment transition")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, TheoryConfig)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import MODULE (a module name or a .py file) first: it may register criteria and "
+                             "noise models (monotheory.theory.registry); repeatable")
 
 
 def exact_values(cfg: TheoryConfig) -> dict:
@@ -96,12 +112,14 @@ def run(cfg: TheoryConfig, progress: bool | None = None) -> dict:
     t0 = time.perf_counter()
     exact = exact_values(cfg)
     mc = None
+    crit = registry.get_criterion(cfg.criterion)
     if cfg.samples > 0:
         mc = monte_carlo(cfg.sparsity, cfg.samples, cfg.seed, cfg.weights, cfg.tie_rule, cfg.noise_rate,
                          cfg.noise_model, cfg.input_sigma, cfg.n_features, cfg.chunk,
-                         threshold=cfg.criterion == "threshold_error", progress=progress)
+                         threshold=crit.function is None, progress=progress,
+                         criteria=(cfg.criterion,) if crit.function is not None else ())
     result: dict = {"config": to_dict(cfg), "criterion": cfg.criterion, "noise_model": cfg.noise_model,
-                    "higher_is_more_separable": cfg.criterion != "threshold_error"}
+                    "higher_is_more_separable": crit.higher_is_better}
     for f in ("mono", "poly"):
         rows = {}
         for k in QUANTITIES:
@@ -115,7 +133,7 @@ def run(cfg: TheoryConfig, progress: bool | None = None) -> dict:
         r = cx.input_noise_reversal(cfg.criterion, cfg.sparsity, cfg.noise_rate, cfg.noise_model, **kw)
     else:  # the closed forms are for two features: no exact crossover to report
         note = f"exact crossovers are for 2 features, not {cfg.n_features}"
-        c = cx.Crossover(None, "none", "eta", (0.0, 0.5 if cfg.noise_model == "flip" else 1.0), note=note)
+        c = cx.Crossover(None, "none", "eta", (0.0, registry.get_noise_model(cfg.noise_model).upper), note=note)
         r = cx.Crossover(None, "none", "lambda", (0.0, 3.0), note=note)
     result.update(crossover=c.value, crossover_detail=dataclasses.asdict(c),
                   input_noise_reversal=r.value, input_noise_reversal_detail=dataclasses.asdict(r),
@@ -148,9 +166,14 @@ def table(result: dict) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    plugins = list(getattr(args, "plugin", None) or [])
+    for spec in plugins:  # before the config is checked: they add the names --criterion may use
+        registry.load_plugin(spec)
+    plugins += registry.load_entry_points()
     cfg = from_namespace(TheoryConfig, args)
     progress = False if args.quiet else None
     result = run(cfg, progress=progress)
+    result["plugins"] = plugins
     if args.json:
         from monotheory.report import to_jsonable
 

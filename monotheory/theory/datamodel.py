@@ -23,9 +23,10 @@ import numpy as np
 
 from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_sparsity
 from monotheory.errors import ConfigError
+from monotheory.theory import registry
 
 TIE_RULES = ("drop", "class0", "class1", "random")
-NOISE_MODELS = ("flip", "one_sided", "uniform")
+NOISE_MODELS = registry.BUILTIN_NOISE_MODELS  # users add more: registry.register_noise_model
 FEATURES = ("mono", "poly")
 
 
@@ -52,14 +53,19 @@ def check_weights(weights) -> tuple[float, float]:
 
 
 def transition_rates(noise_model: str, noise_rate: float) -> tuple[float, float]:
-    """(P(ỹ=0 | y=1), P(ỹ=1 | y=0)) of a label-noise model at rate η (see the module docstring)."""
-    check_choice("noise_model", noise_model, NOISE_MODELS)
+    """(P(ỹ=0 | y=1), P(ỹ=1 | y=0)) of a label-noise model at rate η (see the module docstring).
+
+    Any registered model (:mod:`monotheory.theory.registry`); one given only by a sampler or a moment
+    transition has no rates and gets ConfigError here."""
+    model = registry.get_noise_model(noise_model)
     eta = check_probability("noise_rate", noise_rate)
-    if noise_model == "flip":
-        return eta, eta
-    if noise_model == "one_sided":
-        return eta, 0.0
-    return eta / 2, eta / 2
+    if model.rates is None:
+        if model.sampler is not None:  # sampler-only: validated, no rates to report
+            return float("nan"), float("nan")
+        raise ConfigError(f"noise_model = {noise_model!r} has no label rates or sampler; it works on exact "
+                          "moments only")
+    p10, p01 = model.rates(eta)
+    return float(p10), float(p01)
 
 
 def mono_feature(x: np.ndarray) -> np.ndarray:
@@ -142,8 +148,12 @@ class SpikeUniform:
 
 
 def noisy_labels(y: np.ndarray, noise_model: str, noise_rate: float, rng=None) -> np.ndarray:
-    """Labels after label noise (independent per sample; see :func:`transition_rates`)."""
+    """Labels after label noise (independent per sample; see :func:`transition_rates`), or the registered
+    model's own sampler when it has one."""
     p10, p01 = transition_rates(noise_model, noise_rate)
+    sampler = registry.get_noise_model(noise_model).sampler
+    if sampler is not None:
+        return np.asarray(sampler(y, noise_rate, as_generator(rng)), dtype=y.dtype)
     u = as_generator(rng).random(y.shape)
     flip = np.where(y == 1, u < p10, u < p01)
     return np.where(flip, 1 - y, y)

@@ -22,6 +22,7 @@ import sys
 import numpy as np
 
 from monotheory.config import check_choice, check_int
+from monotheory.theory import registry
 from monotheory.theory.datamodel import (
     FEATURES,
     SpikeUniform,
@@ -39,19 +40,22 @@ N_BINS = 4096
 N_BATCHES = 20
 
 
-def _functions(m: np.ndarray) -> np.ndarray:
-    """The estimands from the 6 means (E[1_0], E[ν1_0], E[ν²1_0], E[1_1], E[ν1_1], E[ν²1_1])."""
+def _functions(m: np.ndarray, criteria=()) -> np.ndarray:
+    """The estimands from the 6 means (E[1_0], E[ν1_0], E[ν²1_0], E[1_1], E[ν1_1], E[ν²1_1]), then the
+    registered ``criteria`` (:mod:`monotheory.theory.registry`) evaluated on the estimated moments."""
     n0, s0, q0, n1, s1, q1 = m
     with np.errstate(divide="ignore", invalid="ignore"):  # an empty class gives NaN, reported as such
         mu0, mu1 = s0 / n0, s1 / n1
         var0, var1 = q0 / n0 - mu0**2, q1 / n1 - mu1**2
         d = mu1 - mu0
-        return np.array([n0 / (n0 + n1), n1 / (n0 + n1), mu0, mu1, d, var0, var1, d * d / (var0 + var1),
-                         d / (var0 + var1)])
+        base = [n0 / (n0 + n1), n1 / (n0 + n1), mu0, mu1, d, var0, var1, d * d / (var0 + var1), d / (var0 + var1)]
+        mom = dict(zip(MOMENT_KEYS[:7], base[:7], strict=True))
+        return np.array(base + [float(registry.evaluate(c, mom)) for c in criteria])
 
 
-def delta_method(power: np.ndarray, n_draws: int) -> dict:
-    """Estimates and delta-method SEs from power sums ``power[c, k]`` = Σ ν^k 1{ỹ=c}, k = 0..4."""
+def delta_method(power: np.ndarray, n_draws: int, criteria=()) -> dict:
+    """Estimates and delta-method SEs from power sums ``power[c, k]`` = Σ ν^k 1{ỹ=c}, k = 0..4 (and of the
+    registered moment ``criteria``)."""
     e = power / n_draws  # E[ν^k 1_c]
     m = np.concatenate([e[0, :3], e[1, :3]])
     second = np.zeros((6, 6))
@@ -60,16 +64,16 @@ def delta_method(power: np.ndarray, n_draws: int) -> dict:
             for b in range(3):
                 second[3 * c + a, 3 * c + b] = e[c, a + b]  # cross-class products vanish
     cov = second - np.outer(m, m)
-    est = _functions(m)
+    est = _functions(m, criteria)
     grad = np.zeros((len(est), 6))
     for i in range(6):
         step = 1e-6 * max(abs(m[i]), 1e-4)
         hi, lo = m.copy(), m.copy()
         hi[i] += step
         lo[i] -= step
-        grad[:, i] = (_functions(hi) - _functions(lo)) / (2 * step)
+        grad[:, i] = (_functions(hi, criteria) - _functions(lo, criteria)) / (2 * step)
     se = np.sqrt(np.maximum(np.einsum("ki,ij,kj->k", grad, cov, grad), 0.0) / n_draws)
-    return {k: (float(est[i]), float(se[i])) for i, k in enumerate(MOMENT_KEYS)}
+    return {k: (float(est[i]), float(se[i])) for i, k in enumerate(MOMENT_KEYS + tuple(criteria))}
 
 
 def _bins(name: str, weights, input_sigma: float) -> tuple[float, int, int]:
@@ -107,13 +111,14 @@ def threshold_estimate(batched_hist: np.ndarray) -> tuple[float, float]:
 def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_rule: str = "drop",
                 noise_rate: float = 0.0, noise_model: str = "flip", input_sigma: float = 0.0,
                 n_features: int = 2, chunk: int = DEFAULT_CHUNK, features=FEATURES, threshold: bool = False,
-                progress: bool | None = None) -> dict:
+                progress: bool | None = None, criteria=()) -> dict:
     """Monte Carlo estimates for each feature in ``features``: ``{feature: {name: (estimate, se)}}``.
 
     Names: :data:`MOMENT_KEYS` (moments given the noisy label, and the fisher / unnormalized criteria), plus
     ``threshold_error`` when ``threshold=True``. Also ``n_draws`` and ``n_kept`` (draws minus dropped ties).
     ``seed``: int or ``numpy.random.Generator``. ``samples`` draws are made in chunks of ``chunk`` rows;
     ``progress``: a tqdm bar on stderr (None: only when stderr is a terminal and there are ≥ 10 chunks).
+    ``criteria``: registered moment criteria (:mod:`monotheory.theory.registry`) to estimate as well.
     """
     model = SpikeUniform(sparsity, n_features, tie_rule)
     samples = check_int("samples", samples, minimum=1)
@@ -122,6 +127,9 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
     check_weights(weights)
     for f in features:
         check_choice("feature", f, FEATURES)
+    criteria = tuple(c for c in criteria if c not in MOMENT_KEYS)
+    for c in criteria:
+        check_choice("criterion", c, registry.moment_criteria())
     rng = as_generator(seed)
     power = {f: np.zeros((2, 5)) for f in features}
     binning = {f: _bins(f, weights, input_sigma) for f in features}
@@ -164,7 +172,7 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
             bar.update(n)
     out = {"n_draws": samples, "n_kept": kept_total}
     for f in features:
-        res = delta_method(power[f], samples)
+        res = delta_method(power[f], samples, criteria)
         if threshold:
             res["threshold_error"] = threshold_estimate(hist[f])
             res["bin_width"] = (binning[f][0], 0.0)

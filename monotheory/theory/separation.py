@@ -7,10 +7,14 @@ Conventions as in :mod:`monotheory.theory.datamodel`. Criteria (higher = more se
 * ``threshold_error`` = clean-label error of the best threshold fitted on noisy labels
   (:mod:`monotheory.theory.distributions`, numerical).
 
+Criteria and noise models registered in :mod:`monotheory.theory.registry` are handled alike.
+
 A *crossover* is the smallest noise level in the search range where the score of mono (−error for
 ``threshold_error``) rises strictly above that of poly, having been below. For fisher/unnormalized it is
 solved exactly (SymPy: real roots of the numerator of the difference, a polynomial in η or λ, with S and w
-made rational); for ``threshold_error`` it is located on a grid and refined with ``scipy.optimize.brentq``.
+made rational); for ``threshold_error``, and for a registered criterion whose difference is not a rational
+function of the noise level (e.g. one with square roots), it is located on a grid and refined with
+``scipy.optimize.brentq`` (method ``numeric``).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import brentq
 
-from monotheory.config import check_choice, check_nonnegative, check_probability
+from monotheory.config import check_nonnegative, check_probability
+from monotheory.errors import ConfigError
+from monotheory.theory import registry
 from monotheory.theory import symbolic as sy
-from monotheory.theory.datamodel import NOISE_MODELS, check_weights, transition_rates
+from monotheory.theory.datamodel import check_weights
 from monotheory.theory.distributions import threshold_errors
 
 CRITERIA = sy.CRITERIA
@@ -32,15 +38,18 @@ CRITERIA = sy.CRITERIA
 def separability_curve(criterion: str, feature: str, sparsity: float, noise_rates, weights=(1.0, 1.0),
                        tie_rule: str = "drop", noise_model: str = "flip", input_sigma: float = 0.0) -> np.ndarray:
     """The criterion of ``feature`` at each label-noise rate η in ``noise_rates`` (exact; numerical grid
-    for ``threshold_error``). ``sparsity`` = P(feature is zero)."""
-    check_choice("criterion", criterion, CRITERIA)
+    for ``threshold_error``). ``sparsity`` = P(feature is zero). Any registered criterion and noise model."""
+    crit = registry.get_criterion(criterion)
+    registry.get_noise_model(noise_model)
     rates = np.atleast_1d(np.asarray(noise_rates, dtype=float))
-    if criterion == "threshold_error":
+    if crit.function is None:
         return threshold_errors(feature, sparsity, rates, weights, tie_rule, noise_model, input_sigma)["error"]
-    clean = sy.moments(feature, sparsity, weights, tie_rule, 0.0, noise_model, input_sigma)
-    p10, p01 = np.array([transition_rates(noise_model, r) for r in rates]).T
+    for r in rates:
+        check_probability("noise_rate", r)
+    clean = sy.moments(feature, sparsity, weights, tie_rule, 0.0, "flip", input_sigma)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return sy.criterion_value(criterion, sy.mix_moments(clean, p10, p01))
+        noisy = sy.noisy_moments(noise_model, clean, rates)
+        return np.broadcast_to(np.asarray(sy.criterion_value(criterion, noisy), dtype=float), rates.shape).copy()
 
 
 def separability(criterion: str, feature: str, sparsity: float, noise_rate: float = 0.0, **kw) -> float:
@@ -49,8 +58,8 @@ def separability(criterion: str, feature: str, sparsity: float, noise_rate: floa
 
 
 def score(criterion: str, value):
-    """Higher = more separable: the criterion itself, or minus the error for ``threshold_error``."""
-    return -np.asarray(value) if criterion == "threshold_error" else np.asarray(value)
+    """Higher = more separable: the criterion itself, or minus it where lower is better (``threshold_error``)."""
+    return registry.score(criterion, value)
 
 
 @dataclasses.dataclass
@@ -73,6 +82,21 @@ class Crossover:
         short = self.expression and len(self.expression) <= 40  # long radicals stay in the JSON only
         expr = f" = {self.expression}" if short and self.method == "exact" else ""
         return f"{self.variable}* = {self.value:.6g}{expr} ({self.method})"
+
+
+def _symbolic_noise(model) -> bool:
+    """Whether a noise model's transition works on SymPy expressions (built-ins do; a sampler-only one not)."""
+    f = model.moments or model.rates
+    if f is None:
+        raise ConfigError(f"noise_model = {model.name!r} has only a sampler; crossovers need rates or a "
+                          "moment transition")
+    try:
+        out = model.rates(sy.eta) if model.moments is None else model.moments(
+            {k: sp.Symbol(k, positive=True) for k in sy.KEYS}, sy.eta)
+    except Exception:  # noqa: BLE001 - not SymPy-compatible: the numerical search is used instead
+        return False
+    vals = out.values() if isinstance(out, dict) else out
+    return all(isinstance(sp.sympify(v), sp.Basic) for v in vals)
 
 
 _TOL = 1e-12  # "mono ahead" needs a margin above rounding error (closed forms)
@@ -104,7 +128,16 @@ def _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, inpu
         var = sy.lam
     crit = [sy.symbolic_criterion(criterion, sy.symbolic_moments(f, sparsity=sparsity, **kw))
             for f in ("mono", "poly")]
-    d = sp.factor(sp.together(crit[0] - crit[1]))
+    sign = 1 if registry.get_criterion(criterion).higher_is_better else -1
+    if not all(sp.sympify(c).is_rational_function(var) for c in crit):
+        # e.g. square roots of the variances: no polynomial numerator, so search the exact curve numerically
+        f = sp.lambdify(var, sign * (crit[0] - crit[1]), "numpy")
+
+        def fun(z):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.broadcast_to(np.asarray(f(z), dtype=float), np.shape(z))
+        return _numeric(fun, variable, lo, hi, 201, _TOL)
+    d = sp.factor(sp.together(sign * (crit[0] - crit[1])))
     d_num = sp.lambdify(var, d, "numpy")
     num, _ = sp.fraction(d)
     roots = [] if num.free_symbols.isdisjoint({var}) else sp.Poly(num, var).real_roots()
@@ -139,21 +172,31 @@ def crossover(criterion: str, noise_model: str, sparsity: float, weights=(1.0, 1
     ``sparsity`` = P(feature is zero); ``input_sigma`` = λ of extra input noise held fixed. Exact (SymPy) for
     fisher/unnormalized, numerical (grid + brentq) for threshold_error. Default range: [0, 1/2) for ``flip``
     (a symmetric flip rate above 1/2 inverts the labels), [0, 1) for ``one_sided`` (only 1 → 0 flips: the
-    labels never invert) and ``uniform`` (whose flip rate is η/2).
+    labels never invert) and ``uniform`` (whose flip rate is η/2); a registered noise model's ``upper``.
+    A registered criterion: exact when its SymPy difference is a rational function of η, else numerical on
+    the exact curve (or on float moments if it is not SymPy-compatible).
 
     >>> crossover("unnormalized", "flip", 0.2).describe()
     'eta* = 0.285714 = 2/7 (exact)'
     >>> crossover("fisher", "flip", 0.2).describe()
     'none on [0, 0.5) (poly stays at least as separable)'
     """
-    check_choice("criterion", criterion, CRITERIA)
-    check_choice("noise_model", noise_model, NOISE_MODELS)
+    crit = registry.get_criterion(criterion)
+    model = registry.get_noise_model(noise_model)
     check_weights(weights)
     if upper is None:
-        upper = 0.5 if noise_model == "flip" else 1.0
+        upper = model.upper
     upper = check_probability("upper", upper)
-    if criterion != "threshold_error":
-        return _exact(criterion, noise_model, sparsity, weights, tie_rule, 0.0, input_sigma, "eta", 0.0, upper)
+    if crit.function is not None:
+        if crit.symbolic and _symbolic_noise(model):
+            return _exact(criterion, noise_model, sparsity, weights, tie_rule, 0.0, input_sigma, "eta", 0.0,
+                          upper)
+
+        def from_moments(rates):
+            v = [registry.score(criterion, separability_curve(criterion, f, sparsity, rates, weights, tie_rule,
+                                                              noise_model, input_sigma)) for f in ("mono", "poly")]
+            return v[0] - v[1]
+        return _numeric(from_moments, "eta", 0.0, upper, n_grid, _TOL)
 
     def fun(rates):
         e = [threshold_errors(f, sparsity, rates, weights, tie_rule, noise_model, input_sigma)["error"]
@@ -166,10 +209,23 @@ def input_noise_reversal(criterion: str, sparsity: float, noise_rate: float = 0.
                          weights=(1.0, 1.0), tie_rule: str = "drop", upper: float = 3.0,
                          n_grid: int = 61) -> Crossover:
     """Input-noise scale λ in [0, ``upper``) where mono overtakes poly (Appendix B.3), label noise fixed."""
-    check_choice("criterion", criterion, CRITERIA)
+    crit = registry.get_criterion(criterion)
+    model = registry.get_noise_model(noise_model)
     upper = check_nonnegative("upper", upper)
-    if criterion != "threshold_error":
-        return _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, None, "lambda", 0.0, upper)
+    if crit.function is not None:
+        if crit.symbolic and _symbolic_noise(model):
+            return _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, None, "lambda", 0.0,
+                          upper)
+
+        def from_moments(lams):
+            out = []
+            for lam_ in lams:
+                v = [registry.score(criterion, separability(criterion, f, sparsity, noise_rate, weights=weights,
+                                                            tie_rule=tie_rule, noise_model=noise_model,
+                                                            input_sigma=float(lam_))) for f in ("mono", "poly")]
+                out.append(v[0] - v[1])
+            return np.array(out)
+        return _numeric(from_moments, "lambda", 0.0, upper, n_grid, _TOL)
 
     def fun(lams):
         out = []

@@ -16,8 +16,10 @@ import functools
 import numpy as np
 import sympy as sp
 
-from monotheory.config import check_choice, check_nonnegative, check_sparsity
-from monotheory.theory.datamodel import FEATURES, NOISE_MODELS, TIE_RULES, check_weights, transition_rates
+from monotheory.config import check_choice, check_nonnegative, check_probability, check_sparsity
+from monotheory.errors import ConfigError
+from monotheory.theory import registry
+from monotheory.theory.datamodel import FEATURES, TIE_RULES, check_weights
 
 S = sp.Symbol("S", nonnegative=True)
 w1, w2 = sp.symbols("w1 w2", positive=True)
@@ -25,7 +27,7 @@ lam = sp.Symbol("lambda", nonnegative=True)
 eta = sp.Symbol("eta", nonnegative=True)
 SYMBOLIC = "symbolic"
 KEYS = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1")
-CRITERIA = ("fisher", "unnormalized", "threshold_error")
+CRITERIA = registry.BUILTIN_CRITERIA  # the paper's; users add more with registry.register_criterion
 _u, _v = sp.symbols("u v", nonnegative=True)
 
 
@@ -152,18 +154,28 @@ def _symbolic_moments(feature, weights, tie_rule, input_sigma, noise_model, nois
         m["var0"] = m["var0"] + extra
         m["var1"] = m["var1"] + extra
     if noise_model is not None:
-        check_choice("noise_model", noise_model, NOISE_MODELS)
-        e = _sym(noise_rate, eta)
-        p10, p01 = {"flip": (e, e), "one_sided": (e, 0), "uniform": (e / 2, e / 2)}[noise_model]
-        m = {k: sp.factor(sp.cancel(v)) for k, v in mix_moments(m, p10, p01).items()}
+        m = {k: sp.factor(sp.cancel(v)) for k, v in noisy_moments(noise_model, m, _sym(noise_rate, eta)).items()}
     return m
 
 
+def noisy_moments(noise_model: str, m: dict, noise_rate) -> dict:
+    """Moments given the noisy label under a registered noise model (:mod:`monotheory.theory.registry`):
+    its moment transition, or :func:`mix_moments` with its label rates. Floats, arrays or SymPy alike."""
+    model = registry.get_noise_model(noise_model)
+    if model.moments is not None:
+        return dict(model.moments(m, noise_rate))
+    if model.rates is None:
+        raise ConfigError(f"noise_model = {noise_model!r} has only a sampler; exact moments need rates or a "
+                          "moment transition")
+    p10, p01 = model.rates(noise_rate)
+    return mix_moments(m, p10, p01)
+
+
 def symbolic_criterion(criterion: str, m: dict):
-    """Fisher Δμ²/(σ0² + σ1²) or the unnormalised Δμ/(σ0² + σ1²) of a moment dict (SymPy or floats)."""
-    check_choice("criterion", criterion, CRITERIA[:2])
-    total = m["var0"] + m["var1"]
-    return (m["delta_mu"] ** 2 if criterion == "fisher" else m["delta_mu"]) / total
+    """A criterion with a moment formula (fisher Δμ²/(σ0² + σ1²), unnormalized Δμ/(σ0² + σ1²), or one
+    registered in :mod:`monotheory.theory.registry`) of a moment dict (SymPy or floats)."""
+    check_choice("criterion", criterion, registry.moment_criteria())
+    return registry.evaluate(criterion, m)
 
 
 @functools.cache
@@ -195,13 +207,13 @@ def moments(feature: str, sparsity, weights=(1.0, 1.0), tie_rule: str = "drop", 
     m = {k: np.asarray(fn(s, a, b), dtype=float) * np.ones_like(s) for k, fn in f.items()}
     extra = lam_**2 * (1.0 if feature == "mono" else a * a + b * b)
     m["var0"], m["var1"] = m["var0"] + extra, m["var1"] + extra
-    p10, p01 = transition_rates(noise_model, noise_rate)
+    rate = check_probability("noise_rate", noise_rate)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = mix_moments(m, p10, p01)
+        out = noisy_moments(noise_model, m, rate)
     return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}
 
 
 def criterion_value(criterion: str, m: dict):
-    """Fisher or unnormalised criterion from a float moment dict (NaN where a class is empty)."""
+    """A moment criterion (built-in or registered) from a float moment dict (NaN where a class is empty)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return symbolic_criterion(criterion, m)

@@ -1,0 +1,331 @@
+"""Registries of separability criteria and label-noise models: the built-in ones and those users add.
+
+A **criterion** is a function of the class moments given the (noisy) label: a dict with the keys ``pi0, pi1,
+mu0, mu1, delta_mu, var0, var1`` (:data:`monotheory.theory.symbolic.KEYS`) whose values are floats, NumPy
+arrays or SymPy expressions. Write it with arithmetic and :func:`sqrt` (which dispatches to SymPy or NumPy),
+and it works on all three: SymPy gives exact crossovers (real roots of a polynomial numerator), floats give
+the root search and the Monte Carlo estimate with its delta-method SE. Higher = more separable unless
+``higher_is_better=False``. ``threshold_error`` is built in and numerical (no moment formula).
+
+A **noise model** acts on the binary label y at a rate η in [0, 1]. Give it as
+
+* ``rates(eta) -> (p10, p01)``: the label transition P(ỹ=0 | y=1), P(ỹ=1 | y=0) (SymPy-compatible); the
+  noisy moments follow by mixing (:func:`monotheory.theory.symbolic.mix_moments`) and the Monte Carlo flips
+  labels with these probabilities; or
+* ``moments(m, eta) -> dict``: any transition on the class moments (exact path only, unless a sampler
+  is given); and/or
+* ``sampler(y, eta, rng) -> ỹ``: draws noisy labels for the Monte Carlo.
+
+``upper`` is the default end of the crossover search, [0, upper) (1/2 for ``flip``: beyond it labels invert).
+
+>>> register_criterion("ratio_demo", lambda m: m["delta_mu"] / (sqrt(m["var0"]) + sqrt(m["var1"])))
+>>> "ratio_demo" in criterion_names()
+True
+>>> unregister_criterion("ratio_demo")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import keyword
+import re
+from collections.abc import Callable
+
+import numpy as np
+import sympy as sp
+
+from monotheory.errors import ConfigError
+
+MOMENT_NAMES = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1")
+BUILTIN_CRITERIA = ("fisher", "unnormalized", "threshold_error")
+BUILTIN_NOISE_MODELS = ("flip", "one_sided", "uniform")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def sqrt(x):
+    """√x for SymPy expressions (exact, ``sympy.sqrt``) and for floats/arrays (``numpy.sqrt``)."""
+    return sp.sqrt(x) if isinstance(x, sp.Basic) else np.sqrt(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Criterion:
+    """A registered criterion: ``function(moments)`` (None for the numerical ``threshold_error``),
+    ``higher_is_better``, ``symbolic`` (whether it evaluates on SymPy moments)."""
+
+    name: str
+    function: Callable | None
+    higher_is_better: bool = True
+    symbolic: bool = True
+    description: str = ""
+
+    def __call__(self, m: dict):
+        if self.function is None:
+            raise ConfigError(f"criterion = {self.name!r} has no moment formula (it is computed numerically)")
+        return self.function(m)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseModel:
+    """A registered label-noise model (see the module docstring for ``rates``, ``moments``, ``sampler``)."""
+
+    name: str
+    rates: Callable | None = None
+    moments: Callable | None = None
+    sampler: Callable | None = None
+    upper: float = 1.0
+    description: str = ""
+
+
+def _uniform_rates(e):
+    return e / 2, e / 2
+
+
+_CRITERIA: dict[str, Criterion] = {
+    "fisher": Criterion("fisher", lambda m: m["delta_mu"] ** 2 / (m["var0"] + m["var1"]),
+                        description="Δμ² / (σ0² + σ1²)"),
+    "unnormalized": Criterion("unnormalized", lambda m: m["delta_mu"] / (m["var0"] + m["var1"]),
+                              description="Δμ / (σ0² + σ1²)"),
+    "threshold_error": Criterion("threshold_error", None, higher_is_better=False, symbolic=False,
+                                 description="clean error of the best threshold fitted on noisy labels"),
+}
+_NOISE: dict[str, NoiseModel] = {
+    "flip": NoiseModel("flip", rates=lambda e: (e, e), upper=0.5, description="each label flips w.p. η"),
+    "one_sided": NoiseModel("one_sided", rates=lambda e: (e, 0 * e), description="only 1 → 0, w.p. η"),
+    "uniform": NoiseModel("uniform", rates=_uniform_rates, description="redrawn uniformly w.p. η (flip at η/2)"),
+}
+
+
+def _check_name(kind: str, name, table: dict) -> str:
+    if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name):
+        raise ConfigError(f"{kind} name = {name!r} is not a valid name; use letters, digits and _")
+    if name in table:
+        raise ConfigError(f"{kind} = {name!r} is already registered; unregister it first or pick another name")
+    if name in MOMENT_NAMES or name in ("n_draws", "n_kept", "bin_width", "separability"):
+        raise ConfigError(f"{kind} name = {name!r} is reserved (a moment or result key); pick another name")
+    return name
+
+
+# ----------------------------------------------------------------------------------------------- criteria
+
+
+def criterion_names() -> tuple[str, ...]:
+    """All registered criteria, built-ins first."""
+    return tuple(_CRITERIA)
+
+
+def get_criterion(name) -> Criterion:
+    """The criterion registered as ``name`` (ConfigError naming the choices if there is none)."""
+    if name not in _CRITERIA:
+        raise ConfigError(f"criterion = {name!r} is unknown; choose one of {', '.join(_CRITERIA)} "
+                          "(or register one: monotheory.theory.registry.register_criterion; CLI: --plugin MODULE)")
+    return _CRITERIA[name]
+
+
+def moment_criteria() -> tuple[str, ...]:
+    """The criteria with a moment formula (all but ``threshold_error``)."""
+    return tuple(k for k, c in _CRITERIA.items() if c.function is not None)
+
+
+def _symbolic_ok(function) -> bool:
+    """Whether ``function`` maps SymPy moments to a SymPy expression (else only the root search is used)."""
+    syms = {k: sp.Symbol(k, positive=k != "delta_mu") for k in MOMENT_NAMES}
+    try:
+        out = function(syms)
+    except Exception:  # noqa: BLE001 - any failure means: not SymPy-compatible
+        return False
+    return isinstance(out, sp.Basic) and not isinstance(out, sp.logic.boolalg.Boolean)
+
+
+def _check_finite_on_valid_range(name: str, function) -> None:
+    """Evaluate on the exact moments of both features over S ∈ [0, 0.95], η ∈ [0, 0.45] (flip), w = (1, 1):
+    where the classes are distinct, a criterion must be finite."""
+    from monotheory.theory.symbolic import moments  # lazy: symbolic imports this module's users
+
+    s = np.linspace(0.0, 0.95, 20)
+    for feature in ("mono", "poly"):
+        for rate in (0.0, 0.15, 0.3, 0.45):
+            m = moments(feature, s, noise_rate=rate)
+            try:
+                with np.errstate(all="ignore"):
+                    v = np.asarray(function(m), dtype=float)
+            except Exception as e:  # noqa: BLE001 - reported as one sentence
+                raise ConfigError(f"criterion {name!r} fails on float moments ({type(e).__name__}: {e}); it must "
+                                  "accept floats and NumPy arrays (use registry.sqrt, not math.sqrt)") from None
+            v = np.broadcast_to(v, s.shape)
+            bad = ~np.isfinite(v)
+            if bad.any():
+                raise ConfigError(
+                    f"criterion {name!r} = {v[bad][0]} is not finite at S = {s[bad][0]:g}, noise_rate = {rate:g} "
+                    f"(flip), feature {feature}; a criterion must be finite for S in [0, 1) and η < 1/2")
+
+
+def register_criterion(name: str, function: Callable, *, higher_is_better: bool = True,
+                       description: str = "") -> None:
+    """Register ``function(moments) -> value`` as criterion ``name`` (see the module docstring).
+
+    Raises ConfigError if the name is taken or invalid, or if the criterion is not finite on the valid range
+    (both features, S ∈ [0, 0.95], flip noise η ∈ [0, 0.45], w = (1, 1)).
+    """
+    _check_name("criterion", name, _CRITERIA)
+    if not callable(function):
+        raise ConfigError(f"criterion {name!r}: function = {function!r} is not callable")
+    _check_finite_on_valid_range(name, function)
+    _CRITERIA[name] = Criterion(name, function, bool(higher_is_better), _symbolic_ok(function), description)
+
+
+def unregister_criterion(name: str) -> None:
+    """Remove a user criterion (built-ins stay)."""
+    get_criterion(name)
+    if name in BUILTIN_CRITERIA:
+        raise ConfigError(f"criterion = {name!r} is built in and cannot be unregistered")
+    del _CRITERIA[name]
+
+
+def evaluate(name: str, m: dict):
+    """Criterion ``name`` on the moments ``m`` (floats, arrays or SymPy), NaN where a class is empty."""
+    c = get_criterion(name)
+    if isinstance(m.get("delta_mu"), sp.Basic):
+        return c(m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return c(m)
+
+
+def score(name: str, value):
+    """Higher = more separable: the value, or minus it for a criterion where lower is better."""
+    return np.asarray(value) if get_criterion(name).higher_is_better else -np.asarray(value)
+
+
+# ------------------------------------------------------------------------------------------- noise models
+
+
+def noise_model_names() -> tuple[str, ...]:
+    """All registered noise models, built-ins first."""
+    return tuple(_NOISE)
+
+
+def get_noise_model(name) -> NoiseModel:
+    """The noise model registered as ``name`` (ConfigError naming the choices if there is none)."""
+    if name not in _NOISE:
+        raise ConfigError(f"noise_model = {name!r} is unknown; choose one of {', '.join(_NOISE)} "
+                          "(or register one: monotheory.theory.registry.register_noise_model; CLI: --plugin MODULE)")
+    return _NOISE[name]
+
+
+def register_noise_model(name: str, *, rates: Callable | None = None, moments: Callable | None = None,
+                         sampler: Callable | None = None, upper: float = 1.0, description: str = "") -> None:
+    """Register a label-noise model (give ``rates``, or ``moments`` and/or ``sampler``; see module docstring).
+
+    ``rates`` must give probabilities in [0, 1] for η ∈ [0, 1]; ``upper`` in (0, 1] ends the default
+    crossover search range [0, upper).
+    """
+    _check_name("noise_model", name, _NOISE)
+    if rates is None and moments is None and sampler is None:
+        raise ConfigError(f"noise_model {name!r}: give rates, moments or sampler")
+    for what, f in (("rates", rates), ("moments", moments), ("sampler", sampler)):
+        if f is not None and not callable(f):
+            raise ConfigError(f"noise_model {name!r}: {what} = {f!r} is not callable")
+    if isinstance(upper, bool) or not isinstance(upper, (int, float)) or not 0 < upper <= 1:
+        raise ConfigError(f"noise_model {name!r}: upper = {upper!r} is outside (0, 1]")
+    if rates is not None:
+        grid = np.linspace(0.0, 1.0, 21)
+        try:
+            p = np.broadcast_to(np.asarray(rates(grid), dtype=float), (2, grid.size))
+        except Exception as e:  # noqa: BLE001
+            raise ConfigError(f"noise_model {name!r}: rates(eta) fails on an array of rates "
+                              f"({type(e).__name__}: {e}); it must return (p10, p01)") from None
+        if not np.all(np.isfinite(p) & (p >= 0) & (p <= 1)):
+            raise ConfigError(f"noise_model {name!r}: rates(eta) leaves [0, 1] for some eta in [0, 1]")
+    _NOISE[name] = NoiseModel(name, rates, moments, sampler, float(upper), description)
+    _clear_caches()
+
+
+def _clear_caches() -> None:
+    """The exact moments are cached by noise-model name: a name that changes meaning must not hit the cache."""
+    from monotheory.theory import symbolic  # lazy: symbolic imports this module
+
+    symbolic._symbolic_moments.cache_clear()
+
+
+def unregister_noise_model(name: str) -> None:
+    """Remove a user noise model (built-ins stay)."""
+    get_noise_model(name)
+    if name in BUILTIN_NOISE_MODELS:
+        raise ConfigError(f"noise_model = {name!r} is built in and cannot be unregistered")
+    del _NOISE[name]
+    _clear_caches()
+
+
+@contextlib.contextmanager
+def scoped():
+    """Registrations made inside ``with scoped():`` are undone at its end (for tests)."""
+    crit, noise = dict(_CRITERIA), dict(_NOISE)
+    try:
+        yield
+    finally:
+        _CRITERIA.clear()
+        _CRITERIA.update(crit)
+        _NOISE.clear()
+        _NOISE.update(noise)
+        _clear_caches()
+
+
+# ------------------------------------------------------------------------------------------------ plugins
+
+ENTRY_POINT_GROUP = "monotheory.plugins"
+_LOADED: dict[str, object] = {}
+
+
+def load_plugin(spec: str):
+    """Import a plugin that registers criteria or noise models: a module name (``my_pkg.criteria``, found
+    on ``sys.path``/PYTHONPATH) or a path to a ``.py`` file. Each is imported once per process."""
+    import importlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"plugin = {spec!r} is not a module name or a .py file")
+    if spec in _LOADED:
+        return _LOADED[spec]
+    try:
+        if spec.endswith(".py") or "/" in spec or "\\" in spec:
+            path = Path(spec).resolve()
+            if not path.is_file():
+                raise ConfigError(f"plugin = {spec!r}: no such file")
+            name = f"monotheory_plugin_{path.stem}"
+            loader_spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[name] = module
+            loader_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(spec)
+    except ConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - one sentence instead of a traceback
+        raise ConfigError(f"plugin = {spec!r} could not be imported ({type(e).__name__}: {e})") from None
+    _LOADED[spec] = module
+    return module
+
+
+def load_entry_points() -> list[str]:
+    """Load every installed plugin of the entry-point group ``monotheory.plugins`` (a module, or a callable
+    that is then called with no arguments); returns their names."""
+    from importlib.metadata import entry_points
+
+    names = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        key = f"entry point {ep.name} = {ep.value}"
+        if key in _LOADED:
+            continue
+        try:
+            obj = ep.load()
+            if callable(obj):
+                obj()
+        except ConfigError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise ConfigError(f"plugin entry point {ep.name!r} ({ep.value}) failed ({type(e).__name__}: {e})") from None
+        _LOADED[key] = obj
+        names.append(ep.name)
+    return names
