@@ -111,70 +111,82 @@ def chunk_numpy(u, coin, flip_u, gauss, s, tie_code, p10, p01, sigma, w1, w2, st
     return n - int(np.count_nonzero(drop))
 
 
-def _kernel_source(u, coin, flip_u, gauss, s, tie_code, p10, p01, sigma, w1, w2, start, power, hist, hmeta,
-                   threshold):  # pragma: no cover - compiled by Numba (the NumPy form is tested against it)
-    n, d = u.shape
+def _kernel_source(u, rest_u, rest_col, coin, flip_u, gauss, s, tie_code, p10, p01, sigma, w1, w2, start, power, hist,
+                   hmeta, threshold):  # pragma: no cover - compiled by Numba (the NumPy form is tested against it)
+    """One chunk, branch-free in the row loop so that LLVM vectorises it (sums reassociated: ``reassoc``).
+
+    ``rest_u[:, rest_col]``: the largest of u[:, 1:] per row (x is non-decreasing in u, so it gives
+    max x[:, 1:]): ``u`` and 1 for two features, a column of maxima and 0 otherwise;
+    ``coin``, ``flip_u``, ``gauss`` may be stand-ins (any array of the right length) when unused: the
+    settings make them inert (tie_code ≠ 3; p10 = p01 = 0; sigma = 0).
+    """
+    n = u.shape[0]
     inv = 1.0 / (1.0 - s)
-    n_batches, size = hist.shape[1], hist.shape[4]
-    kept = 0
-    c0 = c1 = 0.0
+    one_tie = 1.0 if tie_code == 2 else 0.0
+    coin_tie = 1.0 if tie_code == 3 else 0.0
+    keep_tie = 0.0 if tie_code == 0 else 1.0
+    dflip = p10 - p01
+    kept = 0.0
+    c1 = 0.0
     a01 = a02 = a03 = a04 = a11 = a12 = a13 = a14 = 0.0  # mono, class 0 / 1, powers 1..4
     b01 = b02 = b03 = b04 = b11 = b12 = b13 = b14 = 0.0  # poly
     for i in range(n):
         x0 = max((u[i, 0] - s) * inv, 0.0)
-        rest = max((u[i, 1] - s) * inv, 0.0)
-        x1 = rest
-        for j in range(2, d):
-            rest = max(rest, max((u[i, j] - s) * inv, 0.0))
-        y = 1 if x0 > rest else 0
-        if x0 + rest == 0.0:  # the all-zero tie: rare, so a branch is cheap
-            if tie_code == 0:
-                continue
-            if tie_code == 2 or (tie_code == 3 and coin[i] < 0.5):
-                y = 1
-        kept += 1
-        ny = y
-        if p10 > 0.0 or p01 > 0.0:
-            if flip_u[i] < (p10 if y == 1 else p01):
-                ny = 1 - y
-        if sigma > 0.0:
-            x0 = x0 + sigma * gauss[i, 0]
-            x1 = x1 + sigma * gauss[i, 1]
-        q1 = float(ny)  # branch-free class weights: ỹ is a coin flip, a branch would mispredict
-        q0 = 1.0 - q1
-        m1 = x0
-        m2 = m1 * m1
-        m3 = m2 * m1
-        m4 = m2 * m2
+        x1 = max((u[i, 1] - s) * inv, 0.0)
+        rest = max((rest_u[i, rest_col] - s) * inv, 0.0)
+        tie = 1.0 if x0 + rest == 0.0 else 0.0  # the all-zero tie
+        y = 1.0 if x0 > rest else 0.0
+        y = max(y, tie * (one_tie + coin_tie * (1.0 if coin[i] < 0.5 else 0.0)))
+        flip = 1.0 if flip_u[i] < p01 + dflip * y else 0.0
+        q1 = y + flip - 2.0 * y * flip  # ỹ = y xor flip, as weights: no branch on a coin flip
+        keep = 1.0 - tie * (1.0 - keep_tie)
+        q1 = q1 * keep
+        q0 = keep - q1
+        x0 = x0 + sigma * gauss[i, 0]
+        x1 = x1 + sigma * gauss[i, 1]
+        m2 = x0 * x0
         v1 = w1 * x0 - w2 * x1
         v2 = v1 * v1
-        v3 = v2 * v1
-        v4 = v2 * v2
-        c0 += q0
+        kept += keep
         c1 += q1
-        a01 += q0 * m1
+        a01 += q0 * x0
         a02 += q0 * m2
-        a03 += q0 * m3
-        a04 += q0 * m4
-        a11 += q1 * m1
+        a03 += q0 * (m2 * x0)
+        a04 += q0 * (m2 * m2)
+        a11 += q1 * x0
         a12 += q1 * m2
-        a13 += q1 * m3
-        a14 += q1 * m4
+        a13 += q1 * (m2 * x0)
+        a14 += q1 * (m2 * m2)
         b01 += q0 * v1
         b02 += q0 * v2
-        b03 += q0 * v3
-        b04 += q0 * v4
+        b03 += q0 * (v2 * v1)
+        b04 += q0 * (v2 * v2)
         b11 += q1 * v1
         b12 += q1 * v2
-        b13 += q1 * v3
-        b14 += q1 * v4
-        if threshold:
+        b13 += q1 * (v2 * v1)
+        b14 += q1 * (v2 * v2)
+    if threshold:  # a second pass: scattered increments would stop the first loop from vectorising
+        n_batches, size = hist.shape[1], hist.shape[4]
+        for i in range(n):
+            x0 = max((u[i, 0] - s) * inv, 0.0)
+            x1 = max((u[i, 1] - s) * inv, 0.0)
+            rest = max((rest_u[i, rest_col] - s) * inv, 0.0)
+            tie = x0 + rest == 0.0
+            if tie and tie_code == 0:
+                continue
+            y = 1 if x0 > rest else 0
+            if tie and (tie_code == 2 or (tie_code == 3 and coin[i] < 0.5)):
+                y = 1
+            ny = 1 - y if flip_u[i] < (p10 if y == 1 else p01) else y
+            x0 = x0 + sigma * gauss[i, 0]
+            x1 = x1 + sigma * gauss[i, 1]
             b = (start + i) % n_batches
             for f in range(2):
-                nu = m1 if f == 0 else v1
+                nu = x0 if f == 0 else w1 * x0 - w2 * x1
                 k = np.ceil(nu / hmeta[f, 0])
                 k = min(max(k, hmeta[f, 1]), hmeta[f, 1] + size - 1)
                 hist[f, b, y, ny, int(k - hmeta[f, 1])] += 1
+    c0 = kept - c1
     power[0, 0, 0] += c0
     power[0, 1, 0] += c1
     power[1, 0, 0] += c0
@@ -195,19 +207,19 @@ def _kernel_source(u, coin, flip_u, gauss, s, tie_code, p10, p01, sigma, w1, w2,
     power[1, 1, 2] += b12
     power[1, 1, 3] += b13
     power[1, 1, 4] += b14
-    return kept
+    return int(round(kept))
 
 
 _COMPILED = None
 
 
 def kernel():
-    """The Numba-compiled form of :func:`chunk_numpy` (same arguments plus ``threshold``) (cached on disk), or None when Numba is not installed."""
+    """The Numba-compiled kernel (arguments: see ``_kernel_source``) (cached on disk), or None when Numba is not installed."""
     global _COMPILED
     if _COMPILED is None:
         try:
             import numba
         except ImportError:
             return None
-        _COMPILED = numba.njit(nogil=True, cache=True)(_kernel_source)
+        _COMPILED = numba.njit(nogil=True, cache=True, fastmath={"reassoc"})(_kernel_source)
     return _COMPILED

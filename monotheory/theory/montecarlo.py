@@ -128,6 +128,7 @@ class _Draws:
         self.coin = np.empty(chunk) if coin else None
         self.flip = np.empty(chunk) if flip else None
         self.gauss = np.empty((chunk, 2)) if gauss else None
+        self.zeros, self.zeros2 = np.zeros(chunk), np.zeros((chunk, 2))  # inert stand-ins for the kernel
         self.n = 0
 
     def fill(self, rng: np.random.Generator, n: int) -> _Draws:
@@ -140,10 +141,22 @@ class _Draws:
             rng.standard_normal(out=self.gauss[:n])
         return self
 
-    def args(self, empty1: np.ndarray, empty2: np.ndarray) -> tuple:
+    def args(self) -> tuple:
+        """NumPy-path arguments (u, coin, flip, gauss); None for draws a setting does not need."""
         n = self.n
-        return (self.u[:n], empty1 if self.coin is None else self.coin[:n],
-                empty1 if self.flip is None else self.flip[:n], empty2 if self.gauss is None else self.gauss[:n])
+        return (self.u[:n], None if self.coin is None else self.coin[:n],
+                None if self.flip is None else self.flip[:n], None if self.gauss is None else self.gauss[:n])
+
+    def kernel_args(self) -> tuple:
+        """Kernel arguments (u, rest_u, rest_col, coin, flip, gauss); zeros stand in for unused draws."""
+        n = self.n
+        u = self.u[:n]
+        if u.shape[1] == 2:
+            rest, col = u, 1
+        else:
+            rest, col = u[:, 1:].max(axis=1).reshape(-1, 1), 0
+        pick = lambda a, z: z[:n] if a is None else a[:n]  # noqa: E731
+        return u, rest, col, pick(self.coin, self.zeros), pick(self.flip, self.zeros), pick(self.gauss, self.zeros2)
 
 
 def _two_cores() -> bool:
@@ -199,18 +212,17 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
         if kern is None:
             draws, buf = _Draws(chunk, n_features, *flags), mc_kernel.Buffers(chunk, n_features, threshold)
             for i, n in enumerate(sizes):
-                u, coin, flip, gauss = draws.fill(rng, n).args(None, None)
+                u, coin, flip, gauss = draws.fill(rng, n).args()
                 kept_total += mc_kernel.chunk_numpy(u, coin, flip, gauss, *consts, i * chunk, power,
                                                     hist if threshold else None, hmeta, buf)
                 bar.update(n)
         else:
-            e1, e2 = np.empty(0), np.empty((0, 2))  # stand-ins for draws a setting does not need
             pair = [_Draws(chunk, n_features, *flags), _Draws(chunk, n_features, *flags)]
             pair[0].fill(rng, sizes[0])
             overlap = _two_cores()
             with ThreadPoolExecutor(max_workers=1) as pool:
                 for i, n in enumerate(sizes):
-                    args = (*pair[i % 2].args(e1, e2), *consts, i * chunk, power, hist, hmeta, threshold)
+                    args = (*pair[i % 2].kernel_args(), *consts, i * chunk, power, hist, hmeta, threshold)
                     if overlap:  # kernel on the worker thread (it releases the GIL) while NumPy draws
                         job = pool.submit(kern, *args)
                         if i + 1 < len(sizes):
