@@ -3,9 +3,9 @@
 :func:`batched_lbfgs` is generic (any smooth per-instance function, gradients by autograd).
 :func:`softmax_lbfgs` is the same algorithm specialised to multinomial logistic regression, where the logits
 are linear in the parameters: along a search direction Q the logits are L + t·D with D = X̃Qᵀ, so one
-matrix product per iteration gives every trial of the line search (each trial is only a log-sum-exp), and
-one more gives the gradient at the accepted point. Two batched matrix products per iteration, whatever the
-number of backtracks, and no autograd graph: that is where its speed over a loop of single fits comes from.
+matrix product per iteration gives every trial of the line search (each trial is only a softmax), and
+one more gives the gradient at the accepted point from the same softmax. Two batched matrix products and one
+softmax per iteration when the first trial is accepted, no autograd graph, no per-instance Python work.
 """
 
 from __future__ import annotations
@@ -121,31 +121,34 @@ def softmax_lbfgs(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, weight_
 
     Instance i minimises mean_n CE(W_i x_n + b_i, y_n) + (λ/2)‖W_i‖² (bias unpenalised; W starts at 0), with
     the algorithm and stopping rules of :func:`batched_lbfgs` (per-instance history, Armijo backtracking by
-    halving, first step scaled like torch's), but with exact gradients written out and line-search trials
-    that cost no matrix product (see the module doc). W is (I, C, d), b (I, C).
+    halving, first step scaled like torch's). Per iteration: one product for the direction's logits D, one
+    softmax of the trial logits L + tD (which gives both the value, from P[y], and the gradient), one product
+    for the gradient; a backtrack costs a softmax of the rejecting instances only. W is (I, C, d), b (I, C).
+    The per-sample loss −log P[y] is floored at −log(tiny) (87 nats in float32): only far from any optimum.
     """
     inst, n, d = X.shape
     c, dev, dt = num_classes, X.device, X.dtype
     Xa = torch.cat([X, X.new_ones(inst, n, 1)], 2)                       # [x, 1]: bias as a last column
-    onehot = torch.zeros(inst, n, c, dtype=dt, device=dev).scatter_(2, y.unsqueeze(2), 1.0)
+    yi = y.unsqueeze(2)
     mask = torch.ones(c, d + 1, dtype=dt, device=dev)
     mask[:, d] = 0.0                                                     # no penalty on the bias column
     lam = float(weight_decay)
     rtol, tiny = 10 * torch.finfo(dt).eps, torch.finfo(dt).tiny
-    A = torch.zeros(inst, c, d + 1, dtype=dt, device=dev)                # [W | b]
-    L = torch.zeros(inst, n, c, dtype=dt, device=dev)                    # logits X̃ Aᵀ, kept up to date
-    ly = L[:, :, 0].clone()                                              # L[n, y_n], (I, N)
 
-    def value(Lk, lyk, Ak):  # per-row cross-entropies first: no cancellation between two large sums
-        pen = 0.5 * lam * ((Ak * mask) ** 2).sum((1, 2)) if lam else 0.0
-        return (torch.logsumexp(Lk, dim=2) - lyk).mean(1) + pen
+    def value(P, yk, Ak):  # P: softmax of the logits
+        ce = -torch.log(torch.gather(P, 2, yk).clamp_min(tiny)).mean((1, 2))
+        return ce + 0.5 * lam * ((Ak * mask) ** 2).sum((1, 2)) if lam else ce
 
-    def grad(Lk, Ak, Xk, onek):
-        P = torch.softmax(Lk, dim=2) - onek
-        G = torch.bmm(P.transpose(1, 2), Xk) / n
+    def grad(P, yk, Ak, Xk):  # consumes P
+        P.scatter_add_(2, yk, torch.full_like(yk, -1.0, dtype=dt))       # softmax − onehot
+        G = torch.bmm(P.transpose(1, 2), Xk).div_(n)
         return (G + lam * Ak * mask).reshape(len(Ak), -1) if lam else G.reshape(len(Ak), -1)
 
-    f, g = value(L, ly, A), grad(L, A, Xa, onehot)
+    A = torch.zeros(inst, c, d + 1, dtype=dt, device=dev)                # [W | b]
+    L = torch.zeros(inst, n, c, dtype=dt, device=dev)                    # logits X̃ Aᵀ, kept up to date
+    P = torch.softmax(L, 2)
+    f = value(P, yi, A)
+    g = grad(P, yi, A, Xa)
     S, Y, rho = [], [], []
     active = g.abs().amax(1) > tol
     iters = torch.zeros(inst, dtype=torch.long, device=dev)
@@ -159,43 +162,40 @@ def softmax_lbfgs(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, weight_
         if k == 0:
             t = lr * torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
         Q = q.view(inst, c, d + 1)
-        Xk, onek = (Xa, onehot) if every else (Xa[act], onehot[act])
+        Xk, yk = (Xa, yi) if every else (Xa[act], yi[act])
         Qk, Ak, Lk = (Q, A, L) if every else (Q[act], A[act], L[act])
         D = torch.bmm(Xk, Qk.transpose(1, 2))                            # logits' change per unit step
-        dy = torch.gather(D, 2, (y if every else y[act]).unsqueeze(2)).squeeze(2)
         tk, fk, sk = t[act], f[act], slope[act]
-        lyk = ly if every else ly[act]
-        pending = torch.arange(act.numel(), device=dev)
-        f_try = fk.clone()
-        for _ in range(max_backtracks + 1):                              # trial: a log-sum-exp, no matmul
+        Lt = torch.addcmul(Lk, tk[:, None, None], D)                     # first trial, every running instance
+        At = torch.addcmul(Ak, tk[:, None, None], Qk)
+        Pt = torch.softmax(Lt, 2)
+        f_try = value(Pt, yk, At)
+        pending = (~_armijo(f_try, fk, tk, sk)).nonzero().squeeze(1)
+        for _ in range(max_backtracks):                                  # halve t of the rejecting ones only
             if pending.numel() == 0:
                 break
-            tp = tk[pending]
-            f_try[pending] = value(Lk[pending] + tp[:, None, None] * D[pending], lyk[pending] + tp[:, None] * dy[pending],
-                                   Ak[pending] + tp[:, None, None] * Qk[pending])
-            ok = _armijo(f_try[pending], fk[pending], tp, sk[pending])
-            pending = pending[~ok]
             tk[pending] = tk[pending] / 2
+            tp = tk[pending][:, None, None]
+            Lt[pending] = Lk[pending] + tp * D[pending]
+            At[pending] = Ak[pending] + tp * Qk[pending]
+            Pt[pending] = torch.softmax(Lt[pending], 2)
+            f_try[pending] = value(Pt[pending], yk[pending], At[pending])
+            pending = pending[~_armijo(f_try[pending], fk[pending], tk[pending], sk[pending])]
         stuck_k = torch.zeros(act.numel(), dtype=torch.bool, device=dev)
         stuck_k[pending] = True                                          # no acceptable step: done
-        tk = torch.where(stuck_k, 0.0, tk)
-        Ak_new = Ak + tk[:, None, None] * Qk
-        Lk_new = Lk + tk[:, None, None] * D
-        gk_new = grad(Lk_new, Ak_new, Xk, onek)
-        gk_new[stuck_k] = g[act][stuck_k]
-        f_try[stuck_k] = fk[stuck_k]
+        gk_new = grad(Pt, yk, At, Xk)
+        if pending.numel():                                              # keep their old point
+            tk[pending] = 0.0
+            Lt[pending], At[pending] = Lk[pending], Ak[pending]
+            gk_new[pending], f_try[pending] = g[act][pending], fk[pending]
         step = torch.zeros_like(g)
         step[act] = tk[:, None] * q[act]
         g_new, f_new = g.clone(), f.clone()
         g_new[act], f_new[act] = gk_new, f_try
         if every:
-            A, L = Ak_new, Lk_new
+            A, L = At, Lt
         else:
-            A[act], L[act] = Ak_new, Lk_new
-        if every:
-            ly = lyk + tk[:, None] * dy
-        else:
-            ly[act] = lyk + tk[:, None] * dy
+            A[act], L[act] = At, Lt
         stuck = torch.zeros(inst, dtype=torch.bool, device=dev)
         stuck[act] = stuck_k
         _push(S, Y, rho, step, g_new - g, active & ~stuck, history_size)
