@@ -205,33 +205,35 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
     from tqdm import tqdm  # lazy: keeps `import monotheory.theory` light
 
     consts = (model.sparsity, tie_code, p10 if flags[1] else 0.0, p01 if flags[1] else 0.0, sigma, w1, w2)
-    sizes = [min(chunk, samples - start) for start in range(0, samples, chunk)]
+    def size(i: int) -> int:  # rows of chunk i (no list of sizes: memory stays flat at 10^9 samples)
+        return min(chunk, samples - i * chunk)
+
     kept_total = 0
     with tqdm(total=samples, unit="sample", unit_scale=True, disable=not progress, file=sys.stderr,
               desc="monte carlo") as bar:
         if kern is None:
             draws, buf = _Draws(chunk, n_features, *flags), mc_kernel.Buffers(chunk, n_features, threshold)
-            for i, n in enumerate(sizes):
+            for i, n in ((i, size(i)) for i in range(n_chunks)):
                 u, coin, flip, gauss = draws.fill(rng, n).args()
                 kept_total += mc_kernel.chunk_numpy(u, coin, flip, gauss, *consts, i * chunk, power,
                                                     hist if threshold else None, hmeta, buf)
                 bar.update(n)
         else:
             pair = [_Draws(chunk, n_features, *flags), _Draws(chunk, n_features, *flags)]
-            pair[0].fill(rng, sizes[0])
+            pair[0].fill(rng, size(0))
             overlap = _two_cores()
             with ThreadPoolExecutor(max_workers=1) as pool:
-                for i, n in enumerate(sizes):
+                for i, n in ((i, size(i)) for i in range(n_chunks)):
                     args = (*pair[i % 2].kernel_args(), *consts, i * chunk, power, hist, hmeta, threshold)
                     if overlap:  # kernel on the worker thread (it releases the GIL) while NumPy draws
                         job = pool.submit(kern, *args)
-                        if i + 1 < len(sizes):
-                            pair[(i + 1) % 2].fill(rng, sizes[i + 1])
+                        if i + 1 < n_chunks:
+                            pair[(i + 1) % 2].fill(rng, size(i + 1))
                         kept_total += job.result()
                     else:
                         kept_total += kern(*args)
-                        if i + 1 < len(sizes):
-                            pair[(i + 1) % 2].fill(rng, sizes[i + 1])
+                        if i + 1 < n_chunks:
+                            pair[(i + 1) % 2].fill(rng, size(i + 1))
                     bar.update(n)
     out = {"n_draws": samples, "n_kept": kept_total}
     for fi, f in enumerate(FEATURES):
