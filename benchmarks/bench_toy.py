@@ -1,75 +1,156 @@
-"""Speed of the toy-model layer.
+"""Speed of the toy trainer against the batched-matmul limit and an ARENA-style autograd trainer.
 
-1. The Figure 5 default reproduction (``ToyConfig()``: 5 regimes × 10 seeds, n = 40, m = 20, 2000 Adam
-   steps of batch 1024, then clean / label-noise / input-noise probes), timed end to end.
-2. The batched trainer against a per-instance Python loop (same instances, same steps, same batch),
-   measured in this run on ``--compare-steps`` steps, twice: (a) the Figure 5 layout, where the regimes
-   share seeds — the batched sampler then draws ONE block of uniforms per distinct seed and shares it across
-   regimes, while the loop draws once per instance, so the loop does more random-number work; (b) every
-   instance with a seed of its own, so both draw once per instance and the work really is the same.
+Workload (the issue's): 5 regimes × 10 seeds = 50 instances, n = 40, m = 20, batch 1024, Adam. Timed in
+the same run, each as steps per second:
 
-    python benchmarks/bench_toy.py [--threads 2] [--compare-steps 300] [--quick]
+* ``train()`` — the project's trainer (hand-written gradients, one random block per seed, one torch thread);
+* the **bmm limit** — only the five batched matrix products one step needs (encode x·Wᵀ, decode a·W, the
+  decode input gradient G·Wᵀ, and the two weight gradients aᵀG and dhᵀx) on tensors of the step's shapes,
+  nothing else; the best of 1 and 2 torch threads. No trainer can beat it without fewer flops;
+* an **ARENA-style autograd trainer** — what a user following the ARENA superposition notebook would write:
+  features (batch, instances, n) with two uniforms per feature (magnitude and presence), einsum forward,
+  importance-weighted MSE, ``loss.backward()``, ``torch.optim.Adam``; torch's default threads.
+
+Last line, JSON: ``ratio_to_bmm_limit`` (target ≥ 0.5) and ``speedup_vs_arena`` (target ≥ 2). Measurement
+only: nothing here changes the trainer. ``--scaling`` times ``train()`` at 1 … 400 instances, one fresh
+process per size (time per step and peak RSS).
+
+    python benchmarks/bench_toy.py [--steps 100] [--instances 50]
+    python benchmarks/bench_toy.py --scaling
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import resource
+import subprocess
+import sys
 import time
 
+import torch
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    p.add_argument("--compare-steps", type=int, default=300, help="steps of the batched-vs-loop comparison")
-    p.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
-    a = p.parse_args()
-    import torch
 
-    from monotheory.toy import REGIMES, ToyConfig
-    from monotheory.toy.experiments import run_figure5
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def project_rate(instances: int, n: int, m: int, batch: int, steps: int) -> float:
+    from monotheory.toy import REGIMES
     from monotheory.toy.model import FeatureSampler, ToyModel
-    from monotheory.toy.train import TrainConfig, train, train_one_by_one
+    from monotheory.toy.train import TrainConfig, train
 
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    print(f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} cpus, torch threads "
-          f"{torch.get_num_threads()}, torch {torch.__version__}")
-
-    cfg = ToyConfig(seeds=2, steps=50, probe_train=512, probe_test=512) if a.quick else ToyConfig()
+    regimes = [r for r in REGIMES if r != "oracle"]
+    reg = [regimes[k % len(regimes)] for k in range(instances)]
+    seeds = [k // len(regimes) for k in range(instances)]
+    model = ToyModel(n, m, reg, seeds, l1_penalty=0.05)
+    sampler = FeatureSampler(n, seeds, [0.2] * instances)
     t0 = time.perf_counter()
-    res = run_figure5(cfg)
-    total = time.perf_counter() - t0
-    print(f"Figure 5 default ({len(cfg.regimes)} regimes × {cfg.seeds} seeds, {cfg.steps} steps × batch "
-          f"{cfg.batch_size}, probes on {cfg.probe_train}/{cfg.probe_test} samples): {total:.1f} s "
-          f"(training {res['train_seconds']:.1f} s, probing + noise + metrics {total - res['train_seconds']:.1f} s)")
+    train(model, sampler, TrainConfig(steps=steps, batch_size=batch, lr=3e-3))
+    return steps / (time.perf_counter() - t0)
 
-    regimes = [r for r in REGIMES if r != "oracle" for _ in range(cfg.seeds)]
-    shared = [s for r in REGIMES if r != "oracle" for s in range(cfg.seeds)]
-    own = list(range(len(regimes)))  # one seed per instance: no draw is shared
-    steps = 20 if a.quick else a.compare_steps
-    sp = [cfg.sparsity] * len(regimes)
-    for batch in (cfg.batch_size, 64):  # the default batch, and a small one where Python overhead dominates
-        tc = TrainConfig(steps=steps, batch_size=batch, lr=cfg.lr)
-        ratios = {}
-        for name, seeds in (("shared seeds", shared), ("own seeds", own)):
-            model = ToyModel(cfg.n, cfg.m, regimes, seeds, l1_penalty=cfg.l1_penalty)
-            t0 = time.perf_counter()
-            train(model, FeatureSampler(cfg.n, seeds, sp), tc)
-            batched = time.perf_counter() - t0
-            model = ToyModel(cfg.n, cfg.m, regimes, seeds, l1_penalty=cfg.l1_penalty)
-            t0 = time.perf_counter()
-            train_one_by_one(model, lambda k, seeds=seeds: FeatureSampler(cfg.n, [seeds[k]], [sp[k]]), tc)
-            loop = time.perf_counter() - t0
-            ratios[name] = loop / batched
-            print(f"training {len(regimes)} instances ({len(set(seeds))} distinct seeds) × {steps} steps × batch "
-                  f"{batch}: batched {batched:.2f} s, per-instance loop {loop:.2f} s → batched is "
-                  f"{loop / batched:.1f}× faster")
-        print(f"  batch {batch}: {ratios['shared seeds']:.1f}× with shared seeds (the batched trainer draws one "
-              f"random block per seed for all regimes, the loop one per instance), {ratios['own seeds']:.1f}× "
-              f"with one seed per instance (identical random-number work: the fair comparison)")
+
+def bmm_limit(instances: int, n: int, m: int, batch: int, steps: int, threads: int) -> float:
+    """Steps per second of the five batched matmuls of a step alone, at ``threads`` torch threads."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        g = torch.Generator().manual_seed(0)
+        x, G = torch.rand(instances, batch, n, generator=g), torch.rand(instances, batch, n, generator=g)
+        W, b = torch.randn(instances, m, n, generator=g), torch.zeros(instances, 1, n)
+        a, dh = torch.empty(instances, batch, m), torch.empty(instances, batch, m)
+        z, gW = torch.empty(instances, batch, n), torch.empty(instances, m, n)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            torch.bmm(x, W.transpose(1, 2), out=a)
+            torch.baddbmm(b, a, W, out=z)
+            torch.bmm(G, W.transpose(1, 2), out=dh)
+            torch.bmm(a.transpose(1, 2), G, out=gW)
+            torch.baddbmm(gW, dh.transpose(1, 2), x, out=gW)
+        return steps / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(old)
+
+
+def arena_rate(instances: int, n: int, m: int, batch: int, steps: int, sparsity: float = 0.2) -> float:
+    """A faithful ARENA-style trainer (autograd, Adam, two uniforms per feature), steps per second."""
+    g = torch.Generator().manual_seed(0)
+    W = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(instances, m, n), generator=g))
+    b_final = torch.nn.Parameter(torch.zeros(instances, n))
+    importance = torch.ones(instances, n)
+    opt = torch.optim.Adam([W, b_final], lr=1e-3)
+
+    def generate_batch():
+        feat_mag = torch.rand(batch, instances, n, generator=g)
+        feat_seeds = torch.rand(batch, instances, n, generator=g)
+        return torch.where(feat_seeds <= 1 - sparsity, feat_mag, 0.0)
+
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        features = generate_batch()
+        hidden = torch.einsum("bif,ihf->bih", features, W)
+        out = torch.relu(torch.einsum("bih,ihf->bif", hidden, W) + b_final)
+        error = importance * (features - out) ** 2
+        loss = error.mean(dim=(0, 2)).sum()
+        loss.backward()
+        opt.step()
+    return steps / (time.perf_counter() - t0)
+
+
+def scaling(a) -> int:
+    rows = []
+    for inst in (1, 10, 50, 100, 200, 400):
+        cmd = [sys.executable, __file__, "--instances", str(inst), "--steps", str(a.steps), "--only-project"]
+        out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+        rows.append(out)
+        print(f"instances {inst:4d}  {1e3 / out['steps_per_s']:8.1f} ms/step  "
+              f"{1e3 / out['steps_per_s'] / inst:7.3f} ms/step/instance  peak RSS {out['peak_rss_mib']:6.0f} MiB",
+              flush=True)
+    print(json.dumps({"scaling_instances": [r["instances"] for r in rows],
+                      "scaling_ms_per_step": [1e3 / r["steps_per_s"] for r in rows],
+                      "scaling_peak_rss_mib": [r["peak_rss_mib"] for r in rows]}))
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--instances", type=int, default=50)
+    p.add_argument("--n", type=int, default=40)
+    p.add_argument("--m", type=int, default=20)
+    p.add_argument("--batch", type=int, default=1024)
+    p.add_argument("--steps", type=int, default=100, help="steps per timed run (rates are steps/s)")
+    p.add_argument("--scaling", action="store_true", help="time per step at 1 … 400 instances")
+    p.add_argument("--only-project", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.scaling:
+        return scaling(a)
+    shape = (a.instances, a.n, a.m, a.batch)
+    if a.only_project:
+        project_rate(*shape, 3)  # warm-up: first-call costs (optimizer, allocator) are not per step
+        r = project_rate(*shape, a.steps)
+        print(json.dumps({"instances": a.instances, "steps_per_s": r, "peak_rss_mib": _peak_mib()}))
+        return 0
+    project_rate(*shape, 5)  # warm-up (allocator, first-call costs)
+    proj = project_rate(*shape, a.steps)
+    limits = {t: bmm_limit(*shape, a.steps, t) for t in (1, 2)}
+    arena = arena_rate(*shape, a.steps)
+    limit = max(limits.values())
+    out = {"ratio_to_bmm_limit": proj / limit, "target_ratio_to_bmm_limit": 0.5,
+           "speedup_vs_arena": proj / arena, "target_speedup_vs_arena": 2.0, "train_steps_per_s": proj,
+           "bmm_limit_steps_per_s": limit, "bmm_limit_1_thread": limits[1], "bmm_limit_2_threads": limits[2],
+           "arena_steps_per_s": arena, "instances": a.instances, "batch": a.batch, "steps": a.steps,
+           "machine": f"{platform.machine()}, {os.cpu_count()} cpus, torch {torch.__version__}"}
+    print(f"{a.instances} instances, n={a.n}, m={a.m}, batch {a.batch}, {a.steps} steps per timing")
+    print(f"train()              {proj:7.1f} steps/s")
+    print(f"bmm limit            {limit:7.1f} steps/s (1 thread {limits[1]:.1f}, 2 threads {limits[2]:.1f})")
+    print(f"ARENA-style autograd {arena:7.1f} steps/s ({torch.get_num_threads()} threads)")
+    print(f"ratio to bmm limit   {proj / limit:.2f} (target ≥ 0.5); speedup vs ARENA {proj / arena:.2f} (target ≥ 2)")
+    print(json.dumps(out))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

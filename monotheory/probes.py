@@ -14,22 +14,56 @@ Conventions
 
 from __future__ import annotations
 
+import inspect
 import math
+import warnings
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from monotheory.config import check_choice, check_int, check_nonnegative, check_range
 from monotheory.errors import ConfigError
+from monotheory.lbfgs import batched_lbfgs, softmax_lbfgs  # noqa: F401  (batched_lbfgs: re-exported)
+from monotheory.seeding import as_seed
 
 SOLVERS = ("lbfgs", "sgd", "adam")
 BATCHED_SOLVERS = ("lbfgs", "adam")
 DEFAULT_LR = {"lbfgs": 1.0, "sgd": 1.0, "adam": 1e-2}
 _CHUNK = 65_536          # rows per forward pass when evaluating, to bound memory on large feature sets
 _LBFGS_CHUNK = 20        # L-BFGS iterations between history entries / early-stopping checks
+
+
+try:
+    from sklearn.exceptions import DataConversionWarning as _DataConversion
+except ImportError:  # pragma: no cover
+    _DataConversion = UserWarning
+
+try:  # optional: with scikit-learn, LinearProbe is a scikit-learn classifier (clone, pipelines, grid search)
+    from sklearn.base import BaseEstimator as _Base
+    from sklearn.base import ClassifierMixin as _Mixin
+except ImportError:  # pragma: no cover - scikit-learn is in the dev extra
+    class _Mixin:
+        pass
+
+    class _Base:
+        """``get_params`` / ``set_params`` as scikit-learn defines them (parameters = ``__init__`` arguments)."""
+
+        def get_params(self, deep: bool = True) -> dict:
+            names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+            return {p: getattr(self, p) for p in names}
+
+        def set_params(self, **params):
+            valid = self.get_params()
+            for k, v in params.items():
+                if k not in valid:
+                    raise ConfigError(f"{k!r} is not a parameter of {type(self).__name__}; allowed: "
+                                      + ", ".join(valid))
+                setattr(self, k, v)
+            return self
 
 
 def _resolve_device(device: Any, X: Any) -> torch.device:
@@ -40,28 +74,76 @@ def _resolve_device(device: Any, X: Any) -> torch.device:
     return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
 
 
+class _NotNumeric(ConfigError, TypeError):
+    """A feature entry that is not a number (a TypeError too, as NumPy raises for it)."""
+
+
+def _torch_dtype(dtype: Any) -> torch.dtype:
+    """A floating torch dtype from a torch dtype or its name (``"float32"``, ``"float64"``, …)."""
+    t = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype
+    if not (isinstance(t, torch.dtype) and t.is_floating_point):
+        raise ConfigError(f"dtype = {dtype!r} is not a floating-point dtype; allowed: float32, float64 "
+                          "(a name or a torch dtype)")
+    return t
+
+
 def _as_features(X: Any, ndim: int, device: torch.device, dtype: torch.dtype, name: str = "X") -> torch.Tensor:
     if isinstance(X, torch.Tensor):
         t = X.detach()
+        if t.is_complex():
+            raise ConfigError(f"{name} is complex; Complex data not supported")
     else:
+        if scipy.sparse.issparse(X):
+            raise ConfigError(f"{name} is a scipy sparse matrix; sparse input is not supported, pass a dense array")
         arr = np.asarray(X)
+        if np.iscomplexobj(arr):
+            raise ConfigError(f"{name} has dtype {arr.dtype}; Complex data not supported")
+        if arr.dtype == object:
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError) as e:
+                raise _NotNumeric(f"{name} has dtype object with an entry that is not a number ({e}); numeric "
+                                  "features are required") from None
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise ConfigError(f"{name} has dtype {arr.dtype}; numeric features are required")
         t = torch.from_numpy(arr.astype(np.float64, copy=False) if arr.dtype == bool else arr)
     if t.ndim != ndim:
         want = "(N, d)" if ndim == 2 else "(I, N, d)"
-        raise ConfigError(f"{name} has shape {tuple(t.shape)}; a {want} array is required")
+        raise ConfigError(f"{name} has shape {tuple(t.shape)}; a {want} array is required "
+                          "(Reshape your data, e.g. with x.reshape(-1, 1) for a single feature)")
+    if t.shape[-1] == 0:
+        raise ConfigError(f"{name} has 0 feature(s) (shape={tuple(t.shape)}) while a minimum of 1 is required.")
     t = t.to(device=device, dtype=dtype)
     if not torch.isfinite(t).all():
         raise ConfigError(f"{name} contains NaN or infinite values")
     return t
 
 
-def _as_labels(y: Any) -> np.ndarray:
+def _as_labels(y: Any, any_labels: bool = False) -> np.ndarray:
+    """Integer labels as int64 (integral floats accepted); with ``any_labels`` also strings / objects, as is."""
     arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if np.iscomplexobj(arr):
+        raise ConfigError(f"y has dtype {arr.dtype}; Complex data not supported")
+    if arr.dtype.kind == "f":
+        if not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
+            raise ConfigError(f"y has dtype {arr.dtype} with non-integer values (Unknown label type: continuous); "
+                              "integer class labels are required")
+        return arr.astype(np.int64)
+    if any_labels and arr.dtype.kind in "USO":
+        return arr
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         raise ConfigError(f"y has dtype {arr.dtype}; integer class labels are required")
     return arr.astype(np.int64, copy=False)
+
+
+try:
+    from sklearn.exceptions import NotFittedError as _NotFitted
+except ImportError:  # pragma: no cover
+    _NotFitted = AttributeError
+
+
+class NotFittedError(ConfigError, _NotFitted):
+    """Prediction before ``fit`` (also scikit-learn's ``NotFittedError`` when scikit-learn is installed)."""
 
 
 def _objective(logits: torch.Tensor, y: torch.Tensor, W: torch.Tensor, weight_decay: float) -> torch.Tensor:
@@ -69,7 +151,7 @@ def _objective(logits: torch.Tensor, y: torch.Tensor, W: torch.Tensor, weight_de
     return loss + 0.5 * weight_decay * (W * W).sum() if weight_decay else loss
 
 
-class LinearProbe:
+class LinearProbe(_Mixin, _Base):
     """Multinomial logistic regression (with bias) trained on frozen features.
 
     Args:
@@ -86,7 +168,15 @@ class LinearProbe:
         standardize: scale features to zero mean / unit variance (statistics of the fitting part) for the fit;
             ``weight_decay`` then acts on the standardised weights, and ``coef_`` / ``intercept_`` are mapped
             back so they act on the raw features.
-        tol: gradient tolerance of L-BFGS (``tolerance_grad``). dtype: torch float type used for the fit.
+        tol: gradient tolerance of L-BFGS (``tolerance_grad``). dtype: float type of the fit, a name
+            (``"float32"``, ``"float64"``) or a torch dtype.
+        random_state: None (fresh entropy), an int or a ``numpy.random.Generator`` (through
+            :func:`monotheory.seeding.as_seed`); drives the shuffling and the validation split only.
+
+    scikit-learn contract: ``__init__`` stores the parameters untouched, :meth:`fit` validates them (a
+    ``ConfigError`` naming the value) and returns self; ``get_params`` / ``set_params`` / ``clone`` work
+    (it is a scikit-learn classifier when scikit-learn is installed). Labels: integers, or any sortable labels
+    (e.g. strings) when ``num_classes`` is None. ``decision_function`` returns (N, C) scores, also for C = 2.
 
     Learned: ``coef_`` (C, d), ``intercept_`` (C,), ``classes_``, ``n_features_in_``, ``n_iter_`` (L-BFGS
     iterations, or epochs run), ``history_`` (dicts with epoch, loss = training objective, train_acc, lr, and
@@ -96,26 +186,43 @@ class LinearProbe:
     def __init__(self, num_classes: int | None = None, *, solver: str = "lbfgs", lr: float | None = None,
                  weight_decay: float = 0.0, epochs: int = 100, batch_size: int = 256, max_iter: int = 500,
                  momentum: float = 0.9, early_stopping: bool = False, validation_fraction: float = 0.1,
-                 patience: int = 5, standardize: bool = False, device: Any = None, random_state: int = 0,
-                 progress: bool = False, tol: float = 1e-6, dtype: torch.dtype = torch.float32):
-        self.num_classes = None if num_classes is None else check_int("num_classes", num_classes, minimum=2)
-        self.solver = check_choice("solver", solver, SOLVERS)
-        self.lr = DEFAULT_LR[solver] if lr is None else check_range("lr", lr, 0, math.inf, lo_closed=False)
-        self.weight_decay = check_nonnegative("weight_decay", weight_decay)
-        self.epochs = check_int("epochs", epochs)
-        self.batch_size = check_int("batch_size", batch_size)
-        self.max_iter = check_int("max_iter", max_iter)
-        self.momentum = check_range("momentum", momentum, 0, 1, hi_closed=False)
-        self.early_stopping = bool(early_stopping)
-        self.validation_fraction = check_range("validation_fraction", validation_fraction, 0, 1,
-                                               lo_closed=False, hi_closed=False)
-        self.patience = check_int("patience", patience)
-        self.standardize = bool(standardize)
+                 patience: int = 5, standardize: bool = False, device: Any = None, random_state: Any = 0,
+                 progress: bool = False, tol: float = 1e-6, dtype: Any = "float32"):
+        # scikit-learn contract: store the parameters untouched; :meth:`fit` validates them
+        self.num_classes = num_classes
+        self.solver = solver
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.momentum = momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.standardize = standardize
         self.device = device
-        self.random_state = check_int("random_state", random_state, minimum=0)
-        self.progress = bool(progress)
-        self.tol = check_nonnegative("tol", tol)
+        self.random_state = random_state
+        self.progress = progress
+        self.tol = tol
         self.dtype = dtype
+
+    def _validate_params(self) -> None:
+        """Check every parameter (ConfigError naming the value) and resolve the defaults that depend on others."""
+        if self.num_classes is not None:
+            check_int("num_classes", self.num_classes, minimum=2)
+        check_choice("solver", self.solver, SOLVERS)
+        self.lr_ = DEFAULT_LR[self.solver] if self.lr is None else check_range("lr", self.lr, 0, math.inf,
+                                                                               lo_closed=False)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_int("epochs", self.epochs)
+        check_int("batch_size", self.batch_size)
+        check_int("max_iter", self.max_iter)
+        check_range("momentum", self.momentum, 0, 1, hi_closed=False)
+        check_range("validation_fraction", self.validation_fraction, 0, 1, lo_closed=False, hi_closed=False)
+        check_int("patience", self.patience)
+        check_nonnegative("tol", self.tol)
+        self.dtype_ = _torch_dtype(self.dtype)
 
     # ------------------------------------------------------------------------------------------- fitting
 
@@ -134,9 +241,16 @@ class LinearProbe:
 
     def fit(self, X: Any, y: Any) -> LinearProbe:
         """Fit on features X (N, d) and integer labels y (N,). Returns self."""
+        self._validate_params()
+        if y is None:
+            raise ConfigError("LinearProbe requires y to be passed, but the target y is None")
         self.device_ = _resolve_device(self.device, X)
-        Xt = _as_features(X, 2, self.device_, self.dtype)
-        yn = _as_labels(y)
+        Xt = _as_features(X, 2, self.device_, self.dtype_)
+        yn = _as_labels(y, any_labels=self.num_classes is None)
+        if yn.ndim == 2 and yn.shape[1] == 1:  # a column vector: scikit-learn warns and ravels
+            warnings.warn("A column-vector y was passed when a 1d array was expected; it was flattened to (N,)",
+                          _DataConversion, stacklevel=2)
+            yn = yn.ravel()
         if yn.ndim != 1 or yn.shape[0] != Xt.shape[0]:
             raise ConfigError(f"y has shape {tuple(yn.shape)} but X has {Xt.shape[0]} rows; "
                               "one label per row is required")
@@ -147,7 +261,7 @@ class LinearProbe:
         c = len(self.classes_)
         self.n_features_in_ = d
 
-        gen = torch.Generator().manual_seed(self.random_state)
+        gen = torch.Generator().manual_seed(as_seed(self.random_state, "probe"))
         Xv = yv = None
         if self.early_stopping:
             n_val = int(round(self.validation_fraction * n))
@@ -157,16 +271,16 @@ class LinearProbe:
             perm = torch.randperm(n, generator=gen).to(self.device_)
             Xv, yv = Xt[perm[:n_val]], yt[perm[:n_val]]
             Xt, yt = Xt[perm[n_val:]], yt[perm[n_val:]]
-        mean = torch.zeros(d, device=self.device_, dtype=self.dtype)
-        scale = torch.ones(d, device=self.device_, dtype=self.dtype)
+        mean = torch.zeros(d, device=self.device_, dtype=self.dtype_)
+        scale = torch.ones(d, device=self.device_, dtype=self.dtype_)
         if self.standardize:  # statistics of the fitting part only, so validation stays unseen
             mean, std = Xt.mean(0), Xt.std(0, unbiased=False)
             scale = torch.where(std > 0, std, torch.ones_like(std))
             Xt = (Xt - mean) / scale
             Xv = None if Xv is None else (Xv - mean) / scale
 
-        W = torch.zeros(c, d, device=self.device_, dtype=self.dtype, requires_grad=True)
-        b = torch.zeros(c, device=self.device_, dtype=self.dtype, requires_grad=True)
+        W = torch.zeros(c, d, device=self.device_, dtype=self.dtype_, requires_grad=True)
+        b = torch.zeros(c, device=self.device_, dtype=self.dtype_, requires_grad=True)
         self.history_ = []
         run = self._fit_lbfgs if self.solver == "lbfgs" else self._fit_minibatch
         self.n_iter_ = run(W, b, Xt, yt, Xv, yv, gen)
@@ -202,7 +316,7 @@ class LinearProbe:
         return best["wait"] >= self.patience
 
     def _fit_lbfgs(self, W, b, Xt, yt, Xv, yv, gen) -> int:
-        opt = torch.optim.LBFGS([W, b], lr=self.lr, max_iter=_LBFGS_CHUNK, line_search_fn="strong_wolfe",
+        opt = torch.optim.LBFGS([W, b], lr=self.lr_, max_iter=_LBFGS_CHUNK, line_search_fn="strong_wolfe",
                                 tolerance_grad=self.tol, tolerance_change=1e-12, history_size=20)
 
         def closure():
@@ -224,7 +338,7 @@ class LinearProbe:
             done += ran
             block += 1
             bar.update(ran)
-            entry = self._record(block, W, b, Xt, yt, Xv, yv, self.lr)
+            entry = self._record(block, W, b, Xt, yt, Xv, yv, self.lr_)
             # converged: L-BFGS stopped before its iteration budget for a reason other than the eval cap
             converged = ran < step and evals < max_eval
             if converged or (self.early_stopping and self._early_stop(W, b, entry, best)):
@@ -236,9 +350,9 @@ class LinearProbe:
     def _fit_minibatch(self, W, b, Xt, yt, Xv, yv, gen) -> int:
         groups = [{"params": [W], "weight_decay": self.weight_decay}, {"params": [b], "weight_decay": 0.0}]
         if self.solver == "sgd":
-            opt = torch.optim.SGD(groups, lr=self.lr, momentum=self.momentum)
+            opt = torch.optim.SGD(groups, lr=self.lr_, momentum=self.momentum)
         else:
-            opt = torch.optim.Adam(groups, lr=self.lr)
+            opt = torch.optim.Adam(groups, lr=self.lr_)
         n = Xt.shape[0]
         steps_per_epoch = math.ceil(n / self.batch_size)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs * steps_per_epoch)
@@ -270,16 +384,17 @@ class LinearProbe:
 
     def _check_fitted(self, X: Any) -> torch.Tensor:
         if not hasattr(self, "coef_"):
-            raise ConfigError("this LinearProbe is not fitted yet; call fit(X, y) first")
-        Xt = _as_features(X, 2, self.device_, self.dtype)
+            raise NotFittedError("this LinearProbe is not fitted yet; call fit(X, y) first")
+        Xt = _as_features(X, 2, self.device_, self.dtype_)
         if Xt.shape[1] != self.n_features_in_:
-            raise ConfigError(f"X has {Xt.shape[1]} features but the probe was fitted on {self.n_features_in_}")
+            raise ConfigError(f"X has {Xt.shape[1]} features, but LinearProbe is expecting {self.n_features_in_} "
+                              "features as input")
         return Xt
 
     def _logits(self, X: Any) -> torch.Tensor:
         Xt = self._check_fitted(X)
-        W = torch.from_numpy(self.coef_).to(self.device_, self.dtype)
-        b = torch.from_numpy(self.intercept_).to(self.device_, self.dtype)
+        W = torch.from_numpy(self.coef_).to(self.device_, self.dtype_)
+        b = torch.from_numpy(self.intercept_).to(self.device_, self.dtype_)
         return torch.cat([Xt[s:s + _CHUNK] @ W.T + b for s in range(0, Xt.shape[0], _CHUNK)]) if len(Xt) else \
             Xt.new_zeros((0, len(b)))
 
@@ -298,104 +413,11 @@ class LinearProbe:
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy of :meth:`predict` against labels y."""
-        yn = _as_labels(y)
+        yn = _as_labels(y, any_labels=True)
         pred = self.predict(X)
         if yn.shape != pred.shape:
             raise ConfigError(f"y has shape {tuple(yn.shape)} but X has {pred.shape[0]} rows")
         return float((pred == yn).mean()) if yn.size else float("nan")
-
-
-def _armijo(values, f0, t, slope):
-    """Sufficient decrease f(θ + t·q) ≤ f(θ) + c₁·t·gᵀq with c₁ = 1e-4."""
-    return values <= f0 + 1e-4 * t * slope
-
-
-def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float = 1e-6, lr: float = 1.0,
-                  history_size: int = 10, max_backtracks: int = 30,
-                  progress: bool = False) -> tuple[torch.Tensor, np.ndarray]:
-    """Minimise I independent smooth functions at once with per-instance L-BFGS.
-
-    ``fun(rows, idx)`` gets parameter rows (k, P) of the instances ``idx`` (a LongTensor of k indices) and
-    returns their values (k,); instance i may depend only on its own row. Each instance has its own curvature
-    history (two-loop recursion), its own step length (backtracking Armijo line search, sufficient-decrease
-    constant 1e-4, halving) and its own stopping rule (max |gradient| ≤ ``tol``, a relative change of the value
-    below 10·eps of the dtype, or no acceptable step), so the iterates of one instance are those of a lone
-    L-BFGS run: nothing is shared but the tensor operations. Only the instances still running (and, while
-    backtracking, only the rejecting ones) are evaluated. Trial steps start at t = ``lr``, the first one
-    scaled like torch's L-BFGS (t = lr·min(1, 1/‖g‖₁)). Returns (theta, iterations per instance).
-    """
-    inst = theta.shape[0]
-    theta = theta.detach().clone()
-    rtol = 10 * torch.finfo(theta.dtype).eps
-
-    def value_and_grad(rows, idx):
-        rows = rows.detach().requires_grad_(True)
-        f = fun(rows, idx)
-        (g,) = torch.autograd.grad(f.sum(), rows)
-        return f.detach(), g
-
-    f, g = value_and_grad(theta, torch.arange(inst, device=theta.device))
-    S, Y, rho = [], [], []                          # histories: (I, P), (I, P), (I,); rho = 0 marks "no pair"
-    active = g.abs().amax(1) > tol
-    iters = torch.zeros(inst, dtype=torch.long, device=theta.device)
-    for k in tqdm(range(max_iter), disable=not progress, desc="batched L-BFGS"):
-        act = active.nonzero().squeeze(1)
-        if act.numel() == 0:
-            break
-        q, alphas = -g, []
-        for s_, y_, r_ in zip(reversed(S), reversed(Y), reversed(rho), strict=True):  # two-loop, per instance
-            a = r_ * (s_ * q).sum(1)
-            q = q - a[:, None] * y_
-            alphas.append(a)
-        if S:
-            sy, yy = (S[-1] * Y[-1]).sum(1), (Y[-1] * Y[-1]).sum(1)
-            gamma = torch.where(rho[-1] > 0, sy / yy.clamp_min(torch.finfo(theta.dtype).tiny), 1.0)
-            q = gamma[:, None] * q
-        for s_, y_, r_, a in zip(S, Y, rho, reversed(alphas), strict=True):
-            q = q + s_ * (a - r_ * (y_ * q).sum(1))[:, None]
-        slope = (g * q).sum(1)
-        bad = slope >= 0                            # not a descent direction: fall back to steepest descent
-        q = torch.where(bad[:, None], -g, q)
-        slope = torch.where(bad, -(g * g).sum(1), slope)
-        t = torch.full((inst,), lr, dtype=theta.dtype, device=theta.device)
-        if k == 0:
-            t = lr * torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
-        t = torch.where(active, t, 0.0)
-
-        # first trial, with gradients, on the running instances
-        f_new, g_new = f.clone(), g.clone()
-        f_new[act], g_new[act] = value_and_grad(theta[act] + t[act, None] * q[act], act)
-        pending = act[~_armijo(f_new[act], f[act], t[act], slope[act])]
-        backtracked = pending
-        for _ in range(max_backtracks):             # halve t of the rejecting instances only; no gradients
-            if pending.numel() == 0:
-                break
-            t[pending] = t[pending] / 2
-            with torch.no_grad():
-                trial = fun(theta[pending] + t[pending, None] * q[pending], pending)
-            pending = pending[~_armijo(trial, f[pending], t[pending], slope[pending])]
-        stuck = torch.zeros(inst, dtype=torch.bool, device=theta.device)
-        stuck[pending] = True                       # no acceptable step: this instance is done
-        t = torch.where(stuck, 0.0, t)
-        step = t[:, None] * q
-        theta_new = theta + step
-        moved = backtracked[~stuck[backtracked]]
-        if moved.numel():                           # their accepted point is not the first trial
-            f_new[moved], g_new[moved] = value_and_grad(theta_new[moved], moved)
-        f_new[pending], g_new[pending] = f[pending], g[pending]
-        y_vec = g_new - g
-        sy = (step * y_vec).sum(1)
-        keep = active & ~stuck & (sy > 1e-10 * (y_vec * y_vec).sum(1).sqrt() * step.norm(dim=1))
-        S.append(step)
-        Y.append(y_vec)
-        rho.append(torch.where(keep, 1.0 / torch.where(keep, sy, 1.0), 0.0))
-        if len(S) > history_size:
-            S.pop(0), Y.pop(0), rho.pop(0)
-        iters += active.long()
-        small_change = (f - f_new).abs() <= rtol * torch.maximum(f.abs(), torch.ones_like(f))
-        theta, f, g = theta_new, f_new, g_new
-        active = active & ~stuck & (g.abs().amax(1) > tol) & ~small_change
-    return theta, iters.cpu().numpy()
 
 
 class BatchedLinearProbe:
@@ -405,7 +427,7 @@ class BatchedLinearProbe:
     [0, num_classes). Instance i minimises its own :class:`LinearProbe` objective, mean cross-entropy +
     (λ/2)‖W_i‖², and nothing couples the instances: all of them are evaluated in one batched tensor op.
 
-    Solvers: ``"lbfgs"`` (default) — :func:`batched_lbfgs`, full batch, with a curvature history, a
+    Solvers: ``"lbfgs"`` (default) — :func:`monotheory.lbfgs.softmax_lbfgs`, full batch, with a curvature history, a
     backtracking line search and a stopping rule PER INSTANCE (unlike ``torch.optim.LBFGS`` on the summed loss,
     whose line search would be shared), at most ``max_iter`` iterations, gradient tolerance ``tol``, trial
     step ``lr`` (default 1);
@@ -434,7 +456,7 @@ class BatchedLinearProbe:
         self.device = device
         self.tol = check_nonnegative("tol", tol)
         self.progress = bool(progress)
-        self.dtype = dtype
+        self.dtype = _torch_dtype(dtype)
 
     def _labels(self, y: Any, shape: tuple[int, int]) -> torch.Tensor:
         yn = _as_labels(y)
@@ -464,14 +486,8 @@ class BatchedLinearProbe:
         c = self.num_classes
         self.n_features_in_, self.n_instances_ = d, inst
         if self.solver == "lbfgs":
-            def fun(rows, idx):  # rows (k, C·d + C) of instances idx → their objectives (k,)
-                xs, ys = (Xt, yt) if idx.numel() == inst else (Xt[idx], yt[idx])
-                return self._losses(rows[:, :c * d].reshape(-1, c, d), rows[:, c * d:], xs, ys)
-
-            theta0 = torch.zeros(inst, c * d + c, device=self.device_, dtype=self.dtype)
-            theta, iters = batched_lbfgs(fun, theta0, max_iter=self.max_iter, tol=self.tol, lr=self.lr,
-                                         progress=self.progress)
-            W, b = theta[:, :c * d].reshape(inst, c, d), theta[:, c * d:]
+            W, b, iters = softmax_lbfgs(Xt, yt, c, weight_decay=self.weight_decay, max_iter=self.max_iter,
+                                        tol=self.tol, lr=self.lr, progress=self.progress)
             self.n_iter_per_instance_ = iters
             self.n_iter_ = int(iters.max()) if iters.size else 0
         else:

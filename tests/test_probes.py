@@ -245,22 +245,19 @@ def test_batched_types_shared_labels_and_minibatches():
     (np.zeros((4, 2)), [1, 1, 1, 1], {}, "at least 2"),
     (np.array([[np.nan, 0.0], [1.0, 1.0]]), [0, 1], {}, "NaN"),
     (np.zeros(4), [0, 1, 0, 1], {}, "shape"),
-    (np.zeros((4, 2)), [0.0, 1.0, 0.0, 1.0], {}, "integer"),
+    (np.zeros((4, 2)), [0.0, 1.5, 0.0, 1.0], {}, "continuous"),
+    (np.zeros((4, 2)), [0, 1, 0, 1], {"solver": "newton"}, "solver"),
+    (np.zeros((4, 2)), [0, 1, 0, 1], {"lr": 0.0}, "lr"),
+    (np.zeros((4, 2)), [0, 1, 0, 1], {"weight_decay": -1}, "weight_decay"),
+    (np.zeros((4, 2)), [0, 1, 0, 1], {"num_classes": 1}, "num_classes"),
+    (np.zeros((4, 2)), [0, 1, 0, 1], {"validation_fraction": 1.0}, "validation_fraction"),
+    (np.zeros((4, 2)), [0, 1, 0, 1], {"dtype": "int64"}, "dtype"),
     (np.zeros((4, 2)), [0, 1, 5, 1], {"num_classes": 3}, "outside"),
     (np.zeros((4, 2)), [0, 1, 0, 1], {"early_stopping": True, "validation_fraction": 0.01}, "validation"),
 ])
 def test_fit_errors(X, y, kwargs, match):
     with pytest.raises(ConfigError, match=match):
         LinearProbe(**kwargs).fit(X, y)
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    ({"solver": "newton"}, "solver"), ({"lr": 0.0}, "lr"), ({"weight_decay": -1}, "weight_decay"),
-    ({"num_classes": 1}, "num_classes"), ({"validation_fraction": 1.0}, "validation_fraction"),
-])
-def test_constructor_errors(kwargs, match):
-    with pytest.raises(ConfigError, match=match):
-        LinearProbe(**kwargs)
 
 
 def test_prediction_errors():

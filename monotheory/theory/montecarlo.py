@@ -17,25 +17,25 @@ conservative (by B^(1/6)) in the N^(−1/2) one. Binning bias is O(h²) at a smo
 
 from __future__ import annotations
 
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from monotheory.config import check_choice, check_int
-from monotheory.theory import registry
+from monotheory.config import check_choice, check_int, check_nonnegative
+from monotheory.errors import ConfigError
+from monotheory.theory import mc_kernel, registry
 from monotheory.theory.datamodel import (
     FEATURES,
     SpikeUniform,
-    add_input_noise,
     as_generator,
     check_weights,
-    feature,
-    noisy_labels,
     transition_rates,
 )
 
 MOMENT_KEYS = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1", "fisher", "unnormalized")
-DEFAULT_CHUNK = 1 << 20
+DEFAULT_CHUNK = 1 << 15  # 512 KiB of uniforms for two features: stays in L2
 N_BINS = 4096
 N_BATCHES = 20
 
@@ -108,73 +108,151 @@ def threshold_estimate(batched_hist: np.ndarray) -> tuple[float, float]:
     return e, se
 
 
+BACKENDS = ("auto", "numba", "numpy")
+
+
+def _backend(name: str):
+    """The Numba kernel for ``numba`` / ``auto`` (None for ``numpy``, or ``auto`` without Numba)."""
+    check_choice("backend", name, BACKENDS)
+    if name == "numpy":
+        return None
+    kern = mc_kernel.kernel()
+    if kern is None and name == "numba":
+        raise ConfigError("backend = 'numba' needs the optional package numba (pip install monotheory[fast]); "
+                          "allowed without it: 'auto', 'numpy'")
+    return kern
+
+
+class _Draws:
+    """One chunk's random numbers (see :mod:`monotheory.theory.mc_kernel` for their order), in reused arrays."""
+
+    def __init__(self, chunk: int, d: int, coin: bool, flip: bool, gauss: bool):
+        self.u = np.empty((chunk, d))
+        self.coin = np.empty(chunk) if coin else None
+        self.flip = np.empty(chunk) if flip else None
+        self.gauss = np.empty((chunk, 2)) if gauss else None
+        self.zeros, self.zeros2 = np.zeros(chunk), np.zeros((chunk, 2))  # inert stand-ins for the kernel
+        self.n = 0
+
+    def fill(self, rng: np.random.Generator, n: int) -> _Draws:
+        self.n = n
+        rng.random(out=self.u[:n])
+        for a in (self.coin, self.flip):
+            if a is not None:
+                rng.random(out=a[:n])
+        if self.gauss is not None:
+            rng.standard_normal(out=self.gauss[:n])
+        return self
+
+    def args(self) -> tuple:
+        """NumPy-path arguments (u, coin, flip, gauss); None for draws a setting does not need."""
+        n = self.n
+        return (self.u[:n], None if self.coin is None else self.coin[:n],
+                None if self.flip is None else self.flip[:n], None if self.gauss is None else self.gauss[:n])
+
+    def kernel_args(self) -> tuple:
+        """Kernel arguments (u, rest_u, rest_col, coin, flip, gauss); zeros stand in for unused draws."""
+        n = self.n
+        u = self.u[:n]
+        if u.shape[1] == 2:
+            rest, col = u, 1
+        else:
+            rest, col = u[:, 1:].max(axis=1).reshape(-1, 1), 0
+        pick = lambda a, z: z[:n] if a is None else a[:n]  # noqa: E731
+        return u, rest, col, pick(self.coin, self.zeros), pick(self.flip, self.zeros), pick(self.gauss, self.zeros2)
+
+
+def _two_cores() -> bool:
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # not Linux
+        return (os.cpu_count() or 1) > 1
+
+
 def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_rule: str = "drop",
                 noise_rate: float = 0.0, noise_model: str = "flip", input_sigma: float = 0.0,
                 n_features: int = 2, chunk: int = DEFAULT_CHUNK, features=FEATURES, threshold: bool = False,
-                progress: bool | None = None, criteria=()) -> dict:
+                progress: bool | None = None, criteria=(), backend: str = "auto") -> dict:
     """Monte Carlo estimates for each feature in ``features``: ``{feature: {name: (estimate, se)}}``.
 
     Names: :data:`MOMENT_KEYS` (moments given the noisy label, and the fisher / unnormalized criteria), plus
     ``threshold_error`` when ``threshold=True``. Also ``n_draws`` and ``n_kept`` (draws minus dropped ties).
-    ``seed``: int or ``numpy.random.Generator``. ``samples`` draws are made in chunks of ``chunk`` rows;
-    ``progress``: a tqdm bar on stderr (None: only when stderr is a terminal and there are ≥ 10 chunks).
+    ``seed``: int or ``numpy.random.Generator``. ``samples`` draws are made in chunks of ``chunk`` rows
+    (the default stays in cache; the chunking fixes the order of the random numbers, so a seed and a chunk
+    size give the same result on every rerun and on either backend, up to the order of floating-point sums).
+    ``backend``: ``numba`` (a fused kernel; NumPy draws the next chunk on a second thread meanwhile),
+    ``numpy`` (pure NumPy), ``auto`` (``numba`` when installed). ``progress``: a tqdm bar on stderr (None:
+    only when stderr is a terminal and there are ≥ 10 chunks of ≥ 2^15 rows).
     ``criteria``: registered moment criteria (:mod:`monotheory.theory.registry`) to estimate as well.
     """
     model = SpikeUniform(sparsity, n_features, tie_rule)
     samples = check_int("samples", samples, minimum=1)
     chunk = check_int("chunk", chunk, minimum=1)
-    transition_rates(noise_model, noise_rate)  # validates
-    check_weights(weights)
+    p10, p01 = transition_rates(noise_model, noise_rate)  # validates
+    if noise_rate > 0 and not (np.isfinite(p10) and np.isfinite(p01)):
+        # the fused sampler draws label flips from the model's rates; a sampler-only model has none
+        raise ConfigError(f"noise_model = {noise_model!r} is given only by a sampler; the Monte Carlo needs a model "
+                          "with label rates (register it with rates=...)")
+    w1, w2 = check_weights(weights)
+    sigma = check_nonnegative("input_sigma", input_sigma)
     for f in features:
         check_choice("feature", f, FEATURES)
     criteria = tuple(c for c in criteria if c not in MOMENT_KEYS)
     for c in criteria:
         check_choice("criterion", c, registry.moment_criteria())
+    kern = _backend(backend)
     rng = as_generator(seed)
-    power = {f: np.zeros((2, 5)) for f in features}
-    binning = {f: _bins(f, weights, input_sigma) for f in features}
-    hist = {f: np.zeros((N_BATCHES, 2, 2, binning[f][2] - binning[f][1] + 1)) for f in features}
+    chunk = min(chunk, samples)
+    power = np.zeros((2, 2, 5))
+    binning = {f: _bins(f, weights, input_sigma) for f in FEATURES}
+    size = max(kmax - kmin + 1 for _, kmin, kmax in binning.values())  # one shape for both features
+    hmeta = np.array([[binning[f][0], binning[f][1]] for f in FEATURES], dtype=np.float64)
+    hist = np.zeros((2, N_BATCHES, 2, 2, size) if threshold else (2, 1, 2, 2, 1), dtype=np.int64)
+    tie_code = mc_kernel.TIE_CODES[model.tie_rule]
+    flags = (tie_code == 3, noise_rate > 0, sigma > 0)
     n_chunks = -(-samples // chunk)
     if progress is None:
-        progress = n_chunks >= 10 and sys.stderr.isatty()
+        progress = n_chunks >= 10 and samples >= 10 * 2**15 and sys.stderr.isatty()
     from tqdm import tqdm  # lazy: keeps `import monotheory.theory` light
+
+    consts = (model.sparsity, tie_code, p10 if flags[1] else 0.0, p01 if flags[1] else 0.0, sigma, w1, w2)
+    def size(i: int) -> int:  # rows of chunk i (no list of sizes: memory stays flat at 10^9 samples)
+        return min(chunk, samples - i * chunk)
 
     kept_total = 0
     with tqdm(total=samples, unit="sample", unit_scale=True, disable=not progress, file=sys.stderr,
               desc="monte carlo") as bar:
-        for start in range(0, samples, chunk):
-            n = min(chunk, samples - start)
-            x = model.sample_features(n, rng)
-            y = model.labels(x, rng)  # −1 marks a dropped tie: it keeps its row but gets weight 0
-            dropped = y < 0
-            kept_total += n - int(dropped.sum())
-            ny = noisy_labels(np.maximum(y, 0), noise_model, noise_rate, rng) if noise_rate > 0 else y.copy()
-            ny[dropped] = -1
-            xn = add_input_noise(x, input_sigma, rng)
-            w1, w0 = (ny == 1).astype(np.float64), (ny == 0).astype(np.float64)
-            n1, n0 = w1.sum(), w0.sum()
-            for f in features:
-                nu = np.ascontiguousarray(feature(f, xn, weights))
-                nu2 = nu * nu
-                power[f][:, 0] += (n0, n1)
-                for k, v in enumerate((nu, nu2, nu2 * nu, nu2 * nu2), start=1):
-                    # einsum: a masked sum in one pass, far faster than v[mask].sum() or bincount
-                    power[f][:, k] += (np.einsum("i,i->", v, w0), np.einsum("i,i->", v, w1))
-                if threshold:
-                    h, kmin, kmax = binning[f]
-                    size = kmax - kmin + 1
-                    idx = np.clip(np.ceil(nu / h), kmin, kmax).astype(np.int64) - kmin
-                    batch = (start + np.arange(n)) % N_BATCHES  # interleaved batches for the SE
-                    cell = ((batch * 2 + np.maximum(y, 0)) * 2 + np.maximum(ny, 0)) * size + idx
-                    cell[dropped] = N_BATCHES * 4 * size  # a spare cell, discarded below
-                    counts = np.bincount(cell, minlength=N_BATCHES * 4 * size + 1)[:-1]
-                    hist[f] += counts.reshape(hist[f].shape)
-            bar.update(n)
+        if kern is None:
+            draws, buf = _Draws(chunk, n_features, *flags), mc_kernel.Buffers(chunk, n_features, threshold)
+            for i, n in ((i, size(i)) for i in range(n_chunks)):
+                u, coin, flip, gauss = draws.fill(rng, n).args()
+                kept_total += mc_kernel.chunk_numpy(u, coin, flip, gauss, *consts, i * chunk, power,
+                                                    hist if threshold else None, hmeta, buf)
+                bar.update(n)
+        else:
+            pair = [_Draws(chunk, n_features, *flags), _Draws(chunk, n_features, *flags)]
+            pair[0].fill(rng, size(0))
+            overlap = _two_cores()
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                for i, n in ((i, size(i)) for i in range(n_chunks)):
+                    args = (*pair[i % 2].kernel_args(), *consts, i * chunk, power, hist, hmeta, threshold)
+                    if overlap:  # kernel on the worker thread (it releases the GIL) while NumPy draws
+                        job = pool.submit(kern, *args)
+                        if i + 1 < n_chunks:
+                            pair[(i + 1) % 2].fill(rng, size(i + 1))
+                        kept_total += job.result()
+                    else:
+                        kept_total += kern(*args)
+                        if i + 1 < n_chunks:
+                            pair[(i + 1) % 2].fill(rng, size(i + 1))
+                    bar.update(n)
     out = {"n_draws": samples, "n_kept": kept_total}
-    for f in features:
-        res = delta_method(power[f], samples, criteria)
+    for fi, f in enumerate(FEATURES):
+        if f not in features:
+            continue
+        res = delta_method(power[fi], samples, criteria)
         if threshold:
-            res["threshold_error"] = threshold_estimate(hist[f])
+            res["threshold_error"] = threshold_estimate(hist[fi])
             res["bin_width"] = (binning[f][0], 0.0)
         out[f] = res
     return out

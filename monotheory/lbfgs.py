@@ -1,0 +1,206 @@
+"""Batched L-BFGS: many independent problems minimised at once, each with its own history and line search.
+
+:func:`batched_lbfgs` is generic (any smooth per-instance function, gradients by autograd).
+:func:`softmax_lbfgs` is the same algorithm specialised to multinomial logistic regression, where the logits
+are linear in the parameters: along a search direction Q the logits are L + t·D with D = X̃Qᵀ, so one
+matrix product per iteration gives every trial of the line search (each trial is only a softmax), and
+one more gives the gradient at the accepted point from the same softmax. Two batched matrix products and one
+softmax per iteration when the first trial is accepted, no autograd graph, no per-instance Python work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+
+def _armijo(values, f0, t, slope):
+    """Sufficient decrease f(θ + t·q) ≤ f(θ) + c₁·t·gᵀq with c₁ = 1e-4."""
+    return values <= f0 + 1e-4 * t * slope
+
+
+def _two_loop(g, S, Y, rho, tiny):
+    """L-BFGS direction −H·g per instance (rows of g), from histories S, Y (lists of (I, P)) and rho (I,)."""
+    q, alphas = -g, []
+    for s_, y_, r_ in zip(reversed(S), reversed(Y), reversed(rho), strict=True):
+        a = r_ * (s_ * q).sum(1)
+        q = q - a[:, None] * y_
+        alphas.append(a)
+    if S:
+        sy, yy = (S[-1] * Y[-1]).sum(1), (Y[-1] * Y[-1]).sum(1)
+        q = torch.where(rho[-1] > 0, sy / yy.clamp_min(tiny), 1.0)[:, None] * q
+    for s_, y_, r_, a in zip(S, Y, rho, reversed(alphas), strict=True):
+        q = q + s_ * (a - r_ * (y_ * q).sum(1))[:, None]
+    slope = (g * q).sum(1)
+    bad = slope >= 0  # not a descent direction: fall back to steepest descent
+    return torch.where(bad[:, None], -g, q), torch.where(bad, -(g * g).sum(1), slope)
+
+
+def _push(S, Y, rho, step, y_vec, keep, history_size):
+    sy = (step * y_vec).sum(1)
+    keep = keep & (sy > 1e-10 * (y_vec * y_vec).sum(1).sqrt() * step.norm(dim=1))
+    S.append(step)
+    Y.append(y_vec)
+    rho.append(torch.where(keep, 1.0 / torch.where(keep, sy, 1.0), 0.0))
+    if len(S) > history_size:
+        S.pop(0), Y.pop(0), rho.pop(0)
+
+
+def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float = 1e-6, lr: float = 1.0,
+                  history_size: int = 10, max_backtracks: int = 30,
+                  progress: bool = False) -> tuple[torch.Tensor, np.ndarray]:
+    """Minimise I independent smooth functions at once with per-instance L-BFGS.
+
+    ``fun(rows, idx)`` gets parameter rows (k, P) of the instances ``idx`` (a LongTensor of k indices) and
+    returns their values (k,); instance i may depend only on its own row. Each instance has its own curvature
+    history (two-loop recursion), its own step length (backtracking Armijo line search, sufficient-decrease
+    constant 1e-4, halving) and its own stopping rule (max |gradient| ≤ ``tol``, a relative change of the value
+    below 10·eps of the dtype, or no acceptable step), so the iterates of one instance are those of a lone
+    L-BFGS run: nothing is shared but the tensor operations. Only the instances still running (and, while
+    backtracking, only the rejecting ones) are evaluated. Trial steps start at t = ``lr``, the first one
+    scaled like torch's L-BFGS (t = lr·min(1, 1/‖g‖₁)). Returns (theta, iterations per instance).
+    """
+    inst = theta.shape[0]
+    theta = theta.detach().clone()
+    rtol, tiny = 10 * torch.finfo(theta.dtype).eps, torch.finfo(theta.dtype).tiny
+
+    def value_and_grad(rows, idx):
+        rows = rows.detach().requires_grad_(True)
+        f = fun(rows, idx)
+        (g,) = torch.autograd.grad(f.sum(), rows)
+        return f.detach(), g
+
+    f, g = value_and_grad(theta, torch.arange(inst, device=theta.device))
+    S, Y, rho = [], [], []                          # histories: (I, P), (I, P), (I,); rho = 0 marks "no pair"
+    active = g.abs().amax(1) > tol
+    iters = torch.zeros(inst, dtype=torch.long, device=theta.device)
+    for k in tqdm(range(max_iter), disable=not progress, desc="batched L-BFGS"):
+        act = active.nonzero().squeeze(1)
+        if act.numel() == 0:
+            break
+        q, slope = _two_loop(g, S, Y, rho, tiny)
+        t = torch.full((inst,), lr, dtype=theta.dtype, device=theta.device)
+        if k == 0:
+            t = lr * torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
+        t = torch.where(active, t, 0.0)
+
+        # first trial, with gradients, on the running instances
+        f_new, g_new = f.clone(), g.clone()
+        f_new[act], g_new[act] = value_and_grad(theta[act] + t[act, None] * q[act], act)
+        pending = act[~_armijo(f_new[act], f[act], t[act], slope[act])]
+        backtracked = pending
+        for _ in range(max_backtracks):             # halve t of the rejecting instances only; no gradients
+            if pending.numel() == 0:
+                break
+            t[pending] = t[pending] / 2
+            with torch.no_grad():
+                trial = fun(theta[pending] + t[pending, None] * q[pending], pending)
+            pending = pending[~_armijo(trial, f[pending], t[pending], slope[pending])]
+        stuck = torch.zeros(inst, dtype=torch.bool, device=theta.device)
+        stuck[pending] = True                       # no acceptable step: this instance is done
+        t = torch.where(stuck, 0.0, t)
+        step = t[:, None] * q
+        theta_new = theta + step
+        moved = backtracked[~stuck[backtracked]]
+        if moved.numel():                           # their accepted point is not the first trial
+            f_new[moved], g_new[moved] = value_and_grad(theta_new[moved], moved)
+        f_new[pending], g_new[pending] = f[pending], g[pending]
+        _push(S, Y, rho, step, g_new - g, active & ~stuck, history_size)
+        iters += active.long()
+        small_change = (f - f_new).abs() <= rtol * torch.maximum(f.abs(), torch.ones_like(f))
+        theta, f, g = theta_new, f_new, g_new
+        active = active & ~stuck & (g.abs().amax(1) > tol) & ~small_change
+    return theta, iters.cpu().numpy()
+
+
+def softmax_lbfgs(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, weight_decay: float = 0.0,
+                  max_iter: int = 500, tol: float = 1e-6, lr: float = 1.0, history_size: int = 10,
+                  max_backtracks: int = 30, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """I multinomial logistic regressions by per-instance L-BFGS: X (I, N, d), y (I, N) → (W, b, iterations).
+
+    Instance i minimises mean_n CE(W_i x_n + b_i, y_n) + (λ/2)‖W_i‖² (bias unpenalised; W starts at 0), with
+    the algorithm and stopping rules of :func:`batched_lbfgs` (per-instance history, Armijo backtracking by
+    halving, first step scaled like torch's). Per iteration: one product for the direction's logits D, one
+    softmax of the trial logits L + tD (which gives both the value, from P[y], and the gradient), one product
+    for the gradient; a backtrack costs a softmax of the rejecting instances only. W is (I, C, d), b (I, C).
+    The per-sample loss −log P[y] is floored at −log(tiny) (87 nats in float32): only far from any optimum.
+    """
+    inst, n, d = X.shape
+    c, dev, dt = num_classes, X.device, X.dtype
+    Xa = torch.cat([X, X.new_ones(inst, n, 1)], 2)                       # [x, 1]: bias as a last column
+    yi = y.unsqueeze(2)
+    mask = torch.ones(c, d + 1, dtype=dt, device=dev)
+    mask[:, d] = 0.0                                                     # no penalty on the bias column
+    lam = float(weight_decay)
+    rtol, tiny = 10 * torch.finfo(dt).eps, torch.finfo(dt).tiny
+
+    def value(P, yk, Ak):  # P: softmax of the logits
+        ce = -torch.log(torch.gather(P, 2, yk).clamp_min(tiny)).mean((1, 2))
+        return ce + 0.5 * lam * ((Ak * mask) ** 2).sum((1, 2)) if lam else ce
+
+    def grad(P, yk, Ak, Xk):  # consumes P
+        P.scatter_add_(2, yk, torch.full_like(yk, -1.0, dtype=dt))       # softmax − onehot
+        G = torch.bmm(P.transpose(1, 2), Xk).div_(n)
+        return (G + lam * Ak * mask).reshape(len(Ak), -1) if lam else G.reshape(len(Ak), -1)
+
+    A = torch.zeros(inst, c, d + 1, dtype=dt, device=dev)                # [W | b]
+    L = torch.zeros(inst, n, c, dtype=dt, device=dev)                    # logits X̃ Aᵀ, kept up to date
+    P = torch.softmax(L, 2)
+    f = value(P, yi, A)
+    g = grad(P, yi, A, Xa)
+    S, Y, rho = [], [], []
+    active = g.abs().amax(1) > tol
+    iters = torch.zeros(inst, dtype=torch.long, device=dev)
+    for k in tqdm(range(max_iter), disable=not progress, desc="softmax L-BFGS"):
+        act = active.nonzero().squeeze(1)
+        if act.numel() == 0:
+            break
+        every = act.numel() == inst                                      # avoid gathers while all run
+        q, slope = _two_loop(g, S, Y, rho, tiny)
+        t = torch.full((inst,), lr, dtype=dt, device=dev)
+        if k == 0:
+            t = lr * torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
+        Q = q.view(inst, c, d + 1)
+        Xk, yk = (Xa, yi) if every else (Xa[act], yi[act])
+        Qk, Ak, Lk = (Q, A, L) if every else (Q[act], A[act], L[act])
+        D = torch.bmm(Xk, Qk.transpose(1, 2))                            # logits' change per unit step
+        tk, fk, sk = t[act], f[act], slope[act]
+        Lt = torch.addcmul(Lk, tk[:, None, None], D)                     # first trial, every running instance
+        At = torch.addcmul(Ak, tk[:, None, None], Qk)
+        Pt = torch.softmax(Lt, 2)
+        f_try = value(Pt, yk, At)
+        pending = (~_armijo(f_try, fk, tk, sk)).nonzero().squeeze(1)
+        for _ in range(max_backtracks):                                  # halve t of the rejecting ones only
+            if pending.numel() == 0:
+                break
+            tk[pending] = tk[pending] / 2
+            tp = tk[pending][:, None, None]
+            Lt[pending] = Lk[pending] + tp * D[pending]
+            At[pending] = Ak[pending] + tp * Qk[pending]
+            Pt[pending] = torch.softmax(Lt[pending], 2)
+            f_try[pending] = value(Pt[pending], yk[pending], At[pending])
+            pending = pending[~_armijo(f_try[pending], fk[pending], tk[pending], sk[pending])]
+        stuck_k = torch.zeros(act.numel(), dtype=torch.bool, device=dev)
+        stuck_k[pending] = True                                          # no acceptable step: done
+        gk_new = grad(Pt, yk, At, Xk)
+        if pending.numel():                                              # keep their old point
+            tk[pending] = 0.0
+            Lt[pending], At[pending] = Lk[pending], Ak[pending]
+            gk_new[pending], f_try[pending] = g[act][pending], fk[pending]
+        step = torch.zeros_like(g)
+        step[act] = tk[:, None] * q[act]
+        g_new, f_new = g.clone(), f.clone()
+        g_new[act], f_new[act] = gk_new, f_try
+        if every:
+            A, L = At, Lt
+        else:
+            A[act], L[act] = At, Lt
+        stuck = torch.zeros(inst, dtype=torch.bool, device=dev)
+        stuck[act] = stuck_k
+        _push(S, Y, rho, step, g_new - g, active & ~stuck, history_size)
+        iters += active.long()
+        small_change = (f - f_new).abs() <= rtol * torch.maximum(f.abs(), torch.ones_like(f))
+        f, g = f_new, g_new
+        active = active & ~stuck & (g.abs().amax(1) > tol) & ~small_change
+    return A[:, :, :d].contiguous(), A[:, :, d].contiguous(), iters.cpu().numpy()
