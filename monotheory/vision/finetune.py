@@ -172,9 +172,9 @@ def _recalibrate_bn(backbone: nn.Module, loader, device: torch.device) -> None:
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    from monotheory.report import atomic_torch_save
+
+    atomic_torch_save(obj, path)  # temp file removed on failure; umask permissions
 
 
 def _resume_keys(cfg: FinetuneConfig) -> dict:

@@ -160,6 +160,7 @@ def run(cfg: RunConfig, *, log=None) -> dict:
     Under ``torchrun`` every rank pretrains; the later stages run on rank 0 only (the others return ``{}``).
     """
     check_inputs(cfg)
+    from monotheory.report import remove_stale_temps
     from monotheory.vision.probe_run import RunContext
 
     ctx = RunContext(cfg, log=log or default_log)
@@ -173,6 +174,8 @@ def run(cfg: RunConfig, *, log=None) -> dict:
         err = ctx.broadcast(err)
         if err:
             raise ConfigError(err)
+        if ctx.dist.is_main:
+            remove_stale_temps(cfg.out)  # what a killed run left (a killed run cannot clean up after itself)
         if cfg.force and ctx.dist.is_main:
             gone = clear_stages(cfg.out, cfg.stages)
             if gone:
@@ -195,6 +198,9 @@ def run(cfg: RunConfig, *, log=None) -> dict:
         from monotheory.vision.summary import write_summary
 
         summary = write_summary(cfg.out)
+        from monotheory.report import write_manifest
+
+        write_manifest(cfg.out, exclude=("features",))  # last: SHA-256 of every result (monotheory verify)
         ctx.log(f"done; summary in {Path(cfg.out) / 'summary.md'}")
         return summary
     finally:
