@@ -79,6 +79,11 @@ def main(args: argparse.Namespace) -> int:
         sw.check_against(cfg)  # e.g. flip rates ≥ 1/2 would invert the binary pair task's labels
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads = {args.threads} must be ≥ 1")
+    if args.mode == "sweep" and sw.mono not in cfg.regimes:  # issue 11: it built an oracle map silently
+        raise ConfigError(f"--mono {sw.mono} is not among --regimes {','.join(cfg.regimes)}; add it or choose one of those")
+    from monotheory.report import check_out_dir
+
+    check_out_dir(args.out)  # before training (issue 11)
     import torch
 
     from monotheory.report import atomic_write_json

@@ -67,7 +67,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def main(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    from monotheory.vision.run import run
+    from monotheory.report import check_out_dir
+    from monotheory.vision.run import parse_shift, run
+
+    check_out_dir(cfg.out, inputs={"--data-root": cfg.data_root, **{f"--shift {n}": d for n, d in parse_shift(cfg.shift)}})
 
     summary = run(cfg)
     if summary:

@@ -52,7 +52,7 @@ from monotheory.config import (
     to_dict,
 )
 from monotheory.errors import ConfigError
-from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES, label_noise
+from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES, check_label_noise_rate, label_noise
 from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
 
 HEADS = ("ce", "nce")
@@ -202,6 +202,7 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     if not isinstance(cfg, FinetuneConfig):
         raise ConfigError(f"cfg must be a FinetuneConfig, got {type(cfg).__name__}")
     num_classes = check_int("num_classes", num_classes, minimum=2)
+    check_label_noise_rate("noise_rate", cfg.noise_rate, num_classes, cfg.noise_model)  # issue 11: one rule
     for attr in ("backbone", "projector"):
         if not isinstance(getattr(encoder, attr, None), nn.Module):
             raise ConfigError(f"the encoder to fine-tune has no .{attr} module")

@@ -103,6 +103,7 @@ def check_inputs(cfg: RunConfig) -> None:
     for name, d in parse_shift(cfg.shift):
         if not Path(d).is_dir():
             raise ConfigError(f"--shift {name}={d}: folder {d!r} does not exist")
+    check_label_noise_rates(cfg)
     if cfg.shift:  # every class folder, now rather than after hours of pretraining
         from monotheory.vision.data import class_names
         from monotheory.vision.shift import check_shift_root
@@ -120,6 +121,31 @@ def check_inputs(cfg: RunConfig) -> None:
 
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+
+
+def check_label_noise_rates(cfg: RunConfig) -> None:
+    """Refuse, before any training, a data set with fewer than 2 classes and label-noise rates that the number
+    of classes makes degenerate (:func:`monotheory.noise.check_label_noise_rate`: flip η ≥ (C − 1)/C)."""
+    from monotheory.noise import check_label_noise_rate
+    from monotheory.vision.data import class_names
+
+    if cfg.dataset == "folder":  # name the split that is wrong (a file train/c made the loader blame val/)
+        root = Path(cfg.data_root).expanduser()
+        for split, other in (("train", "val"), ("val", "train")):
+            for p in sorted((root / split).iterdir()) if (root / split).is_dir() else ():
+                if not p.is_dir() and (root / other / p.name).is_dir():
+                    raise ConfigError(f"{root / split / p.name} is a file, not a class folder "
+                                      f"({other}/{p.name} is a folder); each split needs one folder per class")
+    names = class_names(cfg.dataset, cfg.data_root)
+    if len(names) < 2:
+        raise ConfigError(f"--data-root {cfg.data_root!r} has {len(names)} class folder(s) "
+                          f"({', '.join(names) or 'none'}); at least 2 are needed")
+    model = cfg.probe.noise_model  # the fine-tuning stage uses the probe's noise model too
+    for stage, option, rates in (("probe", "--probe-noise-rates", cfg.probe.noise_rates),
+                                 ("finetune", "--ft-noise-rates", cfg.finetune.noise_rates)):
+        if stage in cfg.stages:
+            for r in rates:
+                check_label_noise_rate(f"{option} entry", r, len(names), model)
 
 
 # redoing a stage makes the results of the stages that read its output stale
