@@ -68,12 +68,36 @@ class TheoryConfig:
         self.weights = check_weights(self.weights)
         self.n_features = check_int("n_features", self.n_features, minimum=2)
         self.chunk = check_int("chunk", self.chunk, minimum=1)
+        check_monte_carlo_size(self)  # issue 11: no NaN columns or zero standard errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, TheoryConfig)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+MIN_SAMPLES = 1000  # the SE comes from 20 interleaved batch estimates: each needs draws of its own
+MIN_NONZERO = 100  # expected draws with a nonzero feature, or the Monte Carlo moments are NaN
+
+
+def check_monte_carlo_size(cfg: TheoryConfig) -> None:
+    """Refuse a Monte Carlo too small to estimate anything: ``samples`` in 1..999 (the standard error of 20
+    batch estimates came out 0) or ``samples·(1 − S)`` < 100 expected draws with a nonzero feature (S close to
+    1: every Monte Carlo column NaN). ``--samples 0`` (exact values only) is always allowed."""
+    from monotheory.config import check_range
+
+    check_range("input_sigma", cfg.input_sigma, 0, sy.MAX_INPUT_SIGMA)
+    if cfg.samples == 0:
+        return
+    if cfg.samples < MIN_SAMPLES:
+        raise ConfigError(f"samples = {cfg.samples} is too few for a Monte Carlo standard error; use 0 (exact "
+                          f"values only) or ≥ {MIN_SAMPLES}")
+    nonzero = cfg.samples * (1 - cfg.sparsity)
+    if nonzero < MIN_NONZERO:
+        raise ConfigError(f"sparsity = {cfg.sparsity!r} with samples = {cfg.samples} leaves about {nonzero:.3g} "
+                          f"draws with a nonzero feature; the Monte Carlo needs ≥ {MIN_NONZERO} (raise --samples, "
+                          "lower --sparsity, or --samples 0 for exact values only)")
 
 
 def exact_values(cfg: TheoryConfig) -> dict:
@@ -149,7 +173,10 @@ def table(result: dict) -> str:
 
 def main(args: argparse.Namespace) -> int:
     cfg = from_namespace(TheoryConfig, args)
-    progress = False if args.quiet else None
+    from monotheory.progress import announce  # issue 11: a huge run says so before it starts
+
+    long = announce("theory", "--samples", cfg.samples, 1_000_000, 5.0)
+    progress = False if args.quiet else (True if long else None)
     result = run(cfg, progress=progress)
     if args.json:
         from monotheory.report import to_jsonable

@@ -131,8 +131,10 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
         progress = n_chunks >= 10 and sys.stderr.isatty()
     from tqdm import tqdm  # lazy: keeps `import monotheory.theory` light
 
+    from monotheory.progress import tqdm_kwargs  # a line every 25 s in a log (issue 11)
+
     kept_total = 0
-    with tqdm(total=samples, unit="sample", unit_scale=True, disable=not progress, file=sys.stderr,
+    with tqdm(total=samples, unit="sample", unit_scale=True, disable=not progress, **tqdm_kwargs(),
               desc="monte carlo") as bar:
         for start in range(0, samples, chunk):
             n = min(chunk, samples - start)

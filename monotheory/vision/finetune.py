@@ -199,6 +199,8 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     """
     from tqdm.auto import tqdm
 
+    from monotheory.progress import tqdm_kwargs
+
     if not isinstance(cfg, FinetuneConfig):
         raise ConfigError(f"cfg must be a FinetuneConfig, got {type(cfg).__name__}")
     num_classes = check_int("num_classes", num_classes, minimum=2)
@@ -255,7 +257,7 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
 
     show = sys.stderr.isatty() if progress is None else progress  # an explicit setting wins over the TTY test
     bar = tqdm(total=cfg.epochs * n, initial=start * n, unit="img", unit_scale=True, desc=f"finetune {cfg.head}",
-               disable=not show, leave=False)
+               disable=not show, leave=False, **tqdm_kwargs())
     for epoch in range(start, cfg.epochs):
         model.train()
         sampler.set_epoch(epoch)  # same order and augmentations whether resumed or not
