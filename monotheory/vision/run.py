@@ -103,7 +103,6 @@ def check_inputs(cfg: RunConfig) -> None:
     for name, d in parse_shift(cfg.shift):
         if not Path(d).is_dir():
             raise ConfigError(f"--shift {name}={d}: folder {d!r} does not exist")
-    check_label_noise_rates(cfg)
     if cfg.shift:  # every class folder, now rather than after hours of pretraining
         from monotheory.vision.data import class_names
         from monotheory.vision.shift import check_shift_root
@@ -111,6 +110,7 @@ def check_inputs(cfg: RunConfig) -> None:
         names = class_names(cfg.dataset, cfg.data_root)
         for name, d in parse_shift(cfg.shift):
             check_shift_root(name, Path(d).expanduser(), names)
+    check_label_noise_rates(cfg)
     if "shift" in cfg.stages:
         from monotheory.vision.shift import CORRUPTIONS
 

@@ -112,8 +112,11 @@ def test_heads_learn_the_clean_task(data, head):
 def test_label_noise_lowers_the_clean_fit(data):
     clean = run(data, epochs=8)
     # η = 0.75 with flips among the 3 other classes of 4 makes the noisy label independent of the true one
-    noisy = run(data, epochs=8, noise_rate=0.75)
-    assert noisy["realised_noise_rate"] == 0.75 and noisy["config"]["noise_rate"] == 0.75
+    # (issue 11: 0.75 itself is now refused as degenerate; 0.7 keeps the true label only slightly ahead)
+    with pytest.raises(ConfigError, match="0.75 is outside"):
+        run(data, epochs=1, noise_rate=0.75)
+    noisy = run(data, epochs=8, noise_rate=0.7)
+    assert noisy["realised_noise_rate"] == pytest.approx(0.7, abs=1 / 48) and noisy["config"]["noise_rate"] == 0.7
     last = [h["train_acc_clean"] for h in noisy["history"][-3:]]
     assert any(h["train_acc"] != h["train_acc_clean"] for h in noisy["history"])
     # 3 epochs × 48 predictions: chance is 1/4; the clean run fits its labels almost perfectly

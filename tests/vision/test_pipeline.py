@@ -84,7 +84,7 @@ def test_every_stage_writes_sane_results(tiny_run):
     assert set(shift) == {"sketchy", "gaussian_noise-3"} and shift["sketchy"]["n"] == 12
     summary = load(tiny_run, "summary")
     assert [r["row"] for r in summary["rows"]] == ["clean", "label_noise", "input_noise"]
-    assert "label noise 90%" in (tiny_run / "summary.md").read_text()
+    assert "label noise 70%" in (tiny_run / "summary.md").read_text()
 
 
 def test_rerun_redoes_nothing_and_other_config_is_refused(tiny_run, tiny_folder, shift_root, capsys):
