@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test test-slow install lint bench clean wheel-check notebooks
+.PHONY: run test test-slow install lint bench clean wheel-check notebooks test-stress
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,3 +48,13 @@ wheel-check:
 
 clean:
 	rm -rf results .pytest_cache build *.egg-info
+
+# issue 11: the statistical tests under 20 Hypothesis seeds (dev profile); failures are reported against the budget
+# in tests/conftest.py (FALSE_ALARM_PER_TEST per test and run). MONOTHEORY_STRESS_SEED is exported for the fixed-seed
+# Monte Carlo tests, but no test reads it yet (not done in issue 11).
+test-stress: $(STAMP)
+	@fails=0; for s in $$(seq 1 20); do \
+	  HYPOTHESIS_PROFILE=dev MONOTHEORY_STRESS_SEED=$$s $(BIN)/python -m pytest -q -p no:cacheprovider \
+	    --hypothesis-seed=$$s tests/test_stats.py tests/test_noise.py tests/test_metrics.py tests/theory/test_montecarlo.py \
+	    > .stress-$$s.log 2>&1 || { fails=$$((fails+1)); echo "seed $$s: failures (see .stress-$$s.log)"; }; \
+	done; echo "test-stress: $$fails of 20 seeded runs had a failure (budget: FALSE_ALARM_PER_TEST per test and run)"

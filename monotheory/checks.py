@@ -3,9 +3,15 @@
 A check is a small script ``paper_checks/cNN_*.py`` that defines ``run(ctx: CheckContext)`` returning a
 :class:`~monotheory.report.Verdict` or a list of them, and ends with ``script_main(run)`` so it also runs
 on its own (``python paper_checks/c06_poly_separable_clean.py``). ``monotheory check`` loads them in
-process (torch is imported once), writes ``results/checks/<file>.json`` after each check, and
-``results/verdicts.json`` / ``results/verdicts.md`` at the end. A check that raises is recorded as
-``error`` and makes the command exit with status 1; the others still run.
+process (torch is imported once), writes ``results/checks/<file>.json`` after each check and rewrites
+``results/verdicts.json`` / ``results/verdicts.md`` from those per-check files, so a killed run loses at most
+the check in flight. A check that raises is recorded as ``error`` and makes the command exit with status 1;
+the others still run.
+
+Resuming: each per-check file carries a ``key`` (SHA-256 of the script, SHA-256 of the monotheory package
+sources, seed, quick, the ``--imagenet-results`` folder and its manifest); a rerun reuses a finished check whose
+key matches (and which did not end in ``error``) unless ``--force``. At the end ``manifest.json`` records the
+SHA-256 of every result file; ``monotheory verify`` re-derives the verdict table and checks the manifest.
 """
 
 from __future__ import annotations
@@ -22,7 +28,17 @@ from pathlib import Path
 
 from monotheory.config import check_int
 from monotheory.errors import ConfigError
-from monotheory.report import ERROR, Verdict, atomic_write_json, skipped, write_verdicts
+from monotheory.report import (
+    ERROR,
+    Verdict,
+    atomic_write_json,
+    check_out_dir,
+    remove_stale_temps,
+    sha256_file,
+    skipped,
+    write_manifest,
+    write_verdicts,
+)
 
 # optional dependency (top-level module name) → the extra that installs it
 EXTRAS = {"torch": "toy", "torchvision": "vision", "PIL": "vision", "sklearn": "vision",
@@ -117,27 +133,104 @@ def run_check(path: Path, ctx: CheckContext) -> list[Verdict]:
     return verdicts
 
 
-def run_checks(checks_dir: str | os.PathLike, ctx: CheckContext, only: list[str] | None = None,
-               echo=print) -> list[Verdict]:
-    """Run every check (or those whose claim id is in ``only``), writing results as it goes."""
+def _sha256_text(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def library_sha256() -> str:
+    """SHA-256 over the monotheory package's Python sources (paths and bytes): a check's result depends on them."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def check_key(path: Path, ctx: CheckContext, library: str | None = None) -> dict:
+    """What a check's result depends on: its source, the library's, and its inputs (see the module docstring)."""
+    res = ctx.imagenet_results
+    manifest = Path(res) / "manifest.json" if res is not None else None
+    return {"script_sha256": sha256_file(path), "library_sha256": library or library_sha256(),
+            "seed": ctx.seed, "quick": bool(ctx.quick), "imagenet_results": str(Path(res).resolve()) if res else None,
+            "imagenet_manifest_sha256": sha256_file(manifest) if manifest is not None and manifest.is_file()
+            else None}
+
+
+def select_scripts(checks_dir, only: list[str] | None) -> list[Path]:
+    """The scripts of ``checks_dir`` whose claim id (``C6``) or file prefix (``c06``) is in ``only`` (all if None);
+    an empty or unknown id is refused."""
     scripts = discover(checks_dir)
-    if only:
-        wanted = {c.upper() for c in only}
-        scripts = [p for p in scripts if claim_id(p) in wanted or p.stem.split("_")[0].upper() in wanted]
-        if not scripts:
-            raise ConfigError(f"--only {','.join(only)} matches no check in {str(checks_dir)!r}")
+    if only is None:
+        return scripts
+    if not only or any(not c for c in only):
+        raise ConfigError(f"--only {','.join(only)!r} holds an empty claim id; give ids such as C6,C7")
+    ids = {claim_id(p) for p in scripts} | {p.stem.split("_")[0].upper() for p in scripts}
+    for c in only:
+        if c.upper() not in ids:
+            raise ConfigError(f"--only {c} matches no check in {str(checks_dir)!r} (there: "
+                              f"{', '.join(claim_id(p) for p in scripts)})")
+    wanted = {c.upper() for c in only}
+    return [p for p in scripts if claim_id(p) in wanted or p.stem.split("_")[0].upper() in wanted]
+
+
+def load_part(path: Path) -> dict | None:
+    """A per-check result file, or None when missing or unreadable (then the check is rerun)."""
+    import json
+
+    try:
+        d = json.loads(Path(path).read_text())
+        [Verdict(**v) for v in d["verdicts"]]
+        return d
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def verdicts_of_parts(out: Path, parts: list[str]) -> list[Verdict]:
+    """The verdicts stored in the per-check files ``parts`` (paths relative to ``out``), in order."""
+    rows = []
+    for rel in parts:
+        d = load_part(out / rel)
+        if d is None:
+            raise ConfigError(f"{out / rel} is missing or not a check result file")
+        rows += [Verdict(**v) for v in d["verdicts"]]
+    return rows
+
+
+def run_checks(checks_dir: str | os.PathLike, ctx: CheckContext, only: list[str] | None = None,
+               echo=print, force: bool = False, meta: dict | None = None) -> list[Verdict]:
+    """Run every check (or those whose claim id is in ``only``), writing results as it goes.
+
+    A finished check with the same key is reused unless ``force``; ``verdicts.json``/``.md`` are rewritten from
+    the per-check files after each check (with ``meta`` plus the list of those files under ``"checks"``)."""
+    scripts = select_scripts(checks_dir, only)
     out = Path(ctx.out_dir)
+    remove_stale_temps(out)
+    library = library_sha256()
+    parts: list[str] = []
     all_verdicts: list[Verdict] = []
     for path in scripts:
-        t0 = time.perf_counter()
-        verdicts = run_check(path, ctx)
-        dt = time.perf_counter() - t0
-        atomic_write_json(out / "checks" / f"{path.stem}.json",
-                          {"script": path.name, "seconds": dt, "verdicts": [v.to_dict() for v in verdicts]})
+        key = check_key(path, ctx, library)
+        rel = f"checks/{path.stem}.json"
+        prev = None if force else load_part(out / rel)
+        if prev is not None and prev.get("key") == key and all(v["verdict"] != ERROR for v in prev["verdicts"]):
+            verdicts = [Verdict(**v) for v in prev["verdicts"]]
+            echo(f"  ({path.name}: reused the finished result, {prev.get('seconds', 0):.1f} s; --force reruns it)")
+        else:
+            t0 = time.perf_counter()
+            verdicts = run_check(path, ctx)
+            dt = time.perf_counter() - t0
+            atomic_write_json(out / rel, {"script": path.name, "key": key, "seconds": dt,
+                                          "verdicts": [v.to_dict() for v in verdicts]})
+            echo(f"  ({path.name}: {dt:.1f} s)")
         for v in verdicts:
             echo(v.row())
-        echo(f"  ({path.name}: {dt:.1f} s)")
+        parts.append(rel)
         all_verdicts.extend(verdicts)
+        write_verdicts(verdicts_of_parts(out, parts), out, {**(meta or {}), "checks": parts})
     return all_verdicts
 
 
@@ -175,22 +268,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", default=None, help="comma-separated claim ids to run, e.g. C6,C7")
     p.add_argument("--quick", action="store_true", help="small settings (as in the test suite)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
+    p.add_argument("--force", action="store_true", help="rerun finished checks instead of reusing their results")
 
 
 def main(args: argparse.Namespace) -> int:
     check_int("seed", args.seed, minimum=0)
-    out = Path(args.out)
+    if args.imagenet_results is not None and not str(args.imagenet_results).strip():
+        raise ConfigError("--imagenet-results '' is empty; give a run-imagenet output folder or leave it out")
+    if args.checks_dir is not None and not str(args.checks_dir).strip():
+        raise ConfigError("--checks-dir '' is empty; give a folder of check scripts or leave it out")
     res = Path(args.imagenet_results) if args.imagenet_results else None
     if res is not None and not res.is_dir():
         raise ConfigError(f"--imagenet-results {str(res)!r} is not a folder")
-    ctx = CheckContext(out_dir=out, imagenet_results=res, quick=args.quick, seed=args.seed)
     checks_dir = Path(args.checks_dir) if args.checks_dir else default_checks_dir()
-    only = [s.strip() for s in args.only.split(",")] if args.only else None
+    out = check_out_dir(args.out, inputs={"--checks-dir": checks_dir, "--imagenet-results": res})
+    only = [s.strip() for s in args.only.split(",")] if args.only is not None else None
+    select_scripts(checks_dir, only)  # refuse a bad --only before any work
+    ctx = CheckContext(out_dir=out, imagenet_results=res, quick=args.quick, seed=args.seed)
     t0 = time.perf_counter()
-    verdicts = run_checks(checks_dir, ctx, only=only)
-    meta = {"seconds": time.perf_counter() - t0, "python": platform.python_version(),
-            "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cpus",
-            "quick": args.quick, "seed": args.seed, "imagenet_results": res}
-    j, m = write_verdicts(verdicts, out, meta)
-    print(f"wrote {m} and {j} ({len(verdicts)} rows, {meta['seconds']:.0f} s)")
+    meta = {"python": platform.python_version(), "machine": f"{platform.machine()} {platform.system()}, "
+            f"{os.cpu_count()} cpus", "quick": args.quick, "seed": args.seed, "imagenet_results": res,
+            "checks_dir": str(checks_dir.resolve())}
+    verdicts = run_checks(checks_dir, ctx, only=only, force=args.force, meta=meta)
+    write_manifest(out)
+    print(f"wrote {out / 'verdicts.md'}, {out / 'verdicts.json'} and {out / 'manifest.json'} ({len(verdicts)} rows, "
+          f"{time.perf_counter() - t0:.0f} s)")
     return 1 if any(v.verdict == ERROR for v in verdicts) else 0

@@ -100,6 +100,9 @@ def monosemanticity_score(features: Any, labels: Any, *, threshold: float = 1e-5
 
     threshold = check_nonnegative("threshold", threshold)
     z = _to_torch_features(features, (2, 3))
+    if z.shape[-2] == 0 or z.shape[-1] == 0:  # issue 11: torch's IndexError before
+        raise ConfigError(f"features have shape {tuple(z.shape)}; the score needs at least one sample and one "
+                          "dimension")
     single = z.ndim == 2
     inv, c = _encode_labels(labels, tuple(z.shape[:-1]))
     z, inv = (z.unsqueeze(0), inv[None]) if single else (z, inv)           # (I, N, D), (I, N)
@@ -125,8 +128,8 @@ def sparsity(features: Any, threshold: float = 1e-2, normalize: bool = True) -> 
     sparsity measurement; 1 means all entries are (near) zero)."""
     threshold = check_nonnegative("threshold", threshold)
     z = _to_torch_features(features)
-    if not z.numel():
-        return float("nan")
+    if not z.numel():  # issue 11: a silent NaN before
+        raise ConfigError(f"features have shape {tuple(z.shape)}; sparsity needs at least one entry")
     small = 0
     for s in range(0, z.shape[0], _ROWS):
         zc = _l2_rows(z[s:s + _ROWS]) if normalize else z[s:s + _ROWS]

@@ -243,3 +243,24 @@ def input_noise(x: Any, sigma: float, *, kind: str = "gaussian", seed: Any = Non
         noise = rng.random(arr.shape, dtype=arr.dtype if arr.dtype in (np.float32, np.float64)
                            else np.float64)
     return (arr + sigma * noise).astype(arr.dtype, copy=False)
+
+
+def check_label_noise_rate(name: str, rate: Any, num_classes: int, model: str = "flip") -> float:
+    """The one validation of a label-noise rate for training a C-class classifier, shared by every layer.
+
+    ``flip`` (a corrupted label moves to one of the C − 1 other classes): the right class keeps probability
+    1 − η and each wrong one gets η/(C − 1), so for η ≥ (C − 1)/C a wrong label is at least as likely as the
+    right one (C = 2: η ≥ 1/2 inverts the labels) and the rate is refused. ``uniform`` (redrawn among all C):
+    the right class stays the most likely for every η < 1; η = 1 makes the labels pure noise and is refused.
+    Returns the rate as a float; raises :class:`ConfigError` naming ``name``, the value and the allowed range.
+    """
+    model = check_choice("noise model", model, LABEL_NOISE_MODELS)
+    c = check_int("number of classes", num_classes, minimum=2)
+    eta = check_probability(name, rate)
+    limit = (c - 1) / c if model == "flip" else 1.0
+    if eta >= limit:
+        why = ("a wrong label would be at least as likely as the right one" if model == "flip"
+               else "the labels would carry no information")
+        raise ConfigError(f"{name} = {rate:g} is outside [0, {limit:.4g}) for {model} label noise with {c} classes: "
+                          f"{why}")
+    return eta

@@ -81,6 +81,7 @@ class TheoryConfig:
         if model.rates is None and model.moments is None:
             raise ConfigError(f"noise_model = {self.noise_model!r} has only a sampler; the exact columns need rates "
                               "or a moment transition")
+        check_monte_carlo_size(self)  # issue 11: no NaN columns or zero standard errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +91,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="import MODULE (a module name or a .py file) first: it may register criteria and "
                              "noise models (monotheory.theory.registry); repeatable")
+
+
+MIN_SAMPLES = 1000  # the SE comes from 20 interleaved batch estimates: each needs draws of its own
+MIN_NONZERO = 100  # expected draws with a nonzero feature, or the Monte Carlo moments are NaN
+
+
+def check_monte_carlo_size(cfg: TheoryConfig) -> None:
+    """Refuse a Monte Carlo too small to estimate anything: ``samples`` in 1..999 (the standard error of 20
+    batch estimates came out 0) or ``samples·(1 − S)`` < 100 expected draws with a nonzero feature (S close to
+    1: every Monte Carlo column NaN). ``--samples 0`` (exact values only) is always allowed."""
+    from monotheory.config import check_range
+
+    check_range("input_sigma", cfg.input_sigma, 0, sy.MAX_INPUT_SIGMA)
+    if cfg.samples == 0:
+        return
+    if cfg.samples < MIN_SAMPLES:
+        raise ConfigError(f"samples = {cfg.samples} is too few for a Monte Carlo standard error; use 0 (exact "
+                          f"values only) or ≥ {MIN_SAMPLES}")
+    nonzero = cfg.samples * (1 - cfg.sparsity)
+    if nonzero < MIN_NONZERO:
+        raise ConfigError(f"sparsity = {cfg.sparsity!r} with samples = {cfg.samples} leaves about {nonzero:.3g} "
+                          f"draws with a nonzero feature; the Monte Carlo needs ≥ {MIN_NONZERO} (raise --samples, "
+                          "lower --sparsity, or --samples 0 for exact values only)")
 
 
 def exact_values(cfg: TheoryConfig) -> dict:
@@ -171,7 +195,10 @@ def main(args: argparse.Namespace) -> int:
         registry.load_plugin(spec)
     plugins += registry.load_entry_points()
     cfg = from_namespace(TheoryConfig, args)
-    progress = False if args.quiet else None
+    from monotheory.progress import announce  # issue 11: a huge run says so before it starts
+
+    long = announce("theory", "--samples", cfg.samples, 1_000_000, 5.0)
+    progress = False if args.quiet else (True if long else None)
     result = run(cfg, progress=progress)
     result["plugins"] = plugins
     if args.json:

@@ -16,7 +16,7 @@ import functools
 import numpy as np
 import sympy as sp
 
-from monotheory.config import check_choice, check_nonnegative, check_probability, check_sparsity
+from monotheory.config import check_choice, check_probability, check_range, check_sparsity
 from monotheory.errors import ConfigError
 from monotheory.theory import registry
 from monotheory.theory.datamodel import FEATURES, TIE_RULES, check_weights
@@ -184,6 +184,10 @@ def _numeric(feature: str, tie_rule: str):
     return {k: sp.lambdify((S, w1, w2), v, "numpy") for k, v in m.items()}
 
 
+# λ² must stay finite in double precision (1e308 overflowed); far beyond 1e6 every separability is 0 anyway
+MAX_INPUT_SIGMA = 1e6
+
+
 def moments(feature: str, sparsity, weights=(1.0, 1.0), tie_rule: str = "drop", noise_rate: float = 0.0,
             noise_model: str = "flip", input_sigma: float = 0.0) -> dict:
     """The exact moments as floats (arrays if ``sparsity`` is an array), conditional on the noisy label.
@@ -196,13 +200,18 @@ def moments(feature: str, sparsity, weights=(1.0, 1.0), tie_rule: str = "drop", 
     >>> round(moments("poly", 0.2, noise_rate=0.3)["delta_mu"], 6)  # (1 − 2η)·14/18
     0.311111
     """
-    s = np.asarray(sparsity, dtype=float)
+    try:  # complex or text input: one ConfigError, not numpy's TypeError (issue 11)
+        if np.iscomplexobj(sparsity):
+            raise TypeError
+        s = np.asarray(sparsity, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(f"sparsity = {sparsity!r} is not a real number (or array of them) in [0, 1)") from None
     if s.ndim == 0:
         check_sparsity("sparsity", float(s))
-    elif np.any((s < 0) | (s >= 1)):
-        check_sparsity("sparsity", float(s[(s < 0) | (s >= 1)][0]))
+    elif np.any(~((s >= 0) & (s < 1))):  # NaN included
+        check_sparsity("sparsity", float(s[~((s >= 0) & (s < 1))][0]))
     a, b = check_weights(weights)
-    lam_ = check_nonnegative("input_sigma", input_sigma)
+    lam_ = check_range("input_sigma", input_sigma, 0, MAX_INPUT_SIGMA)
     f = _numeric(feature, tie_rule)
     m = {k: np.asarray(fn(s, a, b), dtype=float) * np.ones_like(s) for k, fn in f.items()}
     extra = lam_**2 * (1.0 if feature == "mono" else a * a + b * b)

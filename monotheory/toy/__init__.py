@@ -110,11 +110,9 @@ def check_label_noise(name: str, rate: float, num_classes: int, model: str, task
     class with η/(C − 1): for η ≥ (C − 1)/C a wrong class is at least as likely as the right one (for the
     binary ``pair`` task, η ≥ 1/2 inverts the labels), so such rates are refused. ``uniform`` noise keeps
     the right class the most likely for every η < 1 and is not restricted here."""
-    if model == "flip" and rate >= (num_classes - 1) / num_classes:
-        raise ConfigError(f"{name} = {rate:g} is outside [0, {(num_classes - 1) / num_classes:.4g}) for flip "
-                          f"label noise with {num_classes} classes (task {task}), where a rate ≥ (C − 1)/C makes "
-                          f"a wrong label at least as likely as the right one")
-    return rate
+    from monotheory.noise import check_label_noise_rate  # the one rule for every layer (issue 11)
+
+    return check_label_noise_rate(name, rate, num_classes, model)
 
 
 

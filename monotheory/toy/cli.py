@@ -26,6 +26,7 @@ from monotheory.config import add_dataclass_arguments, from_namespace, to_dict
 from monotheory.errors import ConfigError
 
 MODES = ("figure5", "sweep")
+TOY_DEFAULT_SECONDS = 60.0  # the default figure5 run (2000 steps), measured on a shared 2-core CPU
 
 
 def _configs():
@@ -79,6 +80,11 @@ def main(args: argparse.Namespace) -> int:
         sw.check_against(cfg)  # e.g. flip rates ≥ 1/2 would invert the binary pair task's labels
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads = {args.threads} must be ≥ 1")
+    if args.mode == "sweep" and sw.mono not in cfg.regimes:  # issue 11: it built an oracle map silently
+        raise ConfigError(f"--mono {sw.mono} is not among --regimes {','.join(cfg.regimes)}; add it or choose one of those")
+    from monotheory.report import check_out_dir
+
+    check_out_dir(args.out)  # before training (issue 11)
     import torch
 
     from monotheory.report import atomic_write_json
@@ -87,7 +93,9 @@ def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
-    progress = sys.stderr.isatty()
+    from monotheory.progress import announce  # issue 11: a huge run says so before it starts
+
+    progress = announce("toy", "--steps", cfg.steps, 2000, TOY_DEFAULT_SECONDS) or sys.stderr.isatty()
     if args.mode == "figure5":
         res = experiments.run_figure5(cfg, progress=progress)
         res = {"config": to_dict(cfg), **res}

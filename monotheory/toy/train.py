@@ -76,6 +76,8 @@ def cpu_threads(n: int | None):
 def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     from tqdm.auto import tqdm
 
+    from monotheory.progress import tqdm_kwargs
+
     t0 = time.perf_counter()
     params = [model.W, model.b]
     opt = torch.optim.Adam(params, lr=cfg.lr)
@@ -92,7 +94,8 @@ def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     acc = torch.zeros(model.instances)
     history = []
     every = max(1, cfg.steps // 50)
-    for step in tqdm(range(cfg.steps), disable=not progress, desc=desc, leave=False):
+    for step in tqdm(range(cfg.steps), disable=not progress, desc=desc, leave=False,
+                     **tqdm_kwargs()):
         x = sampler(cfg.batch_size)
         log = step % every == 0 or step >= cfg.steps - tail
         for sl in chunks:  # = autograd of loss(x).sum(), by hand, a few cache-sized instances at a time

@@ -67,7 +67,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def main(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    from monotheory.vision.run import run
+    from monotheory.progress import announce
+    from monotheory.report import check_out_dir
+    from monotheory.vision.config import preset_values
+    from monotheory.vision.run import parse_shift, run
+
+    default_epochs = preset_values(cfg.preset, cfg.dataset).get("pretrain", {}).get("epochs", PretrainConfig.epochs)
+    if announce("run-imagenet", "--epochs", cfg.pretrain.epochs, default_epochs) and cfg.progress is None:
+        cfg.progress = True  # progress lines in the log, too
+    check_out_dir(cfg.out, inputs={"--data-root": cfg.data_root, **{f"--shift {n}": d for n, d in parse_shift(cfg.shift)}})
 
     summary = run(cfg)
     if summary:

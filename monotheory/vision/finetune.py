@@ -15,6 +15,14 @@ Semantics (the authors' setting as far as it is known):
 - shuffling is seeded by (seed, epoch) and a random training transform by (seed, epoch, index), so a resumed
   run repeats the uninterrupted one.
 
+- BatchNorm running statistics of the backbone are re-estimated on the training loader (one forward pass in
+  train mode, no gradients: ``torch.optim.swa_utils.update_bn``) before each validation while fewer than
+  :data:`BN_SETTLE_STEPS` optimiser steps have been taken: the momentum-0.1 running averages then still hold
+  ≥ 0.9^N of the *pretraining* statistics, and a model evaluated with them can sit at chance on its own
+  training images (issue 11: smoke runs, 1 step per epoch, val 25 % on 4 classes while training reached 62 %).
+  Later, the running averages have forgotten the old statistics and nothing is changed (full-scale runs take
+  hundreds of steps per epoch). The history records ``bn_recalibrated`` per epoch.
+
 ``train_acc`` in the history is the running accuracy during each epoch against the labels trained on (noisy
 ones under label noise); ``train_acc_clean`` is the same predictions scored against the true labels.
 """
@@ -44,10 +52,11 @@ from monotheory.config import (
     to_dict,
 )
 from monotheory.errors import ConfigError
-from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES, label_noise
+from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES, check_label_noise_rate, label_noise
 from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
 
 HEADS = ("ce", "nce")
+BN_SETTLE_STEPS = 100  # 0.9**100 ≈ 3e-5: after this many steps BatchNorm's running stats are the current ones
 SCHEDULES = ("cosine", "step")
 
 
@@ -152,10 +161,20 @@ def _evaluate(model: nn.Module, loader, device: torch.device, amp: bool) -> floa
     return correct / max(total, 1)
 
 
+@torch.no_grad()
+def _recalibrate_bn(backbone: nn.Module, loader, device: torch.device) -> None:
+    """Re-estimate the backbone's BatchNorm running statistics over one pass of ``loader`` (cumulative average).
+
+    Only the backbone: the frozen projector keeps its pretraining statistics, as during training."""
+    from torch.optim.swa_utils import update_bn
+
+    update_bn((batch[0].to(device, non_blocking=True) for batch in loader), backbone)
+
+
 def _save_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    from monotheory.report import atomic_torch_save
+
+    atomic_torch_save(obj, path)  # temp file removed on failure; umask permissions
 
 
 def _resume_keys(cfg: FinetuneConfig) -> dict:
@@ -180,9 +199,12 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     """
     from tqdm.auto import tqdm
 
+    from monotheory.progress import tqdm_kwargs
+
     if not isinstance(cfg, FinetuneConfig):
         raise ConfigError(f"cfg must be a FinetuneConfig, got {type(cfg).__name__}")
     num_classes = check_int("num_classes", num_classes, minimum=2)
+    check_label_noise_rate("noise_rate", cfg.noise_rate, num_classes, cfg.noise_model)  # issue 11: one rule
     for attr in ("backbone", "projector"):
         if not isinstance(getattr(encoder, attr, None), nn.Module):
             raise ConfigError(f"the encoder to fine-tune has no .{attr} module")
@@ -235,7 +257,7 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
 
     show = sys.stderr.isatty() if progress is None else progress  # an explicit setting wins over the TTY test
     bar = tqdm(total=cfg.epochs * n, initial=start * n, unit="img", unit_scale=True, desc=f"finetune {cfg.head}",
-               disable=not show, leave=False)
+               disable=not show, leave=False, **tqdm_kwargs())
     for epoch in range(start, cfg.epochs):
         model.train()
         sampler.set_epoch(epoch)  # same order and augmentations whether resumed or not
@@ -257,10 +279,14 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
             hits += torch.stack([(pred == y_noisy).sum(), (pred == y_clean).sum()])
             seen += len(x)
             bar.update(len(x))
+        recalibrate = (epoch + 1) * len(train_loader) < BN_SETTLE_STEPS
+        if recalibrate:
+            _recalibrate_bn(model.backbone, train_loader, device)
         val_acc = _evaluate(model, val_loader, device, amp)
         hits_cpu = hits.tolist()
         history.append({"epoch": epoch + 1, "loss": loss_sum.item() / seen, "train_acc": hits_cpu[0] / seen,
-                        "train_acc_clean": hits_cpu[1] / seen, "val_acc": val_acc})
+                        "train_acc_clean": hits_cpu[1] / seen, "val_acc": val_acc,
+                        "bn_recalibrated": recalibrate})
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", val=f"{val_acc:.3f}")
         if ckpt is not None:
             ckpt.parent.mkdir(parents=True, exist_ok=True)

@@ -138,6 +138,8 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
     """
     from tqdm.auto import tqdm
 
+    from monotheory.progress import tqdm_kwargs
+
     dist = dist or DistInfo()
     device = torch.device(device)
     cuda = device.type == "cuda"
@@ -171,7 +173,7 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
         sampler.set_epoch(epoch)  # same shuffling and augmentations whether resumed or not
         t0, seen, total_loss, n_steps = time.perf_counter(), 0, 0.0, 0
         bar = tqdm(loader, desc=f"pretrain {'ncl' if encoder.nonneg else 'cl'} {epoch + 1}/{cfg.epochs}",
-                   disable=not show, leave=False)
+                   disable=not show, leave=False, **tqdm_kwargs())
         for b in bar:
             x1, x2 = _views(b)
             x1, x2 = x1.to(device, non_blocking=True), x2.to(device, non_blocking=True)

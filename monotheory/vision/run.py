@@ -110,6 +110,7 @@ def check_inputs(cfg: RunConfig) -> None:
         names = class_names(cfg.dataset, cfg.data_root)
         for name, d in parse_shift(cfg.shift):
             check_shift_root(name, Path(d).expanduser(), names)
+    check_label_noise_rates(cfg)
     if "shift" in cfg.stages:
         from monotheory.vision.shift import CORRUPTIONS
 
@@ -120,6 +121,31 @@ def check_inputs(cfg: RunConfig) -> None:
 
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+
+
+def check_label_noise_rates(cfg: RunConfig) -> None:
+    """Refuse, before any training, a data set with fewer than 2 classes and label-noise rates that the number
+    of classes makes degenerate (:func:`monotheory.noise.check_label_noise_rate`: flip η ≥ (C − 1)/C)."""
+    from monotheory.noise import check_label_noise_rate
+    from monotheory.vision.data import class_names
+
+    if cfg.dataset == "folder":  # name the split that is wrong (a file train/c made the loader blame val/)
+        root = Path(cfg.data_root).expanduser()
+        for split, other in (("train", "val"), ("val", "train")):
+            for p in sorted((root / split).iterdir()) if (root / split).is_dir() else ():
+                if not p.is_dir() and (root / other / p.name).is_dir():
+                    raise ConfigError(f"{root / split / p.name} is a file, not a class folder "
+                                      f"({other}/{p.name} is a folder); each split needs one folder per class")
+    names = class_names(cfg.dataset, cfg.data_root)
+    if len(names) < 2:
+        raise ConfigError(f"--data-root {cfg.data_root!r} has {len(names)} class folder(s) "
+                          f"({', '.join(names) or 'none'}); at least 2 are needed")
+    model = cfg.probe.noise_model  # the fine-tuning stage uses the probe's noise model too
+    for stage, option, rates in (("probe", "--probe-noise-rates", cfg.probe.noise_rates),
+                                 ("finetune", "--ft-noise-rates", cfg.finetune.noise_rates)):
+        if stage in cfg.stages:
+            for r in rates:
+                check_label_noise_rate(f"{option} entry", r, len(names), model)
 
 
 # redoing a stage makes the results of the stages that read its output stale
@@ -160,6 +186,7 @@ def run(cfg: RunConfig, *, log=None) -> dict:
     Under ``torchrun`` every rank pretrains; the later stages run on rank 0 only (the others return ``{}``).
     """
     check_inputs(cfg)
+    from monotheory.report import remove_stale_temps
     from monotheory.vision.probe_run import RunContext
 
     ctx = RunContext(cfg, log=log or default_log)
@@ -173,6 +200,8 @@ def run(cfg: RunConfig, *, log=None) -> dict:
         err = ctx.broadcast(err)
         if err:
             raise ConfigError(err)
+        if ctx.dist.is_main:
+            remove_stale_temps(cfg.out)  # what a killed run left (a killed run cannot clean up after itself)
         if cfg.force and ctx.dist.is_main:
             gone = clear_stages(cfg.out, cfg.stages)
             if gone:
@@ -195,6 +224,9 @@ def run(cfg: RunConfig, *, log=None) -> dict:
         from monotheory.vision.summary import write_summary
 
         summary = write_summary(cfg.out)
+        from monotheory.report import write_manifest
+
+        write_manifest(cfg.out, exclude=("features",))  # last: SHA-256 of every result (monotheory verify)
         ctx.log(f"done; summary in {Path(cfg.out) / 'summary.md'}")
         return summary
     finally:

@@ -158,7 +158,7 @@ def write_summary(out: str | Path) -> dict:
     out = Path(out)
     probe, ft, shift, sae = (load_json(out, n) for n in ("probe", "finetune", "shift", "sae"))
     summary: dict = {"rows": [], "stages": sorted(p.stem for p in out.glob("*.json")
-                                                   if p.stem not in ("config", "summary"))}
+                                                   if p.stem not in ("config", "summary", "manifest"))}
     md = [f"# run-imagenet summary: {out}", ""]
     if probe is None:
         md.append("No probe results yet (run the probe stage).")

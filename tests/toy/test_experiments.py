@@ -56,10 +56,13 @@ def test_summarise_pairs_by_seed():
 
 def test_pair_task_on_the_oracle_code_and_label_noise_is_applied():
     """The oracle sees x0 and x1 directly, so y = 1[x0 > x1] is linearly separable: clean accuracy ≈ 1;
-    redrawing every binary label at random (uniform noise, rate 1) must destroy that — the noise reaches the
-    probe. (Flip noise ≥ 1/2 on a binary task is refused: it would invert the labels.)"""
+    redrawing almost every binary label at random (uniform noise, rate 0.99) must destroy that — the noise
+    reaches the probe. (Flip noise ≥ 1/2 on a binary task and uniform noise at rate 1 are refused: they would
+    invert the labels or leave none.)"""
     base = dict(TINY, regimes=("poly", "oracle"), task="pair", sparsity=0.3, probe_max_iter=100)
-    res = run_figure5(ToyConfig(**base, noise_rate=1.0, noise_model="uniform", sigma=0.0))["summary"]["oracle"]
+    with pytest.raises(ConfigError, match="noise_rate = 1 is outside"):
+        ToyConfig(**base, noise_rate=1.0, noise_model="uniform")
+    res = run_figure5(ToyConfig(**base, noise_rate=0.99, noise_model="uniform", sigma=0.0))["summary"]["oracle"]
     assert res["clean"]["mean"] > 0.95
     assert res["label_noise"]["mean"] < 0.8
     assert res["input_noise"]["mean"] == pytest.approx(res["clean"]["mean"])  # σ = 0: same inputs

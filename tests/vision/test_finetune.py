@@ -12,7 +12,7 @@ from monotheory.vision import data as D
 from monotheory.vision import finetune as ft
 from monotheory.vision.finetune import FinetuneConfig, finetune
 
-KEYS = {"epoch", "loss", "train_acc", "train_acc_clean", "val_acc"}
+KEYS = {"epoch", "loss", "train_acc", "train_acc_clean", "val_acc", "bn_recalibrated"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -112,8 +112,11 @@ def test_heads_learn_the_clean_task(data, head):
 def test_label_noise_lowers_the_clean_fit(data):
     clean = run(data, epochs=8)
     # η = 0.75 with flips among the 3 other classes of 4 makes the noisy label independent of the true one
-    noisy = run(data, epochs=8, noise_rate=0.75)
-    assert noisy["realised_noise_rate"] == 0.75 and noisy["config"]["noise_rate"] == 0.75
+    # (issue 11: 0.75 itself is now refused as degenerate; 0.7 keeps the true label only slightly ahead)
+    with pytest.raises(ConfigError, match="0.75 is outside"):
+        run(data, epochs=1, noise_rate=0.75)
+    noisy = run(data, epochs=8, noise_rate=0.7)
+    assert noisy["realised_noise_rate"] == pytest.approx(0.7, abs=1 / 48) and noisy["config"]["noise_rate"] == 0.7
     last = [h["train_acc_clean"] for h in noisy["history"][-3:]]
     assert any(h["train_acc"] != h["train_acc_clean"] for h in noisy["history"])
     # 3 epochs × 48 predictions: chance is 1/4; the clean run fits its labels almost perfectly
@@ -206,3 +209,31 @@ def test_random_augmentation_is_seeded_so_resume_is_exact(tiny_folder, tmp_path,
         run(aug, epochs=3, checkpoint_path=tmp_path / "b.pt")
     monkeypatch.setattr(ft, "_evaluate", real_eval)
     assert run(aug, epochs=3, checkpoint_path=tmp_path / "b.pt")["history"] == full["history"]
+
+
+def test_few_step_runs_evaluate_with_the_current_batchnorm_statistics(data):
+    """Issue 11: with 1 optimiser step per epoch, BatchNorm's momentum-0.1 running averages still held ~80 % of
+    the pretraining statistics, and smoke runs validated at exactly chance (every image → one class) while
+    training accuracy was 62-90 %. Now the backbone's running stats are those of the current weights on the
+    training images, and the recorded val_acc is what the returned model scores."""
+    train, val, names = data
+    res = run(data, epochs=2, batch_size=64, lr=0.5, return_model=True)  # 48 images: one step per epoch
+    m = res["model"]
+    x = torch.stack([train[i][0] for i in range(len(train))])
+    with torch.no_grad():
+        h = m.backbone[0](x)
+        bn = m.backbone[1]
+        assert torch.allclose(bn.running_mean, h.mean((0, 2, 3)), atol=1e-5)
+        assert torch.allclose(bn.running_var, h.var((0, 2, 3), unbiased=True), rtol=1e-4, atol=1e-6)
+        xv = torch.stack([val[i][0] for i in range(len(val))])
+        yv = torch.tensor([val[i][1] for i in range(len(val))])
+        acc = (m.eval()(xv).argmax(1) == yv).float().mean().item()
+    assert acc == pytest.approx(res["final_val_acc"])
+    assert all(h["bn_recalibrated"] for h in res["history"])
+
+
+def test_long_runs_keep_the_running_statistics(data, monkeypatch):
+    """Past BN_SETTLE_STEPS steps nothing is re-estimated (full-scale runs are unchanged)."""
+    monkeypatch.setattr(ft, "BN_SETTLE_STEPS", 7)
+    hist = run(data, epochs=3, batch_size=8)["history"]  # 48 images: 6 steps per epoch
+    assert [h["bn_recalibrated"] for h in hist] == [True, False, False]

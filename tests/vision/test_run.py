@@ -99,4 +99,5 @@ def test_a_shift_root_missing_a_class_fails_before_any_work(tiny_folder, tmp_pat
     with pytest.raises(ConfigError, match=r"shift set 'sketch': 1 of the 4 classes are missing .*c2"):
         check_inputs(cfg)
     good = make_folder(tmp_path / "ok", 4, 1, split_names=("val",))
-    check_inputs(build_config("smoke", "folder", {"data_root": str(tiny_folder), "shift": (f"s={good}",)}))
+    check_inputs(build_config("smoke", "folder", {"data_root": str(tiny_folder), "shift": (f"s={good}",)},
+                              {"probe": {"noise_rates": (0.0, 0.3)}, "finetune": {"noise_rates": (0.3,)}}))

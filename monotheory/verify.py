@@ -1,0 +1,221 @@
+"""``monotheory verify DIR``: re-derive a results folder's tables from its per-stage files and check its manifest.
+
+Two kinds of folder are known:
+
+- a ``monotheory check`` folder (``verdicts.json``): the verdict rows and ``verdicts.md`` are rebuilt from the
+  per-check files ``checks/*.json`` listed in ``verdicts.json`` and compared with what is written;
+- a ``run-imagenet`` folder (``config.json`` + ``summary.json``): ``summary.json`` and ``summary.md`` are rebuilt
+  by :func:`monotheory.vision.summary.write_summary` from copies of the stage results in a scratch folder.
+
+Then ``manifest.json`` (SHA-256 of every result file, written last by each run) is checked: a file edited,
+deleted or added since the run is named. ``--retrain ID`` reruns one check (``C6``) from its recorded inputs and
+seed in a scratch folder and reports whether its result reproduces bit-identically (on CPU) — re-running a
+``run-imagenet`` stage is not implemented yet. Exit status 0 when everything matches, 1 naming the first
+mismatch, 2 for a folder that is neither kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from monotheory.errors import ConfigError
+from monotheory.report import MANIFEST, manifest_files, sha256_file
+
+
+def first_difference(a: Any, b: Any, where: str = "") -> str | None:
+    """The dotted path of the first place where two JSON values differ, with both values; None if equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            if k not in a or k not in b:
+                return f"{where}.{k}: present in only one of them" if where else f"{k}: present in only one"
+            d = first_difference(a[k], b[k], f"{where}.{k}" if where else str(k))
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            d = first_difference(x, y, f"{where}[{i}]")
+            if d:
+                return d
+        return None if len(a) == len(b) else f"{where}: {len(a)} entries vs {len(b)}"
+    return None if a == b or (a != a and b != b) else f"{where} = {a!r} vs {b!r}"
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as e:
+        raise _Mismatch(f"{path.name} is not valid JSON ({e})") from None
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def verify_manifest(out: Path) -> list[str]:
+    """Mismatches between ``out/manifest.json`` and the files present (empty list: all match)."""
+    m = _load(out / MANIFEST)
+    if m is None:
+        return [f"{MANIFEST} is missing (the run did not finish, or predates manifests)"]
+    files = m.get("files", {})
+    bad = []
+    for rel, entry in files.items():
+        p = out / rel
+        if not p.is_file():
+            bad.append(f"{rel}: listed in {MANIFEST} but deleted")
+        elif sha256_file(p) != entry["sha256"]:
+            bad.append(f"{rel}: edited since the run (SHA-256 differs from {MANIFEST})")
+    for rel in manifest_files(out, tuple(m.get("exclude", ()))):
+        if rel not in files:
+            bad.append(f"{rel}: not in {MANIFEST} (added after the run)")
+    return bad
+
+
+def verify_check_folder(out: Path) -> list[str]:
+    """Rebuild the verdict table from ``checks/*.json`` and compare with ``verdicts.json`` / ``verdicts.md``."""
+    from monotheory.checks import load_part
+    from monotheory.report import Verdict, verdicts_markdown
+
+    written = _load(out / "verdicts.json")
+    parts = written.get("meta", {}).get("checks")
+    if parts is None:
+        parts = sorted(p.relative_to(out).as_posix() for p in (out / "checks").glob("*.json"))
+    bad, rows = [], []
+    table = written.get("verdicts") or []
+    for rel in parts:
+        d = load_part(out / rel)
+        if d is None:
+            return [f"{rel}: missing or not a check result file (verdicts.json lists it)"]
+        mine = [Verdict(**v) for v in d["verdicts"]]
+        there = table[len(rows):len(rows) + len(mine)]
+        for i, (v, w) in enumerate(zip(mine, there, strict=False)):
+            diff = first_difference(v.to_dict(), w)
+            if diff:
+                name = f"{v.claim_id}{' ' + v.label if v.label else ''}"
+                bad.append(f"{rel}: verdicts[{i}] ({name}).{diff} (per-check file vs verdicts.json row "
+                           f"{len(rows) + i})")
+                break
+        rows += mine
+    if not bad and len(rows) != len(table):
+        bad.append(f"verdicts.json has {len(table)} rows, the per-check files {len(rows)}")
+    md = (out / "verdicts.md").read_text() if (out / "verdicts.md").is_file() else None
+    if md is None:
+        bad.append("verdicts.md is missing")
+    elif md != verdicts_markdown(rows, base=out):
+        line = next((i + 1 for i, (x, y) in enumerate(zip(md.splitlines(), verdicts_markdown(
+            rows, base=out).splitlines(), strict=False)) if x != y), None)
+        bad.append(f"verdicts.md differs from the table rebuilt from the per-check files (line {line})")
+    return bad
+
+
+def verify_imagenet_folder(out: Path) -> list[str]:
+    """Rebuild ``summary.json``/``summary.md`` from copies of the stage results and compare."""
+    from monotheory.vision.summary import write_summary
+
+    bad = []
+    with tempfile.TemporaryDirectory(prefix="monotheory-verify-") as tmp:
+        t = Path(tmp)
+        for p in out.glob("*.json"):
+            if p.name not in ("summary.json", MANIFEST):
+                shutil.copy2(p, t / p.name)
+        for extra in ("probe_correct.npz",):
+            if (out / extra).is_file():
+                shutil.copy2(out / extra, t / extra)
+        derived = write_summary(t)
+        derived_md = (t / "summary.md").read_text().splitlines()
+    written = _load(out / "summary.json")
+    if written is None:
+        return ["summary.json is missing"]
+    diff = first_difference(json.loads(json.dumps(derived, default=str)), written, "summary")
+    if diff:
+        bad.append(f"summary.json differs from the table rebuilt from the stage files: {diff} (rebuilt vs written)")
+    md = (out / "summary.md").read_text().splitlines() if (out / "summary.md").is_file() else None
+    if md is None:
+        bad.append("summary.md is missing")
+    else:  # line 1 names the folder the summary was written in
+        line = next((i + 1 for i, (x, y) in enumerate(zip(md[1:], derived_md[1:], strict=False), 1) if x != y), None)
+        if line is not None or len(md) != len(derived_md):
+            bad.append(f"summary.md differs from the table rebuilt from the stage files (line {line or len(md)})")
+    return bad
+
+
+def retrain_check(out: Path, cid: str) -> list[str]:
+    """Rerun check ``cid`` with the recorded seed/quick/inputs in a scratch folder; compare its verdicts."""
+    from monotheory.checks import CheckContext, check_key, claim_id, discover, load_part, run_check
+
+    written = _load(out / "verdicts.json") or {}
+    meta = written.get("meta", {})
+    checks_dir = Path(meta.get("checks_dir") or "paper_checks")
+    scripts = [p for p in discover(checks_dir) if claim_id(p) == cid.upper() or p.stem.split("_")[0] == cid.lower()]
+    if not scripts:
+        raise ConfigError(f"--retrain {cid} names no check script in {str(checks_dir)!r}")
+    path = scripts[0]
+    saved = load_part(out / "checks" / f"{path.stem}.json")
+    if saved is None:
+        return [f"checks/{path.stem}.json: missing, nothing to compare the rerun with"]
+    res = meta.get("imagenet_results")
+    with tempfile.TemporaryDirectory(prefix="monotheory-retrain-") as tmp:
+        ctx = CheckContext(Path(tmp), Path(res) if res else None, bool(meta.get("quick")), int(meta.get("seed", 0)))
+        key = check_key(path, ctx)
+        if saved.get("key") and saved["key"] != key:
+            k = next(k for k in key if saved["key"].get(k) != key[k])
+            return [f"checks/{path.stem}.json was computed with a different {k} than now; the rerun cannot "
+                    "reproduce it"]
+        rows = [v.to_dict() for v in run_check(path, ctx)]
+    for r in rows:  # figure paths name the scratch folder
+        r["figures"] = []
+    want = [dict(v, figures=[]) for v in saved["verdicts"]]
+    diff = first_difference(rows, want, f"checks/{path.stem}.json:verdicts")
+    return [f"--retrain {cid} does not reproduce: {diff} (rerun vs saved)"] if diff else []
+
+
+def verify(out: str | Path, retrain: str | None = None) -> list[str]:
+    """All mismatches found in results folder ``out`` (empty: everything matches)."""
+    out = Path(out)
+    if not out.is_dir():
+        raise ConfigError(f"DIR {str(out)!r} is not a folder")
+    try:
+        if (out / "verdicts.json").is_file():
+            kind, bad = "check", verify_check_folder(out)
+        elif (out / "config.json").is_file() and (out / "summary.json").is_file():
+            kind, bad = "run-imagenet", verify_imagenet_folder(out)
+        else:
+            raise ConfigError(f"DIR {str(out)!r} holds neither verdicts.json (a check folder) nor config.json and "
+                              "summary.json (a run-imagenet folder)")
+        bad += verify_manifest(out)
+        if retrain:
+            if kind != "check":
+                raise ConfigError(f"--retrain {retrain}: re-running a run-imagenet stage is not implemented yet; "
+                                  "it works for check folders (--retrain C6)")
+            bad += retrain_check(out, retrain)
+    except _Mismatch as e:
+        bad = [str(e)]
+    return bad
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", metavar="DIR", help="a `monotheory check` or `run-imagenet` output folder")
+    p.add_argument("--retrain", metavar="ID", default=None,
+                   help="also rerun one check (e.g. C6) from its recorded inputs and seed and compare")
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.retrain is not None and not args.retrain.strip():
+        raise ConfigError("--retrain '' is empty; give a claim id such as C6")
+    bad = verify(args.dir, args.retrain)
+    for line in bad:
+        print(f"MISMATCH {line}")
+    if bad:
+        print(f"monotheory verify: {args.dir}: {len(bad)} mismatch(es); first: {bad[0]}", file=sys.stderr)
+        return 1
+    print(f"monotheory verify: {args.dir}: every table re-derived and every file matches manifest.json"
+          + (f"; {args.retrain} reproduces bit-identically" if args.retrain else ""))
+    return 0
