@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "toy": ("monotheory.toy.cli", "Elhage et al. toy models: mono vs poly under label and input noise (Fig. 5)"),
     "run-imagenet": ("monotheory.vision.cli", "CL vs NCL vs SAE on ImageNet-100 (or a folder): pretrain, probe, "
                      "fine-tune, shift"),
+    "probe": ("monotheory.probe_cli", "robustness profile of any feature set or encoder (label/input noise, shift)"),
 }
 
 
