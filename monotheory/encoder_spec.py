@@ -40,11 +40,21 @@ def _one_line(e: Exception) -> str:
     return s[0] if s else type(e).__name__
 
 
-def _torchvision(name: str, weights: str | None):
+def _seeded(build, seed: int):
+    """Call ``build()`` with the CPU generator seeded from the ``encoder-init`` stream (restored after), so an
+    encoder without weights (random initialisation) gives the same features on every run."""
+    from monotheory.seeding import stream_seed
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(stream_seed(seed, "encoder-init"))
+        return build()
+
+
+def _torchvision(name: str, weights: str | None, seed: int = 0):
     from torchvision import models
 
     try:
-        model = models.get_model(name, weights=None)
+        model = _seeded(lambda: models.get_model(name, weights=None), seed)
     except (ValueError, KeyError):
         raise ConfigError(f"encoder 'torchvision:{name}' does not resolve: torchvision has no model {name!r} "
                           f"(e.g. {', '.join(models.list_models()[:4])} …)") from None
@@ -89,12 +99,20 @@ def _load_weights(model: torch.nn.Module, weights: str, spec: str) -> None:
                           f"keys; {_one_line(e)[:160]})") from None
 
 
-def resolve_encoder(spec: str, weights: str | None = None):
+def resolve_encoder(spec: str, weights: str | None = None, seed: int = 0):
     """``(encoder, meta)`` for an encoder spec (see the module docstring); ``meta`` may hold transform
-    defaults (``crop_size``, ``resize``, ``mean``, ``std``). Raises ConfigError for a spec that does not resolve."""
+    defaults (``crop_size``, ``resize``, ``mean``, ``std``). Raises ConfigError for a spec that does not resolve.
+    Models are built under a seeded CPU generator (``seed``), so random initialisations are reproducible.
+    An ``nn.Module`` or other callable given instead of a string is used as it is."""
+    if not isinstance(spec, (str, os.PathLike)):
+        if not callable(spec):
+            raise ConfigError(f"encoder {spec!r} is neither a spec string nor a callable")
+        if weights is not None:
+            _load_weights(spec, weights, type(spec).__name__)
+        return spec, {}
     spec = str(spec).strip()
     if spec.startswith("torchvision:"):
-        return _torchvision(spec.split(":", 1)[1], weights)
+        return _torchvision(spec.split(":", 1)[1], weights, seed)
     if Path(spec).is_file():
         try:
             model = torch.jit.load(spec, map_location="cpu")
@@ -115,7 +133,7 @@ def resolve_encoder(spec: str, weights: str | None = None):
         raise ConfigError(f"encoder {spec!r} does not resolve ({_one_line(e)})") from None
     if not callable(obj):
         raise ConfigError(f"encoder {spec!r} is not callable")
-    model = obj() if not isinstance(obj, torch.nn.Module) else obj
+    model = _seeded(obj, seed) if not isinstance(obj, torch.nn.Module) else obj
     if not callable(model):
         raise ConfigError(f"encoder {spec!r} returned a {type(model).__name__}, not a module or a callable")
     if weights is not None:
@@ -127,7 +145,12 @@ def resolve_encoder(spec: str, weights: str | None = None):
 
 def fingerprint(spec: str, weights: str | None) -> dict:
     """What identifies an encoder for the feature cache: the spec and the weights/TorchScript file's size+mtime."""
-    out: dict = {"spec": spec}
+    if not isinstance(spec, (str, os.PathLike)):  # a module object: its class and a hash of its parameters
+        h = hashlib.sha256()
+        for t in (spec.state_dict().values() if isinstance(spec, torch.nn.Module) else ()):
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return {"spec": type(spec).__qualname__, "params": h.hexdigest()[:16]}
+    out: dict = {"spec": str(spec)}
     for key, f in (("weights", weights), ("file", spec if Path(spec).is_file() else None)):
         if f is not None:
             st = Path(f).stat()

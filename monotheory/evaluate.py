@@ -125,6 +125,12 @@ def parse_mono(spec: str, dim: int | None = None, latents: int = 0) -> tuple[str
     return name, k
 
 
+def view_name(spec: str, dim: int, latents: int = 0) -> str:
+    """The column name of a ``--mono`` view, with its k resolved (``sae-topk`` → ``sae-topk:8`` at d = 64)."""
+    name, k = parse_mono(spec, dim, latents)
+    return name if k is None else f"{name}:{k}"
+
+
 def _prepare(x: torch.Tensor, normalize: bool) -> torch.Tensor:
     return F.normalize(x.float(), dim=1) if normalize else x.float()
 
@@ -216,7 +222,7 @@ def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: di
         for m in cfg.mono:
             f, info = _view(m, x_ref, cfg, s)
             base = sets[ref]
-            seeded[m] = {"train": (f(x_ref), base["train"][1]), "kind": f"{info['view']} view of {ref}", "info": info,
+            seeded[view_name(m, x_ref.shape[1], cfg.sae_latents)] = {"train": (f(x_ref), base["train"][1]), "kind": f"{info['view']} view of {ref}", "info": info,
                          "tests": {k: (f(torch.as_tensor(x).float()), y) for k, (x, y) in base["tests"].items()}}
         for name, fs in seeded.items():
             rows, corr, _ = probe_grid(

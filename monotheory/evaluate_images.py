@@ -43,7 +43,7 @@ def image_feature_sets(encoder: str, data_root: str, cfg, *, weights=None, crop_
     from monotheory.vision.shift import load_shift_roots
 
     batch_size = check_int("batch_size", batch_size)
-    model, meta = resolve_encoder(encoder, weights)
+    model, meta = resolve_encoder(encoder, weights, cfg.seed)
     tf, tf_info = _transform(meta, crop_size, resize, mean, std)
     train_ds, val_ds, names = D.load_datasets("folder", data_root, train_transform=tf, eval_transform=tf)
     if len(names) < 2:
@@ -84,10 +84,11 @@ def image_feature_sets(encoder: str, data_root: str, cfg, *, weights=None, crop_
     if "clean" not in tests:
         tests["clean"] = get("val", val_ds, 0.0)
     tests.update({f"shift:{k}": get(f"shift-{k}", ds, 0.0) for k, ds in shift_sets.items()})
-    sets = {"features": {"train": train, "tests": tests, "kind": f"encoder {encoder}"}}
+    encoder = encoder if isinstance(encoder, str) else type(encoder).__name__
     cond = {"input": f"encoder {encoder}" + (f" with weights {weights}" if weights else " (weights as built)"),
             "data_root": str(data_root), "noise_space": "image", "transform": tf_info,
             "input_noise": f"{cfg.input_noise} noise σ on the normalised image, test time only", "classes": names}
+    sets = {"features": {"train": train, "tests": tests, "kind": f"encoder {encoder}"}}
     return sets, len(names), cond
 
 

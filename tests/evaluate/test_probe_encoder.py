@@ -36,8 +36,8 @@ def digits_root(tmp_path_factory):
 
 
 def small_encoder():
-    """A factory for `--encoder tests.evaluate.test_probe_encoder:small_encoder` (seeded, untrained)."""
-    torch.manual_seed(0)
+    """A factory for `--encoder tests.evaluate.test_probe_encoder:small_encoder` (untrained; monotheory seeds
+    the generator it is built under)."""
     return torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
                                torch.nn.Flatten())
 
@@ -74,11 +74,14 @@ def test_resnet18_on_digits_end_to_end_and_cache(cli, digits_root, tmp_path):
 
 def test_torchscript_and_module_callable_agree(cli, digits_root, tmp_path):
     ts = tmp_path / "enc.torchscript"
-    torch.jit.script(small_encoder()).save(str(ts))
+    from monotheory.encoder_spec import resolve_encoder
+
+    spec = "tests.evaluate.test_probe_encoder:small_encoder"
+    torch.jit.script(resolve_encoder(spec, seed=0)[0]).save(str(ts))   # the same module, as TorchScript
     common = ("--data-root", str(digits_root), "--crop-size", "32", "--noise-rates", "0", "--sigmas", "0",
               "--quiet", "--json")
     rc1, out1, err1 = cli("probe", "--encoder", str(ts), *common)
-    rc2, out2, err2 = cli("probe", "--encoder", "tests.evaluate.test_probe_encoder:small_encoder", *common)
+    rc2, out2, err2 = cli("probe", "--encoder", spec, *common)
     assert rc1 == 0 and rc2 == 0, (err1, err2)
     a, b = json.loads(out1)["feature_sets"]["features"], json.loads(out2)["feature_sets"]["features"]
     assert a["dim"] == b["dim"] == 64 and a["cells"][0]["acc"] == b["cells"][0]["acc"]
