@@ -5,7 +5,7 @@ Accepted forms of one split (features X of shape (N, d), integer labels y of sha
 - ``FILE.npz`` with arrays ``X`` and ``y``;
 - ``X.npy,y.npy``: two ``.npy`` files, comma-separated;
 - ``FILE.pt``: a ``torch.save`` d dict with tensors ``X``/``y`` or ``features``/``targets`` (the latter is the
-  feature cache of ``run-imagenet`` and of :func:`monotheory.encoders_io.extract`), loaded with
+  feature cache of ``run-imagenet`` and of :func:`monotheory.encoder_spec.extract`), loaded with
   ``weights_only=True``;
 - ``FILE.safetensors`` with tensors ``X``/``y`` (or ``features``/``targets``).
 

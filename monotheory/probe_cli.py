@@ -87,6 +87,8 @@ def _mode(args) -> str:
         raise ConfigError("an encoder needs both --encoder and --data-root")
     if args.weights is not None and args.encoder is None:
         raise ConfigError("--weights needs --encoder")
+    if chosen == ["run"] and args.shift:
+        raise ConfigError("--shift does not apply to --run (the run's shift stage has its own shift sets)")
     return chosen[0]
 
 
