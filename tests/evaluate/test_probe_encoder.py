@@ -11,7 +11,7 @@ import pytest
 import torch
 
 
-def write_digits_folder(root: Path, size: int = 32, keep_every: int = 3, val_every: int = 4) -> Path:
+def write_digits_folder(root: Path, size: int = 32, keep_every: int = 6, val_every: int = 4) -> Path:
     """A subset of the digits (every ``keep_every``-th image) as ``root/{train,val}/d<k>/<i>.png``."""
     from PIL import Image
     from sklearn.datasets import load_digits
