@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run-imagenet": ("monotheory.vision.cli", "CL vs NCL vs SAE on ImageNet-100 (or a folder): pretrain, probe, "
                      "fine-tune, shift"),
     "verify": ("monotheory.verify", "re-derive a check or run-imagenet folder's tables and check its manifest.json"),
+    "probe": ("monotheory.probe_cli", "robustness profile of any feature set or encoder (label/input noise, shift)"),
 }
 
 

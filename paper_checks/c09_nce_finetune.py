@@ -3,13 +3,14 @@ and generalises better than plain CE (lower train, higher validation accuracy).
 
 Reads ``finetune.json`` of a finished ``run-imagenet`` folder (CL encoder fine-tuned on the full training set
 at the highest label-noise rate of the run, 90 % in the paper). Reproduced when NCE's final validation accuracy
-is above CE's with a 95 % interval above 0 (normal approximation, independent binomials over validation images)
+is above CE's with a 95 % interval above 0 (both heads are scored on the same validation images: paired bootstrap
+over images, with McNemar's exact p-value)
 AND its final training accuracy (on the noisy labels) is below CE's; partly when only one of the two holds.
 """
 
 from monotheory.checks import CheckContext, script_main
 from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-from monotheory.vision.summary import binomial_gap, final, finetune_runs
+from monotheory.vision.summary import final, finetune_gap, finetune_runs
 
 CLAIM = "Fine-tuning under label noise: NCE has lower train and higher validation accuracy than CE"
 
@@ -25,7 +26,11 @@ def evaluate(results_dir, dataset="imagenet100", seed=0):
     if runs is None:
         return skipped("C9", CLAIM, reason, paper_value="qualitative (no numbers available)")
     ce, nce = pick["ce"], pick["nce"]
-    gap, lo, hi = binomial_gap(final(nce, "val_acc"), final(ce, "val_acc"), n_val, n_val)
+    paired = finetune_gap(nce, ce, seed=seed)
+    if paired is None:
+        return skipped("C9", CLAIM, f"{results_dir}/finetune.json has no per-image validation correctness "
+                       "(val_correct); rerun its finetune stage", paper_value="qualitative (no numbers available)")
+    gap, lo, hi, p_value = paired
     train_gap = 100 * (final(nce, "train_acc") - final(ce, "train_acc"))
     val_ok, train_ok = lo > 0, train_gap < 0
     verdict = REPRODUCED if val_ok and train_ok else PARTLY if val_ok or train_ok else NOT_REPRODUCED
@@ -36,7 +41,7 @@ def evaluate(results_dir, dataset="imagenet100", seed=0):
                   f"{100 * final(ce, 'train_acc'):.1f} % ({train_gap:+.1f} pt)"),
         value=gap, interval=(lo, hi), paper_value="NCE: lower train, higher val accuracy (qualitative)",
         conditions=(f"label noise {rate:g}, {len(ce['history'])} epochs, final epoch, {n_val} validation images; "
-                    "interval: independent binomials, one seed"),
+                    f"interval: paired bootstrap over validation images (McNemar p = {p_value:.2g}), one seed"),
         details={"ce": ce["history"], "nce": nce["history"]})
 
 

@@ -2,13 +2,14 @@
 
 Reads ``finetune.json`` of a finished ``run-imagenet`` folder (CL encoder fine-tuned on stratified fractions of
 the training set, clean labels). One row per fraction < 1: reproduced when NCE's final validation accuracy is
-at least CE's, partly when it is lower but not significantly (the 95 % binomial interval of the gap reaches
+at least CE's, partly when it is lower but not significantly (the 95 % paired bootstrap interval of the gap over
+the shared validation images reaches
 0), not reproduced when it is significantly lower.
 """
 
 from monotheory.checks import CheckContext, script_main
 from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-from monotheory.vision.summary import binomial_gap, final, finetune_runs
+from monotheory.vision.summary import final, finetune_gap, finetune_runs
 
 CLAIM = "Few-shot fine-tuning: monosemantic features (NCE) are at least as accurate as polysemantic (CE)"
 
@@ -28,14 +29,21 @@ def evaluate(results_dir, dataset="imagenet100", seed=0):
     for f in fractions:
         ce = next(r for r in clean if r["few_shot_fraction"] == f and r["head"] == "ce")
         nce = next(r for r in clean if r["few_shot_fraction"] == f and r["head"] == "nce")
-        gap, lo, hi = binomial_gap(final(nce, "val_acc"), final(ce, "val_acc"), n_val, n_val)
+        paired = finetune_gap(nce, ce, seed=seed)
+        if paired is None:
+            out.append(skipped("C10", CLAIM, f"{results_dir}/finetune.json has no per-image validation correctness "
+                               "(val_correct); rerun its finetune stage", label=f"{f:.0%} of train",
+                               paper_value="mono ≥ poly (qualitative)"))
+            continue
+        gap, lo, hi, p_value = paired
         verdict = REPRODUCED if gap >= 0 else PARTLY if hi >= 0 else NOT_REPRODUCED
         out.append(Verdict(
             claim_id="C10", claim=CLAIM, verdict=verdict, label=f"{f:.0%} of train",
             measured=f"val: NCE {100 * final(nce, 'val_acc'):.1f} % vs CE {100 * final(ce, 'val_acc'):.1f} % ({gap:+.1f} pt)",
             value=gap, interval=(lo, hi), paper_value="mono ≥ poly (qualitative)",
             conditions=(f"{ce['n_train']} training images ({f:g} of the set), clean labels, {len(ce['history'])} epochs, "
-                        f"{n_val} validation images; interval: independent binomials, one seed")))
+                        f"{n_val} validation images; interval: paired bootstrap over them (McNemar p = {p_value:.2g}), "
+                        "one seed")))
     return out
 
 

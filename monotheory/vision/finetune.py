@@ -171,6 +171,19 @@ def _recalibrate_bn(backbone: nn.Module, loader, device: torch.device) -> None:
     update_bn((batch[0].to(device, non_blocking=True) for batch in loader), backbone)
 
 
+@torch.no_grad()
+def _val_correct(model: nn.Module, loader, device: torch.device, amp: bool) -> list[int]:
+    """Per-image 0/1 correctness of ``model`` on ``loader`` (eval mode), for paired comparisons of heads."""
+    model.eval()
+    out = []
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(x)
+        out += (logits.argmax(1) == y).int().tolist()
+    return out
+
+
 def _save_atomic(obj: dict, path: Path) -> None:
     from monotheory.report import atomic_torch_save
 
@@ -193,7 +206,8 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     ``checkpoint_path`` the state is saved atomically after every epoch and a run resumes from it (same config
     required). ``progress``: show a progress bar (None: only when stderr is a terminal). Returns ``{"config",
     "history", "final_val_acc", "best_val_acc", "realised_noise_rate",
-    "n_train", "n_val"}``; ``history`` has one ``{"epoch", "loss", "train_acc", "train_acc_clean",
+    "n_train", "n_val", "val_correct"}`` (``val_correct``: 0/1 per validation image of the final model, so
+    that two heads scored on the same images get paired statistics); ``history`` has one ``{"epoch", "loss", "train_acc", "train_acc_clean",
     "val_acc"}`` per epoch. ``return_model=True`` adds the fine-tuned :class:`FinetuneModel` under ``"model"``
     (not JSON-serialisable; the caller's ``encoder`` itself is never modified).
     """
@@ -296,7 +310,7 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     bar.close()
     out = {"config": to_dict(cfg), "history": history, "final_val_acc": history[-1]["val_acc"],
            "best_val_acc": max(h["val_acc"] for h in history), "realised_noise_rate": float(noise.realised_rate),
-           "n_train": n, "n_val": len(val_ds)}
+           "n_train": n, "n_val": len(val_ds), "val_correct": _val_correct(model, val_loader, device, amp)}
     if return_model:
         out["model"] = model.eval()
     return out

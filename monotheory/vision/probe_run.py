@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from monotheory.config import check_choice
+from monotheory.encoder_spec import FeatureCache, extract  # noqa: F401  (moved there; re-exported)
 from monotheory.errors import ConfigError
 from monotheory.report import atomic_write_bytes
 from monotheory.vision.config import METHODS, ProbeConfig
@@ -31,63 +32,6 @@ from monotheory.vision.summary import load_correct, save_correct  # noqa: F401
 
 def sigma_key(sigma: float) -> str:
     return f"{float(sigma):g}"
-
-
-@torch.no_grad()
-def extract(fn, ds, *, batch_size: int = 256, device="cpu", sigma: float = 0.0, kind: str = "gaussian",
-            seed: int = 0, num_workers: int = 0, progress: bool | None = None,
-            desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply ``fn`` (images → features) to every item of ``ds`` in order; returns CPU (features, targets).
-
-    With ``sigma > 0`` the noise of :func:`monotheory.noise.input_noise` is added to each normalised image
-    batch, seeded by (``seed``, batch index), so the noisy images do not depend on the method.
-    """
-    import time
-
-    from tqdm.auto import tqdm
-
-    from monotheory.noise import input_noise
-    from monotheory.vision.data import make_loader
-
-    device = torch.device(device)
-    loader = make_loader(ds, batch_size, shuffle=False, num_workers=num_workers, device=device)
-    show = sys.stderr.isatty() if progress is None else progress
-    feats, ys, seen, t0 = [], [], 0, time.perf_counter()
-    bar = tqdm(loader, desc=desc, disable=not show, leave=False)
-    for i, (x, y) in enumerate(bar):
-        x = x.to(device, non_blocking=True)
-        if sigma > 0:
-            x = input_noise(x, sigma, kind=kind, seed=seed * 1_000_003 + i)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            f = fn(x)
-        feats.append(f.float().cpu())
-        ys.append(torch.as_tensor(y).cpu())
-        seen += x.shape[0]
-        bar.set_postfix(img_s=f"{seen / (time.perf_counter() - t0):.0f}")
-    if not feats:
-        return torch.zeros(0), torch.zeros(0, dtype=torch.long)
-    return torch.cat(feats), torch.cat(ys).long()
-
-
-class FeatureCache:
-    """``torch.save`` d (features, targets) pairs in ``folder``, built on first use and reused after."""
-
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
-
-    def path(self, name: str) -> Path:
-        return self.folder / f"{name}.pt"
-
-    def get(self, name: str, build) -> tuple[torch.Tensor, torch.Tensor]:
-        p = self.path(name)
-        if p.exists():
-            d = torch.load(p, weights_only=True)
-            return d["features"], d["targets"]
-        feats, targets = build()
-        buf = io.BytesIO()
-        torch.save({"features": feats, "targets": targets}, buf)
-        atomic_write_bytes(p, buf.getvalue())
-        return feats, targets
 
 
 def prepare(features: torch.Tensor, normalize: bool) -> torch.Tensor:
@@ -117,30 +61,17 @@ def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tupl
     test_acc: {σ: acc}}]``, ``correct[(rate, σ)]`` = per-test-sample 0/1 correctness (for paired
     intervals), and the probe trained on clean labels (used for the shift stage).
     """
-    from monotheory.noise import label_noise
+    from monotheory.evaluate import probe_grid
     from monotheory.probes import LinearProbe
 
-    x_tr, y_tr = prepare(train[0], cfg.normalize_features), train[1].long()
-    rows, correct, clean_probe = [], {}, None
-    for rate in cfg.noise_rates:
-        noisy = label_noise(y_tr, rate, num_classes, model=cfg.noise_model, sampling=cfg.noise_sampling,
-                            seed=seed + int(round(rate * 1000)))
-        y_noisy = torch.as_tensor(np.asarray(noisy.labels)).long()
-        probe = LinearProbe(num_classes, solver=cfg.solver, lr=probe_lr(cfg), weight_decay=cfg.weight_decay,
-                            epochs=cfg.epochs, batch_size=cfg.batch_size, device=device, random_state=seed)
-        probe.fit(x_tr, y_noisy)
-        row = {"noise_rate": rate, "realised_rate": float(noisy.realised_rate),
-               "train_acc_noisy": float(probe.score(x_tr, y_noisy)),
-               "train_acc_clean": float(probe.score(x_tr, y_tr)), "test_acc": {}}
-        for key, (x_te, y_te) in tests.items():
-            pred = torch.as_tensor(np.asarray(probe.predict(prepare(x_te, cfg.normalize_features)))).long()
-            ok = (pred.cpu() == y_te.long().cpu()).numpy().astype(np.uint8)
-            correct[(rate, key)] = ok
-            row["test_acc"][key] = float(ok.mean()) if ok.size else float("nan")
-        rows.append(row)
-        if rate == 0.0 or clean_probe is None and rate == min(cfg.noise_rates):
-            clean_probe = probe
-    return rows, correct, clean_probe
+    def make_probe(rate):
+        return LinearProbe(num_classes, solver=cfg.solver, lr=probe_lr(cfg), weight_decay=cfg.weight_decay,
+                           epochs=cfg.epochs, batch_size=cfg.batch_size, device=device, random_state=seed)
+
+    # the label-noise seed rule run-imagenet has always used, so earlier runs reproduce exactly
+    return probe_grid(train, tests, num_classes, noise_rates=cfg.noise_rates, noise_model=cfg.noise_model,
+                      noise_sampling=cfg.noise_sampling, make_probe=make_probe,
+                      label_seed=lambda rate: seed + int(round(rate * 1000)), normalize=cfg.normalize_features)
 
 
 # ------------------------------------------------------------------------------------------- run context

@@ -216,11 +216,18 @@ def paired_gap(correct_a, correct_b, *, n_boot: int = 2000, seed: int = 0, level
     return 100 * d.mean(), 100 * lo, 100 * hi
 
 
-def binomial_gap(p_a: float, p_b: float, n_a: int, n_b: int, z: float = 1.96):
-    """Gap a − b in points with a normal-approximation (independent binomial) interval."""
-    se = np.sqrt(p_a * (1 - p_a) / max(n_a, 1) + p_b * (1 - p_b) / max(n_b, 1))
-    g = p_a - p_b
-    return 100 * g, 100 * (g - z * se), 100 * (g + z * se)
+def finetune_gap(run_a: dict, run_b: dict, *, seed: int = 0, level: float = 0.95):
+    """Validation-accuracy gap a − b (points) of two fine-tuning runs scored on the same validation images:
+    ``(gap, lo, hi, p_mcnemar)`` with a paired bootstrap interval over images and McNemar's exact p-value
+    (:mod:`monotheory.stats`), or ``None`` when a run has no per-image correctness (``val_correct``, written
+    since the fine-tuning stage records it; rerun that stage for older folders)."""
+    from monotheory.stats import mcnemar_exact, paired_bootstrap
+
+    a, b = run_a.get("val_correct"), run_b.get("val_correct")
+    if a is None or b is None or len(a) != len(b):
+        return None
+    bs = paired_bootstrap(a, b, confidence=level, random_state=seed)
+    return 100 * bs["gap"], 100 * bs["ci"][0], 100 * bs["ci"][1], mcnemar_exact(a, b)["p_value"]
 
 
 def save_correct(path: str | Path, correct: dict[str, dict]) -> None:

@@ -90,6 +90,7 @@ def test_heads_learn_the_clean_task(data, head):
         assert h["train_acc"] == h["train_acc_clean"]  # no label noise
     assert res["final_val_acc"] == hist[-1]["val_acc"] and res["best_val_acc"] == max(h["val_acc"] for h in hist)
     assert res["n_train"] == 48 and res["n_val"] == 24 and res["realised_noise_rate"] == 0
+    assert len(res["val_correct"]) == 24 and sum(res["val_correct"]) / 24 == pytest.approx(res["final_val_acc"])
     assert res["config"]["head"] == head and res["config"]["_type"] == "FinetuneConfig"
     # above chance: P(≥ 16 of 24 right | p = 1/4) ≈ 3e-6
     assert binom.sf(round(res["best_val_acc"] * 24) - 1, 24, 0.25) < 1e-4
