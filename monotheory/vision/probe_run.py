@@ -118,7 +118,7 @@ def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tupl
     intervals), and the probe trained on clean labels (used for the shift stage).
     """
     from monotheory.noise import label_noise
-    from monotheory.probes import LinearProbe
+    from monotheory.vision.linear_eval import make_probe
 
     x_tr, y_tr = prepare(train[0], cfg.normalize_features), train[1].long()
     rows, correct, clean_probe = [], {}, None
@@ -126,8 +126,7 @@ def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tupl
         noisy = label_noise(y_tr, rate, num_classes, model=cfg.noise_model, sampling=cfg.noise_sampling,
                             seed=seed + int(round(rate * 1000)))
         y_noisy = torch.as_tensor(np.asarray(noisy.labels)).long()
-        probe = LinearProbe(num_classes, solver=cfg.solver, lr=probe_lr(cfg), weight_decay=cfg.weight_decay,
-                            epochs=cfg.epochs, batch_size=cfg.batch_size, device=device, random_state=seed)
+        probe = make_probe(cfg, num_classes, probe_lr(cfg), seed=seed, device=device)  # cosine or step schedule
         probe.fit(x_tr, y_noisy)
         row = {"noise_rate": rate, "realised_rate": float(noisy.realised_rate),
                "train_acc_noisy": float(probe.score(x_tr, y_noisy)),
@@ -158,6 +157,8 @@ class RunContext:
         from monotheory.vision.distributed import init_distributed
 
         self.cfg, self._log = cfg, log
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         self.out = Path(cfg.out)
         self.ckpt_dir = self.out / "checkpoints"
         want = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -231,6 +232,10 @@ class RunContext:
             aug, val, names = D.load_datasets(c.dataset, c.data_root, train_transform=D.simclr_transform(
                 c.crop_size, mean, std, blur=c.blur), eval_transform=ev, **kw)
             plain, val_raw, _ = D.load_datasets(c.dataset, c.data_root, train_transform=ev, eval_transform=raw, **kw)
+            if c.loader == "tensor":  # batched SimCLR augmentation of the in-memory images (pretraining)
+                from monotheory.vision.batch_aug import BatchSimCLR
+
+                aug.batch_transform = BatchSimCLR(c.crop_size, mean, std)
             if c.train_fraction < 1:
                 idx = D.few_shot_indices(aug.targets, c.train_fraction, c.seed)
                 aug, plain = D.subset(aug, idx), D.subset(plain, idx)
@@ -269,7 +274,7 @@ class RunContext:
         with torch.random.fork_rng(devices=[]):  # restores the CPU generator only, so seed only that one
             torch.default_generator.manual_seed(c.seed)
             return Encoder(c.arch, c.cifar_stem, c.proj_hidden, c.proj_out, nonneg=(name == "ncl"),
-                           proj_bn=c.proj_bn)
+                           proj_bn=c.proj_bn, crop_size=c.crop_size)
 
     def encoder_path(self, name: str) -> Path:
         return self.ckpt_dir / f"encoder_{name}.pt"
@@ -298,7 +303,7 @@ class RunContext:
 
         c, st = self.cfg, self.encoder_path(enc).stat()
         parts = {"encoder": [enc, st.st_size, st.st_mtime_ns], "split": split, "dataset": c.dataset,
-                 "data_root": str(Path(c.data_root).expanduser().resolve()), "train_fraction": c.train_fraction,
+                 "data_root": "sklearn:digits" if c.dataset == "digits" else str(Path(c.data_root).expanduser().resolve()), "train_fraction": c.train_fraction,
                  "crop": c.crop_size, "resize": c.eval_resize, "seed": c.seed, "skip_bad": c.skip_bad_images,
                  "sigma": float(sigma), "noise": c.probe.input_noise if sigma > 0 else None,
                  "shift": sorted(c.shift) if split.startswith("shift-") else None, "device": self.device.type}
@@ -324,7 +329,7 @@ class RunContext:
             from monotheory.vision.sae import sae_codes
 
             x, y = self.features("cl", split, sigma, ds, stage)
-            return sae_codes(self.load_sae(stage), x), y
+            return sae_codes(self.load_sae(stage), x, normalize=self.cfg.sae.probe_input == "normalized"), y
         return self.features(method, split, sigma, ds, stage)
 
 
