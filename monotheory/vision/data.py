@@ -286,11 +286,22 @@ class ArrayImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
+    def precompute(self) -> ArrayImageDataset:
+        """Apply the (deterministic) transform to every image once and serve the results (evaluation sets)."""
+        self._cache = [self._apply(i) for i in range(len(self))]
+        return self
+
     def __getitem__(self, i: int):
+        cache = getattr(self, "_cache", None)
+        if cache is not None:
+            return cache[i], self.targets[i]
+        return self._apply(i), self.targets[i]
+
+    def _apply(self, i: int):
         from PIL import Image
 
         img = Image.fromarray(self.images[i])
-        return (self.transform(img) if self.transform is not None else img), self.targets[i]
+        return self.transform(img) if self.transform is not None else img
 
 
 @functools.lru_cache(maxsize=2)

@@ -114,6 +114,10 @@ def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num
     """
     from monotheory.vision.data import EpochSampler, SeededItems, make_loader
 
+    if hasattr(train_ds, "two_views"):  # the dali backend: the loader reshuffles itself; it is its own sampler
+        loader = train_ds.loader(batch, seed=seed, device_id=max(0, torch.device(device).index or 0),
+                                 shard_id=dist.rank, num_shards=dist.world_size)
+        return loader, loader
     inner = None
     if dist.enabled:
         from torch.utils.data.distributed import DistributedSampler

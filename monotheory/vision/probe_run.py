@@ -50,7 +50,8 @@ def extract(fn, ds, *, batch_size: int = 256, device="cpu", sigma: float = 0.0, 
     from monotheory.vision.data import make_loader
 
     device = torch.device(device)
-    loader = make_loader(ds, batch_size, shuffle=False, num_workers=num_workers, device=device)
+    loader = ds.loader(batch_size) if hasattr(ds, "two_views") else make_loader(  # DALI or torchvision
+        ds, batch_size, shuffle=False, num_workers=num_workers, device=device)
     show = sys.stderr.isatty() if progress is None else progress
     feats, ys, seen, t0 = [], [], 0, time.perf_counter()
     bar = tqdm(loader, desc=desc, disable=not show, leave=False)
@@ -232,6 +233,8 @@ class RunContext:
             aug, val, names = D.load_datasets(c.dataset, c.data_root, train_transform=D.simclr_transform(
                 c.crop_size, mean, std, blur=c.blur), eval_transform=ev, **kw)
             plain, val_raw, _ = D.load_datasets(c.dataset, c.data_root, train_transform=ev, eval_transform=raw, **kw)
+            for ds in (plain, val, val_raw):  # in-memory images (digits): transform the evaluation sets once
+                getattr(ds, "precompute", lambda: None)()
             if c.loader == "tensor":  # batched SimCLR augmentation of the in-memory images (pretraining)
                 from monotheory.vision.batch_aug import BatchSimCLR
 
@@ -241,6 +244,10 @@ class RunContext:
                 aug, plain = D.subset(aug, idx), D.subset(plain, idx)
             self._data = dict(train_aug=aug, train_eval=plain, val=val, val_raw=val_raw, names=list(names),
                               mean=mean, std=std, eval_tf=ev)
+            if c.loader == "dali":  # file-backed DALI pipelines for pretraining and feature extraction
+                from monotheory.vision.dali_loader import dali_sets
+
+                self._data.update(dali_sets(aug, plain, val, c, mean, std, self.device.type))
         return self._data
 
     @property
@@ -258,7 +265,7 @@ class RunContext:
             self._train_ft = ds
         return self._train_ft
 
-    train_aug = property(lambda self: self._load()["train_aug"])
+    train_aug = property(lambda self: self._load().get("dali_train_aug", self._load()["train_aug"]))
     train_eval = property(lambda self: self._load()["train_eval"])
     val = property(lambda self: self._load()["val"])
     val_raw = property(lambda self: self._load()["val_raw"])
@@ -316,7 +323,9 @@ class RunContext:
 
         def build():
             model = self.load_encoder(enc, stage)
-            data = ds if ds is not None else {"train": self.train_eval, "val": self.val}[split]
+            d = self._load()
+            data = ds if ds is not None else {"train": d.get("dali_train_eval", d["train_eval"]),
+                                              "val": d.get("dali_val", d["val"])}[split]
             return extract(model, data, batch_size=p.extract_batch_size, device=self.device, sigma=sigma,
                            kind=p.input_noise, seed=self.cfg.seed, num_workers=self.cfg.num_workers,
                            progress=self.progress, desc=f"features {enc} {split} σ={sigma:g}")

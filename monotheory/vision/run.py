@@ -121,6 +121,12 @@ def check_inputs(cfg: RunConfig) -> None:
 
         for name in cfg.shift_eval.corruptions:
             check_choice("corruption", name, CORRUPTIONS)
+    if cfg.loader == "dali":
+        from monotheory.vision.dali_loader import require_dali
+
+        require_dali()
+        if cfg.dataset in ("cifar100", "digits"):
+            raise ConfigError(f"--loader dali reads image files: use --dataset imagenet100 or folder, not {cfg.dataset}")
     if cfg.device == "cuda":
         import torch
 
