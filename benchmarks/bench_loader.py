@@ -50,7 +50,7 @@ def torchvision_rate(root: Path, crop: int, batch: int, workers: int) -> float:
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=False, num_workers=workers,
                                          drop_last=False, generator=torch.Generator().manual_seed(0))
     t0, seen = time.perf_counter(), 0
-    for (v1, v2), _ in loader:
+    for (v1, _v2), _ in loader:
         seen += v1.shape[0]
     return seen / (time.perf_counter() - t0)
 

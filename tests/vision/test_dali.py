@@ -39,7 +39,13 @@ def test_gpu_only_option_on_cpu_is_one_line_exit_2(tiny_folder, tmp_path, capsys
 @pytest.mark.skipif(not dali_available(), reason="NVIDIA DALI not installed (pip install nvidia-dali-cuda130)")
 def test_dali_cpu_pipeline_matches_torchvision_on_the_same_images(tmp_path):
     from monotheory.vision.dali_loader import eval_loader, pretrain_loader
-    from monotheory.vision.data import IMAGENET_MEAN, IMAGENET_STD, ImageFolderDataset, eval_transform, make_loader
+    from monotheory.vision.data import (
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        ImageFolderDataset,
+        eval_transform,
+        make_loader,
+    )
 
     from .conftest import make_image_folder
 
