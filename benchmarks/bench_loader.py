@@ -63,7 +63,6 @@ def dali_rate(root: Path, crop: int, batch: int, workers: int, device: str) -> f
     labels = [int(Path(f).parent.name[1:]) for f in files]
     loader = pretrain_loader(files, labels, crop=crop, mean=IMAGENET_MEAN, std=IMAGENET_STD, blur=True,
                              batch_size=batch, seed=0, device=device, num_threads=max(1, workers))
-    next(iter(loader))  # pipeline start-up outside the timing
     t0, seen = time.perf_counter(), 0
     for (v1, _), _ in loader:
         seen += v1.shape[0]

@@ -77,3 +77,20 @@ def test_dali_cpu_pipeline_matches_torchvision_on_the_same_images(tmp_path):
     hi = (1 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
     v = views[0].cpu()
     assert (v >= lo.view(1, 3, 1, 1) - 1e-3).all() and (v <= hi.view(1, 3, 1, 1) + 1e-3).all()
+
+
+@pytest.mark.skipif(not dali_available(), reason="NVIDIA DALI not installed (pip install nvidia-dali-cuda130)")
+def test_run_imagenet_pretrains_and_probes_with_the_dali_loader(tiny_folder, tmp_path):
+    import json
+
+    out = tmp_path / "dali"
+    rc = cli_main(["run-imagenet", "--dataset", "folder", "--data-root", str(tiny_folder), "--out", str(out),
+                   "--preset", "smoke", "--device", "cpu", "--loader", "dali", "--stages", "pretrain,sae,probe",
+                   "--epochs", "2", "--batch-size", "16", "--sae-epochs", "2", "--probe-epochs", "5",
+                   "--probe-noise-rates", "0", "--probe-sigmas", "0", "--methods", "cl,sae", "--num-workers", "1",
+                   "--quiet"])
+    assert rc == 0
+    pre = json.loads((out / "pretrain_cl.json").read_text())
+    assert len(pre["history"]) == 2 and pre["history"][-1]["loss"] > 0
+    probe = json.loads((out / "probe.json").read_text())
+    assert probe["n_test"] == 24 and set(probe["methods"]) == {"cl", "sae"}
