@@ -41,7 +41,7 @@ bench: $(STAMP)
 
 # scikit-learn's digits through every run-imagenet stage, 3 seeds to a plateau, seed-level intervals (CPU)
 digits: $(STAMP)
-	$(BIN)/python -m monotheory.vision.digits --out results/digits $(ARGS)
+	$(BIN)/python -m monotheory.vision.digits --out results/digits --ncl-gap $(ARGS)
 
 # the one-machine check: on a CUDA GPU `make gpu-check`; here `make gpu-check ARGS="--device cpu"`
 gpu-check: $(STAMP)

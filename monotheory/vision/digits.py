@@ -31,9 +31,64 @@ METHODS = ("cl", "sae", "ncl")
 PLATEAU_POINTS = 2.0
 
 
-def run_args(seed: int, out: Path, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "monotheory", "run-imagenet", "--dataset", "digits", "--preset", "digits",
+def run_args(seed: int, out: Path, extra: list[str], preset: str = "digits") -> list[str]:
+    return [sys.executable, "-m", "monotheory", "run-imagenet", "--dataset", "digits", "--preset", preset,
             "--device", "cpu", "--threads", "1", "--quiet", "--seed", str(seed), "--out", str(out), *extra]
+
+
+CLEAN_ONLY = ["--stages", "pretrain,probe", "--probe-noise-rates", "0", "--probe-sigmas", "0"]
+# the runs that decide the NCL clean gap: name → (preset, extra options, all seeds?) — under-training (5
+# epochs), the mass term (weight 0 instead of the authors' 1), the projector (BatchNorm in its hidden layer),
+# and the original observation (smoke preset: tiny CNN, 32 px, projector with BatchNorm, no mass term) at 5 and
+# 15 epochs (first seed only: a CNN costs ~10x the MLP here)
+GAP_VARIANTS = {
+    "e5": ("digits", ["--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY], True),
+    "mass0": ("digits", ["--mass-alpha", "0", "--methods", "ncl", *CLEAN_ONLY], True),
+    "projbn": ("digits", ["--proj-bn", "--methods", "cl,ncl", *CLEAN_ONLY], True),
+    "smoke_e5": ("smoke", ["--train-fraction", "1", "--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY], False),
+    "smoke_e15": ("smoke", ["--train-fraction", "1", "--epochs", "15", "--methods", "cl,ncl", *CLEAN_ONLY], False),
+}
+
+
+def gap_jobs(out: Path, seeds) -> list:
+    return [(run_args(s, out / "gap" / v / f"seed{s}", extra, preset), out / "gap" / v / f"seed{s}")
+            for v, (preset, extra, every) in GAP_VARIANTS.items() for s in (seeds if every else seeds[:1])
+            if not (out / "gap" / v / f"seed{s}" / "probe.json").exists()]
+
+
+def ncl_gap(out: str | Path, seeds) -> dict:
+    """Clean top-1 of CL and NCL per variant and seed, NCL − CL paired over seeds (``mass0`` pairs its NCL with
+    the main run's CL of the same seed, which it shares; it also compares NCL with and without the term)."""
+    out = Path(out)
+    rows = {}
+    main = {m: [_probe_acc(out / f"seed{s}", m, 0.0, "0") for s in seeds] for m in ("cl", "ncl")}
+    rows["main (100 epochs, mass 1)"] = {"cl": main["cl"], "ncl": main["ncl"]}
+    for v, (_, _, every) in GAP_VARIANTS.items():
+        ss = seeds if every else seeds[:1]
+        dirs = [out / "gap" / v / f"seed{s}" for s in ss]
+        if not all((d / "probe.json").exists() for d in dirs):
+            continue
+        ncl = [_probe_acc(d, "ncl", 0.0, "0") for d in dirs]
+        cl = main["cl"][:len(ss)] if v == "mass0" else [_probe_acc(d, "cl", 0.0, "0") for d in dirs]
+        rows[v] = {"cl": cl, "ncl": ncl}
+    res = {}
+    for name, r in rows.items():
+        res[name] = {"cl": _cell(r["cl"]), "ncl": _cell(r["ncl"]), "seeds": len(r["cl"])}
+        if len(r["cl"]) > 1:
+            res[name]["ncl_minus_cl"] = _paired(r["ncl"], r["cl"])
+        else:
+            res[name]["ncl_minus_cl"] = {"mean": r["ncl"][0] - r["cl"][0], "ci": [float("nan")] * 2,
+                                         "p_value": float("nan"), "n": 1}
+    return res
+
+
+def gap_markdown(res: dict) -> str:
+    md = ["| run | seeds | CL clean | NCL clean | NCL − CL (paired t, 95 %) |", "|---|---|---|---|---|"]
+    for name, r in res.items():
+        t = r["ncl_minus_cl"]
+        md.append(f"| {name} | {r['seeds']} | {_pct(r['cl'])} | {_pct(r['ncl'])} | {100 * t['mean']:+.1f} "
+                  f"[{100 * t['ci'][0]:+.1f}, {100 * t['ci'][1]:+.1f}] |")
+    return "\n".join(md) + "\n"
 
 
 def run_many(jobs: list[tuple[list[str], Path]], parallel: int) -> None:
@@ -186,6 +241,7 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="runs at a time (each single-threaded)")
     p.add_argument("--epochs", type=int, default=DIGITS_EPOCHS, help="pretraining epochs")
     p.add_argument("--no-plateau", action="store_true", help="skip the half-epoch plateau runs")
+    p.add_argument("--ncl-gap", action="store_true", help="also the runs that decide the NCL clean gap")
     a = p.parse_args(argv)
     seeds = [int(s) for s in a.seeds.split(",")]
     out = Path(a.out)
@@ -198,12 +254,17 @@ def main(argv=None) -> int:
                                                             "pretrain,sae,probe", "--probe-noise-rates", "0",
                                                             "--probe-sigmas", "0"]), out / "half" / f"seed{s}")
                  for s in seeds if not (out / "half" / f"seed{s}" / "probe.json").exists()]
+    if a.ncl_gap:
+        jobs += gap_jobs(out, seeds)
     run_many(jobs, a.jobs)
     res = aggregate(out, seeds)
+    if a.ncl_gap:
+        res["ncl_gap"] = ncl_gap(out, seeds)
     res["wall_seconds_this_call"] = time.perf_counter() - t0
     atomic_write_json(out / "digits.json", res)
-    atomic_write_text(out / "digits.md", markdown(res))
-    print(markdown(res))
+    text = markdown(res) + ("\nNCL clean gap:\n\n" + gap_markdown(res["ncl_gap"]) if "ncl_gap" in res else "")
+    atomic_write_text(out / "digits.md", text)
+    print(text)
     print(json.dumps({"wall_seconds": res["wall_seconds_this_call"], "plateau": {m: r["plateau"] for m, r in
                                                                                   res.get("plateau", {}).items()}}))
     return 0
