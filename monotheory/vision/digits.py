@@ -64,12 +64,13 @@ def ncl_gap(out: str | Path, seeds) -> dict:
     main = {m: [_probe_acc(out / f"seed{s}", m, 0.0, "0") for s in seeds] for m in ("cl", "ncl")}
     rows["main (100 epochs, mass 1)"] = {"cl": main["cl"], "ncl": main["ncl"]}
     for v, (_, _, every) in GAP_VARIANTS.items():
-        ss = seeds if every else seeds[:1]
-        dirs = [out / "gap" / v / f"seed{s}" for s in ss]
-        if not all((d / "probe.json").exists() for d in dirs):
+        ss = [s for s in (seeds if every else seeds[:1]) if (out / "gap" / v / f"seed{s}" / "probe.json").exists()]
+        if not ss:  # the seeds that finished (the report says how many)
             continue
+        dirs = [out / "gap" / v / f"seed{s}" for s in ss]
         ncl = [_probe_acc(d, "ncl", 0.0, "0") for d in dirs]
-        cl = main["cl"][:len(ss)] if v == "mass0" else [_probe_acc(d, "cl", 0.0, "0") for d in dirs]
+        cl = [main["cl"][list(seeds).index(s)] for s in ss] if v == "mass0" else [
+            _probe_acc(d, "cl", 0.0, "0") for d in dirs]
         rows[v] = {"cl": cl, "ncl": ncl}
     res = {}
     for name, r in rows.items():
