@@ -243,6 +243,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=DIGITS_EPOCHS, help="pretraining epochs")
     p.add_argument("--no-plateau", action="store_true", help="skip the half-epoch plateau runs")
     p.add_argument("--ncl-gap", action="store_true", help="also the runs that decide the NCL clean gap")
+    p.add_argument("--aggregate-only", action="store_true", help="run nothing; tabulate the runs in --out")
     a = p.parse_args(argv)
     seeds = [int(s) for s in a.seeds.split(",")]
     out = Path(a.out)
@@ -257,7 +258,8 @@ def main(argv=None) -> int:
                  for s in seeds if not (out / "half" / f"seed{s}" / "probe.json").exists()]
     if a.ncl_gap:
         jobs += gap_jobs(out, seeds)
-    run_many(jobs, a.jobs)
+    if not a.aggregate_only:
+        run_many(jobs, a.jobs)
     res = aggregate(out, seeds)
     if a.ncl_gap:
         res["ncl_gap"] = ncl_gap(out, seeds)
