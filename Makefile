@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test test-slow install lint bench clean wheel-check notebooks test-stress
+.PHONY: run test test-slow install lint bench clean wheel-check notebooks test-stress digits gpu-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_toy.py
 	$(BIN)/python benchmarks/bench_probes.py
 	$(BIN)/python benchmarks/bench_vision.py
+	$(BIN)/python benchmarks/bench_loader.py
+
+# scikit-learn's digits through every run-imagenet stage, 3 seeds to a plateau, seed-level intervals (CPU)
+digits: $(STAMP)
+	$(BIN)/python -m monotheory.vision.digits --out results/digits --ncl-gap $(ARGS)
+
+# the one-machine check: on a CUDA GPU `make gpu-check`; here `make gpu-check ARGS="--device cpu"`
+gpu-check: $(STAMP)
+	PYTHON=$(BIN)/python benchmarks/gpu_check.sh results/gpu_check $(ARGS)
 
 # execute the notebooks and commit them with their outputs (tests/test_notebooks_rendered.py checks staleness)
 notebooks: $(STAMP)

@@ -72,13 +72,20 @@ def main(argv=None) -> int:
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"# CL pretraining step, {a.arch}, projector {a.proj_hidden}->{a.proj_out}, batch {a.batch}, {name}")
     print(f"{'size':>5} {'plain fp32 img/s':>17} {'optimised img/s':>16} {'ratio':>6}")
+    rows = []
     for size in (int(s) for s in a.sizes.split(",")):
         kw = dict(device=device, batch=a.batch, steps=a.steps, warmup=a.warmup, compile=a.compile, arch=a.arch,
                   proj_hidden=a.proj_hidden, proj_out=a.proj_out)
         plain = throughput(size, optimised=False, **kw)
         fast = throughput(size, optimised=True, **kw)
         print(f"{size:>5} {plain:>17.1f} {fast:>16.1f} {fast / plain:>6.2f}")
+        rows.append({"size": size, "plain_images_per_s": plain, "optimised_images_per_s": fast,
+                     "ratio_optimised_over_plain": fast / plain})
     print("optimised = channels_last + bf16 autocast" + (" + torch.compile" if a.compile else ""))
+    import json
+
+    print(json.dumps({"bench": "vision", "device": name, "arch": a.arch, "batch": a.batch, "compile": a.compile,
+                      "rows": rows}))
     return 0
 
 

@@ -180,7 +180,9 @@ def extract(fn, ds, *, batch_size: int = 256, device="cpu", sigma: float = 0.0, 
     from monotheory.vision.data import make_loader
 
     device = torch.device(device)
-    loader = make_loader(ds, batch_size, shuffle=False, num_workers=num_workers, device=device)
+    # a DALI dataset brings its own loader (vision.dali_loader); anything else goes through torchvision
+    loader = ds.loader(batch_size) if hasattr(ds, "two_views") else make_loader(
+        ds, batch_size, shuffle=False, num_workers=num_workers, device=device)
     show = sys.stderr.isatty() if progress is None else progress
     feats, ys, seen, t0 = [], [], 0, time.perf_counter()
     bar = tqdm(loader, desc=desc, disable=not show, leave=False)

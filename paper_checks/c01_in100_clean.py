@@ -5,9 +5,13 @@ Reads a finished ``run-imagenet`` folder (``ctx.imagenet_results``): the linear 
 paired-bootstrap interval of a gap (over test images) lies within ±0.6 pt, not reproduced when it lies
 entirely outside, partly reproduced (inconclusive, said so) otherwise. Skipped (instantly) without an
 ImageNet-100 run or without that cell.
+
+A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
 """
 
 from monotheory.checks import CheckContext, script_main
+from monotheory.vision.digits_claims import is_digits_folder, probe_rows
 from monotheory.vision.summary import probe_claim
 
 CLAIM = "ImageNet-100, clean labels and images: monosemantic features cost no accuracy (CL ≈ NCL ≈ SAE)"
@@ -15,6 +19,8 @@ PAIRS = [("ncl", "cl", "66.7 vs 66.8 (−0.1 pt)"), ("sae", "cl", "66.2 vs 66.8 
 
 
 def evaluate(results_dir, dataset="imagenet100", seed=0):
+    if is_digits_folder(results_dir):  # a digits experiment: rows labelled "[digits, CPU]", not ImageNet-100
+        return probe_rows(results_dir, claim_id="C1", claim=CLAIM, row="clean", pairs=PAIRS, rule="equal")
     return probe_claim(results_dir, claim_id="C1", claim=CLAIM, row="clean", pairs=PAIRS, rule="equal",
                        dataset=dataset, seed=seed)
 

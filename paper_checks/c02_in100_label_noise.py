@@ -4,9 +4,13 @@ Reads a finished ``run-imagenet`` folder: probes trained at label-noise rate exa
 labels moved to another class), tested on clean images (σ 0); skipped, naming the cell, when the run's grid
 lacks it. Reproduced when the 95 % paired-bootstrap interval of the gap lies above 0; partly when only the
 point estimate does.
+
+A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
 """
 
 from monotheory.checks import CheckContext, script_main
+from monotheory.vision.digits_claims import is_digits_folder, probe_rows
 from monotheory.vision.summary import probe_claim
 
 CLAIM = "ImageNet-100, 90 % training label noise: monosemantic features (NCL, SAE) beat CL"
@@ -14,6 +18,8 @@ PAIRS = [("ncl", "cl", "48.1 vs 34.4 (+13.7 pt)"), ("sae", "cl", "45.9 vs 34.4 (
 
 
 def evaluate(results_dir, dataset="imagenet100", seed=0):
+    if is_digits_folder(results_dir):  # a digits experiment: rows labelled "[digits, CPU]", not ImageNet-100
+        return probe_rows(results_dir, claim_id="C2", claim=CLAIM, row="label_noise", pairs=PAIRS, rule="greater")
     return probe_claim(results_dir, claim_id="C2", claim=CLAIM, row="label_noise", pairs=PAIRS, rule="greater",
                        dataset=dataset, seed=seed)
 

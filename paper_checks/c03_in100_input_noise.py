@@ -4,9 +4,13 @@ Reads a finished ``run-imagenet`` folder: clean-label probes tested on images wi
 *normalised* tensor at σ exactly 0.6; skipped, naming the cell, when the run's grid lacks it or its input noise
 was not Gaussian. Reproduced when the 95 % paired-bootstrap interval of the gap lies above 0; partly when
 only the point estimate does.
+
+A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
 """
 
 from monotheory.checks import CheckContext, script_main
+from monotheory.vision.digits_claims import is_digits_folder, probe_rows
 from monotheory.vision.summary import probe_claim
 
 CLAIM = "ImageNet-100, Gaussian test input noise σ = 0.6: monosemantic features (NCL, SAE) beat CL"
@@ -14,6 +18,8 @@ PAIRS = [("ncl", "cl", "33.3 vs 28.7 (+4.6 pt)"), ("sae", "cl", "30.6 vs 28.7 (+
 
 
 def evaluate(results_dir, dataset="imagenet100", seed=0):
+    if is_digits_folder(results_dir):  # a digits experiment: rows labelled "[digits, CPU]", not ImageNet-100
+        return probe_rows(results_dir, claim_id="C3", claim=CLAIM, row="input_noise", pairs=PAIRS, rule="greater")
     return probe_claim(results_dir, claim_id="C3", claim=CLAIM, row="input_noise", pairs=PAIRS, rule="greater",
                        dataset=dataset, seed=seed)
 

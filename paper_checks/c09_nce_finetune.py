@@ -6,16 +6,22 @@ at the highest label-noise rate of the run, 90 % in the paper). Reproduced when 
 is above CE's with a 95 % interval above 0 (both heads are scored on the same validation images: paired bootstrap
 over images, with McNemar's exact p-value)
 AND its final training accuracy (on the noisy labels) is below CE's; partly when only one of the two holds.
+
+A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
 """
 
 from monotheory.checks import CheckContext, script_main
 from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+from monotheory.vision.digits_claims import finetune_rows, is_digits_folder
 from monotheory.vision.summary import final, finetune_gap, finetune_runs
 
 CLAIM = "Fine-tuning under label noise: NCE has lower train and higher validation accuracy than CE"
 
 
 def evaluate(results_dir, dataset="imagenet100", seed=0):
+    if is_digits_folder(results_dir):  # a digits experiment: rows labelled "[digits, CPU]", not ImageNet-100
+        return finetune_rows(results_dir, claim_id="C9", claim=CLAIM, kind="label_noise")
     runs, n_val, reason = finetune_runs(results_dir, dataset)
     if runs is not None:
         noisy = [r for r in runs if r["noise_rate"] > 0 and r["few_shot_fraction"] == 1.0]

@@ -5,16 +5,22 @@ the training set, clean labels). One row per fraction < 1: reproduced when NCE's
 at least CE's, partly when it is lower but not significantly (the 95 % paired bootstrap interval of the gap over
 the shared validation images reaches
 0), not reproduced when it is significantly lower.
+
+A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
 """
 
 from monotheory.checks import CheckContext, script_main
 from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+from monotheory.vision.digits_claims import finetune_rows, is_digits_folder
 from monotheory.vision.summary import final, finetune_gap, finetune_runs
 
 CLAIM = "Few-shot fine-tuning: monosemantic features (NCE) are at least as accurate as polysemantic (CE)"
 
 
 def evaluate(results_dir, dataset="imagenet100", seed=0):
+    if is_digits_folder(results_dir):  # a digits experiment: rows labelled "[digits, CPU]", not ImageNet-100
+        return finetune_rows(results_dir, claim_id="C10", claim=CLAIM, kind="few_shot")
     runs, n_val, reason = finetune_runs(results_dir, dataset)
     fractions = []
     if runs is not None:

@@ -39,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shift", action="append", default=None, metavar="NAME=DIR",
                    help="a shifted test set (same class folders as val/); repeat for several")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (preset + options) as JSON, marking the keys where the "
+                        "authors' code differs from monotheory's defaults, and exit without running")
     for name, cls in (("pretrain", PretrainConfig), ("sae", SAEConfig), ("probe", ProbeConfig),
                       ("finetune", FinetuneStageConfig), ("shift_eval", ShiftConfig)):
         g = p.add_argument_group(f"{name} stage")
@@ -65,8 +68,27 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return build_config(preset, dataset, top, nested)
 
 
+def print_config(cfg: RunConfig) -> None:
+    """The resolved config as JSON, then one line per row of the differences table: key, value now, theirs."""
+    import json
+
+    from monotheory.config import to_dict
+    from monotheory.vision.differences import DIFFERENCES, lookup
+
+    print(json.dumps(to_dict(cfg), indent=2, default=list))
+    print("# differences from the authors' code (key: value now | their value | monotheory default)")
+    for d in DIFFERENCES:
+        if d.key:
+            now = lookup(cfg, d.key)
+            mark = "=" if now == d.theirs else "≠"
+            print(f"# {d.key}: {now!r} {mark} theirs {d.theirs!r} | default {d.ours!r}  ({d.what})")
+
+
 def main(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    if getattr(args, "print_config", False):
+        print_config(cfg)
+        return 0
     from monotheory.progress import announce
     from monotheory.report import check_out_dir
     from monotheory.vision.config import preset_values

@@ -51,9 +51,31 @@ class TinyResNet(nn.Module):
         return self.body(x)
 
 
-def make_backbone(arch: str = "resnet18", cifar_stem: bool = False) -> tuple[nn.Module, int]:
-    """A randomly initialised backbone with its classifier removed, and its output width."""
+class MLPBackbone(nn.Module):
+    """Flatten → [Linear → BatchNorm1d → ReLU] × len(widths): a convolution-free backbone for tiny images.
+
+    For the built-in ``digits`` data (8 × 8 images), where a CNN costs too much CPU time to reach a
+    plateau in minutes; the input size is fixed by ``in_pixels`` (3 · crop²).
+    """
+
+    def __init__(self, in_pixels: int, widths: tuple[int, ...] = (256, 256)):
+        super().__init__()
+        layers, c_in = [nn.Flatten()], int(in_pixels)
+        for w in widths:
+            layers += [nn.Linear(c_in, w), nn.BatchNorm1d(w), nn.ReLU(inplace=True)]
+            c_in = w
+        self.body, self.out_dim = nn.Sequential(*layers), c_in
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def make_backbone(arch: str = "resnet18", cifar_stem: bool = False, crop_size: int = 32) -> tuple[nn.Module, int]:
+    """A randomly initialised backbone with its classifier removed, and its output width (``crop_size``: mlp only)."""
     check_choice("arch", arch, ARCHS)
+    if arch == "mlp":
+        net = MLPBackbone(3 * int(crop_size) ** 2)
+        return net, net.out_dim
     if arch == "tiny":
         net = TinyResNet(cifar_stem=cifar_stem)
         return net, net.out_dim
@@ -78,12 +100,12 @@ class Encoder(nn.Module):
     """
 
     def __init__(self, arch: str = "resnet18", cifar_stem: bool = False, proj_hidden: int = 16384,
-                 proj_out: int = 2048, nonneg: bool = False, proj_bn: bool = False):
+                 proj_out: int = 2048, nonneg: bool = False, proj_bn: bool = False, crop_size: int = 32):
         super().__init__()
         check_int("proj_hidden", proj_hidden)
         check_int("proj_out", proj_out)
         self.arch, self.cifar_stem, self.nonneg = arch, bool(cifar_stem), bool(nonneg)
-        self.backbone, self.feature_dim = make_backbone(arch, cifar_stem)
+        self.backbone, self.feature_dim = make_backbone(arch, cifar_stem, crop_size)
         bn = [nn.BatchNorm1d(proj_hidden)] if proj_bn else []
         self.projector = nn.Sequential(nn.Linear(self.feature_dim, proj_hidden), *bn, nn.ReLU(inplace=True),
                                        nn.Linear(proj_hidden, proj_out))

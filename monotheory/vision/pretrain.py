@@ -114,6 +114,10 @@ def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num
     """
     from monotheory.vision.data import EpochSampler, SeededItems, make_loader
 
+    if hasattr(train_ds, "two_views"):  # the dali backend: the loader reshuffles itself; it is its own sampler
+        loader = train_ds.loader(batch, seed=seed, device_id=max(0, torch.device(device).index or 0),
+                                 shard_id=dist.rank, num_shards=dist.world_size)
+        return loader, loader
     inner = None
     if dist.enabled:
         from torch.utils.data.distributed import DistributedSampler
@@ -121,6 +125,14 @@ def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num
         inner = DistributedSampler(train_ds, num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
                                    seed=seed, drop_last=True)
     sampler = EpochSampler(len(train_ds), seed, inner)
+    if getattr(train_ds, "batch_transform", None) is not None:  # the ``tensor`` backend: batched augmentation
+        from monotheory.vision.batch_aug import BatchItems, BatchTwoViewCollate
+
+        loader = torch.utils.data.DataLoader(
+            BatchItems(train_ds.images, train_ds.targets), batch_size=batch, sampler=sampler, drop_last=True,
+            num_workers=num_workers, persistent_workers=num_workers > 0,
+            collate_fn=BatchTwoViewCollate(train_ds.batch_transform, seed, dist.rank))
+        return loader, sampler
     loader = make_loader(SeededItems(train_ds, seed, dist.rank), batch, shuffle=False, num_workers=num_workers,
                          seed=seed, drop_last=True, sampler=sampler, device=device)
     return loader, sampler

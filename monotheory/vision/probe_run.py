@@ -62,11 +62,10 @@ def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tupl
     intervals), and the probe trained on clean labels (used for the shift stage).
     """
     from monotheory.evaluate import probe_grid
-    from monotheory.probes import LinearProbe
+    from monotheory.vision.linear_eval import make_probe as probe_for
 
-    def make_probe(rate):
-        return LinearProbe(num_classes, solver=cfg.solver, lr=probe_lr(cfg), weight_decay=cfg.weight_decay,
-                           epochs=cfg.epochs, batch_size=cfg.batch_size, device=device, random_state=seed)
+    def make_probe(rate):  # cosine or the authors' step schedule (ProbeConfig.schedule)
+        return probe_for(cfg, num_classes, probe_lr(cfg), seed=seed, device=device)
 
     # the label-noise seed rule run-imagenet has always used, so earlier runs reproduce exactly
     return probe_grid(train, tests, num_classes, noise_rates=cfg.noise_rates, noise_model=cfg.noise_model,
@@ -89,6 +88,8 @@ class RunContext:
         from monotheory.vision.distributed import init_distributed
 
         self.cfg, self._log = cfg, log
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         self.out = Path(cfg.out)
         self.ckpt_dir = self.out / "checkpoints"
         want = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -162,11 +163,21 @@ class RunContext:
             aug, val, names = D.load_datasets(c.dataset, c.data_root, train_transform=D.simclr_transform(
                 c.crop_size, mean, std, blur=c.blur), eval_transform=ev, **kw)
             plain, val_raw, _ = D.load_datasets(c.dataset, c.data_root, train_transform=ev, eval_transform=raw, **kw)
+            for ds in (plain, val, val_raw):  # in-memory images (digits): transform the evaluation sets once
+                getattr(ds, "precompute", lambda: None)()
+            if c.loader == "tensor":  # batched SimCLR augmentation of the in-memory images (pretraining)
+                from monotheory.vision.batch_aug import BatchSimCLR
+
+                aug.batch_transform = BatchSimCLR(c.crop_size, mean, std)
             if c.train_fraction < 1:
                 idx = D.few_shot_indices(aug.targets, c.train_fraction, c.seed)
                 aug, plain = D.subset(aug, idx), D.subset(plain, idx)
             self._data = dict(train_aug=aug, train_eval=plain, val=val, val_raw=val_raw, names=list(names),
                               mean=mean, std=std, eval_tf=ev)
+            if c.loader == "dali":  # file-backed DALI pipelines for pretraining and feature extraction
+                from monotheory.vision.dali_loader import dali_sets
+
+                self._data.update(dali_sets(aug, plain, val, c, mean, std, self.device.type))
         return self._data
 
     @property
@@ -184,7 +195,7 @@ class RunContext:
             self._train_ft = ds
         return self._train_ft
 
-    train_aug = property(lambda self: self._load()["train_aug"])
+    train_aug = property(lambda self: self._load().get("dali_train_aug", self._load()["train_aug"]))
     train_eval = property(lambda self: self._load()["train_eval"])
     val = property(lambda self: self._load()["val"])
     val_raw = property(lambda self: self._load()["val_raw"])
@@ -200,7 +211,7 @@ class RunContext:
         with torch.random.fork_rng(devices=[]):  # restores the CPU generator only, so seed only that one
             torch.default_generator.manual_seed(c.seed)
             return Encoder(c.arch, c.cifar_stem, c.proj_hidden, c.proj_out, nonneg=(name == "ncl"),
-                           proj_bn=c.proj_bn)
+                           proj_bn=c.proj_bn, crop_size=c.crop_size)
 
     def encoder_path(self, name: str) -> Path:
         return self.ckpt_dir / f"encoder_{name}.pt"
@@ -229,7 +240,7 @@ class RunContext:
 
         c, st = self.cfg, self.encoder_path(enc).stat()
         parts = {"encoder": [enc, st.st_size, st.st_mtime_ns], "split": split, "dataset": c.dataset,
-                 "data_root": str(Path(c.data_root).expanduser().resolve()), "train_fraction": c.train_fraction,
+                 "data_root": "sklearn:digits" if c.dataset == "digits" else str(Path(c.data_root).expanduser().resolve()), "train_fraction": c.train_fraction,
                  "crop": c.crop_size, "resize": c.eval_resize, "seed": c.seed, "skip_bad": c.skip_bad_images,
                  "sigma": float(sigma), "noise": c.probe.input_noise if sigma > 0 else None,
                  "shift": sorted(c.shift) if split.startswith("shift-") else None, "device": self.device.type}
@@ -242,7 +253,9 @@ class RunContext:
 
         def build():
             model = self.load_encoder(enc, stage)
-            data = ds if ds is not None else {"train": self.train_eval, "val": self.val}[split]
+            d = self._load()
+            data = ds if ds is not None else {"train": d.get("dali_train_eval", d["train_eval"]),
+                                              "val": d.get("dali_val", d["val"])}[split]
             return extract(model, data, batch_size=p.extract_batch_size, device=self.device, sigma=sigma,
                            kind=p.input_noise, seed=self.cfg.seed, num_workers=self.cfg.num_workers,
                            progress=self.progress, desc=f"features {enc} {split} σ={sigma:g}")
@@ -255,7 +268,7 @@ class RunContext:
             from monotheory.vision.sae import sae_codes
 
             x, y = self.features("cl", split, sigma, ds, stage)
-            return sae_codes(self.load_sae(stage), x), y
+            return sae_codes(self.load_sae(stage), x, normalize=self.cfg.sae.probe_input == "normalized"), y
         return self.features(method, split, sigma, ds, stage)
 
 

@@ -96,9 +96,15 @@ def _lookup(d: dict, dotted: str):
 
 def check_inputs(cfg: RunConfig) -> None:
     """Fail fast (before hours of pretraining) on a missing data root or shift folder."""
-    if not cfg.data_root:
+    if cfg.dataset == "digits":  # built in: scikit-learn ships it, no --data-root
+        import importlib.util
+
+        if importlib.util.find_spec("sklearn") is None:
+            raise ConfigError("--dataset digits needs scikit-learn, which is not installed; install it with "
+                              "`pip install scikit-learn`")
+    elif not cfg.data_root:
         raise ConfigError("--data-root is required (the dataset folder)")
-    if not Path(cfg.data_root).is_dir():
+    elif not Path(cfg.data_root).is_dir():
         raise ConfigError(f"--data-root {cfg.data_root!r} does not exist or is not a folder")
     for name, d in parse_shift(cfg.shift):
         if not Path(d).is_dir():
@@ -116,6 +122,12 @@ def check_inputs(cfg: RunConfig) -> None:
 
         for name in cfg.shift_eval.corruptions:
             check_choice("corruption", name, CORRUPTIONS)
+    if cfg.loader == "dali":
+        from monotheory.vision.dali_loader import require_dali
+
+        require_dali()
+        if cfg.dataset in ("cifar100", "digits"):
+            raise ConfigError(f"--loader dali reads image files: use --dataset imagenet100 or folder, not {cfg.dataset}")
     if cfg.device == "cuda":
         import torch
 

@@ -22,22 +22,30 @@ class TopKSAE(nn.Module):
     """x ↦ codes = TopK_k(W_enc (x − b_pre) + b_enc) ↦ x̂ = W_dec codes + b_pre.
 
     ``postact="relu"`` (OpenAI's default) applies a ReLU to the kept values, so a code has *at most* k
-    non-zeros (exactly k with ``"identity"``). Decoder columns start at unit norm, the encoder at the
-    decoder's transpose, and ``b_pre`` at the data mean (see :meth:`init_from_data`).
+    non-zeros (exactly k with ``"identity"``). ``init="transpose"``: decoder columns start at unit norm, the
+    encoder at the decoder's transpose; ``init="default"``: torch's ``nn.Linear`` initialisation of both,
+    drawn independently, and a zero latent bias (the authors' ``simclr.py``). ``b_pre`` starts at zero; see
+    :meth:`init_from_data` for the data mean.
     """
 
-    def __init__(self, d_in: int, n_latents: int = 2048, k: int = 256, postact: str = "relu", seed: int = 0):
+    def __init__(self, d_in: int, n_latents: int = 2048, k: int = 256, postact: str = "relu", seed: int = 0,
+                 init: str = "transpose"):
         super().__init__()
         check_int("sae k", k, 1, n_latents)
         self.k, self.postact = int(k), postact
-        g = torch.Generator().manual_seed(seed)
-        w = torch.randn(d_in, n_latents, generator=g)
-        w = w / w.norm(dim=0, keepdim=True)
         self.decoder = nn.Linear(n_latents, d_in, bias=False)
         self.encoder = nn.Linear(d_in, n_latents)
+        g = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            self.decoder.weight.copy_(w)
-            self.encoder.weight.copy_(w.T)
+            if init == "default":  # kaiming-uniform as nn.Linear.reset_parameters, from the seeded generator
+                for lin in (self.encoder, self.decoder):
+                    bound = 1.0 / lin.in_features ** 0.5
+                    lin.weight.uniform_(-bound, bound, generator=g)
+            else:
+                w = torch.randn(d_in, n_latents, generator=g)
+                w = w / w.norm(dim=0, keepdim=True)
+                self.decoder.weight.copy_(w)
+                self.encoder.weight.copy_(w.T)
             self.encoder.bias.zero_()
         self.pre_bias = nn.Parameter(torch.zeros(d_in))
 
@@ -67,6 +75,72 @@ def normalized_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return ((x_hat - x).pow(2).sum(-1) / x.pow(2).sum(-1).clamp_min(1e-12)).mean()
 
 
+WARMUP_EPOCHS, WARMUP_START_LR = 10, 3e-5  # solo-learn's scheduler defaults (warmup_cosine)
+
+
+def make_sae(d_in: int, cfg: SAEConfig, x_init: torch.Tensor | None, *, seed: int = 0) -> TopKSAE:
+    """A :class:`TopKSAE` per ``cfg`` (init, pre-bias at the mean of ``x_init`` when ``pre_bias_init="mean"``)."""
+    sae = TopKSAE(d_in, cfg.n_latents, cfg.k, cfg.postact, seed=seed, init=cfg.init)
+    if cfg.pre_bias_init == "mean" and x_init is not None:
+        sae.init_from_data(x_init.cpu())
+    return sae
+
+
+def sae_optimizer(sae: TopKSAE, cfg: SAEConfig) -> torch.optim.Adam:
+    """Adam with the decoder in its own parameter group at ``decoder_lr`` (when > 0), as the authors' 0.3."""
+    dec = list(sae.decoder.parameters())
+    rest = [p for p in sae.parameters() if all(p is not q for q in dec)]
+    groups = [{"params": rest}, {"params": dec, "lr": cfg.decoder_lr or cfg.lr}]
+    opt = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    for g in opt.param_groups:
+        g["base_lr"] = g["lr"]
+    return opt
+
+
+def scheduled_lr(base: float, step: int, total: int, warmup: int) -> float:
+    """solo-learn's warmup_cosine: linear from 3e-5 to ``base`` over ``warmup`` steps, then cosine to 0."""
+    import math
+
+    if step < warmup:
+        return WARMUP_START_LR + step * (base - WARMUP_START_LR) / max(1, warmup - 1)
+    t = (step - warmup) / max(1, total - warmup)
+    return 0.5 * base * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def fit_sae(sae: TopKSAE, epoch_batches, cfg: SAEConfig, steps_per_epoch: int, *,
+            progress: bool | None = None) -> list[float]:
+    """Train ``sae`` for ``cfg.epochs``; ``epoch_batches(epoch)`` yields the (already normalised) input batches.
+
+    Returns the per-epoch mean normalised MSE. Options: ``schedule`` (constant or warmup_cosine over every
+    parameter group), ``normalize_decoder`` (unit-norm decoder columns after each step), ``decoder_lr``.
+    """
+    from tqdm.auto import tqdm
+
+    opt = sae_optimizer(sae, cfg)
+    total, warm = cfg.epochs * steps_per_epoch, WARMUP_EPOCHS * steps_per_epoch
+    show = sys.stderr.isatty() if progress is None else progress
+    losses, step = [], 0
+    for epoch in tqdm(range(cfg.epochs), desc="sae", disable=not show, leave=False):
+        tot, n = 0.0, 0
+        for xb in epoch_batches(epoch):
+            if cfg.schedule == "warmup_cosine":
+                for g in opt.param_groups:
+                    g["lr"] = scheduled_lr(g["base_lr"], step, total, warm)
+            x_hat, _ = sae(xb)
+            loss = normalized_mse(x_hat, xb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if cfg.normalize_decoder:  # the usual top-k SAE constraint (the authors have none)
+                with torch.no_grad():
+                    sae.decoder.weight.div_(sae.decoder.weight.norm(dim=0, keepdim=True).clamp_min(1e-8))
+            tot += loss.item() * xb.shape[0]
+            n += xb.shape[0]
+            step += 1
+        losses.append(tot / max(1, n))
+    return losses
+
+
 def train_sae(features: torch.Tensor, cfg: SAEConfig, *, seed: int = 0, device="cpu", progress: bool | None = None,
               normalize: bool = True) -> tuple[TopKSAE, dict]:
     """Fit a :class:`TopKSAE` to ``features`` (N, d); rows are L2-normalised first when ``normalize``.
@@ -75,34 +149,49 @@ def train_sae(features: torch.Tensor, cfg: SAEConfig, *, seed: int = 0, device="
     final dead-latent count (latents never active on any training row) and the fraction of variance
     unexplained. Deterministic given ``seed`` (shuffling uses its own ``torch.Generator``).
     """
-    from tqdm.auto import tqdm
+    from monotheory.seeding import torch_generator
 
     x = features.float()
     if normalize:
         x = F.normalize(x, dim=1)
     x = x.to(device)
-    sae = TopKSAE(x.shape[1], cfg.n_latents, cfg.k, cfg.postact, seed=seed).to(device).init_from_data(x)
-    opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    g = torch.Generator().manual_seed(seed + 1)
-    n, losses = x.shape[0], []
-    show = sys.stderr.isatty() if progress is None else progress
-    for _ in tqdm(range(cfg.epochs), desc="sae", disable=not show, leave=False):
+    sae = make_sae(x.shape[1], cfg, x, seed=seed).to(device)
+    g = torch_generator(seed, "sae", "shuffle")
+    n = x.shape[0]
+
+    def batches(epoch):
         perm = torch.randperm(n, generator=g).to(device)
-        total = 0.0
         for i in range(0, n, cfg.batch_size):
-            xb = x[perm[i:i + cfg.batch_size]]
-            x_hat, _ = sae(xb)
-            loss = normalized_mse(x_hat, xb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():  # keep decoder columns at unit norm (the usual top-k SAE constraint)
-                sae.decoder.weight.div_(sae.decoder.weight.norm(dim=0, keepdim=True).clamp_min(1e-8))
-            total += loss.item() * xb.shape[0]
-        losses.append(total / n)
+            yield x[perm[i:i + cfg.batch_size]]
+
+    losses = fit_sae(sae, batches, cfg, -(-n // cfg.batch_size), progress=progress)
     sae.eval()
-    stats = sae_stats(sae, x)
-    return sae, {"loss": losses, **stats}
+    return sae, {"loss": losses, **sae_stats(sae, x)}
+
+
+def train_sae_two_crop(encoder: nn.Module, loader, sampler, cfg: SAEConfig, x_clean: torch.Tensor, *,
+                       seed: int = 0, device="cpu", progress: bool | None = None) -> tuple[TopKSAE, dict]:
+    """Fit the SAE on the frozen ``encoder``'s L2-normalised outputs of both SimCLR views of every image,
+    re-augmented every epoch (the authors' SAE training through their pretraining pipeline).
+
+    ``loader``/``sampler``: the pretraining loader (:func:`monotheory.vision.pretrain.make_pretrain_loader`,
+    batches of ``cfg.batch_size`` images → 2 × that many vectors). ``x_clean``: the clean training features,
+    for the pre-bias mean (when asked) and the reported statistics.
+    """
+    x_clean = F.normalize(x_clean.float(), dim=1).to(device)
+    sae = make_sae(x_clean.shape[1], cfg, x_clean, seed=seed).to(device)
+    encoder.eval()
+
+    def batches(epoch):
+        sampler.set_epoch(epoch)
+        for (x1, x2), _ in loader:
+            with torch.no_grad():
+                z = encoder(torch.cat([x1, x2]).to(device)).float()
+            yield F.normalize(z, dim=1)
+
+    losses = fit_sae(sae, batches, cfg, max(1, len(loader)), progress=progress)
+    sae.eval()
+    return sae, {"loss": losses, **sae_stats(sae, x_clean)}
 
 
 @torch.no_grad()
@@ -123,7 +212,8 @@ def sae_stats(sae: TopKSAE, x: torch.Tensor, batch_size: int = 4096) -> dict:
 
 @torch.no_grad()
 def sae_codes(sae: TopKSAE, features: torch.Tensor, batch_size: int = 4096, normalize: bool = True) -> torch.Tensor:
-    """Sparse codes of ``features`` (L2-normalised first, as in training), on the CPU."""
+    """Sparse codes of ``features``, on the CPU: L2-normalised first, as in training, when ``normalize``; the
+    raw features otherwise (``SAEConfig.probe_input="raw"``, the authors' linear evaluation)."""
     dev = next(sae.parameters()).device
     out = []
     for i in range(0, features.shape[0], batch_size):
@@ -151,7 +241,8 @@ def load_sae(path, device="cpu") -> TopKSAE:
 
 
 def run_sae_stage(ctx) -> None:
-    """Train the SAE on the frozen CL features of the (clean, un-augmented) training set → ``sae.json``."""
+    """Train the SAE on frozen CL features → ``sae.json``: of the clean, un-augmented training set
+    (``train_data="clean"``) or of both SimCLR views re-augmented every epoch (``"two_crop"``)."""
     from monotheory.config import to_dict
 
     if "sae" not in ctx.cfg.methods:
@@ -159,9 +250,21 @@ def run_sae_stage(ctx) -> None:
         return
     if ctx.done("sae"):
         return
+    c = ctx.cfg.sae
     x, _ = ctx.features("cl", "train", 0.0, stage="sae")
-    ctx.log(f"sae: {ctx.cfg.sae.n_latents} latents, k={ctx.cfg.sae.k}, on {x.shape[0]} CL features")
-    sae, hist = train_sae(x, ctx.cfg.sae, seed=ctx.cfg.seed, device=ctx.device, progress=ctx.progress)
+    ctx.log(f"sae: {c.n_latents} latents, k={c.k}, on {x.shape[0]} CL features ({c.train_data})")
+    if c.train_data == "two_crop":
+        from monotheory.vision.distributed import DistInfo
+        from monotheory.vision.pretrain import make_pretrain_loader
+
+        loader, sampler = make_pretrain_loader(ctx.train_aug, min(c.batch_size, len(ctx.train_aug)),
+                                               seed=ctx.cfg.seed, dist=DistInfo(), num_workers=ctx.cfg.num_workers,
+                                               device=ctx.device)
+        sae, hist = train_sae_two_crop(ctx.load_encoder("cl", "sae"), loader, sampler, c, x, seed=ctx.cfg.seed,
+                                       device=ctx.device, progress=ctx.progress)
+        del loader
+    else:
+        sae, hist = train_sae(x, c, seed=ctx.cfg.seed, device=ctx.device, progress=ctx.progress)
     save_sae(sae, ctx.ckpt_dir / "sae.pt")
-    ctx.write_result("sae", {**hist, "n_train": int(x.shape[0]), "config": to_dict(ctx.cfg.sae)})
+    ctx.write_result("sae", {**hist, "n_train": int(x.shape[0]), "config": to_dict(c)})
     ctx.log(f"sae: normalised MSE {hist['normalized_mse']:.4f}, dead latents {hist['dead_latents']}")

@@ -51,3 +51,80 @@ def test_digits_cl_ncl_sae(tmp_path):
     print((out / "summary.md").read_text())
     for m, d in probe["methods"].items():
         print(m, [(r["noise_rate"], r["test_acc"]) for r in d["rows"]])
+
+
+# ------------------------------------------------------------------ the digits experiment (driver, checks)
+
+
+def _fake_seed(d: Path, seed: int, acc: dict, ft: dict) -> None:
+    """A seed folder as run-imagenet writes it, with chosen accuracies (method → (rate, σ) → acc)."""
+    d.mkdir(parents=True)
+    rows = {m: [{"noise_rate": r, "test_acc": {s: a for (rr, s), a in cells.items() if rr == r}}
+                for r in sorted({r for r, _ in cells})] for m, cells in acc.items()}
+    (d / "probe.json").write_text(json.dumps({"methods": {m: {"rows": r} for m, r in rows.items()}, "n_test": 364,
+                                              "n_train": 1433}))
+    (d / "config.json").write_text(json.dumps({"config": {"pretrain": {"epochs": 100}}}))
+    (d / "shift.json").write_text(json.dumps({"sets": {"contrast-3": {"acc": {m: acc[m][(0.0, "0")] - 0.1
+                                                                               for m in acc}}}}))
+    runs = [{"head": h, "few_shot_fraction": f, "noise_rate": r, "final_val_acc": v,
+             "history": [{"train_acc": t}]} for (h, f, r), (v, t) in ft.items()]
+    (d / "finetune.json").write_text(json.dumps({"runs": runs}))
+
+
+def test_digits_aggregate_and_checks_label_the_rows_as_digits(tmp_path):
+    from monotheory.report import NOT_REPRODUCED, REPRODUCED
+    from monotheory.vision.digits import aggregate, markdown
+
+    out = tmp_path / "digits"
+    for s, eps in enumerate((0.0, 0.01, -0.01)):
+        acc = {"cl": {(0.0, "0"): 0.95 + eps, (0.8, "0"): 0.30 + eps, (0.0, "0.6"): 0.80 + eps},
+               "sae": {(0.0, "0"): 0.90 + eps, (0.8, "0"): 0.50 + 2 * eps, (0.0, "0.6"): 0.85 + eps},
+               "ncl": {(0.0, "0"): 0.80 + 2 * eps, (0.8, "0"): 0.40 + eps, (0.0, "0.6"): 0.70 + eps}}
+        ft = {("ce", 0.1, 0.0): (0.70 + eps, 1.0), ("nce", 0.1, 0.0): (0.75 + eps, 1.0),
+              ("ce", 1.0, 0.8): (0.20 + eps, 0.9), ("nce", 1.0, 0.8): (0.30 + 2 * eps, 0.5)}
+        _fake_seed(out / f"seed{s}", s, acc, ft)
+        _fake_seed(out / "half" / f"seed{s}", s, acc, ft)
+    res = aggregate(out, [0, 1, 2])
+    (out / "digits.json").write_text(json.dumps(res))
+    assert res["cells"]["label noise 0"]["cl"]["mean"] == pytest.approx(0.95)
+    assert all(r["plateau"] for r in res["plateau"].values())
+    md = markdown(res)
+    assert "95 % t interval" in md and "Holm" in md
+    import importlib.util
+
+    def check(name):
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[2] / "paper_checks" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        rows = mod.evaluate(out)
+        return rows if isinstance(rows, list) else [rows]
+
+    c1 = check("c01_in100_clean")
+    assert all("[digits, CPU]" in r.label and "NOT ImageNet-100" in r.conditions for r in c1)
+    assert all(r.details["test_of_claim"] is False for r in c1)
+    # NCL is 15 points below CL on every seed: the equivalence test must fail on that row
+    assert next(r for r in c1 if r.label.startswith("NCL")).verdict == NOT_REPRODUCED
+    c2 = check("c02_in100_label_noise")
+    assert "label noise 0.8" in c2[0].conditions and next(r for r in c2 if r.label.startswith("SAE")).verdict \
+        == REPRODUCED
+    c9 = check("c09_nce_finetune")[0]
+    assert c9.verdict == REPRODUCED and "[digits, CPU]" in c9.label
+    c10 = check("c10_few_shot")
+    assert len(c10) == 1 and c10[0].verdict == REPRODUCED
+    assert check("c03_in100_input_noise")[0].details["dataset"] == "digits"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="measured 2026-12-02: the SAE column gained +2.4 [-0.4, +5.1] points from 50 "
+                   "to 100 pretraining epochs, outside the ±2-point plateau criterion (CL and NCL within it)")
+def test_digits_experiment_reaches_a_plateau(tmp_path):
+    """`make digits`: 3 seeds of the digits preset and the half-epoch runs; every method on its plateau."""
+    from monotheory.vision.digits import main
+
+    out = tmp_path / "digits"
+    assert main(["--out", str(out), "--seeds", "0,1,2"]) == 0
+    res = json.loads((out / "digits.json").read_text())
+    for m in ("cl", "sae", "ncl"):
+        assert res["plateau"][m]["plateau"], (m, res["plateau"][m])
+        assert res["cells"]["label noise 0"][m]["mean"] > 0.8, m  # chance is 10 %
+    print((out / "digits.md").read_text())
