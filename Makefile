@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test test-slow install lint bench clean
+.PHONY: run test test-slow install lint bench clean lora-digits
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(ARGS)
+
+lora-digits: $(STAMP)
+	$(BIN)/monotheory lora-digits --out results/lora_digits $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check monotheory tests paper_checks benchmarks

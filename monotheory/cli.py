@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "toy": ("monotheory.toy.cli", "Elhage et al. toy models: mono vs poly under label and input noise (Fig. 5)"),
     "run-imagenet": ("monotheory.vision.cli", "CL vs NCL vs SAE on ImageNet-100 (or a folder): pretrain, probe, "
                      "fine-tune, shift"),
+    "lora-digits": ("monotheory.lora.digits", "LoRA vs MonoLoRA vs full fine-tuning on digits under label noise "
+                    "(an analogue of C9 / C11, not the paper's LLM run)"),
 }
 
 
