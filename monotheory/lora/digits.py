@@ -70,6 +70,7 @@ class LoRADigitsConfig:
                                                      "priori: LoRA usually needs a larger lr)"})
     batch_size: int = field(default=64, metadata={"help": "batch size"})
     device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
     quiet: bool = field(default=False, metadata={"help": "no progress lines"})
 
     def __post_init__(self):
@@ -101,6 +102,7 @@ class LoRADigitsConfig:
         check_range("lr_adapter", self.lr_adapter, 0, 100, lo_closed=False)
         check_int("batch_size", self.batch_size, minimum=2)
         check_choice("device", self.device, ("cpu", "cuda"))
+        check_int("threads", self.threads, minimum=0)
 
 
 def write_digits_folder(root: Path, size: int = 32, val_every: int = 5) -> Path:
@@ -152,6 +154,18 @@ def _freeze_bn_stats(backbone):
             return self.body(x)
 
     return FrozenStats(backbone)
+
+
+def _in_memory(ds):
+    """The (un-augmented) data set decoded once into tensors: PNG decoding would otherwise dominate every epoch
+    of these 16-px images. Keeps ``.targets`` and ``.classes``, as :func:`monotheory.vision.finetune.finetune` needs."""
+    import torch
+
+    xs, ys = zip(*(ds[i] for i in range(len(ds))), strict=True)
+    out = torch.utils.data.TensorDataset(torch.stack(xs), torch.as_tensor(ys))
+    out.targets = [int(y) for y in ys]
+    out.classes = list(getattr(ds, "classes", sorted(set(out.targets))))
+    return out
 
 
 def _one_run(encoder, train, val, num_classes: int, cfg: LoRADigitsConfig, method: str, rate: float, seed: int):
@@ -273,6 +287,10 @@ def run(cfg: LoRADigitsConfig, log=None) -> dict:
 
     if not isinstance(cfg, LoRADigitsConfig):
         raise ConfigError(f"cfg must be a LoRADigitsConfig, got {type(cfg).__name__}")
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     log = log or (lambda msg: None if cfg.quiet else print(f"[lora-digits] {msg}", file=sys.stderr, flush=True))
     out = Path(cfg.out)
     root = write_digits_folder(Path(cfg.data_root) if cfg.data_root else out / f"digits{cfg.image_size}",
@@ -284,7 +302,7 @@ def run(cfg: LoRADigitsConfig, log=None) -> dict:
     run_vision(vcfg, log=lambda m: log(f"pretrain: {m}"))
     ctx = RunContext(vcfg, log=log)
     encoder = ctx.load_encoder("cl", "finetune").cpu()
-    train, val, num_classes = ctx.train_eval, ctx.val, ctx.num_classes
+    train, val, num_classes = _in_memory(ctx.train_eval), _in_memory(ctx.val), ctx.num_classes
     parts = out / "runs"
     runs = []
     import json
