@@ -58,7 +58,7 @@ class LoRADigitsConfig:
     image_size: int = field(default=16, metadata={"help": "side in pixels of the written digits images (8×8 "
                                                  "upsampled; 16 keeps a CPU run short)"})
     pretrain_epochs: int = field(default=5, metadata={"help": "SimCLR pretraining epochs (smoke preset)"})
-    epochs: int = field(default=10, metadata={"help": "fine-tuning epochs per run"})
+    epochs: int = field(default=6, metadata={"help": "fine-tuning epochs per run"})
     noise_rates: tuple[float, ...] = field(default=(0.0, 0.5, 0.8), metadata={"help": "label-noise rates η"})
     seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata={"help": "seeds (≥ 2 for intervals)"})
     methods: tuple[str, ...] = field(default=METHODS, metadata={"help": "full, lora, monolora"})
@@ -66,8 +66,8 @@ class LoRADigitsConfig:
     alpha: float = field(default=8.0, metadata={"help": "adapter scale numerator (branch × alpha/rank)"})
     relu: str = field(default="hidden", metadata={"help": "MonoLoRA ReLU placement: hidden or output"})
     lr_full: float = field(default=0.05, metadata={"help": "SGD lr of full fine-tuning (the smoke preset's)"})
-    lr_adapter: float = field(default=0.2, metadata={"help": "SGD lr of the adapter runs (4× lr_full, set a "
-                                                     "priori: LoRA usually needs a larger lr)"})
+    lr_adapter: float = field(default=0.05, metadata={"help": "SGD lr of the adapter runs (default: the same as "
+                                                      "lr_full; 0.2 diverged to NaN for plain LoRA in a first try)"})
     batch_size: int = field(default=64, metadata={"help": "batch size"})
     device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
@@ -192,7 +192,8 @@ def _one_run(encoder, train, val, num_classes: int, cfg: LoRADigitsConfig, metho
            "val_acc": res["final_val_acc"], "realised_noise_rate": res["realised_noise_rate"],
            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
            "lora": None if lcfg is None else lcfg.to_dict(), "history": res["history"]}
-    if lcfg is not None:  # adapter activations on the validation images
+    row["diverged"] = not all(np.isfinite(h["loss"]) for h in res["history"])
+    if lcfg is not None and not row["diverged"]:  # adapter activations on the validation images
         loader = torch.utils.data.DataLoader(val, batch_size=128, shuffle=False)
         labels = np.asarray(val.targets)
         model.eval()
@@ -218,7 +219,8 @@ def summarise(runs: list[dict], cfg: LoRADigitsConfig) -> dict:
             for k in ("train_acc", "train_acc_clean", "val_acc"):
                 mean, lo, hi = t_interval([r[k] for r in rows])
                 d[k] = {"mean": mean, "ci": [lo, hi], "values": [r[k] for r in rows]}
-            if m != "full":
+            d["diverged"] = sum(bool(r.get("diverged")) for r in rows)
+            if m != "full" and all("code" in r for r in rows):
                 for part in ("code", "output"):
                     d[part] = {k: float(np.mean([r[part][k] for r in rows])) for k in rows[0][part]}
             cell["methods"][m] = d
