@@ -9,13 +9,13 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test test-slow install lint bench clean wheel-check notebooks test-stress digits gpu-check
+.PHONY: run test test-slow install lint bench clean wheel-check notebooks test-stress digits gpu-check lora-digits
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e '.[vision,dev,fast]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,6 +28,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(ARGS)
+
+lora-digits: $(STAMP)
+	$(BIN)/monotheory lora-digits --out results/lora_digits $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check monotheory tests paper_checks benchmarks

@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                      "fine-tune, shift"),
     "verify": ("monotheory.verify", "re-derive a check or run-imagenet folder's tables and check its manifest.json"),
     "probe": ("monotheory.probe_cli", "robustness profile of any feature set or encoder (label/input noise, shift)"),
+    "lora-digits": ("monotheory.lora.digits", "LoRA vs MonoLoRA vs full fine-tuning on digits under label noise "
+                    "(an analogue of C9 / C11, not the paper's LLM run)"),
 }
 
 
@@ -47,7 +49,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 # the optional modules a command cannot start without (its extra is named by checks.EXTRAS)
-REQUIRES: dict[str, tuple[str, ...]] = {"toy": ("torch",), "run-imagenet": ("torch", "torchvision")}
+REQUIRES: dict[str, tuple[str, ...]] = {"toy": ("torch",), "run-imagenet": ("torch", "torchvision"),
+                                        "probe": ("torch",), "lora-digits": ("torch", "torchvision")}
 
 
 def _check_requirements(command: str | None) -> None:

@@ -239,3 +239,15 @@ def fisher_separability(features: Any, labels: Any) -> np.ndarray:
     within = var.mean(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return (c / (c - 1)) * between / within
+
+
+# --------------------------------------------------------------------------------------- exact zeros
+
+
+def zero_fraction(features: Any) -> float:
+    """Share of entries that are exactly zero (no normalisation, no threshold): the sparsity of ReLU outputs
+    such as MonoLoRA codes, where a unit is either off (0) or on. NaN for an empty array."""
+    z = _to_torch_features(features, (2, 3))
+    if not z.numel():
+        return float("nan")
+    return float((z == 0).sum().item()) / z.numel()
