@@ -33,14 +33,19 @@ names which of monosemanticity, sparsity or neither carries each effect.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from monotheory.checks import CheckContext, script_main
 from monotheory.config import to_dict
-from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, SKIPPED, Verdict, atomic_write_json, \
-    atomic_write_text
+from monotheory.report import (
+    NOT_REPRODUCED,
+    PARTLY,
+    REPRODUCED,
+    SKIPPED,
+    Verdict,
+    atomic_write_json,
+    atomic_write_text,
+)
 from monotheory.stats import holm, paired_t
 
 CLAIM = "toy model: poly better on clean data, mono better under label noise and under input noise (Fig. 5)"
@@ -181,7 +186,7 @@ def run(ctx: CheckContext) -> list[Verdict]:
                      f"probe {c['probe_size']}, η={c['noise_rate']:g}, σ={c['sigma_sd']:g} sd", (c["regime"],)))
     results = search.run_conditions(base, [r[0] for r in runs])
     verdicts, tables = [], []
-    for (cond, reading, row_regimes), (cfg, res) in zip(runs, results, strict=True):
+    for (_, reading, row_regimes), (cfg, res) in zip(runs, results, strict=True):
         tag = (f"S{cfg.sparsity:g}_{cfg.importance}_p{cfg.probe_train}_eta{cfg.noise_rate:g}_"
                f"sd{cfg.sigma_sd_at(cfg.sparsity):.2g}")
         mech_rows = search.mechanism_table(res["summary"])

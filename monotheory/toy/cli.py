@@ -64,15 +64,18 @@ def _fmt_ci(d: dict) -> str:
 
 
 def _table(summary: dict, chance: float | None = None) -> str:
-    lines = [f"{'regime':<14} {'clean':<22} {'label noise':<22} {'input noise':<22} {'class purity':<22} "
-             "features/unit  recovery  monosemantic"]
+    lines = [f"{'regime':<14} {'clean':<22} {'label noise':<22} {'input noise':<22} represented  interference  "
+             "features/unit  recovery  monosemantic (seeds)"]
     for r, row in summary.items():
-        cells = [_fmt_ci(row[c]) for c in ("clean", "label_noise", "input_noise", "monosemanticity")]
-        g = row.get("geometry", {})
-        code = (f"{g['features_per_unit']:<14.2f} {g['unit_feature_recovery']:<9.2f} "
-                f"{'yes' if row.get('monosemantic') else 'no'}") if "features_per_unit" in g else ""
-        lines.append(f"{r:<14} {cells[0]:<22} {cells[1]:<22} {cells[2]:<22} {cells[3]:<22} {code}".rstrip())
-        gaps = [row[c].get("gap_vs_poly") for c in ("clean", "label_noise", "input_noise")]
+        cells = [_fmt_ci(row[c]) for c in ("clean", "label_noise", "input_noise")]
+        c = row["code"]
+        unit = (f"{c['features_per_unit']:<14.2f} {c['unit_feature_recovery']:<9.2f}" if "features_per_unit" in c
+                else f"{'— (linear)':<14} {'—':<9}")
+        k, n = sum(c["monosemantic_per_seed"]), len(c["monosemantic_per_seed"])
+        mono = f"{'yes' if row['monosemantic'] else 'no'} ({k}/{n})"
+        lines.append(f"{r:<14} {cells[0]:<22} {cells[1]:<22} {cells[2]:<22} {c['represented']:<12.1f} "
+                     f"{c['interference']:<13.3f} {unit} {mono}")
+        gaps = [row[c_].get("gap_vs_poly") for c_ in ("clean", "label_noise", "input_noise")]
         if all(gaps):
             lines.append(f"{'  − poly':<14} " + " ".join(f"{_fmt_ci(g):<22}" for g in gaps))
     if chance is not None:
@@ -125,6 +128,8 @@ def main(args: argparse.Namespace) -> int:
             slim = {k: v for k, v in res.items() if k != "WtW_seed0"}
             print(json.dumps(to_jsonable(slim), indent=2))
         else:
+            print(f"S = {cfg.sparsity:g}; input noise σ = {res['sigma']:.4g} = {res['sigma_sd']:.3g} feature sd; "
+                  f"label noise {cfg.noise_rate:g}; probe on {cfg.probe_train} samples")
             print(_table(res["summary"], res.get("chance")))
             print(res["monosemantic_rule"])
             print(f"wrote {out / 'results.json'} and figures ({res['train_seconds']:.1f} s training)")
