@@ -15,8 +15,7 @@ def test_toy_json_structure(cli, tmp_path):
     assert rc == 0, err
     res = json.loads(out)
     assert res["config"]["_type"] == "ToyConfig" and res["config"]["n"] == 10
-    assert set(res["summary"]) == {"poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "mono-topk", "oracle",
-                                   "oracle-rot", "oracle-topk", "dense-trained"}
+    assert set(res["summary"]) == {"poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk"}
     for regime, row in res["summary"].items():
         for cond in ("clean", "label_noise", "input_noise"):
             assert len(row[cond]["ci"]) == 2 and 0 <= row[cond]["mean"] <= 1
