@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test test-slow install lint bench clean wheel-check notebooks test-stress digits gpu-check lora-digits
+.PHONY: run test test-slow install lint bench clean wheel-check notebooks test-stress digits gpu-check lora-digits toy-search
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/monotheory check --out results $(ARGS)
+
+# the recorded C5 condition search (search seeds 0-3); rewrites monotheory/data/toy_conditions.json
+toy-search: $(STAMP)
+	$(BIN)/monotheory toy search --seeds 4 --steps 1000 --out results/toy_search --write-conditions
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

@@ -251,3 +251,121 @@ def zero_fraction(features: Any) -> float:
     if not z.numel():
         return float("nan")
     return float((z == 0).sum().item()) / z.numel()
+# ------------------------------------------------------------------- superposition of W, basis-free (WᵀW)
+
+# Feature i counts as *represented* when ‖W_i‖ exceeds this (half a unit-norm embedding); the same threshold as
+# Elhage et al.'s plots. Interference of a represented feature: Σ_{j≠i} (Ŵ_i · W_j)², 0 for an orthogonal set,
+# about 1 for a member of an antipodal pair.
+REPRESENTED_NORM = 0.5
+MAX_INTERFERENCE = 0.1          # a code with a mean interference above this has features in superposition
+MAX_FEATURES_PER_UNIT = 1.25
+MIN_FEATURE_RECOVERY = 0.9
+MONOSEMANTIC_RULE = (
+    "monosemantic (per instance, label-free, on W): a code with a per-unit nonlinearity (ReLU, top-k) is "
+    f"monosemantic when features_per_unit ≤ {MAX_FEATURES_PER_UNIT:g} AND unit_feature_recovery ≥ "
+    f"{MIN_FEATURE_RECOVERY:g} (each unit carries about one feature at ≥ half its largest weight and points along "
+    "it; weaker leaks are reported as interference but do not decide); a LINEAR code has no privileged basis "
+    "(a linear probe is invariant to any invertible map of h), so per-unit measures are not computed for it and it "
+    f"is monosemantic up to basis when its represented features (‖W_i‖ > {REPRESENTED_NORM:g}) are orthogonal: "
+    f"mean interference Σ_(j≠i)(Ŵ_i·W_j)² ≤ {MAX_INTERFERENCE:g}; polysemantic = not monosemantic")
+
+
+def superposition_measures(W: Any, *, represented: float = REPRESENTED_NORM) -> dict[str, np.ndarray]:
+    """Basis-free measures of W (m, n) or (I, m, n), all functions of the Gram matrix G = WᵀW only (so any
+    orthogonal map of h leaves them unchanged). Per instance:
+
+    * ``represented``: #features with ‖W_i‖ > ``represented``;
+    * ``interference``: mean over represented features of Σ_{j≠i} (Ŵ_i · W_j)² (NaN if none represented);
+    * ``max_interference``: the largest such sum;
+    * ``dimensions_per_feature``: Elhage's m / ‖W‖_F²;
+    * ``feature_dimensionality``: mean over represented features of D_i (:func:`feature_dimensionality`);
+    * ``superposition``: max(0, represented − m) / (n − m) (0: at most m features, 1: all n in m dimensions).
+    """
+    w = _weights(W)
+    single = w.ndim == 2
+    w = w[None] if single else w
+    m, n = w.shape[-2:]
+    g = np.swapaxes(w, -1, -2) @ w                                         # (I, n, n)
+    norm2 = np.diagonal(g, axis1=-2, axis2=-1)
+    rep = np.sqrt(norm2) > represented                                     # (I, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        proj = g**2 / np.where(norm2 > 0, norm2, 1.0)[..., :, None]        # (Ŵ_i·W_j)², row i
+    inter = proj.sum(-1) - np.where(norm2 > 0, norm2, 0.0)                 # drop j = i: (Ŵ_i·W_i)² = ‖W_i‖²
+    k = rep.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_int = np.where(k > 0, (inter * rep).sum(-1) / np.maximum(k, 1), np.nan)
+        max_int = np.where(k > 0, np.where(rep, inter, -np.inf).max(-1), np.nan)
+        dims = np.where(k > 0, (feature_dimensionality(w) * rep).sum(-1) / np.maximum(k, 1), np.nan)
+    out = {"represented": k, "interference": mean_int, "max_interference": max_int,
+           "dimensions_per_feature": np.asarray(dimensions_per_feature(w)), "feature_dimensionality": dims,
+           "superposition": np.maximum(k - m, 0) / max(n - m, 1)}
+    return {key: v[0] for key, v in out.items()} if single else out
+
+
+# ----------------------------------------------------------- per-unit measures (per-unit nonlinearity only)
+
+
+def _per_unit_guard(per_unit_code: bool, what: str) -> None:
+    if not per_unit_code:
+        raise ConfigError(f"{what} was asked of a linear code; a per-unit measure only means something for a code "
+                          "with a per-unit nonlinearity (ReLU, top-k): use superposition_measures for linear codes")
+
+
+def features_per_unit(W: Any, *, per_unit_code: bool = True, represented: float = REPRESENTED_NORM,
+                      share: float = 0.5) -> np.ndarray:
+    """Label-free count of the features each hidden unit carries, averaged over units: (I, m, n) → (I,).
+
+    Feature i is *represented* when ‖W_i‖ > ``represented``. For hidden unit j, count the represented features
+    with |W_ji| ≥ ``share`` · max_i |W_ji|; average over the units carrying at least one represented feature
+    (NaN if none does). 1 = one feature per unit. Refused (ConfigError) for a linear code
+    (``per_unit_code=False``), whose units are not a privileged basis: a rotated oracle would count ~6.
+    """
+    _per_unit_guard(per_unit_code, "features_per_unit")
+    A = np.abs(_to_numpy(W, "W", ndim=(3,)))
+    rep = np.linalg.norm(A, axis=1) > represented                          # (I, n)
+    A = np.where(rep[:, None, :], A, 0.0)
+    mx = A.max(-1, keepdims=True)                                           # (I, m, 1)
+    counts = ((A >= share * mx) & (A > 0)).sum(-1)                          # (I, m)
+    used = mx[..., 0] > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(used.any(-1), (counts * used).sum(-1) / np.maximum(used.sum(-1), 1), np.nan)
+
+
+def unit_feature_recovery(W: Any, *, per_unit_code: bool = True) -> np.ndarray:
+    """Per instance, :func:`feature_recovery` of W's columns (the features' embeddings in R^m) against the
+    one-hot basis of the hidden units: the mean over units of |cos| between the unit axis and the feature
+    matched to it one to one. 1 = every unit is the axis of one feature. Refused for a linear code."""
+    _per_unit_guard(per_unit_code, "unit_feature_recovery")
+    W = _to_numpy(W, "W", ndim=(3,))
+    eye = np.eye(W.shape[1])
+    return np.array([feature_recovery(W[k].T, eye) for k in range(W.shape[0])])
+
+
+def monosemantic_verdict(W: Any, per_unit_code) -> list[dict]:
+    """The rule of :data:`MONOSEMANTIC_RULE` per instance of W (I, m, n); ``per_unit_code`` (I,) says which
+    instances have a per-unit nonlinearity. Each entry: ``monosemantic`` (bool), ``basis`` ("per-unit" or
+    "basis-free (linear code)") and the numbers it rests on (per-unit ones only for per-unit codes)."""
+    w = _to_numpy(W, "W", ndim=(3,))
+    flags = np.broadcast_to(np.asarray(per_unit_code, dtype=bool), (w.shape[0],))
+    sup = superposition_measures(w)
+    out = []
+    for k in range(w.shape[0]):
+        entry = {key: float(v[k]) for key, v in sup.items()}
+        orthogonal = bool(entry["interference"] <= MAX_INTERFERENCE)      # NaN (nothing represented) → False
+        if flags[k]:
+            fpu = float(features_per_unit(w[k:k + 1])[0])
+            rec = float(unit_feature_recovery(w[k:k + 1])[0])
+            entry.update(features_per_unit=fpu, unit_feature_recovery=rec, basis="per-unit",
+                         monosemantic=bool(fpu <= MAX_FEATURES_PER_UNIT and rec >= MIN_FEATURE_RECOVERY))
+        else:
+            entry.update(basis="basis-free (linear code)", monosemantic=orthogonal)
+        out.append(entry)
+    return out
+
+
+def chance_level(y: Any, num_classes: int) -> np.ndarray:
+    """Majority-class rate of each instance's labels, (I, N) → (I,): the accuracy of the best constant
+    prediction (argmax with 41 nearly balanced classes: ≈ 1/C; the pair task at S = 0.8: P(y = 0) = 0.82)."""
+    y = _to_numpy(y, "labels", ndim=(2,), dtype=None).astype(np.int64)
+    counts = np.stack([np.bincount(row, minlength=num_classes) for row in y])
+    return counts.max(-1) / y.shape[1]

@@ -252,3 +252,48 @@ def test_feature_dimensionality_is_between_zero_and_one(seed, m, n):
     assert ((d >= 0) & (d <= 1 + 1e-12)).all()
     # Σ_i D_i ≤ rank W ≤ m (Jensen: 1/(ŵᵀMŵ) ≤ ŵᵀM⁺ŵ with M = WWᵀ, and Σ_i W_iᵀM⁺W_i = rank M)
     assert d.sum() <= m + 1e-9
+
+
+# ----------------------------------------------------------------- basis-free measures and the monosemantic rule
+
+def _oracle(m=3, n=6):
+    w = np.zeros((1, m, n))
+    w[0, np.arange(m), np.arange(m)] = 1.0
+    return w
+
+
+def test_superposition_measures_are_basis_free_and_known():
+    from monotheory.metrics import superposition_measures
+
+    w = _oracle()
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((3, 3)))
+    a, b = superposition_measures(w), superposition_measures(q @ w)
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], atol=1e-12)
+    assert a["represented"][0] == 3 and a["interference"][0] == 0 and a["superposition"][0] == 0
+    pair = np.array([[[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]])   # an antipodal pair and one lone feature
+    s = superposition_measures(pair)
+    assert s["represented"][0] == 3 and s["max_interference"][0] == pytest.approx(1.0)
+    assert s["interference"][0] == pytest.approx(2 / 3) and s["superposition"][0] == 1.0
+
+
+def test_per_unit_measures_are_refused_for_linear_codes():
+    from monotheory.metrics import features_per_unit
+
+    with pytest.raises(ConfigError, match="linear code"):
+        features_per_unit(_oracle(), per_unit_code=False)
+
+
+def test_monosemantic_rule_per_unit_and_basis_free():
+    from monotheory.metrics import monosemantic_verdict
+
+    w = _oracle(4, 6)
+    h = np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]]) / 2.0  # orthogonal, fully mixing
+    rot = h @ w
+    v = monosemantic_verdict(np.concatenate([w, rot, w, rot]), [True, True, False, False])
+    assert v[0]["monosemantic"] and v[0]["basis"] == "per-unit" and v[0]["features_per_unit"] == 1.0
+    assert not v[1]["monosemantic"] and v[1]["features_per_unit"] == 4.0    # rotated: per-unit rule fails
+    assert v[2]["monosemantic"] and v[3]["monosemantic"]                  # linear: up to basis, both mono
+    assert "features_per_unit" not in v[3] and v[3]["basis"].startswith("basis-free")
+    pair = np.array([[[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]])
+    assert not monosemantic_verdict(pair, [False])[0]["monosemantic"]     # superposed: polysemantic

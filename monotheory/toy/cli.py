@@ -6,6 +6,10 @@
   ``results.json``, ``fig5a_wtw.png`` and ``fig5b_accuracy.png`` in ``--out``. The table also gives the
   label-free measures of each hidden code (features per hidden unit, feature recovery against the unit axes)
   and whether it counts as monosemantic (rule printed below the table), and the chance level.
+* ``monotheory toy search``: the recorded condition search on the search seeds (``--search-*`` options give
+  the grid); writes ``search.json`` (grid, every cell, selection), the phase maps and the probe-size figure;
+  ``--write-conditions`` also writes the selection to the package's ``data/toy_conditions.json``
+  (``make toy-search``), which C5 re-runs on held-out seeds.
 * ``monotheory toy sweep``: accuracy against label-noise rate and σ (``sweeps.png``), and the map over
   (sparsity, noise) of mono − poly accuracy (``phase_map.png``); sweep options (``--noise-rates``,
   ``--sigmas``, ``--sparsities``, ``--map-noise``, ``--mono``) only apply to this mode.
@@ -25,8 +29,8 @@ from pathlib import Path
 from monotheory.config import add_dataclass_arguments, from_namespace, to_dict
 from monotheory.errors import ConfigError
 
-MODES = ("figure5", "sweep")
-TOY_DEFAULT_SECONDS = 60.0  # the default figure5 run (2000 steps), measured on a shared 2-core CPU
+MODES = ("figure5", "sweep", "search")
+TOY_DEFAULT_SECONDS = 60.0  # the default figure5 run, measured on a shared 2-core CPU
 
 
 def _configs():
@@ -35,12 +39,21 @@ def _configs():
     return ToyConfig, SweepConfig
 
 
+def _search_config():
+    from monotheory.toy import SearchConfig
+
+    return SearchConfig
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     ToyConfig, SweepConfig = _configs()
     parser.add_argument("mode", nargs="?", default="figure5", choices=MODES,
                         help="figure5 (default): one setting, all regimes; sweep: noise sweeps and phase map")
     add_dataclass_arguments(parser, ToyConfig)
     add_dataclass_arguments(parser, SweepConfig)
+    add_dataclass_arguments(parser, _search_config(), prefix="search-")
+    parser.add_argument("--write-conditions", action="store_true",
+                        help="search mode: also write the selection to monotheory/data/toy_conditions.json")
     parser.add_argument("--out", default="results/toy", help="output folder (default: results/toy)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -52,15 +65,18 @@ def _fmt_ci(d: dict) -> str:
 
 
 def _table(summary: dict, chance: float | None = None) -> str:
-    lines = [f"{'regime':<14} {'clean':<22} {'label noise':<22} {'input noise':<22} {'class purity':<22} "
-             "features/unit  recovery  monosemantic"]
+    lines = [f"{'regime':<14} {'clean':<22} {'label noise':<22} {'input noise':<22} represented  interference  "
+             "features/unit  recovery  monosemantic (seeds)"]
     for r, row in summary.items():
-        cells = [_fmt_ci(row[c]) for c in ("clean", "label_noise", "input_noise", "monosemanticity")]
-        g = row.get("geometry", {})
-        code = (f"{g['features_per_unit']:<14.2f} {g['unit_feature_recovery']:<9.2f} "
-                f"{'yes' if row.get('monosemantic') else 'no'}") if "features_per_unit" in g else ""
-        lines.append(f"{r:<14} {cells[0]:<22} {cells[1]:<22} {cells[2]:<22} {cells[3]:<22} {code}".rstrip())
-        gaps = [row[c].get("gap_vs_poly") for c in ("clean", "label_noise", "input_noise")]
+        cells = [_fmt_ci(row[c]) for c in ("clean", "label_noise", "input_noise")]
+        c = row["code"]
+        unit = (f"{c['features_per_unit']:<14.2f} {c['unit_feature_recovery']:<9.2f}" if "features_per_unit" in c
+                else f"{'— (linear)':<14} {'—':<9}")
+        k, n = sum(c["monosemantic_per_seed"]), len(c["monosemantic_per_seed"])
+        mono = f"{'yes' if row['monosemantic'] else 'no'} ({k}/{n})"
+        lines.append(f"{r:<14} {cells[0]:<22} {cells[1]:<22} {cells[2]:<22} {c['represented']:<12.1f} "
+                     f"{c['interference']:<13.3f} {unit} {mono}")
+        gaps = [row[c_].get("gap_vs_poly") for c_ in ("clean", "label_noise", "input_noise")]
         if all(gaps):
             lines.append(f"{'  − poly':<14} " + " ".join(f"{_fmt_ci(g):<22}" for g in gaps))
     if chance is not None:
@@ -72,10 +88,19 @@ def main(args: argparse.Namespace) -> int:
     ToyConfig, SweepConfig = _configs()
     cfg = from_namespace(ToyConfig, args)
     sw = from_namespace(SweepConfig, args)
-    if args.mode == "figure5":
+    SearchConfig = _search_config()
+    sc = from_namespace(SearchConfig, args, prefix="search-")
+    if args.mode != "sweep":
         given = [f.name for f in dataclasses.fields(SweepConfig) if getattr(args, f.name, None) is not None]
         if given:
             raise ConfigError(f"--{given[0].replace('_', '-')} only applies to `monotheory toy sweep`")
+    if args.mode != "search":
+        given = [f.name for f in dataclasses.fields(SearchConfig) if getattr(args, "search_" + f.name) is not None]
+        if given or args.write_conditions:
+            name = f"search-{given[0]}" if given else "write-conditions"
+            raise ConfigError(f"--{name.replace('_', '-')} only applies to `monotheory toy search`")
+    if args.mode == "search":
+        sc.check_against(cfg)
     if args.mode == "sweep":
         sw.check_against(cfg)  # e.g. flip rates ≥ 1/2 would invert the binary pair task's labels
     if args.threads is not None and args.threads < 1:
@@ -95,30 +120,38 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     from monotheory.progress import announce  # issue 11: a huge run says so before it starts
 
-    progress = announce("toy", "--steps", cfg.steps, 2000, TOY_DEFAULT_SECONDS) or sys.stderr.isatty()
+    progress = announce("toy", "--steps", cfg.steps, 1000, TOY_DEFAULT_SECONDS) or sys.stderr.isatty()
     if args.mode == "figure5":
         res = experiments.run_figure5(cfg, progress=progress)
         res = {"config": to_dict(cfg), **res}
         atomic_write_json(out / "results.json", res)
-        plots.plot_wtw(res["WtW_seed0"], out / "fig5a_wtw.png")
-        plots.plot_accuracy_bars(res["summary"], out / "fig5b_accuracy.png",
-                                 title=f"n={cfg.n}, m={cfg.m}, S={cfg.sparsity}, η={cfg.noise_rate}, σ={cfg.sigma}")
+        plots.save(plots.plot_wtw(res["WtW_seed0"]), out / "fig5a_wtw.png", res["WtW_seed0"])
+        title = (f"n={cfg.n}, m={cfg.m}, S={cfg.sparsity}, η={cfg.noise_rate}, σ={res['sigma']:.3g} "
+                 f"({res['sigma_sd']:.3g} feature sd)")
+        plots.save(plots.plot_accuracy_bars(res["summary"], title=title, chance=res["chance"]),
+                   out / "fig5b_accuracy.png", plots.bars_data(res["summary"], res["chance"]))
         if args.json:
             from monotheory.report import to_jsonable
 
             slim = {k: v for k, v in res.items() if k != "WtW_seed0"}
             print(json.dumps(to_jsonable(slim), indent=2))
         else:
+            print(f"S = {cfg.sparsity:g}; input noise σ = {res['sigma']:.4g} = {res['sigma_sd']:.3g} feature sd; "
+                  f"label noise {cfg.noise_rate:g}; probe on {cfg.probe_train} samples")
             print(_table(res["summary"], res.get("chance")))
             print(res["monosemantic_rule"])
             print(f"wrote {out / 'results.json'} and figures ({res['train_seconds']:.1f} s training)")
         return 0
-    sweeps = experiments.run_sweeps(cfg, sw, progress=progress)
-    pmap = experiments.run_phase_map(cfg, sw, progress=progress)
+    if args.mode == "search":
+        return _search(cfg, sc, out, args, progress)
+    from monotheory.toy import sweeps as sweep_mod
+
+    sweeps = sweep_mod.run_sweeps(cfg, sw, progress=progress)
+    pmap = sweep_mod.run_phase_map(cfg, sw, progress=progress)
     res = {"config": to_dict(cfg), "sweep_config": to_dict(sw), "sweeps": sweeps, "phase_map": pmap}
     atomic_write_json(out / "sweep_results.json", res)
-    plots.plot_sweeps(sweeps, out / "sweeps.png")
-    plots.plot_phase_map(pmap, out / "phase_map.png")
+    plots.save(plots.plot_sweeps(sweeps), out / "sweeps.png", sweeps)
+    plots.save(plots.plot_phase_map(pmap), out / "phase_map.png", pmap)
     if args.json:
         from monotheory.report import to_jsonable
 
@@ -132,4 +165,28 @@ def main(args: argparse.Namespace) -> int:
                 cells.append(f"{g:+.3f}{'*' if lo > 0 or hi < 0 else ' '}")
             print(f"  S={s:<5g} " + " ".join(cells))
         print(f"(* = 95 % interval excludes 0); wrote {out / 'sweep_results.json'} and figures")
+    return 0
+
+
+def _search(cfg, sc, out: Path, args, progress: bool) -> int:
+    from monotheory.report import atomic_write_json, to_jsonable
+    from monotheory.toy import plots, search
+
+    res = search.run_search(sc, cfg, progress=progress)
+    res["config"], res["search_config"] = to_dict(cfg), to_dict(sc)
+    atomic_write_json(out / "search.json", res)
+    figs = plots.search_figures(res, out)
+    if args.write_conditions:
+        print(f"wrote {search.write_conditions(res)}")
+    if args.json:
+        print(json.dumps(to_jsonable(res["selected"]), indent=2))
+    else:
+        print(res["score_rule"])
+        for c in res["selected"]:
+            print(f"  {c['regime']}: S={c['sparsity']:g}, {c['importance']}, probe {c['probe_size']}, "
+                  f"η={c['noise_rate']:g}, σ={c['sigma_sd']:g} sd → score {c['score']:+.2f} (t clean "
+                  f"{c['t_clean']:+.2f}, label {c['t_label']:+.2f}, input {c['t_input']:+.2f})")
+        if not res["selected"]:
+            print("  nothing selected: no (S, importance) where mono is monosemantic and poly polysemantic")
+        print(f"wrote {out / 'search.json'} and {len(figs)} figures")
     return 0

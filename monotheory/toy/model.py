@@ -27,9 +27,31 @@ Regimes (what makes a model monosemantic here is an assumption; the paper does n
     sparse autoencoder's code (non-negative and sparse). An L1 penalty on a *linear* code does not favour
     monosemanticity here: an antipodal pair h = x_a − x_b costs |x_a − x_b|, no more than one feature per
     unit when features are sparse (we measured: λ = 0.2 keeps the antipodal pairs, λ = 1 kills the code).
+``mono-topk``
+    h = TopK(ReLU(W x)): only the k largest positive entries of the code survive (``topk``), trained on clean
+    reconstruction like the others. The analogue of a top-k sparse autoencoder (Gao et al. 2024) and of NCL's
+    sparse non-negative codes; it controls for nothing by itself: whether it is monosemantic is *measured*
+    (:func:`monotheory.metrics.monosemantic_verdict`), not assumed.
 ``oracle``
     Hand-built, not trained: hidden unit j is feature j for the m most important features (W = [I_m | 0]
-    up to the importance order), b = 0. Perfectly monosemantic by construction.
+    up to the importance order), b = 0. Monosemantic by construction, dense (a linear code), no
+    superposition: the ideal of a monosemantic encoder.
+``oracle-rot``
+    The oracle's subspace in a random orthonormal basis, W = R·[I_m | 0] (R Haar-distributed, drawn from the
+    seed's ``"oracle-rot"`` stream). The same linear information as the oracle in a dense, mixed basis: it
+    controls for the *basis* (a linear probe is invariant to any invertible map of h, so every accuracy must
+    equal the oracle's).
+``oracle-topk``
+    The oracle with the top-k code of ``mono-topk``: monosemantic AND sparse. Against ``oracle`` it controls
+    for the *sparsity* of the code at fixed monosemanticity.
+``dense-trained``
+    ``poly`` trained on dense features (S = 0) and evaluated at the target S: a trained linear code without
+    the superposition that sparse training data produces. It controls for superposition at fixed training
+    procedure (the analogue of an encoder whose pretraining data did not favour superposition).
+
+Codes with a per-unit nonlinearity (``PER_UNIT_CODES``: ReLU or top-k) have a privileged basis; for the
+linear codes (``poly``, ``mono-nonneg-w``, ``oracle``, ``oracle-rot``, ``dense-trained``) only basis-free
+measures mean anything (see :mod:`monotheory.metrics`).
 """
 
 from __future__ import annotations
@@ -41,7 +63,15 @@ from torch import nn
 
 from monotheory.config import check_choice, check_int, check_nonnegative, check_range, check_sparsity
 from monotheory.errors import ConfigError
-from monotheory.toy import IMPORTANCES, MONO_REGIMES, REGIMES  # noqa: F401 (re-exported)
+from monotheory.seeding import torch_generator
+from monotheory.toy import (  # noqa: F401 (re-exported)
+    HAND_BUILT,
+    IMPORTANCES,
+    MONO_REGIMES,
+    PER_UNIT_CODES,
+    REGIMES,
+    TOPK_REGIMES,
+)
 
 
 def importance_weights(n: int, kind: str = "uniform", decay: float = 0.9) -> torch.Tensor:
@@ -120,13 +150,14 @@ class ToyModel(nn.Module):
     """I toy models in one module: ``W`` (I, m, n), ``b`` (I, n); instance k has ``regimes[k]``.
 
     ``importance`` (n,) weights the loss; the oracle keeps the m features with the largest importance
-    (ties broken by index). ``l1_penalty`` is the λ of ``mono-l1`` instances (ignored for the others).
+    (ties broken by index). ``l1_penalty`` is the λ of ``mono-l1`` instances (ignored for the others);
+    ``topk`` the k of the top-k codes (``mono-topk``, ``oracle-topk``), 1 ≤ k ≤ m.
     W is initialised Xavier-normal from a generator seeded by each instance's seed, so instances that share
     a seed share their initial W (mono-nonneg-w starts from |W|); b starts at 0.
     """
 
     def __init__(self, n: int, m: int, regimes: Sequence[str], seeds: Sequence[int], *,
-                 importance: torch.Tensor | None = None, l1_penalty: float = 0.0):
+                 importance: torch.Tensor | None = None, l1_penalty: float = 0.0, topk: int | None = None):
         super().__init__()
         check_int("n", n, minimum=2)
         check_int("m", m)
@@ -138,15 +169,17 @@ class ToyModel(nn.Module):
         for r in regimes:
             check_choice("regime", r, REGIMES)
         check_nonnegative("l1_penalty", l1_penalty)
+        self.topk = m if topk is None else check_int("topk", topk, minimum=1, maximum=m)
         self.n, self.m, self.regimes, self.seeds = n, m, list(regimes), [int(s) for s in seeds]
         imp = torch.ones(n) if importance is None else torch.as_tensor(importance, dtype=torch.float32)
         if imp.shape != (n,):
             raise ConfigError(f"importance has shape {tuple(imp.shape)}, expected ({n},)")
         self.register_buffer("importance", imp)
         flag = lambda names: torch.tensor([r in names for r in regimes]).view(-1, 1, 1)  # noqa: E731
-        self.register_buffer("relu_hidden", flag({"mono-nonneg", "mono-l1"}))
+        self.register_buffer("relu_hidden", flag(PER_UNIT_CODES))
+        self.register_buffer("topk_code", flag(TOPK_REGIMES))
         self.register_buffer("nonneg_w", flag({"mono-nonneg-w"}))
-        self.register_buffer("trainable", ~flag({"oracle"}))
+        self.register_buffer("trainable", ~flag(HAND_BUILT))
         self.register_buffer("l1", torch.tensor([l1_penalty if r == "mono-l1" else 0.0 for r in regimes]))
         W = torch.empty(len(regimes), m, n)
         std = (2.0 / (m + n)) ** 0.5
@@ -163,18 +196,33 @@ class ToyModel(nn.Module):
         return self.W.shape[0]
 
     def set_oracle_(self) -> None:
-        """Write the hand-built one-feature-per-unit weights into every ``oracle`` instance."""
+        """Write the hand-built weights into every hand-built instance: [I_m | 0] (in importance order) for
+        ``oracle`` and ``oracle-topk``, R·[I_m | 0] with R from the seed's ``"oracle-rot"`` stream for
+        ``oracle-rot``."""
         order = torch.argsort(-self.importance, stable=True)[: self.m]
         eye = torch.zeros(self.m, self.n, device=self.W.device)
         eye[torch.arange(self.m), order] = 1.0
         mask = ~self.trainable
-        self.W.copy_(torch.where(mask, eye, self.W))
+        hand = eye.expand_as(self.W).clone()
+        for k, r in enumerate(self.regimes):
+            if r == "oracle-rot":
+                hand[k] = random_rotation(self.m, self.seeds[k]).to(eye.device) @ eye
+        self.W.copy_(torch.where(mask, hand, self.W))
         self.b.copy_(torch.where(mask.view(-1, 1), torch.zeros_like(self.b), self.b))
 
+    def _code(self, h: torch.Tensor, relu: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
+        """The code a from pre-activations h (I, N, m): ReLU where ``relu``; where ``topk``, also zero all but
+        the k largest entries of each sample (ties: torch.topk's choice)."""
+        a = torch.where(relu, h.clamp(min=0.0), h)
+        if self.topk < self.m and bool(topk.any()):
+            keep = torch.zeros_like(a, dtype=torch.bool).scatter_(-1, a.topk(self.topk, dim=-1).indices, True)
+            a = torch.where(topk & ~keep, 0.0, a)
+        return a
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Hidden code h of x (I, N, n) → (I, N, m); ReLU'd for ``mono-nonneg`` instances."""
+        """Hidden code h of x (I, N, n) → (I, N, m); ReLU'd for the ReLU codes, top-k for the top-k codes."""
         h = torch.einsum("imn,ibn->ibm", self.W, x)
-        return torch.where(self.relu_hidden, torch.relu(h), h)
+        return self._code(h, self.relu_hidden, self.topk_code)
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
         """Reconstruction x' = ReLU(Wᵀ h + b), (I, N, m) → (I, N, n)."""
@@ -203,7 +251,7 @@ class ToyModel(nn.Module):
         W, b, relu, l1 = self.W[instances], self.b[instances], self.relu_hidden[instances], self.l1[instances]
         B = x.shape[1]
         h = torch.bmm(x, W.transpose(1, 2))                            # (I, B, m)
-        a = torch.where(relu, h.clamp(min=0.0), h)
+        a = self._code(h, relu, self.topk_code[instances])
         z = torch.baddbmm(b.unsqueeze(1), a, W)                        # (I, B, n)
         active = z > 0
         d = z.clamp_(min=0.0).sub_(x)                                  # ReLU(z) − x, in place
@@ -214,7 +262,8 @@ class ToyModel(nn.Module):
         gb = G.sum(1)
         da = torch.bmm(G, W.transpose(1, 2))                           # (I, B, m)
         da = da + (l1 * (1.0 / B)).view(-1, 1, 1) * a.sign()
-        dh = torch.where(relu & (h <= 0), 0.0, da)
+        # the code passes gradient where it passes h: ReLU'd and top-k-dropped entries (a = 0 ≠ h) stop it
+        dh = torch.where(relu & (a == 0), 0.0, da)
         gW = torch.bmm(a.transpose(1, 2), G) + torch.bmm(dh.transpose(1, 2), x)
         return loss, gW, gb
 
@@ -228,8 +277,16 @@ class ToyModel(nn.Module):
         idx = [index] if isinstance(index, int) else list(index)
         l1 = max([float(self.l1[i]) for i in idx] + [0.0])
         out = ToyModel(self.n, self.m, [self.regimes[i] for i in idx], [self.seeds[i] for i in idx],
-                       importance=self.importance.cpu(), l1_penalty=l1)
+                       importance=self.importance.cpu(), l1_penalty=l1, topk=self.topk)
         with torch.no_grad():
             out.W.copy_(self.W[idx].detach().cpu())
             out.b.copy_(self.b[idx].detach().cpu())
         return out.to(self.W.device)
+
+
+def random_rotation(m: int, seed: int) -> torch.Tensor:
+    """A Haar-distributed m × m orthogonal matrix from the ``("toy", "oracle-rot")`` stream of ``seed``
+    (QR of a Gaussian matrix with the signs of R's diagonal folded into Q, Mezzadri 2007)."""
+    g = torch.randn(m, m, generator=torch_generator(int(seed), "toy", "oracle-rot"), dtype=torch.float64)
+    q, r = torch.linalg.qr(g)
+    return (q * torch.sign(torch.diagonal(r))).float()

@@ -1,7 +1,9 @@
-"""Toy-model figures: WᵀW heatmaps (Figure 5a), accuracy bars (5b), noise sweeps and the mono − poly map.
+"""Toy-model figures: WᵀW heatmaps (Figure 5a), accuracy bars (5b), noise sweeps, phase maps, probe size.
 
-Every function takes the JSON-ready result of :mod:`monotheory.toy.experiments`, draws with matplotlib
-(Agg) and saves PNG + data JSON through :func:`monotheory.plots.save_figure`.
+Every ``plot_*`` function takes the JSON-ready result of :mod:`monotheory.toy.experiments` /
+:mod:`monotheory.toy.search`, draws with matplotlib (Agg) on ``ax`` (a new figure when None) and returns
+the figure; :func:`save` writes it as PNG with the data it shows as JSON beside it
+(:func:`monotheory.plots.save_figure`).
 """
 
 from __future__ import annotations
@@ -15,72 +17,90 @@ from monotheory.plots import pyplot, save_figure
 CONDITIONS = (("clean", "clean"), ("label_noise", "label noise"), ("input_noise", "input noise"))
 
 
-def plot_wtw(wtw: dict, path: str | Path, *, title: str = "WᵀW (seed 0)") -> Path:
-    """Figure 5(a): one WᵀW heatmap per regime, mono regimes first and poly last (as in the paper)."""
-    plt = pyplot()
+def _ax(ax, figsize):
+    if ax is None:
+        fig, ax = pyplot().subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def save(fig, path: str | Path, data) -> Path:
+    """PNG at ``path`` and ``data`` as JSON beside it."""
+    return save_figure(fig, path, data)
+
+
+def plot_wtw(wtw: dict, axes=None, *, title: str = "WᵀW (seed 0)"):
+    """Figure 5(a): one WᵀW heatmap per regime, mono regimes first and poly last (as in the paper).
+    ``axes``: a sequence of one axis per regime (a new figure when None). Returns the figure."""
     names = [r for r in wtw if r != "poly"] + (["poly"] if "poly" in wtw else [])
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
+    if axes is None:
+        fig, grid = pyplot().subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
+        axes = list(grid[0])
+    fig = axes[0].figure
     vmax = max(float(np.abs(np.asarray(wtw[r])).max()) for r in names) or 1.0
-    for ax, r in zip(axes[0], names, strict=True):
+    for ax, r in zip(axes, names, strict=True):
         im = ax.imshow(np.asarray(wtw[r]), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
         ax.set_title(r)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+    fig.colorbar(im, ax=list(axes), shrink=0.8)
     fig.suptitle(title)
-    return save_figure(fig, path, {r: np.asarray(wtw[r]) for r in names})
+    return fig
 
 
-def plot_accuracy_bars(summary: dict, path: str | Path, *, title: str = "linear probe on h") -> Path:
-    """Figure 5(b): accuracy per condition (clean / label noise / input noise), one bar per regime, 95 % CIs."""
-    plt = pyplot()
+def plot_accuracy_bars(summary: dict, ax=None, *, title: str = "linear probe on h", chance: float | None = None):
+    """Figure 5(b): accuracy per condition, one bar per regime, 95 % t-intervals over seeds; chance dashed."""
     regimes = list(summary)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(CONDITIONS) * len(regimes) / 2.5, 3.4))
+    fig, ax = _ax(ax, (1.6 + 1.2 * len(CONDITIONS) * len(regimes) / 2.5, 3.4))
     width = 0.8 / len(regimes)
-    data = {}
     for j, r in enumerate(regimes):
         means = np.array([summary[r][c]["mean"] for c, _ in CONDITIONS])
         ci = np.array([summary[r][c]["ci"] for c, _ in CONDITIONS], dtype=float)
         err = np.abs(np.nan_to_num(np.vstack([means - ci[:, 0], ci[:, 1] - means])))
         ax.bar(np.arange(len(CONDITIONS)) + (j - (len(regimes) - 1) / 2) * width, means, width, yerr=err,
                capsize=2, label=r)
-        data[r] = {c: {"mean": summary[r][c]["mean"], "ci": summary[r][c]["ci"]} for c, _ in CONDITIONS}
+    if chance is not None:
+        ax.axhline(chance, color="k", ls="--", lw=0.8, label="chance")
     ax.set_xticks(np.arange(len(CONDITIONS)), [lbl for _, lbl in CONDITIONS])
     ax.set_ylabel("test accuracy")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    return save_figure(fig, path, data)
+    return fig
 
 
-def plot_sweeps(sweep: dict, path: str | Path) -> Path:
+def bars_data(summary: dict, chance: float | None = None) -> dict:
+    return {"chance": chance, **{r: {c: {"mean": summary[r][c]["mean"], "ci": summary[r][c]["ci"]}
+                                     for c, _ in CONDITIONS} for r in summary}}
+
+
+def plot_sweeps(sweep: dict, axes=None):
     """Accuracy of every regime against label-noise rate (left) and input-noise σ (right), 95 % bands."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, key, xlabel in ((axes[0], "label", "label noise rate"), (axes[1], "input", "input noise σ")):
+    if axes is None:
+        fig, axes = pyplot().subplots(1, 2, figsize=(9, 3.4))
+    fig = axes[0].figure
+    unit = "feature sd" if sweep.get("sigma_unit") == "sd" else "raw"
+    for ax, key, xlabel in ((axes[0], "label", "label noise rate"), (axes[1], "input", f"input noise σ ({unit})")):
         xs = np.asarray(sweep[key]["levels"], dtype=float)
         for r, stats in sweep[key]["regimes"].items():
             mean = np.array([s["mean"] for s in stats])
-            lo = np.array([s["ci"][0] for s in stats], dtype=float)
-            hi = np.array([s["ci"][1] for s in stats], dtype=float)
             ax.plot(xs, mean, marker="o", ms=3, label=r)
-            ax.fill_between(xs, lo, hi, alpha=0.2)
+            ax.fill_between(xs, np.array([s["ci"][0] for s in stats], dtype=float),
+                            np.array([s["ci"][1] for s in stats], dtype=float), alpha=0.2)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy")
     axes[0].legend(fontsize=7)
     fig.suptitle(sweep.get("title", ""), fontsize=9)
-    return save_figure(fig, path, sweep)
+    return fig
 
 
-def plot_phase_map(pmap: dict, path: str | Path) -> Path:
+def plot_phase_map(pmap: dict, ax=None):
     """Map over (sparsity, noise level): colour = mono − poly accuracy; '+' / '−' where the 95 % CI of the
     paired gap excludes 0 (mono significantly better / worse), '·' where it does not."""
-    plt = pyplot()
     gap = np.asarray(pmap["gap"], dtype=float)
-    lo = np.asarray(pmap["ci_lo"], dtype=float)
-    hi = np.asarray(pmap["ci_hi"], dtype=float)
+    lo, hi = np.asarray(pmap["ci_lo"], dtype=float), np.asarray(pmap["ci_hi"], dtype=float)
     s, lv = pmap["sparsities"], pmap["levels"]
-    fig, ax = plt.subplots(figsize=(1.5 + 0.7 * len(lv), 1.2 + 0.45 * len(s)))
-    vmax = float(np.nanmax(np.abs(gap))) if np.isfinite(gap).any() else 1.0
+    fig, ax = _ax(ax, (1.5 + 0.7 * len(lv), 1.2 + 0.45 * len(s)))
+    vmax = float(np.nanmax(np.abs(gap))) if np.isfinite(gap).any() and np.nanmax(np.abs(gap)) > 0 else 1.0
     im = ax.imshow(gap, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", origin="lower")
     for i in range(gap.shape[0]):
         for j in range(gap.shape[1]):
@@ -90,6 +110,57 @@ def plot_phase_map(pmap: dict, path: str | Path) -> Path:
     ax.set_yticks(range(len(s)), [f"{v:g}" for v in s])
     ax.set_xlabel(pmap["noise_label"])
     ax.set_ylabel("sparsity S = P(x_i = 0)")
-    ax.set_title(f"{pmap['mono']} − {pmap['poly']} accuracy", fontsize=9)
+    ax.set_title(pmap.get("title", f"{pmap['mono']} − {pmap['poly']} accuracy"), fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.8)
-    return save_figure(fig, path, pmap)
+    return fig
+
+
+def plot_probe_size(data: dict, ax=None):
+    """Accuracy against the probe's training size under label noise, one line per regime (95 % bands)."""
+    fig, ax = _ax(ax, (4.2, 3.2))
+    for r, stats in data["regimes"].items():
+        xs = np.asarray(data["sizes"], dtype=float)
+        ax.plot(xs, [s["mean"] for s in stats], marker="o", ms=3, label=r)
+        ax.fill_between(xs, [s["ci"][0] for s in stats], [s["ci"][1] for s in stats], alpha=0.2)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("probe training samples")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(data["title"], fontsize=8)
+    ax.legend(fontsize=6)
+    return fig
+
+
+def search_figures(res: dict, out: str | Path) -> list[Path]:
+    """From a search result: phase maps over (S, σ in sd) and (S, η) of mono − poly for mono-topk and oracle
+    (per importance, at the input probe size / the largest probe size), and accuracy against probe size
+    under the largest η (per importance and S). Each PNG with its JSON."""
+    from monotheory.stats import paired_t, t_interval
+
+    out = Path(out)
+    g = res["grid"]
+    cells = {(c["sparsity"], c["importance"], c["regime"], c["probe_size"], c["noise"], c["level"]): c["per_seed"]
+             for c in res["cells"]}
+    in_size = next(c["probe_size"] for c in res["cells"] if c["noise"] == "input")
+    paths = []
+    for imp in g["importances"]:
+        for mono in [r for r in ("mono-topk", "oracle") if r in g["regimes"]]:
+            for noise, levels, size, label in (("input", g["sigma_sds"], in_size, "input noise σ (feature sd)"),
+                                               ("label", g["noise_rates"], max(g["probe_sizes"]), "label noise rate")):
+                cell = [[paired_t(cells[(S, imp, mono, size, noise, lv)], cells[(S, imp, "poly", size, noise, lv)])
+                         for lv in levels] for S in g["sparsities"]]
+                pmap = {"mono": mono, "poly": "poly", "sparsities": g["sparsities"], "levels": levels,
+                        "noise_label": label, "importance": imp, "probe_size": size,
+                        "title": f"{mono} − poly, {imp} importance, probe {size}",
+                        "gap": [[c["mean"] for c in row] for row in cell],
+                        "ci_lo": [[c["ci"][0] for c in row] for row in cell],
+                        "ci_hi": [[c["ci"][1] for c in row] for row in cell]}
+                paths.append(save(plot_phase_map(pmap), out / f"phase_{noise}_{mono}_{imp}.png", pmap))
+        eta = max(g["noise_rates"])
+        for S in g["sparsities"]:
+            stats = {r: [dict(zip(("mean", "lo", "hi"), t_interval(cells[(S, imp, r, n, "label", eta)]), strict=True))
+                         for n in g["probe_sizes"]] for r in g["regimes"]}
+            data = {"sizes": g["probe_sizes"], "eta": eta, "sparsity": S, "importance": imp,
+                    "title": f"label noise η={eta:g}, S={S:g}, {imp} importance",
+                    "regimes": {r: [{"mean": s["mean"], "ci": [s["lo"], s["hi"]]} for s in v] for r, v in stats.items()}}
+            paths.append(save(plot_probe_size(data), out / f"probe_size_S{S:g}_{imp}.png", data))
+    return paths

@@ -1,4 +1,6 @@
-"""C5's verdict rule (paper_checks/c05_toy_model.py) on synthetic summaries with known answers."""
+"""C5's verdict rule (paper_checks/c05_toy_model.py) on synthetic summaries with known answers: the premise
+gate (a row is a test only if mono is measured monosemantic and poly polysemantic), Holm within a row, the
+chance and difference-in-differences rules."""
 
 import importlib.util
 from pathlib import Path
@@ -6,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED
+from monotheory.report import NOT_REPRODUCED, REPRODUCED, SKIPPED
+from monotheory.stats import holm
 from monotheory.toy import ToyConfig
 from monotheory.toy.experiments import summarise
 
@@ -17,25 +20,27 @@ spec.loader.exec_module(c05)
 
 SEEDS = 10
 CHANCE = 0.03
-GEOMETRY = {"poly": (9.0, 0.5), "oracle": (1.0, 1.0)}
 
 
-def summary(mono: dict, poly: dict, spread: float = 0.004) -> dict:
+def code(mono: list[bool], basis="basis-free (linear code)"):
+    return {"basis": basis, "monosemantic_per_seed": mono, "represented": 20.0, "interference": 0.0 if all(mono) else 1.0}
+
+
+def summary(mono: dict, poly: dict, spread: float = 0.004, mono_seeds=None, poly_seeds=None) -> dict:
     """Per-seed accuracies = mean + a small seed-dependent jitter (different per regime and condition)."""
     rng = np.random.default_rng(0)
     acc = {c: np.concatenate([poly[c] + spread * rng.standard_normal(SEEDS),
                               mono[c] + spread * rng.standard_normal(SEEDS)])
            for c in ("clean", "label_noise", "input_noise")}
-    acc["monosemanticity"] = np.full(2 * SEEDS, 0.03)
     s = summarise(acc, ["poly", "oracle"], SEEDS)
-    for r, (fpu, rec) in GEOMETRY.items():
-        s[r]["geometry"] = {"features_per_unit": fpu, "unit_feature_recovery": rec}
-        s[r]["monosemantic"] = fpu <= 1.25 and rec >= 0.9
+    for r, flags in (("poly", poly_seeds or [False] * SEEDS), ("oracle", mono_seeds or [True] * SEEDS)):
+        s[r]["code"] = code(flags)
+        s[r]["monosemantic"], s[r]["polysemantic"] = all(flags), not any(flags)
     return s
 
 
-def verdict(mono, poly, chance=CHANCE):
-    return c05.verdict_for("oracle", summary(mono, poly), "synthetic", ToyConfig(), [], chance=chance)
+def verdict(mono, poly, chance=CHANCE, **kw):
+    return c05.verdict_for("oracle", summary(mono, poly, **kw), "synthetic", ToyConfig(), [], chance=chance)
 
 
 def acc(clean, label, inp):
@@ -44,14 +49,49 @@ def acc(clean, label, inp):
 
 def test_reproduced():
     v = verdict(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40))
-    assert v.verdict == REPRODUCED
+    assert v.verdict == REPRODUCED and v.details["is_test"]
     assert v.details["difference_in_differences"]["input"]["mean"] == pytest.approx(0.2, abs=0.01)
 
 
-def test_partly_when_mono_is_robust_under_one_noise_only():
-    v = verdict(acc(0.60, 0.40, 0.30), acc(0.70, 0.30, 0.40))
-    assert v.verdict == PARTLY and v.details["holds"]["mono robust under label noise"]
-    assert not v.details["holds"]["mono robust under input noise"]
+def test_not_monosemantic_mono_is_not_a_test():
+    """The same numbers as a reproduced row, but one seed of mono fails the monosemanticity rule."""
+    v = verdict(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40), mono_seeds=[True] * 9 + [False])
+    assert v.verdict == SKIPPED and not v.details["is_test"]
+    assert v.measured.startswith("NOT A TEST (oracle not monosemantic)") and "not a test" in v.label
+    assert "monosemantic on 9/10 seeds" in v.measured
+
+
+def test_poly_not_polysemantic_is_not_a_test():
+    v = verdict(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40), poly_seeds=[True] + [False] * 9)
+    assert v.verdict == SKIPPED and "poly not polysemantic" in v.measured
+
+
+def test_holm_within_the_row():
+    """Three one-sided cells; their p-values are Holm-adjusted (hand-computed against stats.holm and by
+    the formula for three: the smallest ×3, the next ×2, the largest ×1, made monotone)."""
+    v = verdict(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40))
+    cells = v.details["cells"]
+    p = np.array([cells[k]["p_one_sided"] for k in ("clean", "label", "input")])
+    order = np.argsort(p)
+    by_hand = np.empty(3)
+    by_hand[order] = np.maximum.accumulate(np.minimum(1, p[order] * np.array([3, 2, 1])))
+    np.testing.assert_allclose([cells[k]["p_holm"] for k in ("clean", "label", "input")], by_hand)
+    np.testing.assert_allclose(by_hand, holm(p))
+
+
+def test_a_cell_significant_only_without_correction_does_not_count():
+    """A label cell with one-sided p ≈ 0.027 fails after Holm when another cell (input, p ≈ 0.3) is weaker:
+    the label cell is then the second largest of three and is doubled to ≈ 0.054."""
+    s = summary(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40))
+    poly = np.asarray(s["poly"]["label_noise"]["per_seed"])
+    e = np.array([0.02, -0.03, 0.01, 0.02, -0.01, 0.0, 0.03, -0.02, 0.01, -0.02])  # mean +0.001: p ≈ 0.43
+    s["oracle"]["input_noise"]["per_seed"] = np.asarray(s["poly"]["input_noise"]["per_seed"]) + e
+    d = np.array([0.056, -0.024, 0.046, 0.016, -0.014, 0.036, 0.026, -0.004, 0.026, 0.016])  # one-sided p ≈ 0.027
+    s["oracle"]["label_noise"]["per_seed"] = poly + d
+    v = c05.verdict_for("oracle", s, "synthetic", ToyConfig(), [], chance=CHANCE)
+    cell = v.details["cells"]["label"]
+    assert 0.05 / 3 < cell["p_one_sided"] < 0.05 and cell["p_holm"] >= 0.05
+    assert not v.details["holds"]["mono better under label noise"] and v.verdict == NOT_REPRODUCED
 
 
 def test_not_reproduced_when_mono_is_worse_everywhere():
@@ -59,39 +99,12 @@ def test_not_reproduced_when_mono_is_worse_everywhere():
 
 
 def test_better_under_noise_only_because_better_clean_does_not_count():
-    """The audit's case (oracle at S = 0.2): +0.28 clean, +0.05 under input noise — better in absolute terms
-    but losing 0.23 more than poly; the label-noise cell sits at chance. The literal comparison alone would
-    say 'partly reproduced'."""
+    """+0.28 clean, +0.05 under input noise, losing 0.23 more than poly; the label cell at chance."""
     v = verdict(acc(0.43, 0.042, 0.17), acc(0.15, 0.042, 0.12))
-    h = v.details["holds"]
-    assert h["mono better under input noise"] and not h["mono loses no more than poly under input noise"]
+    assert v.details["holds"]["mono better under input noise"]
     assert v.details["difference_in_differences"]["input"]["ci"][1] < 0
-    assert v.details["retained_fraction"]["oracle"]["input_noise"] < v.details["retained_fraction"]["poly"][
-        "input_noise"]
     assert v.details["near_chance"] == {"label": True, "input": False}
-    assert v.verdict == NOT_REPRODUCED
-    assert "label-noise cell uninformative (near or below chance)" in v.measured and "chance 0.030" in v.measured
-    assert "oracle 1.00 features/unit, recovery 1.00 → monosemantic: yes" in v.measured
-    assert "poly 9.00 features/unit, recovery 0.50 → monosemantic: no" in v.measured
-
-
-def test_a_significant_gap_near_chance_does_not_count():
-    """Mono ahead of poly under label noise (interval above 0), but both at chance + ~1 %: uninformative."""
-    v = verdict(acc(0.50, 0.046, 0.30), acc(0.50, 0.040, 0.40))
-    assert v.details["holds"]["mono better under label noise"] and v.details["near_chance"]["label"]
-    assert v.verdict == NOT_REPRODUCED and v.details["status_without_chance_rule"] == PARTLY
-    assert "(without the chance rule: partly reproduced)" in v.measured
-    # the same gap well above chance counts
-    assert verdict(acc(0.50, 0.206, 0.30), acc(0.50, 0.200, 0.40)).verdict == PARTLY
-
-
-def test_below_chance_cells_are_uninformative():
-    """Both probes below the best constant prediction (pair task, chance 0.82): mono's lead does not count."""
-    v = verdict(acc(0.87, 0.90, 0.74), acc(0.93, 0.80, 0.70), chance=0.82)
-    assert v.details["near_chance"] == {"label": False, "input": True}
-    assert v.details["holds"]["mono better under input noise"] and v.verdict == PARTLY  # label noise only
-    assert v.details["holds"]["mono robust under label noise"]
-    assert not v.details["holds"]["mono robust under input noise"]
+    assert v.verdict == NOT_REPRODUCED and "label-noise cell near or below chance" in v.measured
 
 
 def test_near_chance_rule():
@@ -99,5 +112,3 @@ def test_near_chance_rule():
     poly = {"label_noise": {"ci": [0.0, 0.05]}}
     assert c05.near_chance(row, poly, "label_noise", 0.03)          # bound 0.03 + 0.05·0.97 = 0.0785
     assert not c05.near_chance(row, poly, "label_noise", 0.01)      # bound 0.0595 < 0.07
-    binary = {"label_noise": {"ci": [0.80, 0.83]}}
-    assert not c05.near_chance(binary, binary, "label_noise", 0.82)  # 0.83 ≥ 0.82 + 0.009: above chance

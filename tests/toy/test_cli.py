@@ -15,27 +15,31 @@ def test_toy_json_structure(cli, tmp_path):
     assert rc == 0, err
     res = json.loads(out)
     assert res["config"]["_type"] == "ToyConfig" and res["config"]["n"] == 10
-    assert set(res["summary"]) == {"poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle"}
+    assert set(res["summary"]) == {"poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk"}
     for regime, row in res["summary"].items():
-        for cond in ("clean", "label_noise", "input_noise", "monosemanticity"):
+        for cond in ("clean", "label_noise", "input_noise"):
             assert len(row[cond]["ci"]) == 2 and 0 <= row[cond]["mean"] <= 1
             if regime != "poly":
-                assert "gap_vs_poly" in row[cond]
-        fpu = row["geometry"]["features_per_unit"]  # None (JSON for NaN) if no feature is represented
-        assert (fpu is None or fpu >= 1) and 0 <= row["geometry"]["unit_feature_recovery"] <= 1
-        assert isinstance(row["monosemantic"], bool)
-    assert res["summary"]["oracle"]["monosemantic"] is True
+                assert "gap_vs_poly" in row[cond] and 0 <= row[cond]["gap_vs_poly"]["p_value"] <= 1
+        code = row["code"]
+        assert {"represented", "interference", "dimensions_per_feature"} <= set(code)
+        assert ("features_per_unit" in code) == (code["basis"] == "per-unit")
+        assert isinstance(row["monosemantic"], bool) and len(code["monosemantic_per_seed"]) == 2
+    assert res["summary"]["oracle"]["monosemantic"] is True and res["summary"]["oracle-rot"]["monosemantic"] is True
+    assert res["summary"]["oracle-rot"]["clean"]["mean"] == pytest.approx(res["summary"]["oracle"]["clean"]["mean"],
+                                                                          abs=0.01)
     assert 0 < res["chance"] < 1 and "features_per_unit" in res["monosemantic_rule"]
-    for f in ("results.json", "fig5a_wtw.png", "fig5b_accuracy.png"):
+    assert res["sigma_sd"] == pytest.approx(0.6) and res["config"]["sigma"] is None
+    for f in ("results.json", "fig5a_wtw.png", "fig5a_wtw.json", "fig5b_accuracy.png", "fig5b_accuracy.json"):
         assert (tmp_path / f).is_file()
 
 
 def test_toy_table_names_the_monosemantic_codes(cli, tmp_path):
     rc, out, err = cli("toy", *SMALL, "--out", str(tmp_path))
     assert rc == 0, err
-    assert "features/unit" in out and "chance (majority-class rate of the test labels)" in out
-    oracle = next(line for line in out.splitlines() if line.startswith("oracle"))
-    assert oracle.rstrip().endswith("yes")
+    assert "interference" in out and "chance (majority-class rate of the test labels)" in out
+    oracle = next(line for line in out.splitlines() if line.startswith("oracle "))
+    assert "yes (2/2)" in oracle
 
 
 def test_toy_sweep_writes_map(cli, tmp_path):
@@ -48,6 +52,17 @@ def test_toy_sweep_writes_map(cli, tmp_path):
     assert data["phase_map"]["levels"] == [0.0, 0.9] and data["sweep_config"]["_type"] == "SweepConfig"
 
 
+def test_toy_search_writes_grid_selection_and_figures(cli, tmp_path):
+    rc, out, err = cli("toy", "search", *SMALL, "--search-sparsities", "0.5,0.8", "--search-importances", "uniform",
+                       "--search-sigma-sds", "1", "--search-noise-rates", "0.5", "--search-probe-sizes", "64,128",
+                       "--search-regimes", "poly,oracle,mono-topk", "--out", str(tmp_path))
+    assert rc == 0, err
+    res = json.loads((tmp_path / "search.json").read_text())
+    assert res["grid"]["sparsities"] == [0.5, 0.8] and res["search_seeds"] == [0, 1] and "score_rule" in res
+    assert (tmp_path / "phase_input_oracle_uniform.png").is_file()
+    assert (tmp_path / "probe_size_S0.8_uniform.json").is_file()
+
+
 @pytest.mark.parametrize("args, text", [
     (["--m", "50"], "m = 50"),
     (["--sparsity", "1"], "sparsity = 1.0 is outside [0, 1)"),
@@ -58,6 +73,14 @@ def test_toy_sweep_writes_map(cli, tmp_path):
     (["--sparsities", "0.5"], "only applies to `monotheory toy sweep`"),
     (["sweep", "--map-noise", "both"], "map_noise"),
     (["--steps", "many"], "invalid int value"),
+    (["--topk", "21"], "topk = 21 is outside [1, m = 20]"),
+    (["--sigma", "0.2", "--sigma-sd", "1"], "are both given"),
+    (["--sigma-sd", "-1"], "sigma_sd = -1"),
+    (["--probe-train", "10"], "probe_train = 10 is below the 41 classes"),
+    (["search", "--search-sparsities", ""], "search grid axis sparsities is empty"),
+    (["search", "--search-regimes", "poly,mono"], "search regime = 'mono' is unknown"),
+    (["search", "--search-probe-sizes", "16"], "probe_sizes entry = 16 is below the 41 classes"),
+    (["--search-sparsities", "0.5"], "only applies to `monotheory toy search`"),
     (["--task", "pair", "--noise-rate", "0.5"], "noise_rate = 0.5 is outside [0, 0.5) for flip label noise"),
     (["sweep", "--task", "pair", "--noise-rate", "0.3", "--noise-rates", "0,0.3,0.9"],
      "noise_rates entry = 0.9 is outside [0, 0.5) for flip label noise with 2 classes"),

@@ -65,6 +65,25 @@ def test_regime_properties():
     assert m.l1.tolist() == [0, 0, 0, pytest.approx(0.1), 0]
 
 
+def test_topk_rotation_and_hand_built_regimes():
+    regimes = ["mono-topk", "oracle", "oracle-rot", "oracle-topk"]
+    m = ToyModel(8, 4, regimes, [0, 1, 1, 1], topk=2)
+    x = FeatureSampler(8, [0, 1, 1, 1], [0.3] * 4)(128)
+    h = m.encode(x)
+    assert ((h[0] != 0).sum(-1) <= 2).all() and (h[0] >= 0).all()     # top-k of a ReLU code
+    assert ((h[3] != 0).sum(-1) <= 2).all()
+    # oracle-topk keeps the two largest of the oracle's code
+    top = h[1].topk(2, dim=-1).values
+    torch.testing.assert_close(h[3].sort(-1, descending=True).values[:, :2], top)
+    # oracle-rot = R·oracle with R orthogonal (same Gram matrix WᵀW), and R depends on the seed only
+    R = m.W[2] @ m.W[1].T
+    torch.testing.assert_close(R @ R.T, torch.eye(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(m.W[2].T @ m.W[2], m.W[1].T @ m.W[1], atol=1e-5, rtol=0)
+    assert not torch.allclose(R, torch.eye(4), atol=0.1)
+    again = ToyModel(8, 4, ["oracle-rot"], [1])
+    torch.testing.assert_close(again.W[0], m.W[2])
+
+
 def test_select_and_projection():
     m = ToyModel(6, 3, ["poly", "mono-nonneg-w"], [1, 2])
     with torch.no_grad():
@@ -79,6 +98,8 @@ def test_select_and_projection():
     (dict(n=4, m=5, regimes=["poly"], seeds=[0]), "m = 5"),
     (dict(n=4, m=2, regimes=["mono"], seeds=[0]), "regime = 'mono' is unknown"),
     (dict(n=4, m=2, regimes=["poly"], seeds=[0, 1]), "one seed per regime"),
+    (dict(n=4, m=2, regimes=["mono-topk"], seeds=[0], topk=3), "topk = 3 must be ≤ 2"),
+    (dict(n=4, m=2, regimes=["mono-topk"], seeds=[0], topk=0), "topk = 0 must be ≥ 1"),
 ])
 def test_model_bad_input(kwargs, match):
     with pytest.raises(ConfigError, match=match):

@@ -8,11 +8,12 @@ from monotheory.toy.train import TrainConfig, train, train_one_by_one
 
 
 def test_batched_training_matches_single_instance_training():
-    regimes, seeds, sp = ["poly", "mono-nonneg", "mono-l1", "mono-nonneg-w"], [0, 1, 2, 1], [0.7, 0.9, 0.5, 0.9]
+    regimes = ["poly", "mono-nonneg", "mono-l1", "mono-nonneg-w", "mono-topk"]
+    seeds, sp = [0, 1, 2, 1, 3], [0.7, 0.9, 0.5, 0.9, 0.8]
     cfg = TrainConfig(steps=150, batch_size=64, lr=1e-2)
-    batched = ToyModel(12, 4, regimes, seeds, l1_penalty=0.05)
+    batched = ToyModel(12, 4, regimes, seeds, l1_penalty=0.05, topk=2)
     train(batched, FeatureSampler(12, seeds, sp), cfg)
-    singles = train_one_by_one(ToyModel(12, 4, regimes, seeds, l1_penalty=0.05),
+    singles = train_one_by_one(ToyModel(12, 4, regimes, seeds, l1_penalty=0.05, topk=2),
                                lambda k: FeatureSampler(12, [seeds[k]], [sp[k]]), cfg)
     for k, single in enumerate(singles):
         torch.testing.assert_close(batched.W[k], single.W[0], atol=2e-5, rtol=1e-4)
@@ -61,12 +62,13 @@ def test_dense_features_keep_exactly_the_most_important():
 def test_hand_gradients_equal_autograd(importance):
     """loss_and_grads (used by the trainer) against autograd of ToyModel.loss, every regime, λ > 0, with
     uniform and with geometric importance (I_i = 0.8^i weights the residual in both the loss and G)."""
-    regs = ["poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle"]
+    regs = ["poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle", "mono-topk", "oracle-topk", "oracle-rot"]
     imp = importance_weights(12, importance, 0.8)
-    m = ToyModel(12, 5, regs, [0, 1, 2, 3, 4], l1_penalty=0.3, importance=imp)
+    seeds = list(range(len(regs)))
+    m = ToyModel(12, 5, regs, seeds, l1_penalty=0.3, importance=imp, topk=2)
     with torch.no_grad():
         m.b.normal_(generator=torch.Generator().manual_seed(0))
-    x = FeatureSampler(12, [0, 1, 2, 3, 4], [0.5] * 5)(64)
+    x = FeatureSampler(12, seeds, [0.5] * len(regs))(64)
     ref = m.loss(x)
     ref.sum().backward()
     loss, gW, gb = m.loss_and_grads(x)
@@ -78,6 +80,11 @@ def test_hand_gradients_equal_autograd(importance):
     _, wrong, _ = m.loss_and_grads(x)
     assert not torch.allclose(wrong[1], gW[1], atol=1e-3)
     m.relu_hidden[1] = True
+    # ... and so would a top-k gradient that let the dropped entries through (mono-topk is instance 5)
+    m.topk_code[5] = False
+    _, wrong, _ = m.loss_and_grads(x)
+    assert not torch.allclose(wrong[5], gW[5], atol=1e-3)
+    m.topk_code[5] = True
     if importance == "geometric":  # and so would a gradient that ignored the importance weights
         m.importance.fill_(1.0)
         _, unweighted, _ = m.loss_and_grads(x)
