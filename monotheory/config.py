@@ -121,6 +121,8 @@ def to_dict(cfg: Any) -> dict:
 
 def _split(text: str, item: type) -> tuple:
     parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:  # an empty list would silently fall back to the preset's list
+        raise argparse.ArgumentTypeError(f"{text!r} is an empty list; give at least one {item.__name__} value")
     try:
         return tuple(item(p) for p in parts)
     except ValueError:
