@@ -398,9 +398,11 @@ def preset_values(preset: str, dataset: str) -> dict:
             "eval_resize": 0, "blur": False, "num_workers": 0, "train_fraction": 1.0 if dataset == "folder" else 0.1,
             "pretrain": dict(epochs=3, batch_size=64, lr=1.2, warmup_epochs=1),
             "sae": dict(n_latents=128, k=16, epochs=20, lr=1e-3, batch_size=128),
-            "probe": dict(epochs=20, batch_size=64, lr=6.0, normalize_features=True),
+            # noise grids stop below 0.75: smoke runs use small folders (4 classes in the tests), where flip noise
+            # at ≥ (C − 1)/C leaves no class signal and is refused (noise.check_label_noise_rate)
+            "probe": dict(epochs=20, batch_size=64, lr=6.0, normalize_features=True, noise_rates=(0.0, 0.3, 0.6)),
             "finetune": dict(epochs=2, few_shot_epochs=0, batch_size=64, lr=0.2, weight_decay=1e-4,
-                             schedule="cosine"),
+                             schedule="cosine", noise_rates=(0.6,)),
             "shift_eval": dict(severities=(3,))}
 
 

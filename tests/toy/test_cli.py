@@ -77,7 +77,7 @@ def test_toy_search_writes_grid_selection_and_figures(cli, tmp_path):
     (["--sigma", "0.2", "--sigma-sd", "1"], "are both given"),
     (["--sigma-sd", "-1"], "sigma_sd = -1"),
     (["--probe-train", "10"], "probe_train = 10 is below the 41 classes"),
-    (["search", "--search-sparsities", ""], "search grid axis sparsities is empty"),
+    (["search", "--search-sparsities", ""], "is an empty list"),
     (["search", "--search-regimes", "poly,mono"], "search regime = 'mono' is unknown"),
     (["search", "--search-probe-sizes", "16"], "probe_sizes entry = 16 is below the 41 classes"),
     (["--search-sparsities", "0.5"], "only applies to `monotheory toy search`"),
