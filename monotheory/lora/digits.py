@@ -20,7 +20,8 @@ Pipeline (``monotheory lora-digits``, or ``python -m monotheory.lora.digits``):
    seeds, same data split, noise and classifier init within a seed) for monolora−lora, monolora−full and
    lora−full, Holm-adjusted over all comparisons of the run.
 
-Results: ``lora_digits.json`` (every run, the summary, the config) and ``lora_digits.png`` with its data.
+Results: ``lora_digits.json`` (every run, the summary, the config) and ``lora_digits_accuracy.png`` with its data
+(``lora_digits_accuracy.json``; a distinct name, so the figure's data never overwrites the results file).
 """
 
 from __future__ import annotations
@@ -328,7 +329,7 @@ def run(cfg: LoRADigitsConfig, log=None) -> dict:
            "chance": 1 / num_classes, "summary": summary, "runs": runs}
     atomic_write_json(out / "lora_digits.json", res)
     atomic_write_text(out / "lora_digits.md", table + "\n")
-    plot(summary, out / "lora_digits.png")
+    plot(summary, out / "lora_digits_accuracy.png")
     log(f"wrote {out / 'lora_digits.json'}\n{table}")
     return res
 

@@ -32,7 +32,7 @@ def test_digits_analogue_small(tmp_path):
                    "--noise-rates", "0,0.8", "--quiet"])
     assert rc == 0
     res = json.loads((out / "lora_digits.json").read_text())
-    assert (out / "lora_digits.png").exists() and (out / "lora_digits.json").exists()
+    assert (out / "lora_digits_accuracy.png").exists() and (out / "lora_digits_accuracy.json").exists()
     assert len(res["runs"]) == 2 * 2 * 3
     clean = res["summary"]["0"]["methods"]
     for m in ("full", "lora", "monolora"):
