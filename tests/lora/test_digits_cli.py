@@ -26,9 +26,9 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, msg):
 
 @pytest.mark.slow
 def test_digits_analogue_small(tmp_path):
-    """2 seeds × η ∈ {0, 0.8} × 3 methods, 2 epochs: the pipeline runs end to end and its measures are sane."""
+    """2 seeds × η ∈ {0, 0.8} × 3 methods, 6 epochs (the adapters need them at lr 0.01): the pipeline runs end to end and its measures are sane."""
     out = tmp_path / "run"
-    rc = cli_main(["lora-digits", "--out", str(out), "--pretrain-epochs", "2", "--epochs", "2", "--seeds", "0,1",
+    rc = cli_main(["lora-digits", "--out", str(out), "--pretrain-epochs", "2", "--epochs", "6", "--seeds", "0,1",
                    "--noise-rates", "0,0.8", "--quiet"])
     assert rc == 0
     res = json.loads((out / "lora_digits.json").read_text())
