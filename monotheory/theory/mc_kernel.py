@@ -7,6 +7,8 @@ same estimates up to the order of floating-point sums, and a seed gives the same
   U[0, 1)), computed as max((u − S)/(1 − S), 0);
 * ``coin`` (n,) only for ``tie_rule="random"``: the all-zero tie gets label 1 iff coin < 1/2;
 * ``flip_u`` (n,) only with label noise: ỹ = 1 − y iff flip_u < P(flip | y);
+* a registered sampler-only noise model (no rates) draws ỹ itself, from the same generator right after the
+  chunk's draws (NumPy path only: ``relabel`` of :func:`chunk_numpy`);
 * ``gauss`` (n, 2) only with input noise: x1, x2 += λ·gauss after labelling (the features read x1, x2 only,
   so noise on x3… would change nothing and is not drawn).
 
@@ -40,8 +42,11 @@ class Buffers:
 
 
 def chunk_numpy(u, coin, flip_u, gauss, s, tie_code, p10, p01, sigma, w1, w2, start, power, hist, hmeta,
-                buf: Buffers) -> int:
-    """NumPy form of one chunk (see the module doc); returns the number of kept (not dropped) rows."""
+                buf: Buffers, relabel=None) -> int:
+    """NumPy form of one chunk (see the module doc); returns the number of kept (not dropped) rows.
+
+    ``relabel(y1) -> ỹ`` (bool array in, bool array of the same shape out), when given, replaces the label
+    flips: the hook through which a registered sampler-only noise model draws the noisy labels."""
     n, d = u.shape
     # features in place: one uniform each (three passes, no temporaries)
     u -= s
@@ -63,7 +68,9 @@ def chunk_numpy(u, coin, flip_u, gauss, s, tie_code, p10, p01, sigma, w1, w2, st
         y1 |= drop & (coin < 0.5)
     if tie_code != 0:
         drop[:] = False
-    if flip_u is not None:  # flip iff flip_u < (p10 if y = 1 else p01)
+    if relabel is not None:
+        np.copyto(ny, relabel(y1))
+    elif flip_u is not None:  # flip iff flip_u < (p10 if y = 1 else p01)
         np.multiply(y1, p10 - p01, out=tmp)
         tmp += p01
         np.less(flip_u, tmp, out=ny)

@@ -162,6 +162,38 @@ class _Draws:
         return u, rest, col, pick(self.coin, self.zeros), pick(self.flip, self.zeros), pick(self.gauss, self.zeros2)
 
 
+def _sampler_output(name: str, y: np.ndarray, out) -> np.ndarray:
+    """The sampler's noisy labels as a bool array, or ConfigError if they are not 0/1 of ``y``'s shape."""
+    out = np.asarray(out)
+    if out.shape != y.shape or not np.all((out == 0) | (out == 1)):
+        raise ConfigError(f"noise_model = {name!r}: its sampler returned {out.dtype} of shape {out.shape}; it must "
+                          f"return labels 0/1 of the input's shape {y.shape}")
+    return out.astype(bool)
+
+
+def _check_sampler(name: str, eta: float) -> None:
+    """Call a sampler-only model once on a few labels (its own generator) before any work starts."""
+    y = np.array([0, 1, 0, 1, 1, 0], dtype=np.int64)
+    sampler = registry.get_noise_model(name).sampler
+    try:
+        out = sampler(y, eta, np.random.default_rng(0))
+    except Exception as e:  # noqa: BLE001 - one sentence instead of a traceback
+        raise ConfigError(f"noise_model = {name!r}: its sampler failed on labels {y.tolist()} at noise_rate = "
+                          f"{eta:g} ({type(e).__name__}: {e})") from None
+    _sampler_output(name, y, out)
+
+
+def _relabel(name: str, eta: float, rng: np.random.Generator):
+    """The ``relabel`` hook of :func:`mc_kernel.chunk_numpy` for a sampler-only noise model: the registered
+    ``sampler(y, eta, rng)`` on each chunk's clean labels (int64 0/1), drawing from the run's generator."""
+    sampler = registry.get_noise_model(name).sampler
+
+    def relabel(y1: np.ndarray) -> np.ndarray:
+        y = y1.astype(np.int64)
+        return _sampler_output(name, y, sampler(y, eta, rng))
+    return relabel
+
+
 def _two_cores() -> bool:
     try:
         return len(os.sched_getaffinity(0)) > 1
@@ -184,15 +216,18 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
     ``numpy`` (pure NumPy), ``auto`` (``numba`` when installed). ``progress``: a tqdm bar on stderr (None:
     only when stderr is a terminal and there are ≥ 10 chunks of ≥ 2^15 rows).
     ``criteria``: registered moment criteria (:mod:`monotheory.theory.registry`) to estimate as well.
+    ``noise_model``: any registered model; one given only by a sampler draws the noisy labels itself
+    (``sampler(y, noise_rate, rng)`` on each chunk's clean labels, from this run's generator; always on
+    the NumPy path, whatever ``backend`` says, since the fused kernel flips labels from rates).
     """
     model = SpikeUniform(sparsity, n_features, tie_rule)
     samples = check_int("samples", samples, minimum=1)
     chunk = check_int("chunk", chunk, minimum=1)
     p10, p01 = transition_rates(noise_model, noise_rate)  # validates
-    if noise_rate > 0 and not (np.isfinite(p10) and np.isfinite(p01)):
-        # the fused sampler draws label flips from the model's rates; a sampler-only model has none
-        raise ConfigError(f"noise_model = {noise_model!r} is given only by a sampler; the Monte Carlo needs a model "
-                          "with label rates (register it with rates=...)")
+    sampled = not (np.isfinite(p10) and np.isfinite(p01))  # sampler-only model: it draws the noisy labels
+    if sampled:
+        _check_sampler(noise_model, noise_rate)
+        p10 = p01 = 0.0
     w1, w2 = check_weights(weights)
     sigma = check_nonnegative("input_sigma", input_sigma)
     for f in features:
@@ -202,6 +237,9 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
         check_choice("criterion", c, registry.moment_criteria())
     kern = _backend(backend)
     rng = as_generator(seed)
+    relabel = _relabel(noise_model, noise_rate, rng) if sampled else None
+    if sampled:
+        kern = None  # the fused kernel draws flips from rates: a sampler runs on the NumPy path
     chunk = min(chunk, samples)
     power = np.zeros((2, 2, 5))
     binning = {f: _bins(f, weights, input_sigma) for f in FEATURES}
@@ -209,7 +247,7 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
     hmeta = np.array([[binning[f][0], binning[f][1]] for f in FEATURES], dtype=np.float64)
     hist = np.zeros((2, N_BATCHES, 2, 2, size) if threshold else (2, 1, 2, 2, 1), dtype=np.int64)
     tie_code = mc_kernel.TIE_CODES[model.tie_rule]
-    flags = (tie_code == 3, noise_rate > 0, sigma > 0)
+    flags = (tie_code == 3, noise_rate > 0 and not sampled, sigma > 0)
     n_chunks = -(-samples // chunk)
     if progress is None:
         progress = n_chunks >= 10 and samples >= 10 * 2**15 and sys.stderr.isatty()
@@ -228,7 +266,7 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
             for i, n in ((i, size(i)) for i in range(n_chunks)):
                 u, coin, flip, gauss = draws.fill(rng, n).args()
                 kept_total += mc_kernel.chunk_numpy(u, coin, flip, gauss, *consts, i * chunk, power,
-                                                    hist if threshold else None, hmeta, buf)
+                                                    hist if threshold else None, hmeta, buf, relabel)
                 bar.update(n)
         else:
             pair = [_Draws(chunk, n_features, *flags), _Draws(chunk, n_features, *flags)]

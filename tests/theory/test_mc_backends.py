@@ -91,3 +91,68 @@ def test_chunk_size_does_not_change_the_draws_without_label_or_input_noise():
     b = monte_carlo(0.3, 70_000, 2, backend="numpy", chunk=4_096)
     _same(a, b, MOMENT_KEYS)
     assert np.isfinite(a["poly"]["fisher"][1])
+
+
+def _flip_sampler(y, eta, rng):
+    return np.where(rng.random(y.shape) < eta, 1 - y, y)
+
+
+def _asym_sampler(y, eta, rng):  # the sampler of rates (p10, p01) = (η, η/2)
+    return np.where(rng.random(y.shape) < np.where(y == 1, eta, eta / 2), 1 - y, y)
+
+
+def test_a_sampler_only_noise_model_matches_its_transition_model():
+    """Issue 15: a registered sampler-only model runs in the Monte Carlo (NumPy path, whatever the backend) and
+    estimates the exact moments of the equivalent rates model. Budget ALPHA over 2 models × 2 features × keys."""
+    from monotheory.theory import registry
+
+    cases = (("flip_s", _flip_sampler, "flip", {}), ("asym_s", _asym_sampler, "asym", dict(tie_rule="class1")))
+    z = z_for(len(cases) * 2 * len(KEYS))
+    with registry.scoped():
+        registry.register_noise_model("asym", rates=lambda e: (e, e / 2))
+        for i, (name, sampler, exact_model, kw) in enumerate(cases):
+            registry.register_noise_model(name, sampler=sampler)
+            for backend in ("numpy", "auto"):
+                mc = monte_carlo(0.3, N, 20 + i, noise_rate=0.25, noise_model=name, backend=backend, **kw)
+                if backend == "numpy":
+                    first = mc
+                    for f in ("mono", "poly"):
+                        exact = _exact(f, 0.3, noise_rate=0.25, noise_model=exact_model, **kw)
+                        assert not mc_disagreements(exact, mc[f], KEYS, z), (name, f)
+                else:  # the fused kernel cannot run a sampler: it falls back to the same NumPy draws
+                    assert mc == first
+
+
+def test_a_sampler_only_noise_model_has_the_crossover_of_its_transition_model():
+    """The unnormalized criterion under flip noise crosses at η* = 2/7 (S = 0.2, exact). With the sampler-only
+    flip model the Monte Carlo difference mono − poly is 0 within z·(SE_mono + SE_poly) at η* (a bound on the
+    SE of the difference whatever the correlation; budget ALPHA), and significantly negative at η = 0.15
+    (exact difference −0.25, about 20 SE: a miss there has probability far below ALPHA)."""
+    from monotheory.theory import crossover, registry
+
+    star = crossover("unnormalized", "flip", 0.2)
+    assert star.value == pytest.approx(2 / 7)
+    z = z_for(1)
+    with registry.scoped():
+        registry.register_noise_model("flip_s", sampler=_flip_sampler)
+        for eta, sign in ((star.value, 0), (0.15, -1)):
+            mc = monte_carlo(0.2, 400_000, 7, noise_rate=eta, noise_model="flip_s", criteria=("unnormalized",))
+            (m, sm), (p, sp) = mc["mono"]["unnormalized"], mc["poly"]["unnormalized"]
+            if sign == 0:
+                assert abs(m - p) <= z * (sm + sp), (m, p, sm, sp)
+            else:
+                assert m - p < -z * (sm + sp), (m, p, sm, sp)
+
+
+@pytest.mark.parametrize("sampler, match", [
+    (lambda y, e, rng: y[:-1], "of the input's shape"),
+    (lambda y, e, rng: y * 2, "labels 0/1"),
+    (lambda y, e, rng: 1 / 0, "sampler failed"),
+])
+def test_a_broken_sampler_is_refused_before_any_work(sampler, match):
+    from monotheory.theory import registry
+
+    with registry.scoped():
+        registry.register_noise_model("broken", sampler=sampler)
+        with pytest.raises(ConfigError, match=match):
+            monte_carlo(0.3, 10**9, 1, noise_rate=0.2, noise_model="broken")
