@@ -122,8 +122,10 @@ class FeatureSampler:
         self.index = torch.tensor([groups.index((int(s), float(p))) for s, p in zip(seeds, sparsities, strict=True)],
                                   device=self.device)
         self.identity = len(groups) == len(seeds) and bool((self.index == torch.arange(len(seeds))).all())
-        # `offset` separates the training stream from e.g. the probe-data stream of the same seed.
-        self.generators = [torch.Generator(device=self.device).manual_seed(_mix(s, offset)) for s in self.unique]
+        # `offset` separates the training stream from e.g. the probe-data stream of the same seed: the named
+        # stream ("toy", "features", offset) of each seed (monotheory.seeding; no arithmetic on seeds)
+        self.generators = [torch_generator(s, "toy", "features", int(offset), device=self.device)
+                           for s in self.unique]
 
     def uniforms(self, batch: int) -> torch.Tensor:
         """Uniforms of shape (distinct seeds, batch, n)."""
@@ -141,18 +143,13 @@ class FeatureSampler:
         return x if self.identity else x.index_select(0, self.index)
 
 
-def _mix(seed: int, offset: int) -> int:
-    """A seed for stream ``offset`` of ``seed`` (distinct streams for init, training data, probe data)."""
-    return (int(seed) * 1_000_003 + int(offset) * 7_919) % (2**63 - 1)
-
-
 class ToyModel(nn.Module):
     """I toy models in one module: ``W`` (I, m, n), ``b`` (I, n); instance k has ``regimes[k]``.
 
     ``importance`` (n,) weights the loss; the oracle keeps the m features with the largest importance
     (ties broken by index). ``l1_penalty`` is the λ of ``mono-l1`` instances (ignored for the others);
     ``topk`` the k of the top-k codes (``mono-topk``, ``oracle-topk``), 1 ≤ k ≤ m.
-    W is initialised Xavier-normal from a generator seeded by each instance's seed, so instances that share
+    W is initialised Xavier-normal from each instance's seed's ``("toy", "init")`` stream, so instances that share
     a seed share their initial W (mono-nonneg-w starts from |W|); b starts at 0.
     """
 
@@ -184,7 +181,7 @@ class ToyModel(nn.Module):
         W = torch.empty(len(regimes), m, n)
         std = (2.0 / (m + n)) ** 0.5
         for k, s in enumerate(self.seeds):  # once, at construction: W0 depends only on the seed
-            W[k] = torch.randn(m, n, generator=torch.Generator().manual_seed(_mix(s, 1))) * std
+            W[k] = torch.randn(m, n, generator=torch_generator(s, "toy", "init")) * std
         W = torch.where(self.nonneg_w, W.abs(), W)
         self.W = nn.Parameter(W)
         self.b = nn.Parameter(torch.zeros(len(regimes), n))
@@ -213,7 +210,9 @@ class ToyModel(nn.Module):
     def _code(self, h: torch.Tensor, relu: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
         """The code a from pre-activations h (I, N, m): ReLU where ``relu``; where ``topk``, also zero all but
         the k largest entries of each sample (ties: torch.topk's choice)."""
-        a = torch.where(relu, h.clamp(min=0.0), h)
+        # one pass: max(h, 0) for the ReLU codes, max(h, −∞) = h for the linear ones (a broadcast where()
+        # with a per-instance flag was the slowest op of a training step on a CPU)
+        a = torch.maximum(h, torch.where(relu, 0.0, float("-inf")).to(h.dtype))
         if self.topk < self.m and bool(topk.any()):
             keep = torch.zeros_like(a, dtype=torch.bool).scatter_(-1, a.topk(self.topk, dim=-1).indices, True)
             a = torch.where(topk & ~keep, 0.0, a)
@@ -252,19 +251,22 @@ class ToyModel(nn.Module):
         B = x.shape[1]
         h = torch.bmm(x, W.transpose(1, 2))                            # (I, B, m)
         a = self._code(h, relu, self.topk_code[instances])
-        z = torch.baddbmm(b.unsqueeze(1), a, W)                        # (I, B, n)
-        active = z > 0
-        d = z.clamp_(min=0.0).sub_(x)                                  # ReLU(z) − x, in place
+        z = torch.baddbmm(b.unsqueeze(1), a, W).clamp_(min=0.0)       # ReLU(z), (I, B, n)
+        d = z - x
         loss = None
         if with_loss:
             loss = (d.square() @ self.importance).sum(-1) / B + l1 * a.abs().sum((-2, -1)) / B
-        G = torch.where(active, d.mul_(self.importance * (2.0 / B)), 0.0)
+        # ReLU's backward in one fused pass (zero where ReLU(z) = 0, i.e. z ≤ 0), then the loss weights
+        G = torch.ops.aten.threshold_backward(d, z, 0.0).mul_(self.importance * (2.0 / B))
         gb = G.sum(1)
         da = torch.bmm(G, W.transpose(1, 2))                           # (I, B, m)
-        da = da + (l1 * (1.0 / B)).view(-1, 1, 1) * a.sign()
-        # the code passes gradient where it passes h: ReLU'd and top-k-dropped entries (a = 0 ≠ h) stop it
-        dh = torch.where(relu & (a == 0), 0.0, da)
-        gW = torch.bmm(a.transpose(1, 2), G) + torch.bmm(dh.transpose(1, 2), x)
+        if bool(l1.any()):  # only mono-l1 (a ReLU code, a ≥ 0: sign(a) = 1[a > 0]); λ = 0 elsewhere
+            da.addcmul_((l1 * (1.0 / B)).view(-1, 1, 1), a.sign())
+        # the code passes gradient where it passes h: ReLU'd and top-k-dropped entries (a = 0 ≠ h) stop it;
+        # a linear code passes it everywhere (its mask is +∞ > 0)
+        mask = a if bool(relu.all()) else torch.maximum(a, torch.where(relu, 0.0, float("inf")).to(a.dtype))
+        dh = torch.ops.aten.threshold_backward(da, mask, 0.0)
+        gW = torch.baddbmm(torch.bmm(a.transpose(1, 2), G), dh.transpose(1, 2), x)
         return loss, gW, gb
 
     @torch.no_grad()
