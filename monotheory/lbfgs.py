@@ -114,10 +114,35 @@ def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float =
     return theta, iters.cpu().numpy()
 
 
+BLOCK_ELEMENTS = 1 << 19  # logits per block of instances (2 MiB in float32): a few such tensors stay in L2
+
+
 def softmax_lbfgs(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, weight_decay: float = 0.0,
                   max_iter: int = 500, tol: float = 1e-6, lr: float = 1.0, history_size: int = 10,
-                  max_backtracks: int = 30, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+                  max_backtracks: int = 30, progress: bool = False,
+                  block: int | None = None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """I multinomial logistic regressions by per-instance L-BFGS: X (I, N, d), y (I, N) → (W, b, iterations).
+
+    The instances are independent, so they are solved ``block`` at a time (default: as many as keep the
+    (block, N, C) logits within :data:`BLOCK_ELEMENTS`): on a CPU every step is bound by passes over those
+    tensors, and cache-sized blocks were about 1.4× faster than one (I, N, C) block on the Figure 5 shapes.
+    The result of an instance does not depend on the block size beyond floating-point rounding.
+    """
+    inst, n, _ = X.shape
+    size = block or max(1, BLOCK_ELEMENTS // max(1, n * num_classes))
+    kw = dict(weight_decay=weight_decay, max_iter=max_iter, tol=tol, lr=lr, history_size=history_size,
+              max_backtracks=max_backtracks, progress=progress)
+    if size >= inst:
+        return _softmax_lbfgs_block(X, y, num_classes, **kw)
+    parts = [_softmax_lbfgs_block(X[k:k + size], y[k:k + size], num_classes, **kw) for k in range(0, inst, size)]
+    return (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
+
+
+def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, weight_decay: float = 0.0,
+                         max_iter: int = 500, tol: float = 1e-6, lr: float = 1.0, history_size: int = 10,
+                         max_backtracks: int = 30, progress: bool = False):
+    """:func:`softmax_lbfgs` on one block of instances, all in one set of batched tensors.
 
     Instance i minimises mean_n CE(W_i x_n + b_i, y_n) + (λ/2)‖W_i‖² (bias unpenalised; W starts at 0), with
     the algorithm and stopping rules of :func:`batched_lbfgs` (per-instance history, Armijo backtracking by

@@ -197,6 +197,20 @@ def test_batched_lbfgs_instances_are_independent():
     assert not np.allclose(b.coef_[0], a.coef_[0])
 
 
+def test_softmax_lbfgs_blocks_of_instances_give_the_same_fits():
+    """Instances are solved in cache-sized blocks: the block size changes nothing but rounding."""
+    from monotheory.lbfgs import softmax_lbfgs
+
+    X, y = batched_data()
+    Xt, yt = torch.from_numpy(X).double(), torch.from_numpy(y)
+    one = softmax_lbfgs(Xt, yt, 3, weight_decay=1e-3, max_iter=200)
+    for block in (1, 3):
+        W, b, iters = softmax_lbfgs(Xt, yt, 3, weight_decay=1e-3, max_iter=200, block=block)
+        np.testing.assert_allclose(W.numpy(), one[0].numpy(), atol=1e-9)
+        np.testing.assert_allclose(b.numpy(), one[1].numpy(), atol=1e-9)
+        np.testing.assert_array_equal(iters, one[2])
+
+
 def test_batched_lbfgs_solves_differently_scaled_problems():
     """Rosenbrock functions scaled by 1, 1e3 and 1e-3 (a classic hard non-convex case), solved together: each
     instance reaches its minimum (1, 1) with its own line search and stopping rule."""
