@@ -209,13 +209,13 @@ class ToyModel(nn.Module):
 
     def _code(self, h: torch.Tensor, relu: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
         """The code a from pre-activations h (I, N, m): ReLU where ``relu``; where ``topk``, also zero all but
-        the k largest entries of each sample (ties: torch.topk's choice)."""
+        the k largest entries of each sample (entries tied with the k-th largest are kept: a tie of positive
+        values has probability 0, and zeros stay zero either way)."""
         # one pass: max(h, 0) for the ReLU codes, max(h, −∞) = h for the linear ones (a broadcast where()
         # with a per-instance flag was the slowest op of a training step on a CPU)
         a = torch.maximum(h, torch.where(relu, 0.0, float("-inf")).to(h.dtype))
         if self.topk < self.m and bool(topk.any()):
-            keep = torch.zeros_like(a, dtype=torch.bool).scatter_(-1, a.topk(self.topk, dim=-1).indices, True)
-            a = torch.where(topk & ~keep, 0.0, a)
+            a = a.masked_fill((a < _kth_largest(a, self.topk)) & topk, 0.0)
         return a
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -284,6 +284,17 @@ class ToyModel(nn.Module):
             out.W.copy_(self.W[idx].detach().cpu())
             out.b.copy_(self.b[idx].detach().cpu())
         return out.to(self.W.device)
+
+
+def _kth_largest(a: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th largest entry along the last axis, shape (…, 1). For small k, k − 1 passes of max (each
+    removing the current maximum) are about 3× faster on a CPU than ``torch.topk`` on short rows."""
+    if k > 4:
+        return a.topk(k, dim=-1).values[..., -1:]
+    rest = a
+    for _ in range(k - 1):
+        rest = rest.masked_fill(rest >= rest.amax(-1, keepdim=True), float("-inf"))
+    return rest.amax(-1, keepdim=True)
 
 
 def random_rotation(m: int, seed: int) -> torch.Tensor:

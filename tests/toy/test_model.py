@@ -111,3 +111,15 @@ def test_bad_sparsity_and_importance():
         FeatureSampler(3, [0], [1.0])
     with pytest.raises(ConfigError, match="importance"):
         importance_weights(3, "zipf")
+
+
+def test_the_top_k_code_keeps_what_torch_topk_keeps():
+    """The fast k-th-largest threshold of the top-k codes equals torch.topk's selection (continuous values,
+    so no ties; ReLU zeros stay zero), for the max-pass path (k ≤ 4) and the topk path (k > 4)."""
+    from monotheory.toy.model import _kth_largest
+
+    a = torch.randn(3, 64, 9, generator=torch.Generator().manual_seed(0)).clamp(min=0.0)
+    for k in range(1, 9):
+        keep = torch.zeros_like(a, dtype=torch.bool).scatter_(-1, a.topk(k, dim=-1).indices, True)
+        expected = torch.where(keep, a, 0.0)
+        assert torch.equal(a.masked_fill(a < _kth_largest(a, k), 0.0), expected), k
