@@ -190,7 +190,7 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
         Xk, yk = (Xa, yi) if every else (Xa[act], yi[act])
         Qk, Ak, Lk = (Q, A, L) if every else (Q[act], A[act], L[act])
         D = torch.bmm(Xk, Qk.transpose(1, 2))                            # logits' change per unit step
-        tk, fk, sk = t[act], f[act], slope[act]
+        tk, fk, sk = (t, f, slope) if every else (t[act], f[act], slope[act])  # t is fresh: tk may change
         Lt = torch.addcmul(Lk, tk[:, None, None], D)                     # first trial, every running instance
         At = torch.addcmul(Ak, tk[:, None, None], Qk)
         Pt = torch.softmax(Lt, 2)
@@ -213,16 +213,17 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
             tk[pending] = 0.0
             Lt[pending], At[pending] = Lk[pending], Ak[pending]
             gk_new[pending], f_try[pending] = g[act][pending], fk[pending]
-        step = torch.zeros_like(g)
-        step[act] = tk[:, None] * q[act]
-        g_new, f_new = g.clone(), f.clone()
-        g_new[act], f_new[act] = gk_new, f_try
-        if every:
+        if every:                                                        # no scatters while all run
+            step, g_new, f_new, stuck = tk[:, None] * q, gk_new, f_try, stuck_k
             A, L = At, Lt
         else:
+            step = torch.zeros_like(g)
+            step[act] = tk[:, None] * q[act]
+            g_new, f_new = g.clone(), f.clone()
+            g_new[act], f_new[act] = gk_new, f_try
             A[act], L[act] = At, Lt
-        stuck = torch.zeros(inst, dtype=torch.bool, device=dev)
-        stuck[act] = stuck_k
+            stuck = torch.zeros(inst, dtype=torch.bool, device=dev)
+            stuck[act] = stuck_k
         _push(S, Y, rho, step, g_new - g, active & ~stuck, history_size)
         iters += active.long()
         small_change = (f - f_new).abs() <= rtol * torch.maximum(f.abs(), torch.ones_like(f))
