@@ -134,13 +134,19 @@ class FeatureSampler:
             u[j].uniform_(generator=g)
         return u
 
-    def __call__(self, batch: int) -> torch.Tensor:
-        """Features of shape (I, batch, n)."""
+    def grouped(self, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features of each distinct (seed, sparsity) group, (groups, batch, n), and the group of each
+        instance, (I,) (None when instance k is group k). The trainer gathers a few instances at a time from
+        it, so the (I, batch, n) block is never written out whole."""
         u = self.uniforms(batch)
         if len(self.unique) > 1 or self.group_seed.numel() > 1:
             u = u.index_select(0, self.group_seed)
-        x = spike_and_uniform(u, self.group_sparsity)
-        return x if self.identity else x.index_select(0, self.index)
+        return spike_and_uniform(u, self.group_sparsity), None if self.identity else self.index
+
+    def __call__(self, batch: int) -> torch.Tensor:
+        """Features of shape (I, batch, n)."""
+        x, index = self.grouped(batch)
+        return x if index is None else x.index_select(0, index)
 
 
 class ToyModel(nn.Module):

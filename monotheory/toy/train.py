@@ -94,12 +94,17 @@ def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     acc = torch.zeros(model.instances)
     history = []
     every = max(1, cfg.steps // 50)
+    grouped = getattr(sampler, "grouped", None)
     for step in tqdm(range(cfg.steps), disable=not progress, desc=desc, leave=False,
                      **tqdm_kwargs()):
-        x = sampler(cfg.batch_size)
+        if grouped is None:
+            x, index = sampler(cfg.batch_size), None
+        else:  # a FeatureSampler: one block per (seed, sparsity), gathered per chunk below
+            x, index = grouped(cfg.batch_size)
         log = step % every == 0 or step >= cfg.steps - tail
         for sl in chunks:  # = autograd of loss(x).sum(), by hand, a few cache-sized instances at a time
-            lv, gW[sl], gb[sl] = model.loss_and_grads(x[sl], with_loss=log, instances=sl)
+            xs = x[sl] if index is None else x.index_select(0, index[sl])
+            lv, gW[sl], gb[sl] = model.loss_and_grads(xs, with_loss=log, instances=sl)
             if log:
                 loss[sl] = lv
         model.W.grad = gW.mul_(mask_w)  # oracle instances are hand-built: no update (Adam step is 0 for 0 grads)
