@@ -59,3 +59,34 @@ def test_force_reruns_and_stale_temp_files_are_removed(tmp_path):
     assert main(["check", "--checks-dir", str(d), "--out", str(out), "--only", "C1", "--force"]) == 0
     assert (tmp_path / "runs.log").read_text().split() == ["C1", "C1"]
     assert json.loads((out / "verdicts.json").read_text())["meta"]["checks"] == ["checks/c01_a.json"]
+
+
+FIG_CHECK = """from monotheory.report import Verdict, REPRODUCED
+def run(ctx):
+    p = ctx.figures_dir / "f.png"
+    p.write_bytes(b"png")
+    return Verdict("C1", "figure", REPRODUCED, value=1.0, figures=[str(p)])
+"""
+
+
+def test_figure_paths_do_not_depend_on_the_working_folder(tmp_path, monkeypatch, capsys):
+    """`check --out res` run in one folder (so the check names its figure `res/figures/f.png`), verified from
+    another folder and after moving the results: no false mismatch; the figure is stored relative to the folder."""
+    import shutil
+
+    d = tmp_path / "checks"
+    d.mkdir()
+    (d / "c01_fig.py").write_text(FIG_CHECK)
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["check", "--checks-dir", str(d), "--out", "res"]) == 0
+    part = json.loads((work / "res" / "checks" / "c01_fig.json").read_text())
+    assert part["verdicts"][0]["figures"] == ["figures/f.png"]
+    assert "](figures/f.png)" in (work / "res" / "verdicts.md").read_text()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert main(["verify", str(work / "res")]) == 0, capsys.readouterr()
+    shutil.copytree(work / "res", elsewhere / "moved")
+    assert main(["verify", "moved"]) == 0, capsys.readouterr()
