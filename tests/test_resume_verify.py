@@ -258,3 +258,14 @@ def test_real_checks_killed_and_resumed_equal_an_uninterrupted_run(tmp_path, cap
     assert (out / "verdicts.md").read_text() == (ref / "verdicts.md").read_text()
     assert "](figures/c07_separability_vs_eta.png)" in (out / "verdicts.md").read_text()
     assert main(["verify", str(out)]) == 0
+    # issue 11's acceptance: after editing one number of a per-check file, verify exits 1 naming it
+    import re
+
+    part = out / "checks" / "c08_input_noise.json"
+    text = part.read_text()
+    m = re.search(r'"value": (-?[0-9.e+-]+)', text)
+    part.write_text(text[:m.start(1)] + repr(float(m.group(1)) + 1) + text[m.end(1):])
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "checks/c08_input_noise.json: verdicts[0]" in err and ".value = " in err and err.count("\n") == 1, err
