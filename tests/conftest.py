@@ -73,10 +73,12 @@ STRESS_ENV = "MONOTHEORY_STRESS_SEED"
 
 
 def stress_seed(fixed: int) -> int:
-    """``fixed`` normally; under ``MONOTHEORY_STRESS_SEED=k`` (k ≥ 1) a fresh seed 1_000_003·k + ``fixed``
-    (distinct for every k and every fixed seed below 1_000_003)."""
+    """``fixed`` normally; under ``MONOTHEORY_STRESS_SEED=k`` (k ≥ 1) a fresh seed: the named stream
+    ("stress", k) under ``fixed`` (:func:`monotheory.seeding.stream_seed`, reduced to 31 bits for every API)."""
+    from monotheory.seeding import stream_seed
+
     k = os.environ.get(STRESS_ENV, "").strip()
-    return fixed if not k or int(k) == 0 else 1_000_003 * int(k) + fixed
+    return fixed if not k or int(k) == 0 else stream_seed(fixed, "stress", int(k)) % 2**31
 
 
 @pytest.fixture
