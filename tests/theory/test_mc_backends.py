@@ -101,7 +101,7 @@ def _asym_sampler(y, eta, rng):  # the sampler of rates (p10, p01) = (η, η/2)
     return np.where(rng.random(y.shape) < np.where(y == 1, eta, eta / 2), 1 - y, y)
 
 
-def test_a_sampler_only_noise_model_matches_its_transition_model():
+def test_a_sampler_only_noise_model_matches_its_transition_model(mc_seed):
     """Issue 15: a registered sampler-only model runs in the Monte Carlo (NumPy path, whatever the backend) and
     estimates the exact moments of the equivalent rates model. Budget ALPHA over 2 models × 2 features × keys."""
     from monotheory.theory import registry
@@ -113,7 +113,7 @@ def test_a_sampler_only_noise_model_matches_its_transition_model():
         for i, (name, sampler, exact_model, kw) in enumerate(cases):
             registry.register_noise_model(name, sampler=sampler)
             for backend in ("numpy", "auto"):
-                mc = monte_carlo(0.3, N, 20 + i, noise_rate=0.25, noise_model=name, backend=backend, **kw)
+                mc = monte_carlo(0.3, N, mc_seed(20 + i), noise_rate=0.25, noise_model=name, backend=backend, **kw)
                 if backend == "numpy":
                     first = mc
                     for f in ("mono", "poly"):
@@ -123,7 +123,7 @@ def test_a_sampler_only_noise_model_matches_its_transition_model():
                     assert mc == first
 
 
-def test_a_sampler_only_noise_model_has_the_crossover_of_its_transition_model():
+def test_a_sampler_only_noise_model_has_the_crossover_of_its_transition_model(mc_seed):
     """The unnormalized criterion under flip noise crosses at η* = 2/7 (S = 0.2, exact). With the sampler-only
     flip model the Monte Carlo difference mono − poly is 0 within z·(SE_mono + SE_poly) at η* (a bound on the
     SE of the difference whatever the correlation; budget ALPHA), and significantly negative at η = 0.15
@@ -136,7 +136,7 @@ def test_a_sampler_only_noise_model_has_the_crossover_of_its_transition_model():
     with registry.scoped():
         registry.register_noise_model("flip_s", sampler=_flip_sampler)
         for eta, sign in ((star.value, 0), (0.15, -1)):
-            mc = monte_carlo(0.2, 400_000, 7, noise_rate=eta, noise_model="flip_s", criteria=("unnormalized",))
+            mc = monte_carlo(0.2, 400_000, mc_seed(7), noise_rate=eta, noise_model="flip_s", criteria=("unnormalized",))
             (m, sm), (p, sp) = mc["mono"]["unnormalized"], mc["poly"]["unnormalized"]
             if sign == 0:
                 assert abs(m - p) <= z * (sm + sp), (m, p, sm, sp)
