@@ -46,7 +46,7 @@ class TheoryConfig:
         default=None, metadata={"help": "S = P(feature is zero), in [0, 1) (required)"})
     noise_rate: float = dataclasses.field(
         default=0.0, metadata={"help": "label-noise rate η in [0, 1] (η > 1/2 inverts labels under flip)"})
-    input_sigma: float = dataclasses.field(default=0.0, metadata={"help": "λ of N(0, λ²) added to each x_i"})
+    sigma: float = dataclasses.field(default=0.0, metadata={"help": "λ of N(0, λ²) added to each x_i"})
     criterion: str = dataclasses.field(default="fisher", metadata={"help": "/".join(sy.CRITERIA) + " or one registered by --plugin"})
     noise_model: str = dataclasses.field(default="flip", metadata={"help": "/".join(NOISE_MODELS) + " or one registered by --plugin"})
     samples: int = dataclasses.field(default=1_000_000, metadata={"help": "Monte Carlo draws (0: exact only)"})
@@ -65,7 +65,7 @@ class TheoryConfig:
             raise ConfigError("sparsity is required: pass --sparsity S with S in [0, 1)")
         self.sparsity = check_sparsity("sparsity", self.sparsity)
         self.noise_rate = check_probability("noise_rate", self.noise_rate)
-        self.input_sigma = check_nonnegative("input_sigma", self.input_sigma)
+        self.sigma = check_nonnegative("sigma", self.sigma)
         registry.get_criterion(self.criterion)  # built-in or registered (the message says how to register)
         registry.get_noise_model(self.noise_model)
         check_choice("tie_rule", self.tie_rule, TIE_RULES)
@@ -103,7 +103,7 @@ def check_monte_carlo_size(cfg: TheoryConfig) -> None:
     1: every Monte Carlo column NaN). ``--samples 0`` (exact values only) is always allowed."""
     from monotheory.config import check_range
 
-    check_range("input_sigma", cfg.input_sigma, 0, sy.MAX_INPUT_SIGMA)
+    check_range("sigma", cfg.sigma, 0, sy.MAX_SIGMA)
     if cfg.samples == 0:
         return
     if cfg.samples < MIN_SAMPLES:
@@ -119,7 +119,7 @@ def check_monte_carlo_size(cfg: TheoryConfig) -> None:
 def exact_values(cfg: TheoryConfig) -> dict:
     """Exact moments and separability of both features at the configured noise (None for n_features > 2)."""
     kw = dict(weights=cfg.weights, tie_rule=cfg.tie_rule, noise_model=cfg.noise_model,
-              input_sigma=cfg.input_sigma)
+              sigma=cfg.sigma)
     out = {}
     for f in ("mono", "poly"):
         if cfg.n_features != 2:
@@ -139,7 +139,7 @@ def run(cfg: TheoryConfig, progress: bool | None = None) -> dict:
     crit = registry.get_criterion(cfg.criterion)
     if cfg.samples > 0:
         mc = monte_carlo(cfg.sparsity, cfg.samples, cfg.seed, cfg.weights, cfg.tie_rule, cfg.noise_rate,
-                         cfg.noise_model, cfg.input_sigma, cfg.n_features, cfg.chunk,
+                         cfg.noise_model, cfg.sigma, cfg.n_features, cfg.chunk,
                          threshold=crit.function is None, progress=progress,
                          criteria=(cfg.criterion,) if crit.function is not None else ())
     result: dict = {"config": to_dict(cfg), "criterion": cfg.criterion, "noise_model": cfg.noise_model,
@@ -153,7 +153,7 @@ def run(cfg: TheoryConfig, progress: bool | None = None) -> dict:
         result[f] = rows
     kw = dict(weights=cfg.weights, tie_rule=cfg.tie_rule)
     if cfg.n_features == 2:
-        c = cx.crossover(cfg.criterion, cfg.noise_model, cfg.sparsity, input_sigma=cfg.input_sigma, **kw)
+        c = cx.crossover(cfg.criterion, cfg.noise_model, cfg.sparsity, sigma=cfg.sigma, **kw)
         r = cx.input_noise_reversal(cfg.criterion, cfg.sparsity, cfg.noise_rate, cfg.noise_model, **kw)
     else:  # the closed forms are for two features: no exact crossover to report
         note = f"exact crossovers are for 2 features, not {cfg.n_features}"
@@ -174,7 +174,7 @@ def table(result: dict) -> str:
     """The result as a readable text table."""
     cfg = result["config"]
     lines = [f"spike-and-uniform, S = {cfg['sparsity']:g}, η = {cfg['noise_rate']:g} ({cfg['noise_model']}), "
-             f"λ = {cfg['input_sigma']:g}, w = {tuple(cfg['weights'])}, ties: {cfg['tie_rule']}, "
+             f"λ = {cfg['sigma']:g}, w = {tuple(cfg['weights'])}, ties: {cfg['tie_rule']}, "
              f"{result['n_draws']:,} draws (seed {cfg['seed']})",
              f"{'quantity':<14}{'mono exact':>12}{'mono MC':>12}{'± SE':>11}{'poly exact':>13}{'poly MC':>12}"
              f"{'± SE':>11}"]

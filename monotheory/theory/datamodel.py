@@ -27,7 +27,8 @@ from monotheory.theory import registry
 
 TIE_RULES = ("drop", "class0", "class1", "random")
 NOISE_MODELS = registry.BUILTIN_NOISE_MODELS  # users add more: registry.register_noise_model
-FEATURES = ("mono", "poly")
+REGIMES = ("mono", "poly")  # the regime: one neuron per feature (mono) or one neuron mixing two (poly)
+FEATURES = REGIMES  # old name, still imported by theory/montecarlo.py (perf engineer's file): drop it there
 
 
 def as_generator(seed) -> np.random.Generator:
@@ -81,7 +82,7 @@ def poly_feature(x: np.ndarray, weights=(1.0, 1.0)) -> np.ndarray:
 
 def feature(name: str, x: np.ndarray, weights=(1.0, 1.0)) -> np.ndarray:
     """The feature map called ``name`` (``mono`` or ``poly``) applied to ``x``."""
-    check_choice("feature", name, FEATURES)
+    check_choice("regime", name, REGIMES)
     return mono_feature(x) if name == "mono" else poly_feature(x, weights)
 
 
@@ -159,9 +160,9 @@ def noisy_labels(y: np.ndarray, noise_model: str, noise_rate: float, rng=None) -
     return np.where(flip, 1 - y, y)
 
 
-def add_input_noise(x: np.ndarray, input_sigma: float, rng=None) -> np.ndarray:
-    """x + N(0, λ²) on every entry (λ = ``input_sigma`` ≥ 0; λ = 0 returns x unchanged)."""
-    lam = check_nonnegative("input_sigma", input_sigma)
+def add_input_noise(x: np.ndarray, sigma: float, rng=None) -> np.ndarray:
+    """x + N(0, λ²) on every entry (λ = ``sigma`` ≥ 0; λ = 0 returns x unchanged)."""
+    lam = check_nonnegative("sigma", sigma)
     if lam == 0:
         return x
     return x + lam * as_generator(rng).standard_normal(x.shape)

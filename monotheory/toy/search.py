@@ -46,7 +46,7 @@ def run_search(sc: SearchConfig, base: ToyConfig, *, progress: bool = False) -> 
     """The search (module docstring). ``base`` gives n, m, task, steps, seeds (the search seeds) and the probe's
     settings; its sparsity, importance, σ, η and probe size are replaced by the grid's."""
     sc.check_against(base)
-    seeds = [base.seed + s for s in range(base.seeds)]
+    seeds = [base.seed + s for s in range(base.n_seeds)]
     regimes = list(sc.regimes)
     cells, codes = [], {}
     for imp in sc.importances:
@@ -145,7 +145,7 @@ def run_conditions(base: ToyConfig, conditions: list[dict]) -> list[tuple[ToyCon
         idx = [i for i, c in enumerate(conditions) if c["importance"] == imp]
         sps = list(dict.fromkeys(conditions[i]["sparsity"] for i in idx))
         cfg = dataclasses.replace(base, importance=imp)
-        regimes, seeds = list(cfg.regimes), [cfg.seed + s for s in range(cfg.seeds)]
+        regimes, seeds = list(cfg.regimes), [cfg.seed + s for s in range(cfg.n_seeds)]
         inst = [(S, r, s) for S in sps for r in regimes for s in seeds]
         model, info = train_models(cfg, [i[1] for i in inst], [i[2] for i in inst], [i[0] for i in inst])
         per = len(regimes) * len(seeds)

@@ -48,7 +48,7 @@ def test_threshold_error_known_values():
 
 
 def test_threshold_error_matches_monte_carlo():
-    kw = dict(noise_rate=0.2, noise_model="one_sided", input_sigma=0.3, tie_rule="class1")
+    kw = dict(noise_rate=0.2, noise_model="one_sided", sigma=0.3, tie_rule="class1")
     mc = monte_carlo(0.3, 600_000, 4, threshold=True, **kw)
     z = z_for(2)
     for f in ("mono", "poly"):
@@ -95,7 +95,7 @@ def test_degenerate_noise_gives_no_spurious_crossover():
 
 def test_unnormalized_flip_crossover_does_not_depend_on_input_noise():
     # both noise terms cancel in the condition: Vp + 4λ² + 8pΔ² > 2(Vm + 2λ²) + 4pΔ²
-    assert crossover("unnormalized", "flip", 0.2, input_sigma=0.4).value == pytest.approx(2 / 7)
+    assert crossover("unnormalized", "flip", 0.2, sigma=0.4).value == pytest.approx(2 / 7)
 
 
 def test_floats_whose_nsimplify_is_irrational_still_solve_exactly():

@@ -81,5 +81,5 @@ def test_bad_noise_config():
         noisy_labels(np.ones(3, dtype=np.int64), "flip", 1.5)
     with pytest.raises(ConfigError, match="noise_model"):
         noisy_labels(np.ones(3, dtype=np.int64), "sideways", 0.1)
-    with pytest.raises(ConfigError, match="input_sigma"):
+    with pytest.raises(ConfigError, match="sigma"):
         add_input_noise(np.ones((2, 2)), -1.0)

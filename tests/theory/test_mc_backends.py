@@ -18,7 +18,7 @@ SETTINGS = [
     dict(),
     dict(noise_rate=0.2, noise_model="flip"),
     dict(noise_rate=0.3, noise_model="one_sided", tie_rule="class1", weights=(2.0, 0.5)),
-    dict(input_sigma=0.3, tie_rule="random", noise_rate=0.1, noise_model="uniform"),
+    dict(sigma=0.3, tie_rule="random", noise_rate=0.1, noise_model="uniform"),
 ]
 KEYS = ("pi1", "mu0", "mu1", "delta_mu", "var0", "var1", "fisher", "unnormalized")
 N = 200_000
@@ -60,7 +60,7 @@ def test_backends_agree_and_the_kernel_matches_exact_moments():
 
 def test_backends_fill_the_same_threshold_histograms():
     pytest.importorskip("numba", reason="numba not installed: the accelerated Monte Carlo path is not tested")
-    kw = dict(noise_rate=0.2, input_sigma=0.05, threshold=True)
+    kw = dict(noise_rate=0.2, sigma=0.05, threshold=True)
     fast = monte_carlo(0.3, 100_000, 3, backend="numba", chunk=16_384, **kw)
     slow = monte_carlo(0.3, 100_000, 3, backend="numpy", chunk=16_384, **kw)
     _same(fast, slow, ("threshold_error",), rel=1e-6)
@@ -69,7 +69,7 @@ def test_backends_fill_the_same_threshold_histograms():
 def test_a_seed_reruns_identically_on_each_backend():
     backends = ["numpy"] + (["numba"] if mc_kernel.kernel() is not None else [])
     for b in backends:
-        kw = dict(noise_rate=0.1, input_sigma=0.1, threshold=True, backend=b, chunk=10_000)
+        kw = dict(noise_rate=0.1, sigma=0.1, threshold=True, backend=b, chunk=10_000)
         assert monte_carlo(0.4, 50_000, 11, **kw) == monte_carlo(0.4, 50_000, 11, **kw)
         other = monte_carlo(0.4, 50_000, 12, **kw)
         assert other["mono"]["mu1"] != monte_carlo(0.4, 50_000, 11, **kw)["mono"]["mu1"]

@@ -48,7 +48,7 @@ def test_table_output(cli):
     (["--sparsity", "1"], "sparsity = 1.0 is outside [0, 1)"),
     (["--sparsity", "-0.1"], "sparsity"),
     (["--sparsity", "0.2", "--noise-rate", "1.5"], "noise_rate = 1.5 is outside [0, 1]"),
-    (["--sparsity", "0.2", "--input-sigma", "-1"], "input_sigma = -1.0 is negative"),
+    (["--sparsity", "0.2", "--sigma", "-1"], "sigma = -1.0 is negative"),
     (["--sparsity", "0.2", "--samples", "-5"], "samples = -5"),
     (["--sparsity", "0.2", "--criterion", "margin"], "criterion = 'margin' is unknown"),
     (["--sparsity", "0.2", "--noise-model", "sideways"], "noise_model = 'sideways' is unknown"),

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-SMALL = ["--n", "10", "--m", "5", "--seeds", "2", "--steps", "30", "--batch-size", "64", "--probe-train", "256",
+SMALL = ["--n", "10", "--m", "5", "--n-seeds", "2", "--steps", "30", "--batch-size", "64", "--probe-train", "256",
          "--probe-test", "256", "--probe-max-iter", "20"]
 
 
@@ -69,7 +69,7 @@ def test_toy_search_writes_grid_selection_and_figures(cli, tmp_path):
     (["--sparsity", "-0.1"], "sparsity"),
     (["--noise-rate", "1.2"], "noise_rate = 1.2 is outside [0, 1]"),
     (["--regimes", "poly,mono"], "regime = 'mono' is unknown"),
-    (["--seeds", "0"], "seeds = 0 must be ≥ 1"),
+    (["--n-seeds", "0"], "n_seeds = 0 must be ≥ 1"),
     (["--sparsities", "0.5"], "only applies to `monotheory toy sweep`"),
     (["sweep", "--map-noise", "both"], "map_noise"),
     (["--steps", "many"], "invalid int value"),

@@ -24,7 +24,7 @@ from monotheory.toy.experiments import (
 from monotheory.toy.model import FeatureSampler, ToyModel
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = dict(n=10, m=5, seeds=3, steps=60, batch_size=128, probe_train=512, probe_test=512, probe_max_iter=30)
+TINY = dict(n=10, m=5, n_seeds=3, steps=60, batch_size=128, probe_train=512, probe_test=512, probe_max_iter=30)
 
 
 def test_labels():
@@ -183,7 +183,7 @@ def test_search_selects_the_strongest_condition(monkeypatch):
 
 @pytest.mark.parametrize("kw, match", [
     (dict(m=50), "m = 50"), (dict(sparsity=1.0), "sparsity"), (dict(noise_rate=1.5), "noise_rate"),
-    (dict(regimes=("poly", "mono")), "regime"), (dict(seeds=0), "seeds"), (dict(task="xor"), "task"),
+    (dict(regimes=("poly", "mono")), "regime"), (dict(n_seeds=0), "n_seeds"), (dict(task="xor"), "task"),
     (dict(task="pair", noise_rate=0.5), r"outside \[0, 0.5\) for flip label noise with 2 classes"),
     (dict(topk=21), r"topk = 21 is outside \[1, m = 20\]"), (dict(topk=0), "topk = 0 must be ≥ 1"),
     (dict(sigma=0.2, sigma_sd=1.0), "are both given"), (dict(sigma_sd=-1.0), "sigma_sd"),
@@ -211,7 +211,7 @@ def test_search_config_errors(kw, match):
 def test_mono_topk_is_monosemantic_at_s08_and_poly_is_not():
     """The default k, S = 0.8, uniform importance, 1000 steps: mono-topk monosemantic on ≥ 4 of 5 seeds, poly
     on none (rule: metrics.MONOSEMANTIC_RULE)."""
-    cfg = ToyConfig(sparsity=0.8, steps=1000, seeds=5, regimes=("poly", "mono-topk"))
+    cfg = ToyConfig(sparsity=0.8, steps=1000, n_seeds=5, regimes=("poly", "mono-topk"))
     model, _ = train_models(cfg, ["mono-topk"] * 5 + ["poly"] * 5, list(range(5)) * 2, [0.8] * 10)
     rep = experiments.code_report(model)
     assert sum(e["monosemantic"] for e in rep[:5]) >= 4 and not any(e["monosemantic"] for e in rep[5:])
