@@ -1,6 +1,6 @@
 """The two Monte Carlo backends (fused Numba kernel, pure NumPy): same draws, same estimates, both right.
 
-False-alarm budget: ALPHA = 1e-3 per test function (helpers.py), split by Bonferroni over every
+False-alarm budget: 10⁻³ per test function (monotheory.testing.z_value), split by Bonferroni over every
 exact-vs-MC comparison the function makes. The backends consume the same random numbers, so they must
 agree far more tightly than z·SE: to rounding of the floating-point sums.
 """
@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from monotheory.errors import ConfigError
+from monotheory.testing import z_value
 from monotheory.theory import mc_kernel, moments, monte_carlo, symbolic_criterion
 from monotheory.theory.montecarlo import MOMENT_KEYS
 
-from .helpers import mc_disagreements, z_for
+from .helpers import mc_disagreements
 
 SETTINGS = [
     dict(),
@@ -39,7 +40,7 @@ def _same(a: dict, b: dict, keys, rel=1e-9):
 
 
 def test_numpy_backend_matches_exact_moments():
-    z = z_for(len(SETTINGS) * 2 * len(KEYS))
+    z = z_value(len(SETTINGS) * 2 * len(KEYS))
     for i, kw in enumerate(SETTINGS):
         mc = monte_carlo(0.3, N, i, backend="numpy", **kw)
         for f in ("mono", "poly"):
@@ -48,7 +49,7 @@ def test_numpy_backend_matches_exact_moments():
 
 def test_backends_agree_and_the_kernel_matches_exact_moments():
     pytest.importorskip("numba", reason="numba not installed: the accelerated Monte Carlo path is not tested")
-    z = z_for(len(SETTINGS) * 2 * len(KEYS))
+    z = z_value(len(SETTINGS) * 2 * len(KEYS))
     for i, kw in enumerate(SETTINGS):
         fast = monte_carlo(0.3, N, i, backend="numba", chunk=30_000, **kw)
         slow = monte_carlo(0.3, N, i, backend="numpy", chunk=30_000, **kw)

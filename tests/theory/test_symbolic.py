@@ -7,10 +7,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from monotheory.errors import ConfigError
+from monotheory.testing import z_value
 from monotheory.theory import mix_moments, moments, monte_carlo, symbolic_criterion, symbolic_moments
 from monotheory.theory.symbolic import S, eta, lam
 
-from .helpers import mc_disagreements, z_for
+from .helpers import mc_disagreements
 
 KEYS = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1")
 
@@ -105,7 +106,7 @@ N_EXAMPLES = 12
 N_CASES = N_EXAMPLES + 2  # the generated examples and the two explicit @example cases
 N_MC = 200_000
 MC_KEYS = KEYS + ("fisher", "unnormalized")
-Z = z_for(N_CASES * 2 * len(MC_KEYS))  # Bonferroni over every comparison one test run makes
+Z = z_value(N_CASES * 2 * len(MC_KEYS))  # Bonferroni over every comparison one test run makes
 
 
 def _exact_with_criteria(feature, s, **kw):

@@ -5,10 +5,9 @@ import json
 import pytest
 import sympy as sp
 
+from monotheory.testing import z_value
 from monotheory.theory import symbolic_moments
 from monotheory.theory.symbolic import S
-
-from .helpers import z_for
 
 QUANTITIES = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1", "separability")
 
@@ -18,7 +17,7 @@ def test_json_exact_equals_closed_forms_and_mc_within_z_se(cli):
     assert rc == 0, err
     res = json.loads(out)
     assert res["config"]["sparsity"] == 0.3 and res["config"]["seed"] == 1 and res["criterion"] == "fisher"
-    z = z_for(2 * len(QUANTITIES))
+    z = z_value(2 * len(QUANTITIES))
     for f in ("mono", "poly"):
         closed = {k: float(v.subs(S, sp.Rational(3, 10))) for k, v in symbolic_moments(f).items()}
         for k in QUANTITIES:
