@@ -23,23 +23,15 @@ import numpy as np
 
 from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_sparsity
 from monotheory.errors import ConfigError
+from monotheory.seeding import (
+    as_generator,  # the one RNG converter (theory/montecarlo.py imports it from here)
+)
 from monotheory.theory import registry
 
 TIE_RULES = ("drop", "class0", "class1", "random")
 NOISE_MODELS = registry.BUILTIN_NOISE_MODELS  # users add more: registry.register_noise_model
 REGIMES = ("mono", "poly")  # the regime: one neuron per feature (mono) or one neuron mixing two (poly)
 FEATURES = REGIMES  # old name, still imported by theory/montecarlo.py (perf engineer's file): drop it there
-
-
-def as_generator(seed) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from an int seed, a Generator (returned as is) or None (fresh entropy)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ConfigError(f"seed = {seed!r} is not an int or a numpy.random.Generator")
-    if seed is not None and seed < 0:
-        raise ConfigError(f"seed = {seed} is negative; it must be ≥ 0")
-    return np.random.default_rng(seed)
 
 
 def check_weights(weights) -> tuple[float, float]:

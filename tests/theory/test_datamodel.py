@@ -5,9 +5,10 @@ import pytest
 from scipy.stats import kstest
 
 from monotheory.errors import ConfigError
+from monotheory.seeding import as_generator
 from monotheory.testing import z_value
 from monotheory.theory import SpikeUniform, mono_feature, noisy_labels, poly_feature
-from monotheory.theory.datamodel import add_input_noise, as_generator
+from monotheory.theory.datamodel import add_input_noise
 
 N = 400_000
 
