@@ -41,6 +41,10 @@ DEFAULT_REGIMES = ("poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk")
 DEFAULT_TOPK = 2
 # σ in feature-sd units by default: 0.6, the paper's σ on standardised (unit-sd) pixels
 DEFAULT_SIGMA_SD = 0.6
+# the one default of the toy models' training (ToyConfig; toy.train.TrainConfig should take these too)
+DEFAULT_STEPS = 1000
+DEFAULT_BATCH_SIZE = 1024
+DEFAULT_LR = 3e-3
 IMPORTANCES = ("uniform", "geometric")
 TASKS = ("argmax", "pair")
 F = dataclasses.field
@@ -61,9 +65,9 @@ class ToyConfig:
     topk: int = F(default=DEFAULT_TOPK, metadata={"help": "k of the top-k codes (mono-topk, oracle-topk), 1 ≤ k ≤ m"})
     n_seeds: int = F(default=10, metadata={"help": "number of seeds per regime (≥ 2 for intervals)"})
     seed: int = F(default=0, metadata={"help": "first seed; the n_seeds seeds are seed, seed+1, …"})
-    steps: int = F(default=1000, metadata={"help": "Adam steps of the toy models"})
-    batch_size: int = F(default=1024, metadata={"help": "training batch per instance"})
-    lr: float = F(default=3e-3, metadata={"help": "Adam learning rate"})
+    steps: int = F(default=DEFAULT_STEPS, metadata={"help": "Adam steps of the toy models"})
+    batch_size: int = F(default=DEFAULT_BATCH_SIZE, metadata={"help": "training batch per instance"})
+    lr: float = F(default=DEFAULT_LR, metadata={"help": "Adam learning rate (cosine-decayed to 0)"})
     task: str = F(default="argmax", metadata={"help": "probe task: argmax (n+1 classes) or pair (x0 > x1)"})
     probe_train: int = F(default=4096, metadata={"help": "probe training samples per instance"})
     probe_test: int = F(default=4096, metadata={"help": "probe test samples per instance"})

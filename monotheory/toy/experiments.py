@@ -25,21 +25,15 @@ import torch
 
 from monotheory.config import check_choice
 from monotheory.errors import ConfigError
-from monotheory.metrics import (  # noqa: F401 (re-exported: the measures moved to metrics.py)
-    MONOSEMANTIC_RULE,
-    chance_level,
-    features_per_unit,
-    monosemantic_verdict,
-    unit_feature_recovery,
-)
+from monotheory.metrics import MONOSEMANTIC_RULE, chance_level, monosemantic_verdict
 from monotheory.seeding import stream_seed, torch_generator
 from monotheory.stats import paired_t, t_interval
-from monotheory.toy import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, SweepConfig, ToyConfig
+from monotheory.toy import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, ToyConfig
 from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
 from monotheory.toy.train import cpu_threads, train
 
-__all__ = ["SweepConfig", "ToyConfig", "run_figure5", "run_figure5_multi", "evaluate", "labels_for",
-           "chance_level", "summarise", "train_models", "MONOSEMANTIC_RULE"]
+__all__ = ["code_report", "code_summary", "evaluate", "labels_for", "run_figure5", "run_figure5_multi", "summarise",
+           "train_models"]
 
 CHANCE_RULE = "chance = majority-class rate of the test labels (mean over seeds)"
 CONDITIONS = ("clean", "label_noise", "input_noise")

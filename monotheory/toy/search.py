@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from monotheory.stats import holm, paired_t
+from monotheory.stats import paired_t_statistic as _t
 from monotheory.toy import SearchConfig, ToyConfig, feature_sd
 from monotheory.toy.experiments import code_report, evaluate, run_figure5_multi, train_models
 
@@ -31,15 +32,6 @@ CONTRASTS = (("oracle − poly", "oracle", "poly", "monosemantic vs superposed, 
              ("oracle-rot − oracle", "oracle-rot", "oracle", "basis at fixed subspace (0 for a linear probe)"),
              ("mono-topk − poly", "mono-topk", "poly", "trained monosemantic sparse code vs poly"))
 ALPHA = 0.05
-
-
-def _t(a, b) -> float:
-    """Paired t statistic of a − b over seeds (±inf for a constant nonzero gap, 0 for a constant zero gap)."""
-    d = np.asarray(a, float) - np.asarray(b, float)
-    sd = d.std(ddof=1)
-    if sd == 0:
-        return 0.0 if d.mean() == 0 else float(np.sign(d.mean()) * np.inf)
-    return float(d.mean() / (sd / np.sqrt(d.size)))
 
 
 def run_search(sc: SearchConfig, base: ToyConfig, *, progress: bool = False) -> dict:

@@ -232,3 +232,20 @@ def test_c05_quick_returns_well_formed_verdicts(tmp_path):
         assert "Holm" in v.measured and "chance" in v.measured and "monosemantic on" in v.measured
         assert all(Path(f).is_file() and Path(f).with_suffix(".json").is_file() for f in v.figures)
     assert (tmp_path / "c05_mechanism.json").is_file() and (tmp_path / "c05_mechanism.md").is_file()
+
+
+def test_search_ranks_by_scipys_paired_t():
+    """The search's score is SciPy's paired t statistic (no hand-written formula), with the constant-gap ends."""
+    from scipy.stats import ttest_rel
+
+    from monotheory.stats import paired_t_statistic
+
+    a, b = np.array([0.61, 0.64, 0.60, 0.66]), np.array([0.58, 0.60, 0.61, 0.62])
+    d = a - b
+    assert search._t is paired_t_statistic
+    assert paired_t_statistic(a, b) == pytest.approx(ttest_rel(a, b).statistic)
+    assert paired_t_statistic(a, b) == pytest.approx(d.mean() / (d.std(ddof=1) / np.sqrt(d.size)))
+    assert paired_t_statistic(b + 0.1, b) == np.inf and paired_t_statistic(b - 0.1, b) == -np.inf
+    assert paired_t_statistic(b, b) == 0.0
+    with pytest.raises(ConfigError, match="equal-length"):
+        paired_t_statistic(a, b[:3])
