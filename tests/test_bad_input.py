@@ -151,7 +151,7 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("check", ["--out", ck + "/results"], "--checks-dir"), ("check", ["--out", ck], "--checks-dir"),
         ("check", ["--seed", big], big) if False else ("check", ["--seed", "-5"], "-5"),
         # theory
-        ("theory", [], "sparsity is required"), ("theory", ["--sparsity", "1"], "sparsity = 1"),
+        ("theory", [], "required: --sparsity"), ("theory", ["--sparsity", "1"], "sparsity = 1"),
         ("theory", ["--sparsity", "0.9999999", "--samples", "1000000"], "0.9999999"), ("theory", ["--sparsity", "1.5"], "1.5"),
         ("theory", ["--sparsity", "0.2", "--samples", "1"], "samples = 1"),
         ("theory", ["--sparsity", "0.2", "--samples", "999"], "samples = 999"),

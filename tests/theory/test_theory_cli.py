@@ -53,7 +53,7 @@ def test_table_output(cli):
     (["--sparsity", "0.2", "--noise-model", "sideways"], "noise_model = 'sideways' is unknown"),
     (["--sparsity", "0.2", "--tie-rule", "coin"], "tie_rule = 'coin' is unknown"),
     (["--sparsity", "0.2", "--weights", "1,0"], "weights"),
-    ([], "sparsity is required"),
+    ([], "the following arguments are required: --sparsity"),
 ])
 def test_bad_input_is_one_line_exit_2(cli, args, needle):
     rc, out, err = cli("theory", *args)
@@ -80,3 +80,38 @@ def test_more_than_two_features_reports_no_exact_crossover(cli):
     res = json.loads(out)
     assert rc == 0 and res["crossover"] is None and res["mono"]["mu0"]["exact"] is None
     assert res["mono"]["mu0"]["mc"] is not None
+
+
+def test_out_writes_results_config_and_figure_with_its_data(cli, tmp_path):
+    """--out DIR: results.json equals what --json prints, config.json is the config, the figure has its data
+    file beside it and the curves there are the exact criterion (crossover marked where the curves cross)."""
+    from monotheory.theory import separability
+
+    out = tmp_path / "th"
+    args = ("theory", "--sparsity", "0.2", "--criterion", "unnormalized", "--samples", "0")
+    rc, printed, err = cli(*args, "--out", str(out), "--json")
+    assert rc == 0, err
+    res = json.loads((out / "results.json").read_text())
+    assert res == json.loads(printed) and res["crossover"] == pytest.approx(2 / 7)
+    assert json.loads((out / "config.json").read_text()) == res["config"]
+    assert (out / "theory_curves.png").stat().st_size > 0
+    data = json.loads((out / "theory_curves.json").read_text())
+    lab = data["label_noise"]
+    assert lab["mark"] == pytest.approx(2 / 7) and len(lab["x"]) == len(lab["mono"]) == len(lab["poly"])
+    assert lab["mono"][3] == pytest.approx(separability("unnormalized", "mono", 0.2, lab["x"][3]))
+    assert data["input_noise"]["x"][0] == 0 and data["input_noise"]["mono"][0] == pytest.approx(lab["mono"][0])
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))  # atomic writes leave no temporaries
+    rc, printed, _ = cli(*args, "--out", str(out))
+    assert rc == 0 and f"wrote {out / 'results.json'}" in printed
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(cli, tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    rc, out, err = cli("theory", "--sparsity", "0.2", "--out", str(f))
+    assert rc == 2 and out == "" and "is an existing file" in err and err.count("\n") == 1
+
+
+def test_sparsity_shows_as_required_in_the_usage_line(cli):
+    rc, out, _ = cli("theory", "--help")
+    assert rc == 0 and "--sparsity S [" in " ".join(out.split()) and "required arguments:" in out

@@ -11,9 +11,12 @@ SMALL = ["--n", "10", "--m", "5", "--n-seeds", "2", "--steps", "30", "--batch-si
 
 
 def test_toy_json_structure(cli, tmp_path):
-    rc, out, err = cli("toy", *SMALL, "--out", str(tmp_path), "--json")
+    rc, out, err = cli("toy", *SMALL, "--out", str(tmp_path), "--json", "--quiet")
     assert rc == 0, err
+    assert "it/s" not in err  # --quiet: no progress bar
     res = json.loads(out)
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert len(pngs) == 2 and all(p.with_suffix(".json").is_file() for p in pngs)  # every figure has its data
     assert res["config"]["_type"] == "ToyConfig" and res["config"]["n"] == 10
     assert set(res["summary"]) == {"poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk"}
     for regime, row in res["summary"].items():
