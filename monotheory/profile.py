@@ -195,10 +195,11 @@ class Profile:
                                       "acc": [c["acc"] for c in inp], "ci": [c["ci"] for c in inp]}}
         return {"curves": out, "chance": d["conditions"]["chance"]}
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, *, path: str | os.PathLike | None = None):
         """Accuracy vs training label-noise rate and vs test input noise σ, one line per feature set, with
-        intervals and the chance level. ``ax``: a pair of axes (or None for a new figure); returns the figure."""
-        from monotheory.plots import pyplot
+        intervals and the chance level. ``ax``: a pair of axes (or None for a new figure); returns the figure.
+        With ``path``, also saves it with :meth:`curves` as its data file (the figure stays open)."""
+        from monotheory.plots import pyplot, save_figure
 
         if ax is None:
             fig, ax = pyplot().subplots(1, 2, figsize=(9, 3.4))
@@ -219,6 +220,8 @@ class Profile:
             a.set_xlabel(xl)
             a.set_ylabel("probe top-1 (%)")
         ax[0].legend(fontsize=7)
+        if path is not None:
+            save_figure(ax[0].figure, path, data, close=False)
         return ax[0].figure
 
     def save(self, out: str | os.PathLike, config: dict | None = None) -> Path:
