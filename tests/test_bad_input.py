@@ -156,6 +156,7 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("theory", ["--sparsity", "0.2", "--samples", "1"], "samples = 1"),
         ("theory", ["--sparsity", "0.2", "--samples", "999"], "samples = 999"),
         ("theory", ["--sparsity", "0.2", "--sigma", "1e308"], "1e+308"),
+        ("theory", ["--sparsity", "0.2", "--out", f], f), ("theory", ["--sparsity", "0.2", "--out", ""], "''"),
         ("theory", ["--sparsity", "0.2", "--noise-rate", "1.5"], "1.5"),
         ("theory", ["--sparsity", "0.2", "--weights", "1"], "1"), ("theory", ["--sparsity", "0.2", "--weights", "0,1"], "0"),
         ("theory", ["--sparsity", "0.2", "--weights", "nan,1"], "nan"), ("theory", ["--sparsity", "0.2", "--weights", "a,b"], "a,b"),
