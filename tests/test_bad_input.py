@@ -19,7 +19,7 @@ import pytest
 from monotheory.cli import build_parser, main
 from monotheory.errors import ConfigError
 
-COMMANDS = ("check", "theory", "toy", "run-imagenet", "verify")
+COMMANDS = ("check", "theory", "toy", "run-imagenet", "verify", "probe", "lora-digits")
 
 
 def options(command: str) -> dict[str, object]:
@@ -73,6 +73,10 @@ def data(tmp_path_factory) -> dict[str, Path]:
     made["checks"] = checks
     (base / "empty").mkdir()
     made["empty"] = base / "empty"
+    X = np.random.default_rng(0).normal(size=(30, 5))
+    for name in ("tr", "te"):
+        np.savez(base / f"{name}.npz", X=X, y=np.arange(30) % 3)
+        made[name] = base / f"{name}.npz"
     return made
 
 
@@ -105,8 +109,11 @@ def generated_cases() -> list[tuple[str, list[str], str]]:
     """(command, extra args, value that the error must name) per option: wrong type, non-finite, range, choice."""
     cases = []
     skip = {"--out", "--checks-dir", "--imagenet-results", "--only", "--data-root", "--shift", "--preset",
-            "--retrain", "--weights", "--regimes"}
-    for command in ("check", "theory", "toy", "run-imagenet"):
+            "--retrain", "--weights", "--regimes", "--train", "--test", "--encoder", "--run", "--cache", "--mean",
+            "--std"}
+    for command in COMMANDS:
+        if command == "verify":  # one option, --retrain, hand-written
+            continue
         for opt, a in options(command).items():
             if opt in skip:
                 continue
@@ -188,6 +195,30 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("run-imagenet", ["--methods", "bogus"], "bogus"), ("run-imagenet", ["--ft-fractions", "1.5"], "1.5"),
         ("run-imagenet", ["--ft-fractions", "0"], "0"), ("run-imagenet", ["--shift-severities", "9"], "9"),
         ("run-imagenet", ["--shift-corruptions", "bogus"], "bogus"), ("run-imagenet", ["--device", "cuda9"], "cuda9"),
+        # probe (feature files of 3 classes in the base settings; --run/--encoder cases replace them)
+        ("probe", ["--train", str(tmp / "nowhere.npz")], "nowhere.npz"), ("probe", ["--test", f], f),
+        ("probe", ["--shift", "bad"], "bad"), ("probe", ["--shift", f"s={tmp / 'nowhere.npz'}"], "nowhere.npz"),
+        ("probe", ["--encoder", "torchvision:resnet18"], "both --encoder and --data-root"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", two, "--train", str(d["tr"])], "exactly one"),
+        ("probe", ["--weights", str(tmp / "w.pt")], "--weights"), ("probe", ["--cache", str(tmp / "c")], "--cache"),
+        ("probe", ["--crop-size", "32"], "--crop-size"), ("probe", ["--mean", "1,2"], "1,2"),
+        ("probe", ["--std", "a,b,c"], "a,b,c"), ("probe", ["--mean", "0.5,0.5,0.5"], "--mean"),
+        ("probe", ["--out", f], f), ("probe", ["--out", "/proc/monotheory"], "/proc/monotheory"),
+        ("probe", ["--out", ""], "''"), ("probe", ["--mono", "sae-topk:0"], "k = 0"),
+        ("probe", ["--run", str(tmp / "nowhere")], "nowhere"), ("probe", ["--run", f], f),
+        ("probe", ["--run", two], two), ("probe", ["--run", two, "--train", str(d["tr"])], "exactly one input"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", str(tmp / "nowhere")], "nowhere"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", f], f),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", two, "--out", two + "/out"], "--data-root"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", two, "--weights", str(tmp / "w.pt")], "w.pt"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", str(d["one"])], "1 class"),
+        ("probe", ["--encoder", "torchvision:no_such_net", "--data-root", two], "no_such_net"),
+        # lora-digits (the digits folder is written under --out unless --data-root names one)
+        ("lora-digits", ["--out", f], f), ("lora-digits", ["--out", "/proc/monotheory"], "/proc/monotheory"),
+        ("lora-digits", ["--out", ""], "''"), ("lora-digits", ["--data-root", f], f),
+        ("lora-digits", ["--data-root", str(d["one"])], "1 class"),
+        ("lora-digits", ["--data-root", two, "--out", two + "/out"], "--data-root"),
+        ("lora-digits", ["--noise-rates", "0,0.95"], "0.95"), ("lora-digits", ["--data-root", two], "0.5"),
         # verify
         ("verify", [str(tmp / "nowhere")], "nowhere"), ("verify", [str(d["empty"])], "empty"), ("verify", [f], f),
         ("verify", [str(d["empty"]), "--retrain", ""], "--retrain"),
@@ -202,6 +233,12 @@ def base_args(command: str, d: dict[str, Path], out: Path) -> list[str]:
         return ["--samples", "0"]
     if command == "toy":
         return ["--steps", "1", "--n-seeds", "1", "--out", str(out)]
+    if command == "probe":  # feature files of 30 × 5, 3 classes; a case that wrongly passes writes into out
+        return ["--train", str(d["tr"]), "--test", str(d["te"]), "--out", str(out), "--n-boot", "100"]
+    if command == "probe-other-input":  # --run or --encoder given: no feature files
+        return ["--out", str(out), "--n-boot", "100"]
+    if command == "lora-digits":
+        return ["--out", str(out), "--pretrain-epochs", "1", "--epochs", "1", "--seeds", "0,1", "--methods", "full"]
     if command == "run-imagenet":
         return ["--dataset", "folder", "--data-root", str(d["two"]), "--out", str(out), "--preset", "smoke",
                 "--device", "cpu", "--quiet", "--probe-noise-rates", "0,0.3", "--ft-noise-rates", "0.3"]
@@ -211,7 +248,8 @@ def base_args(command: str, d: dict[str, Path], out: Path) -> list[str]:
 def merged(command: str, extra: list[str], d, out: Path) -> list[str]:
     """``extra`` overrides the base settings it names (argparse keeps the last value anyway; this keeps the
     sparsity requirement of theory explicit)."""
-    base = base_args(command, d, out)
+    other = command == "probe" and ("--run" in extra or "--encoder" in extra)
+    base = base_args("probe-other-input" if other else command, d, out)
     if command == "theory" and "--sparsity" not in extra and extra:
         base = ["--sparsity", "0.2", *base]
     if command == "theory" and "--samples" in extra:
@@ -256,7 +294,7 @@ def test_hand_written_cases(data, tmp_path, capsys, monkeypatch):
     cases = hand_cases(data, tmp_path)
     for command, extra, named in cases:
         _check_case(command, extra, named, data, tmp_path, capsys, monkeypatch)
-    assert len(cases) >= 70  # guards against a list cut short by an edit
+    assert len(cases) >= 100  # guards against a list cut short by an edit
 
 
 def test_every_option_is_covered(data, tmp_path):

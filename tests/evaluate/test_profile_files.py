@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from monotheory.errors import ConfigError
 from monotheory.evaluate import ProfileConfig, profile_features
 from monotheory.feature_files import load_feature_file
 from monotheory.profile import feature_measures
@@ -109,3 +110,23 @@ def test_feature_file_forms_agree(tmp_path):
         parts = ",".join(str(tmp_path / s) for s in spec.split(","))
         Xl, yl = load_feature_file(parts)
         assert np.array_equal(Xl, X) and np.array_equal(yl, y), spec
+
+
+def test_label_noise_grid_follows_the_shared_rule(cli, digits_files, tmp_path):
+    """Flip noise at η ≥ (C−1)/C makes a wrong label at least as likely as the right one: an explicit rate is
+    refused before work (exit 2, one line); the default grid (… 0.9) drops 0.9 on 10 classes with a note."""
+    d, X, y, test = digits_files
+    out = tmp_path / "refused"
+    rc, stdout, err = cli("probe", "--train", str(d / "tr.npz"), "--test", str(d / "te.npz"), "--out", str(out),
+                          "--noise-rates", "0,0.9", "--quiet")
+    assert rc == 2 and stdout == "" and err.count("\n") == 1, err
+    assert "noise_rate = 0.9 is outside [0, 0.9) for flip label noise with 10 classes" in err
+    assert not out.exists()
+    p = profile_features(X[~test][:400], y[~test][:400], X[test], y[test], config=ProfileConfig(sigmas=(0.0,)))
+    assert p.data["config"]["noise_rates"] == [0.0, 0.3, 0.6]
+    p4 = profile_features(X[~test][:400] % 4, y[~test][:400] % 4, X[test] % 4, y[test] % 4,
+                          config=ProfileConfig(sigmas=(0.0,)))
+    assert p4.data["config"]["noise_rates"] == [0.0, 0.3, 0.6]          # 4 classes: η < 0.75
+    with pytest.raises(ConfigError, match="noise_rate = 0.75"):
+        profile_features(X[~test][:400], y[~test][:400] % 4, X[test], y[test] % 4,
+                         config=ProfileConfig(noise_rates=(0.0, 0.75), sigmas=(0.0,)))

@@ -39,20 +39,20 @@ def _same(a: dict, b: dict, keys, rel=1e-9):
             assert a[f][k][1] == pytest.approx(b[f][k][1], rel=1e-6, abs=1e-12), (f, k)
 
 
-def test_numpy_backend_matches_exact_moments():
+def test_numpy_backend_matches_exact_moments(mc_seed):
     z = z_value(len(SETTINGS) * 2 * len(KEYS))
     for i, kw in enumerate(SETTINGS):
-        mc = monte_carlo(0.3, N, i, backend="numpy", **kw)
+        mc = monte_carlo(0.3, N, mc_seed(i), backend="numpy", **kw)
         for f in ("mono", "poly"):
             assert not mc_disagreements(_exact(f, 0.3, **kw), mc[f], KEYS, z), (f, kw)
 
 
-def test_backends_agree_and_the_kernel_matches_exact_moments():
+def test_backends_agree_and_the_kernel_matches_exact_moments(mc_seed):
     pytest.importorskip("numba", reason="numba not installed: the accelerated Monte Carlo path is not tested")
     z = z_value(len(SETTINGS) * 2 * len(KEYS))
     for i, kw in enumerate(SETTINGS):
-        fast = monte_carlo(0.3, N, i, backend="numba", chunk=30_000, **kw)
-        slow = monte_carlo(0.3, N, i, backend="numpy", chunk=30_000, **kw)
+        fast = monte_carlo(0.3, N, mc_seed(i), backend="numba", chunk=30_000, **kw)
+        slow = monte_carlo(0.3, N, mc_seed(i), backend="numpy", chunk=30_000, **kw)
         assert fast["n_kept"] == slow["n_kept"]
         _same(fast, slow, MOMENT_KEYS)
         for f in ("mono", "poly"):

@@ -61,10 +61,21 @@ def test_bad_input_is_one_line_exit_2(cli, args, needle):
     assert err.count("\n") == 1 and needle in err and "Traceback" not in err
 
 
-def test_noise_rate_one_is_accepted(cli):
-    rc, out, _ = cli("theory", "--sparsity", "0.2", "--noise-rate", "1", "--samples", "1000", "--json")
-    res = json.loads(out)
-    assert rc == 0 and res["mono"]["delta_mu"]["exact"] < 0  # η = 1 inverts the labels
+@pytest.mark.parametrize("args,needle", [
+    (["--noise-rate", "0.5"], "noise_rate = 0.5 is outside [0, 0.5) for flip"),
+    (["--noise-rate", "1"], "noise_rate = 1 is outside [0, 0.5) for flip"),
+    (["--noise-rate", "1", "--noise-model", "uniform"], "noise_rate = 1 is outside [0, 1) for uniform"),
+    (["--noise-rate", "1", "--noise-model", "one_sided"], "noise_rate = 1 is outside [0, 1) for one_sided"),
+])
+def test_rates_the_labels_cannot_carry_are_refused(cli, args, needle):
+    # the shared label-noise rule (monotheory.noise.check_label_noise_rate) with the two classes of y
+    rc, out, err = cli("theory", "--sparsity", "0.2", "--samples", "0", *args)
+    assert rc == 2 and out == "" and err.count("\n") == 1 and needle in err, err
+
+
+def test_flip_rate_just_below_one_half_is_accepted(cli):
+    rc, out, _ = cli("theory", "--sparsity", "0.2", "--noise-rate", "0.49", "--samples", "0", "--json")
+    assert rc == 0 and json.loads(out)["mono"]["delta_mu"]["exact"] > 0
 
 
 def test_irrational_looking_floats_are_not_a_traceback(cli):

@@ -41,12 +41,12 @@ def test_summarise_pairs_by_seed():
     assert "gap_vs_poly" not in s["poly"]["clean"]
 
 
-def test_feature_sd_matches_monte_carlo_and_sigma_sd_converts():
+def test_feature_sd_matches_monte_carlo_and_sigma_sd_converts(mc_seed):
     """sd of spike-and-uniform features against 400k draws (z = 4.5 · SE of the sd, ≈ sd/√(2N) scaled by the
     kurtosis: use a generous 4.5 · sd · √(2/N)); σ = σ_sd · sd(S) both ways."""
     n = 400_000
     for S in (0.0, 0.5, 0.8):
-        x = FeatureSampler(1, [0], [S])(n)[0, :, 0].double()
+        x = FeatureSampler(1, [mc_seed(0)], [S])(n)[0, :, 0].double()
         assert abs(x.std().item() - feature_sd(S)) <= 4.5 * feature_sd(S) * math.sqrt(2 / n) * 2
     assert feature_sd(0.8) == pytest.approx(math.sqrt(0.2 / 3 - 0.01))
     cfg = ToyConfig(sparsity=0.8, sigma_sd=2.0)
