@@ -25,7 +25,7 @@ run: $(STAMP)
 
 # the recorded C5 condition search (search seeds 0-3); rewrites monotheory/data/toy_conditions.json
 toy-search: $(STAMP)
-	$(BIN)/monotheory toy search --seeds 4 --steps 1000 --out results/toy_search --write-conditions
+	$(BIN)/monotheory toy search --n-seeds 4 --steps 1000 --out results/toy_search --write-conditions
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

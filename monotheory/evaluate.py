@@ -2,7 +2,7 @@
 
 A **profile** of a feature set is: linear-probe accuracy over the training label-noise grid, over the test
 input-noise grid and on each shifted test set, plus label-based measures of the features (monosemanticity
-score, sparsity, active dimensions per sample, classes per active dimension, Fisher separability). With
+score, near-zero fraction, active dimensions per sample, classes per active dimension, Fisher separability). With
 ``mono=("sae-topk:k", "relu")`` the paper's monosemantic views of the same features (the top-k SAE codes, the
 NCL-style non-negative part) are profiled side by side and compared with the features themselves by *paired*
 statistics: every feature set is scored on the same test items with the same noisy training labels, so each

@@ -136,7 +136,7 @@ def generated_cases() -> list[tuple[str, list[str], str]]:
 
 # values that are allowed for an option (so "-1" etc. are not errors there) are removed here, with the reason
 ALLOWED = {
-    ("theory", "--input-sigma", "-1"): None,
+    ("theory", "--sigma", "-1"): None,
 }
 
 
@@ -158,11 +158,12 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("check", ["--out", ck + "/results"], "--checks-dir"), ("check", ["--out", ck], "--checks-dir"),
         ("check", ["--seed", big], big) if False else ("check", ["--seed", "-5"], "-5"),
         # theory
-        ("theory", [], "sparsity is required"), ("theory", ["--sparsity", "1"], "sparsity = 1"),
+        ("theory", [], "required: --sparsity"), ("theory", ["--sparsity", "1"], "sparsity = 1"),
         ("theory", ["--sparsity", "0.9999999", "--samples", "1000000"], "0.9999999"), ("theory", ["--sparsity", "1.5"], "1.5"),
         ("theory", ["--sparsity", "0.2", "--samples", "1"], "samples = 1"),
         ("theory", ["--sparsity", "0.2", "--samples", "999"], "samples = 999"),
-        ("theory", ["--sparsity", "0.2", "--input-sigma", "1e308"], "1e+308"),
+        ("theory", ["--sparsity", "0.2", "--sigma", "1e308"], "1e+308"),
+        ("theory", ["--sparsity", "0.2", "--out", f], f), ("theory", ["--sparsity", "0.2", "--out", ""], "''"),
         ("theory", ["--sparsity", "0.2", "--noise-rate", "1.5"], "1.5"),
         ("theory", ["--sparsity", "0.2", "--weights", "1"], "1"), ("theory", ["--sparsity", "0.2", "--weights", "0,1"], "0"),
         ("theory", ["--sparsity", "0.2", "--weights", "nan,1"], "nan"), ("theory", ["--sparsity", "0.2", "--weights", "a,b"], "a,b"),
@@ -231,7 +232,7 @@ def base_args(command: str, d: dict[str, Path], out: Path) -> list[str]:
     if command == "theory":
         return ["--samples", "0"]
     if command == "toy":
-        return ["--steps", "1", "--seeds", "1", "--out", str(out)]
+        return ["--steps", "1", "--n-seeds", "1", "--out", str(out)]
     if command == "probe":  # feature files of 30 × 5, 3 classes; a case that wrongly passes writes into out
         return ["--train", str(d["tr"]), "--test", str(d["te"]), "--out", str(out), "--n-boot", "100"]
     if command == "probe-other-input":  # --run or --encoder given: no feature files
@@ -316,9 +317,9 @@ def api_cases():
         (lambda: moments("mono", 0.2 + 1j), "0.2+1j"),
         (lambda: moments("mono", "abc"), "abc"),
         (lambda: moments("mono", [0.2, float("nan")]), "nan"),
-        (lambda: moments("mono", 0.2, input_sigma=1e308), "1e+308"),
+        (lambda: moments("mono", 0.2, sigma=1e308), "1e+308"),
         (lambda: metrics.monosemanticity_score(np.zeros((0, 3)), np.zeros(0, int)), "(0, 3)"),
-        (lambda: metrics.sparsity(np.zeros((0, 3))), "(0, 3)"),
+        (lambda: metrics.near_zero_fraction(np.zeros((0, 3))), "(0, 3)"),
         (lambda: check_label_noise_rate("noise_rate", 0.5, 2), "0.5"),
         (lambda: check_label_noise_rate("noise_rate", 0.9, 4), "0.9"),
         (lambda: check_label_noise_rate("noise_rate", 1.0, 10, "uniform"), "noise_rate = 1"),

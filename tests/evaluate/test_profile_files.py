@@ -62,7 +62,7 @@ def test_digits_pixels_end_to_end_with_sae_column(cli, digits_files, tmp_path):
     assert "sae-topk:8 − features" in md and "monosemanticity" in md
 
 
-def test_one_hot_class_features_score_one_and_seeds_give_seed_intervals():
+def test_one_hot_class_features_score_one_and_seeds_give_seed_intervals(tmp_path):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 400)
     X = np.eye(4)[y] * rng.uniform(0.5, 2.0, (400, 1))   # one active unit per class, varying magnitude
@@ -78,6 +78,8 @@ def test_one_hot_class_features_score_one_and_seeds_give_seed_intervals():
     assert "seed_level" in p.data["comparisons"][0]["cells"][0]
     fig = p.plot()
     assert len(fig.axes) == 2
+    assert p.plot(path=tmp_path / "curves.png") is not None and (tmp_path / "curves.png").is_file()
+    assert json.loads((tmp_path / "curves.json").read_text())["chance"] == pytest.approx(p.curves()["chance"])
     json.loads(p.to_json())
 
 
