@@ -108,7 +108,7 @@ def test_a_sampler_only_noise_model_matches_its_transition_model(mc_seed):
     from monotheory.theory import registry
 
     cases = (("flip_s", _flip_sampler, "flip", {}), ("asym_s", _asym_sampler, "asym", dict(tie_rule="class1")))
-    z = z_for(len(cases) * 2 * len(KEYS))
+    z = z_value(len(cases) * 2 * len(KEYS))
     with registry.scoped():
         registry.register_noise_model("asym", rates=lambda e: (e, e / 2))
         for i, (name, sampler, exact_model, kw) in enumerate(cases):
@@ -133,7 +133,7 @@ def test_a_sampler_only_noise_model_has_the_crossover_of_its_transition_model(mc
 
     star = crossover("unnormalized", "flip", 0.2)
     assert star.value == pytest.approx(2 / 7)
-    z = z_for(1)
+    z = z_value(1)
     with registry.scoped():
         registry.register_noise_model("flip_s", sampler=_flip_sampler)
         for eta, sign in ((star.value, 0), (0.15, -1)):
