@@ -117,7 +117,7 @@ def run_feature_sets(run_dir: str, cfg, methods=("cl", "sae", "ncl")):
     Uses ``features/<enc>_train_s0_*.pt`` and ``features/<enc>_val_s<σ>_*.pt`` (the newest file of each when
     several runs left some), and ``checkpoints/sae.pt`` for the SAE codes of the CL features. σ values of
     ``cfg.sigmas`` without cached features are left out and listed under ``missing``."""
-    from monotheory.vision.probe_run import sigma_key
+    from monotheory.vision.context import sigma_key
 
     run = Path(run_dir)
     feats = run / "features"

@@ -91,8 +91,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from monotheory.progress import announce
     from monotheory.report import check_out_dir
-    from monotheory.vision.config import preset_values
-    from monotheory.vision.run import parse_shift, run
+    from monotheory.vision.config import parse_shift, preset_values
+    from monotheory.vision.run import run
 
     default_epochs = preset_values(cfg.preset, cfg.dataset).get("pretrain", {}).get("epochs", PretrainConfig.epochs)
     if announce("run-imagenet", "--epochs", cfg.pretrain.epochs, default_epochs) and cfg.progress is None:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from monotheory.vision.config import ProbeConfig
-from monotheory.vision.probe_run import probe_lr, probe_method
+from monotheory.vision.probe_stage import probe_lr, probe_method
 
 
 def _old_probe_method(train, tests, num_classes, cfg, *, seed=0, device="cpu"):
@@ -59,8 +59,8 @@ def test_probe_stage_numbers_unchanged():
 
 
 def test_extract_keeps_run_imagenets_noise_seeds():
+    from monotheory.encoder_spec import extract
     from monotheory.noise import input_noise
-    from monotheory.vision.probe_run import extract
 
     imgs = torch.randn(10, 3, 4, 4, generator=torch.Generator().manual_seed(1))
     ds = torch.utils.data.TensorDataset(imgs, torch.arange(10) % 2)

@@ -46,7 +46,7 @@ def test_print_config_shows_the_authors_values_and_runs_nothing(capsys, tmp_path
 
 
 def _codes_of(probe_input: str, sae, feats):
-    from monotheory.vision.probe_run import RunContext
+    from monotheory.vision.context import RunContext
 
     cfg = dataclasses.replace(build_config("smoke", "folder"))
     cfg.sae = dataclasses.replace(cfg.sae, probe_input=probe_input)

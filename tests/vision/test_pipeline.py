@@ -59,7 +59,8 @@ def load(out: Path, name: str) -> dict:
 def test_every_stage_writes_sane_results(tiny_run):
     for name in ("config", "pretrain_cl", "pretrain_ncl", "sae", "probe", "finetune", "shift", "summary"):
         assert (tiny_run / f"{name}.json").exists(), name
-    for f in ("summary.md", "summary.png", "probe_correct.npz", "checkpoints/encoder_cl.pt", "checkpoints/sae.pt"):
+    for f in ("summary.md", "summary.png", "noise_curves.png", "noise_curves.json", "finetune_curves.png",
+              "finetune_curves.json", "probe_correct.npz", "checkpoints/encoder_cl.pt", "checkpoints/sae.pt"):
         assert (tiny_run / f).exists(), f
     probe = load(tiny_run, "probe")
     assert set(probe["methods"]) == {"cl", "sae", "ncl"} and probe["num_classes"] == 4
@@ -88,7 +89,7 @@ def test_every_stage_writes_sane_results(tiny_run):
 
 
 def test_rerun_redoes_nothing_and_other_config_is_refused(tiny_run, tiny_folder, shift_root, capsys):
-    stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.glob("*.json") if p.stem not in ("summary", "config", "manifest")}
+    stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.glob("*.json") if p.stem not in ("summary", "config", "manifest", "noise_curves", "finetune_curves")}
     assert _run(tiny_args(tiny_folder, tiny_run, shift_root)) == 0
     assert stamps == {n: (tiny_run / n).stat().st_mtime_ns for n in stamps}
     capsys.readouterr()
