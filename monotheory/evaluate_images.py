@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 
 from monotheory.errors import ConfigError
-from monotheory.seeding import stream_seed
 
 
 def _transform(meta: dict, crop_size, resize, mean, std) -> tuple:
@@ -69,8 +68,7 @@ def image_feature_sets(encoder: str, data_root: str, cfg, *, weights=None, crop_
         def build():
             t0 = time.perf_counter()
             out = extract(model, ds, batch_size=batch_size, device=device, sigma=sigma, kind=cfg.input_noise,
-                          num_workers=num_workers, progress=progress, desc=f"features {split} σ={sigma:g}",
-                          batch_seed=lambda i: stream_seed(cfg.seed, "input-noise", f"{sigma:g}", i))
+                          num_workers=num_workers, progress=progress, desc=f"features {split} σ={sigma:g}")
             timing.setdefault("extract", []).append({"split": split, "sigma": sigma, "n": len(ds),
                                                      "seconds": time.perf_counter() - t0})
             return out

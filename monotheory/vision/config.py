@@ -21,6 +21,10 @@ from monotheory.errors import ConfigError
 STAGES = ("pretrain", "sae", "probe", "finetune", "shift")
 DATASETS = ("imagenet100", "cifar100", "folder", "digits")
 METHODS = ("cl", "sae", "ncl")
+# the paper's vocabulary (theory ``feature``, toy ``regime``): each vision method's representation regime
+REGIME = {"cl": "poly", "sae": "mono", "ncl": "mono"}
+# fine-tuning heads: CE on the linear head (poly), NCE on the non-negative head (mono)
+HEAD_REGIME = {"ce": "poly", "nce": "mono"}
 PRESETS = ("paper", "smoke", "digits")
 LOADERS = ("torchvision", "tensor", "dali")
 DEVICES = ("auto", "cpu", "cuda")
@@ -54,7 +58,7 @@ class PretrainConfig:
     optimizer: str = dataclasses.field(default="lars", metadata={"help": "lars or sgd",
                                                                  "choices": ("lars", "sgd")})
     momentum: float = dataclasses.field(default=0.9, metadata={"help": "SGD/LARS momentum"})
-    eta: float = dataclasses.field(default=0.02, metadata={"help": "LARS trust coefficient"})
+    trust_coefficient: float = dataclasses.field(default=0.02, metadata={"help": "LARS trust coefficient"})
     clip_lr: bool = dataclasses.field(default=False, metadata={"help": "LARS: cap the adaptive lr at the base lr"})
     warmup_epochs: int = dataclasses.field(default=10, metadata={"help": "linear warmup epochs"})
     temperature: float = dataclasses.field(default=0.2, metadata={"help": "InfoNCE temperature"})
@@ -73,7 +77,7 @@ class PretrainConfig:
         check_nonnegative("weight_decay", self.weight_decay)
         check_choice("optimizer", self.optimizer, ("lars", "sgd"))
         check_range("momentum", self.momentum, 0, 1, hi_closed=False)
-        check_range("eta", self.eta, 0, 10, lo_closed=False)
+        check_range("trust_coefficient", self.trust_coefficient, 0, 10, lo_closed=False)
         check_int("warmup_epochs", self.warmup_epochs, 0)
         check_range("temperature", self.temperature, 0, 10, lo_closed=False)
         check_nonnegative("mass_alpha", self.mass_alpha)
@@ -383,11 +387,11 @@ def preset_values(preset: str, dataset: str) -> dict:
         probe = dict(normalize_features=False, **PAPER_PROBE)
         if small:
             return {"arch": "resnet18", "cifar_stem": True, "crop_size": 32, "eval_resize": 0, "blur": False,
-                    "pretrain": dict(epochs=200, batch_size=256, lr=0.4, weight_decay=1e-5, eta=0.02,
+                    "pretrain": dict(epochs=200, batch_size=256, lr=0.4, weight_decay=1e-5, trust_coefficient=0.02,
                                      clip_lr=True, warmup_epochs=10, mass_alpha=1.0), "probe": probe,
                     "sae": dict(PAPER_SAE)}
         return {"arch": "resnet18", "cifar_stem": False, "crop_size": 224, "eval_resize": 256, "blur": True,
-                "pretrain": dict(epochs=100, batch_size=128, lr=0.3, weight_decay=1e-4, eta=0.02, clip_lr=True,
+                "pretrain": dict(epochs=100, batch_size=128, lr=0.3, weight_decay=1e-4, trust_coefficient=0.02, clip_lr=True,
                                  warmup_epochs=10, mass_alpha=1.0), "probe": probe, "sae": dict(PAPER_SAE)}
     if preset == "digits":
         return digits_preset()

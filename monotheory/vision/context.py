@@ -10,6 +10,12 @@ resize, σ and noise kind, seed …), so a changed setting never reuses old feat
 computed from the cached CL features. Input noise is added to the *normalised* image tensor at test time
 only (``X + σ·N(0, I)`` or ``X + σ·U[0, 1)``), seeded per batch (:func:`input_noise_seed`), so every method
 sees the same noisy images.
+
+Seeds: ``--seed`` is the one seed of a run; every random draw takes a named stream under it
+(:mod:`monotheory.seeding`): ``("augment", epoch, index, rank)`` per training image, ``("shuffle", epoch)``
+per epoch, ``("input-noise", σ, batch)`` per test batch, ``("label-noise", rate)`` per training noise rate
+(the same draw for every method), ``("corruption", index)`` per corrupted image. CL and NCL start from the
+same weights (``torch.manual_seed(seed)``). Same seed, same data, same CPU → bit-identical results.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import torch
 from monotheory.config import to_dict
 from monotheory.encoder_spec import FeatureCache, extract
 from monotheory.errors import ConfigError
-from monotheory.vision.config import RUNTIME_KEYS, RunConfig
+from monotheory.vision.config import REGIME, RUNTIME_KEYS, RunConfig
 
 
 def sigma_key(sigma: float) -> str:
@@ -40,6 +46,22 @@ def config_record(cfg: RunConfig) -> dict:
 
 
 
+
+
+def config_from_record(record: dict, **runtime) -> RunConfig:
+    """The :class:`RunConfig` of a :func:`config_record` (``config.json``'s ``config``) plus runtime keys and
+    ``out`` (e.g. ``stages=("sae",)``); used by ``monotheory verify --retrain`` to rerun a stage."""
+    from monotheory.vision.config import NESTED
+
+    def fields(d: dict) -> dict:  # to_dict's "_type" tags are not fields
+        return {k: v for k, v in d.items() if not k.startswith("_")}
+
+    kw = {k: v for k, v in fields(record).items() if k not in NESTED}
+    for name, cls in NESTED.items():
+        kw[name] = cls(**fields(record.get(name, {})))
+    kw.update({k: v for k, v in runtime.items() if v is not None})
+    kw["progress"] = False
+    return RunConfig(**kw)
 
 
 class RunContext:
@@ -109,10 +131,12 @@ class RunContext:
                               f"{first} stage first (--stages {first},{stage})")
 
     def write_result(self, name: str, obj: dict) -> None:
+        """Write ``<name>.json`` (rank 0) with the method → regime map and the run's config record beside ``obj``."""
         from monotheory.report import atomic_write_json
 
         if self.dist.is_main:
-            atomic_write_json(self.result_path(name), {**obj, "run_config": config_record(self.cfg)})
+            atomic_write_json(self.result_path(name), {**obj, "regimes": dict(REGIME),
+                                                       "run_config": config_record(self.cfg)})
 
     # -- data
     def _load(self):
@@ -170,13 +194,14 @@ class RunContext:
     # -- models
     def new_encoder(self, name: str):
         """A freshly initialised encoder (``cl`` or ``ncl``), seeded so that CL and NCL start from the same weights."""
-        from monotheory.vision.encoders import Encoder
+        from monotheory.vision.encoders import Encoder, EncoderConfig
 
         c = self.cfg
         with torch.random.fork_rng(devices=[]):  # restores the CPU generator only, so seed only that one
             torch.default_generator.manual_seed(c.seed)
-            return Encoder(c.arch, c.cifar_stem, c.proj_hidden, c.proj_out, nonneg=(name == "ncl"),
-                           proj_bn=c.proj_bn, crop_size=c.crop_size)
+            return Encoder(EncoderConfig(arch=c.arch, cifar_stem=c.cifar_stem, proj_hidden=c.proj_hidden,
+                                         proj_out=c.proj_out, nonneg=(name == "ncl"), proj_bn=c.proj_bn,
+                                         crop_size=c.crop_size))
 
     def encoder_path(self, name: str) -> Path:
         return self.ckpt_dir / f"encoder_{name}.pt"

@@ -53,6 +53,7 @@ from monotheory.config import (
 )
 from monotheory.errors import ConfigError
 from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES, check_label_noise_rate, label_noise
+from monotheory.report import atomic_torch_save
 from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
 
 HEADS = ("ce", "nce")
@@ -184,12 +185,6 @@ def _val_correct(model: nn.Module, loader, device: torch.device, amp: bool) -> l
     return out
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
-    from monotheory.report import atomic_torch_save
-
-    atomic_torch_save(obj, path)  # temp file removed on failure; umask permissions
-
-
 def _resume_keys(cfg: FinetuneConfig) -> dict:
     """The config fields that must match for a checkpoint to be resumed (not workers or amp)."""
     d = to_dict(cfg)
@@ -260,8 +255,8 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     start = 0
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
     if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        if state.get("resume_keys") != _resume_keys(cfg) or not np.array_equal(state.get("noisy"), noisy):
+        state = torch.load(ckpt, map_location=device, weights_only=True)  # tensors and plain values
+        if state.get("resume_keys") != _resume_keys(cfg) or not np.array_equal(np.asarray(state.get("noisy")), noisy):
             raise ConfigError(f"checkpoint {ckpt} was written by a different fine-tuning run (config or data "
                               "differ); delete it or use another checkpoint path")
         model.load_state_dict(state["model"])
@@ -304,9 +299,9 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", val=f"{val_acc:.3f}")
         if ckpt is not None:
             ckpt.parent.mkdir(parents=True, exist_ok=True)
-            _save_atomic({"epoch": epoch + 1, "model": model.state_dict(), "opt": opt.state_dict(),
+            atomic_torch_save({"epoch": epoch + 1, "model": model.state_dict(), "opt": opt.state_dict(),
                           "sched": sched.state_dict(), "history": history, "resume_keys": _resume_keys(cfg),
-                          "noisy": noisy}, ckpt)
+                          "noisy": torch.from_numpy(noisy)}, ckpt)
     bar.close()
     out = {"config": to_dict(cfg), "history": history, "final_val_acc": history[-1]["val_acc"],
            "best_val_acc": max(h["val_acc"] for h in history), "realised_noise_rate": float(noise.realised_rate),

@@ -7,6 +7,7 @@ import json
 
 from monotheory.config import to_dict
 from monotheory.report import atomic_write_json
+from monotheory.vision.config import HEAD_REGIME
 
 
 def run_finetune_stage(ctx) -> None:
@@ -43,7 +44,8 @@ def run_finetune_stage(ctx) -> None:
                               amp=ctx.cfg.pretrain.amp)
         res = finetune(copy.deepcopy(base), train, ctx.val, ctx.num_classes, fcfg, device=ctx.device,
                        progress=ctx.progress, checkpoint_path=ctx.ckpt_dir / f"finetune_{tag}.pt")
-        row = {"head": head, "few_shot_fraction": frac, "noise_rate": rate, "lr_effective": lr, **res}
+        row = {"head": head, "regime": HEAD_REGIME[head], "method": "cl", "few_shot_fraction": frac,
+                "noise_rate": rate, "lr_effective": lr, **res}
         atomic_write_json(part, row)
         runs.append(row)
     ctx.write_result("finetune", {"runs": runs, "n_val": len(ctx.val), "config": to_dict(f)})

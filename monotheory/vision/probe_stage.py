@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from monotheory.vision.config import METHODS, ProbeConfig
+from monotheory.seeding import stream_seed
+from monotheory.vision.config import METHODS, REGIME, ProbeConfig
 from monotheory.vision.context import RunContext, sigma_key
 from monotheory.vision.tables import save_correct
 
@@ -51,10 +52,10 @@ def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tupl
     def make_probe(rate):  # cosine or the authors' step schedule (ProbeConfig.schedule)
         return probe_for(cfg, num_classes, probe_lr(cfg), seed=seed, device=device)
 
-    # the label-noise seed rule run-imagenet has always used, so earlier runs reproduce exactly
+    # each rate's label noise from its own named stream (the same draw for every method)
     return probe_grid(train, tests, num_classes, noise_rates=cfg.noise_rates, noise_model=cfg.noise_model,
                       noise_sampling=cfg.noise_sampling, make_probe=make_probe,
-                      label_seed=lambda rate: seed + int(round(rate * 1000)), normalize=cfg.normalize_features)
+                      label_seed=lambda rate: stream_seed(seed, "label-noise", f"{rate:g}"), normalize=cfg.normalize_features)
 
 
 
@@ -76,7 +77,7 @@ def run_probe_stage(ctx: RunContext) -> None:
         rows, correct[m], clean = probe_method(train, tests, ctx.num_classes, cfg, seed=ctx.cfg.seed,
                                                device=ctx.device)
         save_probe(ctx.ckpt_dir / f"probe_{m}.pt", clean)
-        results[m] = {"stats": stats, "rows": rows}
+        results[m] = {"regime": REGIME[m], "stats": stats, "rows": rows}
         ctx.log(f"probe {m}: " + ", ".join(f"η={r['noise_rate']:g}: {r['test_acc']}" for r in rows))
     save_correct(ctx.out / "probe_correct.npz", correct)
     ctx.write_result("probe", {"methods": results, "num_classes": ctx.num_classes, "n_train": len(ctx.train_eval),

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-COLUMNS = (("cl", "CL (poly)"), ("sae", "SAE (mono)"), ("ncl", "NCL (mono)"))
+from monotheory.vision.config import REGIME
+
+COLUMNS = tuple((m, f"{m.upper()} ({REGIME[m]})") for m in ("cl", "sae", "ncl"))  # CL (poly), SAE (mono), NCL (mono)
 PAPER_FIGURE1 = {"clean": {"cl": 66.8, "sae": 66.2, "ncl": 66.7},
                  "label_noise": {"cl": 34.4, "sae": 45.9, "ncl": 48.1},
                  "input_noise": {"cl": 28.7, "sae": 30.6, "ncl": 33.3}}

@@ -145,7 +145,7 @@ def test_resume_matches_an_uninterrupted_run(data, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run(data, epochs=4, checkpoint_path=tmp_path / "b.pt", noise_rate=0.25)
     monkeypatch.setattr(ft, "_evaluate", real_eval)
-    assert torch.load(tmp_path / "b.pt", weights_only=False)["epoch"] == 2
+    assert torch.load(tmp_path / "b.pt", weights_only=True)["epoch"] == 2  # tensors and plain values only
     resumed = run(data, epochs=4, checkpoint_path=tmp_path / "b.pt", noise_rate=0.25)
     assert resumed["history"] == full["history"]
     assert resumed["final_val_acc"] == full["final_val_acc"]
@@ -159,7 +159,7 @@ def test_resume_matches_an_uninterrupted_run(data, tmp_path, monkeypatch):
 def test_with_the_real_encoder(data):
     encoders = pytest.importorskip("monotheory.vision.encoders")
     try:
-        enc = encoders.Encoder(arch="tiny", cifar_stem=True, proj_hidden=32, proj_out=16)
+        enc = encoders.Encoder(encoders.EncoderConfig(arch="tiny", cifar_stem=True, proj_hidden=32, proj_out=16))
     except TypeError as e:  # the other helper's constructor changed
         pytest.skip(f"Encoder signature differs: {e}")
     res = run(data, epochs=1, head="nce", encoder=enc)
