@@ -18,6 +18,7 @@ import argparse
 
 from monotheory.config import add_dataclass_arguments
 from monotheory.vision.config import (
+    FINETUNE_RUN_FIELDS,
     NESTED,
     PRESETS,
     PretrainConfig,
@@ -40,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "authors' code differs from monotheory's defaults, and exit without running")
     for name, cls in NESTED.items():  # one mechanism (monotheory.config), nested configs under option prefixes
         g = p.add_argument_group(f"{name} stage")
-        add_dataclass_arguments(g, cls, prefix=PREFIXES[name])
+        add_dataclass_arguments(g, cls, prefix=PREFIXES[name], exclude=FINETUNE_RUN_FIELDS if name == "finetune" else ())
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

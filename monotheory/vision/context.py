@@ -40,6 +40,10 @@ def sigma_key(sigma: float) -> str:
 def config_record(cfg: RunConfig) -> dict:
     """The part of the config that fixes the results (runtime keys and the output path left out)."""
     d = json.loads(json.dumps(to_dict(cfg), default=list))
+    from monotheory.vision.config import FINETUNE_RUN_FIELDS
+
+    for k in FINETUNE_RUN_FIELDS:  # set per run by the stage, not settings of the run
+        d["finetune"].pop(k, None)
     for k in (*RUNTIME_KEYS, "out"):
         d.pop(k, None)
     return d

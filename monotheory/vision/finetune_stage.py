@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
-from monotheory.config import to_dict
 from monotheory.report import atomic_write_json
 from monotheory.vision.config import HEAD_REGIME
 
@@ -18,7 +18,7 @@ def run_finetune_stage(ctx) -> None:
     ``few_shot_epochs`` when set; the lr is ``lr × batch_size / 256`` when ``scale_lr`` (recorded per run).
     """
 
-    from monotheory.vision.finetune import FinetuneConfig, finetune
+    from monotheory.vision.finetune import finetune
 
     if ctx.done("finetune"):
         return
@@ -37,15 +37,13 @@ def run_finetune_stage(ctx) -> None:
             continue
         ctx.log(f"finetune {tag}")
         epochs = f.few_shot_epochs if frac < 1 and f.few_shot_epochs else f.epochs
-        fcfg = FinetuneConfig(head=head, epochs=epochs, lr=lr, batch_size=f.batch_size, schedule=f.schedule,
-                              decay_epochs=f.decay_epochs, weight_decay=f.weight_decay, momentum=f.momentum,
-                              few_shot_fraction=frac, noise_rate=rate, noise_model=p.noise_model,
-                              noise_sampling=p.noise_sampling, seed=ctx.cfg.seed, num_workers=ctx.cfg.num_workers,
-                              amp=ctx.cfg.pretrain.amp)
+        fcfg = dataclasses.replace(f, head=head, epochs=epochs, lr=lr, few_shot_fraction=frac, noise_rate=rate,
+                                   noise_model=p.noise_model, noise_sampling=p.noise_sampling, seed=ctx.cfg.seed,
+                                   num_workers=ctx.cfg.num_workers, amp=ctx.cfg.pretrain.amp)
         res = finetune(copy.deepcopy(base), train, ctx.val, ctx.num_classes, fcfg, device=ctx.device,
                        progress=ctx.progress, checkpoint_path=ctx.ckpt_dir / f"finetune_{tag}.pt")
         row = {"head": head, "regime": HEAD_REGIME[head], "method": "cl", "few_shot_fraction": frac,
                 "noise_rate": rate, "lr_effective": lr, **res}
         atomic_write_json(part, row)
         runs.append(row)
-    ctx.write_result("finetune", {"runs": runs, "n_val": len(ctx.val), "config": to_dict(f)})
+    ctx.write_result("finetune", {"runs": runs, "n_val": len(ctx.val), "config": {**f.plan(), "_type": "FinetuneConfig"}})

@@ -32,7 +32,7 @@ from monotheory.vision.context import config_record
 
 def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     """Dotted names of the keys whose values differ between two config records."""
-    keys = sorted(set(old) | set(new))
+    keys = sorted((set(old) | set(new)) - {"_type"})  # class-name tags are no settings
     out = []
     for k in keys:
         a, b = old.get(k), new.get(k)

@@ -10,7 +10,8 @@ from torch import nn
 from monotheory.errors import ConfigError
 from monotheory.vision import data as D
 from monotheory.vision import finetune as ft
-from monotheory.vision.finetune import FinetuneConfig, finetune
+from monotheory.vision.config import FinetuneConfig
+from monotheory.vision.finetune import finetune
 
 KEYS = {"epoch", "loss", "train_acc", "train_acc_clean", "val_acc", "bn_recalibrated"}
 
@@ -46,7 +47,7 @@ def data(tiny_folder):
 
 def run(data, **kw):
     train, val, names = data
-    opts = dict(epochs=6, lr=0.1, batch_size=8)
+    opts = dict(epochs=6, lr=0.1, batch_size=8, schedule="cosine", weight_decay=1e-4)  # the old per-run defaults
     extra = {k: kw.pop(k) for k in ("checkpoint_path", "return_model", "encoder", "progress") if k in kw}
     enc = extra.pop("encoder", None) or StandIn()
     extra.setdefault("progress", False)
