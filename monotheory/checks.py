@@ -5,7 +5,8 @@ A check is a small script ``paper_checks/cNN_*.py`` that defines ``run(ctx: Chec
 on its own (``python paper_checks/c06_poly_separable_clean.py``). ``monotheory check`` loads them in
 process (torch is imported once), writes ``results/checks/<file>.json`` after each check and rewrites
 ``results/verdicts.json`` / ``results/verdicts.md`` from those per-check files, so a killed run loses at most
-the check in flight. A check that raises is recorded as ``error`` and makes the command exit with status 1;
+the check in flight. Figure paths are stored relative to the results folder, so ``verdicts.md`` does not depend on
+the working folder. A check that raises is recorded as ``error`` and makes the command exit with status 1;
 the others still run.
 
 Resuming: each per-check file carries a ``key`` (SHA-256 of the script, SHA-256 of the monotheory package
@@ -33,6 +34,7 @@ from monotheory.report import (
     Verdict,
     atomic_write_json,
     check_out_dir,
+    relative_figures,
     remove_stale_temps,
     sha256_file,
     skipped,
@@ -221,7 +223,7 @@ def run_checks(checks_dir: str | os.PathLike, ctx: CheckContext, only: list[str]
             echo(f"  ({path.name}: reused the finished result, {prev.get('seconds', 0):.1f} s; --force reruns it)")
         else:
             t0 = time.perf_counter()
-            verdicts = run_check(path, ctx)
+            verdicts = relative_figures(run_check(path, ctx), out)  # figure paths relative to the folder
             dt = time.perf_counter() - t0
             atomic_write_json(out / rel, {"script": path.name, "key": key, "seconds": dt,
                                           "verdicts": [v.to_dict() for v in verdicts]})
@@ -246,7 +248,7 @@ def script_main(run, argv: list[str] | None = None) -> int:
         p.error(f"--seed {a.seed} is negative; it must be ≥ 0")
     ctx = CheckContext(Path(a.out), Path(a.imagenet_results) if a.imagenet_results else None, a.quick, a.seed)
     try:
-        verdicts = _as_list(run(ctx))
+        verdicts = relative_figures(_as_list(run(ctx)), ctx.out_dir)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

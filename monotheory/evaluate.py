@@ -2,7 +2,7 @@
 
 A **profile** of a feature set is: linear-probe accuracy over the training label-noise grid, over the test
 input-noise grid and on each shifted test set, plus label-based measures of the features (monosemanticity
-score, sparsity, active dimensions per sample, classes per active dimension, Fisher separability). With
+score, near-zero fraction, active dimensions per sample, classes per active dimension, Fisher separability). With
 ``mono=("sae-topk:k", "relu")`` the paper's monosemantic views of the same features (the top-k SAE codes, the
 NCL-style non-negative part) are profiled side by side and compared with the features themselves by *paired*
 statistics: every feature set is scored on the same test items with the same noisy training labels, so each
@@ -36,6 +36,7 @@ from monotheory.errors import ConfigError
 from monotheory.seeding import stream_seed
 
 MONO_VIEWS = ("sae-topk", "relu")
+DEFAULT_NOISE_RATES = (0.0, 0.3, 0.6, 0.9)
 
 
 def _f(default, help_):
@@ -46,7 +47,8 @@ def _f(default, help_):
 class ProfileConfig:
     """Settings of one profile (saved whole as ``config.json``)."""
 
-    noise_rates: tuple[float, ...] = _f((0.0, 0.3, 0.6, 0.9), "training label-noise rates η")
+    noise_rates: tuple[float, ...] = _f(DEFAULT_NOISE_RATES, "training label-noise rates η (each below (C−1)/C "
+                                        "for flip noise on C classes; the default grid drops those that are not)")
     noise_model: str = _f("flip", "label noise: flip (to another class) or uniform (to any class)")
     noise_sampling: str = _f("exact", "exact (round(η·N) labels changed) or bernoulli")
     sigmas: tuple[float, ...] = _f((0.0, 0.2, 0.6), "test input-noise scales σ (images: on the normalised image; "
@@ -89,6 +91,8 @@ class ProfileConfig:
         check_int("seed", self.seed, minimum=0)
         check_choice("solver", self.solver, ("lbfgs", "sgd", "adam"))
         check_nonnegative("weight_decay", self.weight_decay)
+        if self.lr is not None:
+            check_range("lr", self.lr, 0, float("inf"), lo_closed=False, hi_closed=False)
         check_int("max_iter", self.max_iter)
         check_int("epochs", self.epochs)
         check_int("batch_size", self.batch_size)
@@ -98,6 +102,34 @@ class ProfileConfig:
         check_int("n_boot", self.n_boot, minimum=100)
         for m in self.mono:
             parse_mono(m)
+
+
+def allowed_noise_rates(cfg: ProfileConfig, num_classes: int, *, note: bool = True) -> ProfileConfig:
+    """``cfg`` with a label-noise grid that is valid for ``num_classes`` classes.
+
+    A rate that :func:`monotheory.noise.check_label_noise_rate` refuses (flip: η ≥ (C−1)/C, where a wrong label
+    is at least as likely as the right one) raises :class:`ConfigError` when the user chose the grid; the
+    default grid drops such rates instead (one note on stderr when ``note``), so that 0.9 is kept for 100
+    ImageNet classes and dropped for 10 digits.
+    """
+    import sys
+
+    from monotheory.noise import check_label_noise_rate
+
+    if tuple(cfg.noise_rates) != DEFAULT_NOISE_RATES:
+        for r in cfg.noise_rates:
+            check_label_noise_rate("noise_rate", r, num_classes, cfg.noise_model)
+        return cfg
+    kept, dropped = [], []
+    for r in cfg.noise_rates:
+        try:
+            kept.append(check_label_noise_rate("noise_rate", r, num_classes, cfg.noise_model))
+        except ConfigError:
+            dropped.append(r)
+    if dropped and note:
+        print(f"note: default noise rates {', '.join(f'{r:g}' for r in dropped)} dropped: {cfg.noise_model} label "
+              f"noise with {num_classes} classes allows η < {(num_classes - 1) / num_classes:.4g}", file=sys.stderr)
+    return dataclasses.replace(cfg, noise_rates=tuple(kept))
 
 
 def parse_mono(spec: str, dim: int | None = None, latents: int = 0) -> tuple[str, int | None]:
@@ -211,6 +243,7 @@ def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: di
     """
     from monotheory.profile import Profile, feature_measures
 
+    cfg = allowed_noise_rates(cfg, num_classes)
     ref = next(iter(sets))
     x_ref = torch.as_tensor(sets[ref]["train"][0]).float()
     for m in cfg.mono:
@@ -275,6 +308,7 @@ def profile_features(X_train, y_train, X_test, y_test, *, shifts: dict | None = 
             raise ConfigError(f"{nm}: features have width {x.shape[1]} but the training features "
                               f"{tr[0].shape[1]}; they must match")
     c = check_labels(tr[1], {"test": te[1], **{f"shift {k}": v[1] for k, v in sh.items()}})
+    allowed_noise_rates(cfg, c, note=False)  # an explicit rate the labels cannot carry is refused before work
     for m in cfg.mono:
         parse_mono(m, tr[0].shape[1], cfg.sae_latents)
     tests, scale = _feature_noise_tests(tr[0], te[0], te[1], cfg)

@@ -47,6 +47,9 @@ def image_feature_sets(encoder: str, data_root: str, cfg, *, weights=None, crop_
     train_ds, val_ds, names = D.load_datasets("folder", data_root, train_transform=tf, eval_transform=tf)
     if len(names) < 2:
         raise ConfigError(f"data root {data_root!r} has {len(names)} class folder; a probe needs at least 2")
+    from monotheory.evaluate import allowed_noise_rates
+
+    allowed_noise_rates(cfg, len(names), note=False)  # refused before any extraction
     shift_sets = dict(load_shift_roots([f"{k}={v}" for k, v in (shifts or {}).items()], names, tf)) if shifts else {}
     device = torch.device(cfg.device)
     if isinstance(model, torch.nn.Module):

@@ -7,8 +7,9 @@ Conventions
 - Weight matrices ``W`` follow Elhage et al. (*Toy Models of Superposition*): shape (m, n), column i is the
   embedding W_i ∈ R^m of feature i; a batch of models is (I, m, n).
 - Direction matrices for :func:`feature_recovery` have one direction per ROW.
-- ``sparsity`` here is the share of (near-)zero entries of a feature matrix, the paper's measurement; it is
-  the empirical counterpart of the data-model sparsity S = P(feature is zero).
+- :func:`near_zero_fraction` is the share of near-zero entries of a feature matrix (the paper calls it
+  "sparsity"); it is the empirical counterpart of the data-model sparsity S = P(feature is zero), which is
+  the name ``sparsity`` everywhere else in monotheory.
 """
 
 from __future__ import annotations
@@ -123,13 +124,13 @@ def monosemanticity_score(features: Any, labels: Any, *, threshold: float = 1e-5
     return (scores, per_dim) if return_per_dim else scores
 
 
-def sparsity(features: Any, threshold: float = 1e-2, normalize: bool = True) -> float:
-    """Share of entries with |z| < ``threshold``, after L2-normalising each row if ``normalize`` (the paper's
-    sparsity measurement; 1 means all entries are (near) zero)."""
+def near_zero_fraction(features: Any, threshold: float = 1e-2, normalize: bool = True) -> float:
+    """Share of entries with |z| < ``threshold``, after L2-normalising each row if ``normalize``: the paper's
+    "sparsity" measurement of a feature matrix (1 means all entries are (near) zero). Not the data model's S."""
     threshold = check_nonnegative("threshold", threshold)
     z = _to_torch_features(features)
     if not z.numel():  # issue 11: a silent NaN before
-        raise ConfigError(f"features have shape {tuple(z.shape)}; sparsity needs at least one entry")
+        raise ConfigError(f"features have shape {tuple(z.shape)}; near_zero_fraction needs at least one entry")
     small = 0
     for s in range(0, z.shape[0], _ROWS):
         zc = _l2_rows(z[s:s + _ROWS]) if normalize else z[s:s + _ROWS]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from monotheory.config import add_dataclass_arguments
 from monotheory.errors import ConfigError
@@ -89,20 +88,42 @@ def _mode(args) -> str:
         raise ConfigError("--weights needs --encoder")
     if chosen == ["run"] and args.shift:
         raise ConfigError("--shift does not apply to --run (the run's shift stage has its own shift sets)")
+    if chosen != ["encoder"]:
+        for name in ENCODER_ONLY:
+            if getattr(args, name) is not None:
+                raise ConfigError(f"--{name.replace('_', '-')} {getattr(args, name)} applies only to --encoder "
+                                  f"(the input here is {chosen[0]})")
     return chosen[0]
+
+
+ENCODER_ONLY = ("crop_size", "resize", "mean", "std", "cache")  # options without a default that need --encoder
+
+
+def _check_encoder_options(args) -> None:
+    """The extraction options, checked in every mode (before any work), whether or not they are used."""
+    from monotheory.config import check_int
+
+    for name in ("crop_size", "resize"):
+        if getattr(args, name) is not None:
+            check_int(name, getattr(args, name))
+    check_int("extract_batch_size", args.extract_batch_size)
+    check_int("num_workers", args.num_workers, minimum=0)
+    _floats(args.mean, "--mean")
+    _floats(args.std, "--std")
 
 
 def main(args: argparse.Namespace) -> int:
     from monotheory.config import from_namespace, to_dict
     from monotheory.feature_files import parse_named
+    from monotheory.report import check_out_dir
 
     cfg = from_namespace(ProfileConfig, args)
+    _check_encoder_options(args)
     mode = _mode(args)
     _check_device(cfg.device)
     shifts = parse_named(args.shift)
-    out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {args.out!r} exists and is not a folder")
+    # an --out that cannot be written is refused before any work (issue 11)
+    out = check_out_dir(args.out, inputs={"--data-root": args.data_root}) if args.out is not None else None
     progress = False if args.quiet else None
     timing: dict = {}
     record = {"profile": to_dict(cfg), "input": mode, "argv": sys.argv[1:]}
@@ -115,14 +136,8 @@ def main(args: argparse.Namespace) -> int:
         prof = profile_features(*d["train"], *d["test"], shifts=d["shifts"], config=cfg,
                                 source=f"feature files {args.train} / {args.test}")
     elif mode == "encoder":
-        from monotheory.config import check_int
         from monotheory.evaluate import profile_encoder
 
-        for name in ("crop_size", "resize"):
-            if getattr(args, name) is not None:
-                check_int(name, getattr(args, name))
-        check_int("extract_batch_size", args.extract_batch_size)
-        check_int("num_workers", args.num_workers, minimum=0)
         cache = args.cache or (str(out / "features") if out is not None else None)
         record.update(encoder=args.encoder, weights=args.weights, data_root=args.data_root, shifts=shifts,
                       crop_size=args.crop_size, resize=args.resize, mean=args.mean, std=args.std, cache=cache)

@@ -25,8 +25,8 @@ def feature_measures(features, labels) -> dict:
     """Label-based measures of a feature set (rows L2-normalised where a measure says so).
 
     ``monosemanticity``: :func:`monotheory.metrics.monosemanticity_score` (1 = every active dimension fires for
-    one class only, ≈ largest class share for dense features); ``sparsity``: share of entries with |z| < 1e-2
-    after L2 normalisation (the paper's measurement, :func:`monotheory.metrics.sparsity`); ``exact_zero_fraction``;
+    one class only, ≈ largest class share for dense features); ``near_zero_fraction``: share of entries with |z| < 1e-2
+    after L2 normalisation (the paper's measurement, :func:`monotheory.metrics.near_zero_fraction`); ``exact_zero_fraction``;
     ``active_per_sample``: mean number of dimensions with |z| > 1e-5 after normalisation; ``classes_per_dim``:
     mean over active dimensions of the inverse Simpson index of the classes they fire on (1 = one class per
     dimension, C = all classes equally: a features-per-dimension measure with the classes as features);
@@ -35,7 +35,7 @@ def feature_measures(features, labels) -> dict:
     """
     import torch
 
-    from monotheory.metrics import fisher_separability, monosemanticity_score, sparsity
+    from monotheory.metrics import fisher_separability, monosemanticity_score, near_zero_fraction
 
     z = torch.as_tensor(features).float()
     y = np.asarray(torch.as_tensor(labels).cpu().numpy(), dtype=np.int64)
@@ -47,7 +47,7 @@ def feature_measures(features, labels) -> dict:
     p = counts[:, tot > 0] / tot[tot > 0]
     fisher = fisher_separability(z.numpy(), y)
     fin = fisher[np.isfinite(fisher)]
-    return {"monosemanticity": float(monosemanticity_score(z, y)), "sparsity": float(sparsity(z)),
+    return {"monosemanticity": float(monosemanticity_score(z, y)), "near_zero_fraction": float(near_zero_fraction(z)),
             "exact_zero_fraction": float((z == 0).float().mean()), "active_per_sample": float(active.sum(1).mean()),
             "classes_per_dim": float((1 / (p**2).sum(0)).mean()) if p.size else float("nan"),
             "fisher_mean": float(fin.mean()) if fin.size else float("nan"),
@@ -168,7 +168,7 @@ class Profile:
             if t != "clean":
                 lines.append(row(t.replace("shift:", "shift ") if t.startswith("shift:") else f"input noise {t}",
                                  r0, t))
-        meas = ["monosemanticity", "sparsity", "active_per_sample", "classes_per_dim", "fisher_mean", "dim"]
+        meas = ["monosemanticity", "near_zero_fraction", "active_per_sample", "classes_per_dim", "fisher_mean", "dim"]
         lines += ["", "| measure | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
         for m in meas:
             vals = [d["feature_sets"][n]["measures"].get(m) for n in names]
@@ -195,10 +195,11 @@ class Profile:
                                       "acc": [c["acc"] for c in inp], "ci": [c["ci"] for c in inp]}}
         return {"curves": out, "chance": d["conditions"]["chance"]}
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, *, path: str | os.PathLike | None = None):
         """Accuracy vs training label-noise rate and vs test input noise σ, one line per feature set, with
-        intervals and the chance level. ``ax``: a pair of axes (or None for a new figure); returns the figure."""
-        from monotheory.plots import pyplot
+        intervals and the chance level. ``ax``: a pair of axes (or None for a new figure); returns the figure.
+        With ``path``, also saves it with :meth:`curves` as its data file (the figure stays open)."""
+        from monotheory.plots import pyplot, save_figure
 
         if ax is None:
             fig, ax = pyplot().subplots(1, 2, figsize=(9, 3.4))
@@ -219,6 +220,8 @@ class Profile:
             a.set_xlabel(xl)
             a.set_ylabel("probe top-1 (%)")
         ax[0].legend(fontsize=7)
+        if path is not None:
+            save_figure(ax[0].figure, path, data, close=False)
         return ax[0].figure
 
     def save(self, out: str | os.PathLike, config: dict | None = None) -> Path:

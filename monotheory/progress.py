@@ -32,6 +32,8 @@ def tqdm_kwargs(stream=None) -> dict:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2g} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -47,17 +49,18 @@ def announce(command: str, option: str, value: float, default: float, default_se
              *, factor: float = LONG_FACTOR, stream=None) -> bool:
     """Print one line on stderr when ``value`` is more than ``factor`` × ``default``; return whether it did.
 
-    ``default_seconds``: roughly what the default size takes (the estimate scales it linearly); None when not
-    known (then only the ratio is given). Example line::
+    ``default_seconds``: roughly what the part of the run that grows with ``option`` takes at the default size
+    (e.g. the Monte Carlo draws, not the fixed start-up), so the estimate ``value / default × default_seconds`` is
+    right for a huge value; None when not known (then only the ratio is given). Example line::
 
-        monotheory theory: --samples 1e+12 is 1e+06× the default (1e+06); estimated time ≈ 64 days (linear in
-        --samples); progress on stderr every 25 s; Ctrl-C stops it
+        monotheory theory: --samples 1e+12 is 1e+06× the default (1e+06); estimated time ≈ 13.9 h (linear in
+        --samples: about 0.05 s at the default on a 2-core CPU); progress on stderr every 25 s; Ctrl-C stops it
     """
     if not value or not default or value <= factor * default:
         return False
     ratio = value / default
-    est = (f"estimated time ≈ {_duration(ratio * default_seconds)} (the default takes about "
-           f"{_duration(default_seconds)} on a 2-core CPU; linear in {option})") if default_seconds else \
+    est = (f"estimated time ≈ {_duration(ratio * default_seconds)} (linear in {option}: about "
+           f"{_duration(default_seconds)} at the default on a 2-core CPU)") if default_seconds else \
         f"time grows in proportion to {option}"
     stream = sys.stderr if stream is None else stream
     print(f"monotheory {command}: {option} {value:g} is {ratio:.3g}× the default ({default:g}); {est}; progress on "

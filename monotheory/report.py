@@ -217,7 +217,10 @@ def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdict
                       base: str | os.PathLike | None = None) -> str:
     """The verdict table as Markdown: one row per verdict, then each figure once.
 
-    Figure links are made relative to ``base`` (the folder the Markdown file lies in) when given."""
+    A relative figure path is taken to be relative to the folder the Markdown file lies in (as
+    :func:`relative_figures` stores them) and linked as it is; an absolute one is made relative to ``base`` (that
+    folder) when given. The text never depends on the working folder, so ``monotheory verify`` can rebuild it
+    from anywhere."""
     lines = [f"# {title}", "",
              "| claim | verdict | measured | value | interval | paper | conditions |",
              "|---|---|---|---|---|---|---|"]
@@ -238,12 +241,31 @@ def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdict
 
 
 def _link(path: str, base) -> str:
-    if base is None:
-        return str(path)
+    if base is None or not Path(path).is_absolute():
+        return Path(path).as_posix()
     try:
-        return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
+        return Path(os.path.relpath(path, Path(base).absolute())).as_posix()
     except ValueError:  # another drive (Windows)
         return str(path)
+
+
+def relative_figures(verdicts: list[Verdict], out_dir: str | os.PathLike) -> list[Verdict]:
+    """Copies of ``verdicts`` whose figure paths are relative to ``out_dir`` (POSIX), for the result files.
+
+    A check names its figures as it saved them: absolute, or relative to the working folder of the run (e.g.
+    ``results/figures/c06.png`` for ``--out results``); stored relative to the results folder they stay right
+    when the folder is moved or read from another working folder."""
+    base = Path(out_dir).absolute()
+    fixed = []
+    for v in verdicts:
+        figs = []
+        for f in v.figures:
+            try:
+                figs.append(Path(os.path.relpath(Path(f).absolute(), base)).as_posix())
+            except ValueError:  # another drive (Windows)
+                figs.append(str(f))
+        fixed.append(dataclasses.replace(v, figures=figs))
+    return fixed
 
 
 def write_verdicts(verdicts: list[Verdict], out_dir: str | os.PathLike, meta: dict | None = None) -> tuple[Path, Path]:

@@ -1,7 +1,7 @@
 """Intervals and tests shared by every layer, built on SciPy.
 
-* Seed-level summaries: :func:`t_interval` (mean and Student-t interval) and :func:`paired_t` (paired
-  differences over seeds, with the paired t-test's p-value).
+* Seed-level summaries: :func:`t_interval` (mean and Student-t interval), :func:`paired_t` (paired
+  differences over seeds, with the paired t-test's p-value) and :func:`paired_t_statistic` (for ranking).
 * Item-level comparisons of two classifiers scored on the *same* test items: :func:`mcnemar_exact`
   (exact binomial test on the discordant pairs) and :func:`paired_bootstrap` (percentile or BCa interval of
   the accuracy gap via ``scipy.stats.bootstrap(paired=True)``).
@@ -66,6 +66,27 @@ def paired_t(a, b, confidence: float = 0.95) -> dict[str, Any]:
     else:
         p = float(stats.ttest_rel(a, b).pvalue)
     return {"mean": mean, "ci": [lo, hi], "p_value": p, "n": int(d.size), "test": "paired t (over units)"}
+
+
+def paired_t_statistic(a, b) -> float:
+    """Paired t statistic of a − b over matched units (``scipy.stats.ttest_rel``), for ranking cells: ±inf for
+    a constant nonzero gap and 0 for a constant zero gap (where SciPy's statistic is undefined).
+
+    >>> round(paired_t_statistic([1.0, 2.0, 3.0], [0.0, 0.0, 0.0]), 6)
+    3.464102
+    >>> paired_t_statistic([1.0, 1.0], [0.0, 0.0])
+    inf
+    """
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if a.shape != b.shape or a.size < 2:
+        raise ConfigError(f"a paired t statistic needs two equal-length samples of ≥ 2 values, got {a.size} and "
+                          f"{b.size}")
+    d = a - b
+    if np.all(d == d[0]):
+        return 0.0 if d[0] == 0 else float(np.sign(d[0]) * np.inf)
+    return float(stats.ttest_rel(a, b).statistic)
 
 
 def _as_correct(x, name: str) -> np.ndarray:

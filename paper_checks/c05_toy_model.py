@@ -64,9 +64,9 @@ def config(quick: bool, seed: int):
 
     held = seed + HELD_OUT_OFFSET
     if quick:
-        return ToyConfig(regimes=REGIMES, seeds=3, steps=150, probe_train=1024, probe_test=1024, probe_max_iter=50,
+        return ToyConfig(regimes=REGIMES, n_seeds=3, steps=150, probe_train=1024, probe_test=1024, probe_max_iter=50,
                          seed=held, noise_rate=0.9, sigma_sd=0.6)
-    return ToyConfig(regimes=REGIMES, seeds=5, steps=1000, seed=held, noise_rate=0.9, sigma_sd=0.6)
+    return ToyConfig(regimes=REGIMES, n_seeds=5, steps=1000, seed=held, noise_rate=0.9, sigma_sd=0.6)
 
 
 def one_sided(a, b) -> dict:
@@ -144,7 +144,7 @@ def verdict_for(regime: str, summary: dict, reading: str, cfg, figures: list[str
                 f"{'; mono robust under: ' + (', '.join(n for n in robust if robust[n]) or 'neither noise') if is_test else ''}"
                 f"{carried}")
     cond = (f"{reading}; n={cfg.n}, m={cfg.m}, {cfg.importance} importance, task={cfg.task}, top-k k={cfg.topk}, "
-            f"held-out seeds {cfg.seed}–{cfg.seed + cfg.seeds - 1} (models trained fresh), {cfg.steps} Adam steps; "
+            f"held-out seeds {cfg.seed}–{cfg.seed + cfg.n_seeds - 1} (models trained fresh), {cfg.steps} Adam steps; "
             f"probe L-BFGS on {cfg.probe_train} samples; label noise {cfg.noise_rate:g} {cfg.noise_model}/"
             f"{cfg.noise_sampling}; input noise σ={cfg.sigma_at(cfg.sparsity):.3g} = {cfg.sigma_sd_at(cfg.sparsity):g} "
             f"feature sd; Holm over the row's 3 one-sided cells")
@@ -198,7 +198,7 @@ def run(ctx: CheckContext) -> list[Verdict]:
         fa = plots.save(plots.plot_wtw(wtw, title=f"WᵀW, seed {cfg.seed}, {tag}"),
                         ctx.figures_dir / f"c05_fig5a_wtw_{tag}.png", wtw)
         fb = plots.save(plots.plot_accuracy_bars(res["summary"], chance=res["chance"],
-                                                 title=f"{tag}; {cfg.seeds} held-out seeds"),
+                                                 title=f"{tag}; {cfg.n_seeds} held-out seeds"),
                         ctx.figures_dir / f"c05_fig5b_accuracy_{tag}.png", plots.bars_data(res["summary"], res["chance"]))
         rules = {"chance": res["chance_rule"], "monosemantic": res["monosemantic_rule"]}
         for regime in row_regimes:

@@ -13,6 +13,7 @@ from scipy.stats import norm
 from monotheory.checks import CheckContext, script_main
 from monotheory.plots import pyplot, save_figure
 from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
+from monotheory.seeding import generator
 from monotheory.theory import CRITERIA, monte_carlo, separability, theorem_4_1
 
 CLAIM = "Without noise, the polysemantic feature is more linearly separable than the monosemantic one (Thm 4.1)"
@@ -28,8 +29,8 @@ def run(ctx: CheckContext) -> list[Verdict]:
     samples = 50_000 if ctx.quick else 2_000_000
     grid = np.linspace(0, 1, 21 if ctx.quick else 101, endpoint=False)
     thm = {r.name: r for r in theorem_4_1(n_grid=201 if ctx.quick else 2001)}
-    mc = monte_carlo(S_PAPER, samples, ctx.seed, threshold=True)
-    mc2 = monte_carlo(S_PAPER, samples, ctx.seed + 1, threshold=True)  # independent draws for the ratio's SE
+    mc = monte_carlo(S_PAPER, samples, generator(ctx.seed, "c06", "mono"), threshold=True)
+    mc2 = monte_carlo(S_PAPER, samples, generator(ctx.seed, "c06", "poly"), threshold=True)  # independent draws for the ratio's SE
     z = float(norm.isf(0.025))
     curves, verdicts = {}, []
     for crit in CRITERIA:

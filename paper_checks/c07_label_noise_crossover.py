@@ -16,6 +16,7 @@ from scipy.stats import norm
 from monotheory.checks import CheckContext, script_main
 from monotheory.plots import pyplot, save_figure
 from monotheory.report import ERROR, NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
+from monotheory.seeding import generator
 from monotheory.theory import CRITERIA, NOISE_MODELS, crossover, monte_carlo, separability_curve
 from monotheory.theory.separation import score
 
@@ -25,11 +26,11 @@ PAPER_ETA = 0.25
 TOL = 0.05  # "above ~25 %": η* within ±TOL of 0.25 counts as the paper's threshold
 
 
-def _mc_order(crit, model, etas, samples, seed):
+def _mc_order(crit, model, etas, samples, seed, row):
     """MC sign of score(mono) − score(poly) at each η, with its z (independent draws per feature)."""
     out = []
     for i, e in enumerate(etas):
-        r = [monte_carlo(S_PAPER, samples, np.random.default_rng([seed, i, k]), noise_rate=float(e), noise_model=model,
+        r = [monte_carlo(S_PAPER, samples, generator(seed, "c07", row, i, f), noise_rate=float(e), noise_model=model,
                          threshold=crit == "threshold_error", features=(f,))[f][crit]
              for k, f in enumerate(("mono", "poly"))]
         diff = float(score(crit, r[0][0]) - score(crit, r[1][0]))
@@ -51,8 +52,7 @@ def run(ctx: CheckContext) -> list[Verdict]:
             c = crossover(crit, model, S_PAPER)
             probe = [c.value - 0.05, c.value + 0.05] if c.value is not None else [0.1, 0.3, 0.45]
             probe = [float(np.clip(e, 0, c.search_range[1] - 1e-3)) for e in probe]
-            seed = int(ctx.seed) * 1000 + len(verdicts)
-            mc = _mc_order(crit, model, probe, samples, seed)
+            mc = _mc_order(crit, model, probe, samples, ctx.seed, f"{crit}/{model}")
             exact_diff = [float(score(crit, separability_curve(crit, "mono", S_PAPER, [e], noise_model=model)[0])
                                 - score(crit, separability_curve(crit, "poly", S_PAPER, [e], noise_model=model)[0]))
                           for e in probe]

@@ -25,7 +25,7 @@ S_PAPER, LAM, LAM_MAX = 0.2, 0.5, 3.0
 def _variance_row(ctx, samples) -> Verdict:
     b3 = appendix_b3("fisher", n_grid=2)
     exact_ok = b3["added_variance"] == {"mono": ["lambda**2"] * 2, "poly": ["2*lambda**2"] * 2}
-    mc = monte_carlo(S_PAPER, samples, ctx.seed, input_sigma=LAM)
+    mc = monte_carlo(S_PAPER, samples, ctx.seed, sigma=LAM)
     z = float(norm.isf(1e-3 / (2 * 4)))
     rows, zs = [], []
     for f, k in (("mono", 1), ("poly", 2)):
@@ -82,8 +82,8 @@ def run(ctx: CheckContext) -> list[Verdict]:
     verdicts = [_variance_row(ctx, samples)]
     curves = {}
     for crit in CRITERIA:
-        m = np.array([separability(crit, "mono", S_PAPER, input_sigma=float(x)) for x in lams])
-        p = np.array([separability(crit, "poly", S_PAPER, input_sigma=float(x)) for x in lams])
+        m = np.array([separability(crit, "mono", S_PAPER, sigma=float(x)) for x in lams])
+        p = np.array([separability(crit, "poly", S_PAPER, sigma=float(x)) for x in lams])
         curves[crit] = {"lambda": lams, "mono": m, "poly": p}
         r = input_noise_reversal(crit, S_PAPER, upper=LAM_MAX, n_grid=31 if ctx.quick else 61)
         end = (m[-1] - p[-1]) if crit == "threshold_error" else p[-1] / m[-1]

@@ -19,7 +19,7 @@ import pytest
 from monotheory.cli import build_parser, main
 from monotheory.errors import ConfigError
 
-COMMANDS = ("check", "theory", "toy", "run-imagenet", "verify")
+COMMANDS = ("check", "theory", "toy", "run-imagenet", "verify", "probe", "lora-digits")
 
 
 def options(command: str) -> dict[str, object]:
@@ -73,6 +73,10 @@ def data(tmp_path_factory) -> dict[str, Path]:
     made["checks"] = checks
     (base / "empty").mkdir()
     made["empty"] = base / "empty"
+    X = np.random.default_rng(0).normal(size=(30, 5))
+    for name in ("tr", "te"):
+        np.savez(base / f"{name}.npz", X=X, y=np.arange(30) % 3)
+        made[name] = base / f"{name}.npz"
     return made
 
 
@@ -105,8 +109,11 @@ def generated_cases() -> list[tuple[str, list[str], str]]:
     """(command, extra args, value that the error must name) per option: wrong type, non-finite, range, choice."""
     cases = []
     skip = {"--out", "--checks-dir", "--imagenet-results", "--only", "--data-root", "--shift", "--preset",
-            "--retrain", "--weights", "--regimes"}
-    for command in ("check", "theory", "toy", "run-imagenet"):
+            "--retrain", "--weights", "--regimes", "--train", "--test", "--encoder", "--run", "--cache", "--mean",
+            "--std"}
+    for command in COMMANDS:
+        if command == "verify":  # one option, --retrain, hand-written
+            continue
         for opt, a in options(command).items():
             if opt in skip:
                 continue
@@ -129,7 +136,7 @@ def generated_cases() -> list[tuple[str, list[str], str]]:
 
 # values that are allowed for an option (so "-1" etc. are not errors there) are removed here, with the reason
 ALLOWED = {
-    ("theory", "--input-sigma", "-1"): None,
+    ("theory", "--sigma", "-1"): None,
 }
 
 
@@ -151,11 +158,12 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("check", ["--out", ck + "/results"], "--checks-dir"), ("check", ["--out", ck], "--checks-dir"),
         ("check", ["--seed", big], big) if False else ("check", ["--seed", "-5"], "-5"),
         # theory
-        ("theory", [], "sparsity is required"), ("theory", ["--sparsity", "1"], "sparsity = 1"),
+        ("theory", [], "required: --sparsity"), ("theory", ["--sparsity", "1"], "sparsity = 1"),
         ("theory", ["--sparsity", "0.9999999", "--samples", "1000000"], "0.9999999"), ("theory", ["--sparsity", "1.5"], "1.5"),
         ("theory", ["--sparsity", "0.2", "--samples", "1"], "samples = 1"),
         ("theory", ["--sparsity", "0.2", "--samples", "999"], "samples = 999"),
-        ("theory", ["--sparsity", "0.2", "--input-sigma", "1e308"], "1e+308"),
+        ("theory", ["--sparsity", "0.2", "--sigma", "1e308"], "1e+308"),
+        ("theory", ["--sparsity", "0.2", "--out", f], f), ("theory", ["--sparsity", "0.2", "--out", ""], "''"),
         ("theory", ["--sparsity", "0.2", "--noise-rate", "1.5"], "1.5"),
         ("theory", ["--sparsity", "0.2", "--weights", "1"], "1"), ("theory", ["--sparsity", "0.2", "--weights", "0,1"], "0"),
         ("theory", ["--sparsity", "0.2", "--weights", "nan,1"], "nan"), ("theory", ["--sparsity", "0.2", "--weights", "a,b"], "a,b"),
@@ -187,6 +195,30 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("run-imagenet", ["--methods", "bogus"], "bogus"), ("run-imagenet", ["--ft-fractions", "1.5"], "1.5"),
         ("run-imagenet", ["--ft-fractions", "0"], "0"), ("run-imagenet", ["--shift-severities", "9"], "9"),
         ("run-imagenet", ["--shift-corruptions", "bogus"], "bogus"), ("run-imagenet", ["--device", "cuda9"], "cuda9"),
+        # probe (feature files of 3 classes in the base settings; --run/--encoder cases replace them)
+        ("probe", ["--train", str(tmp / "nowhere.npz")], "nowhere.npz"), ("probe", ["--test", f], f),
+        ("probe", ["--shift", "bad"], "bad"), ("probe", ["--shift", f"s={tmp / 'nowhere.npz'}"], "nowhere.npz"),
+        ("probe", ["--encoder", "torchvision:resnet18"], "both --encoder and --data-root"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", two, "--train", str(d["tr"])], "exactly one"),
+        ("probe", ["--weights", str(tmp / "w.pt")], "--weights"), ("probe", ["--cache", str(tmp / "c")], "--cache"),
+        ("probe", ["--crop-size", "32"], "--crop-size"), ("probe", ["--mean", "1,2"], "1,2"),
+        ("probe", ["--std", "a,b,c"], "a,b,c"), ("probe", ["--mean", "0.5,0.5,0.5"], "--mean"),
+        ("probe", ["--out", f], f), ("probe", ["--out", "/proc/monotheory"], "/proc/monotheory"),
+        ("probe", ["--out", ""], "''"), ("probe", ["--mono", "sae-topk:0"], "k = 0"),
+        ("probe", ["--run", str(tmp / "nowhere")], "nowhere"), ("probe", ["--run", f], f),
+        ("probe", ["--run", two], two), ("probe", ["--run", two, "--train", str(d["tr"])], "exactly one input"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", str(tmp / "nowhere")], "nowhere"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", f], f),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", two, "--out", two + "/out"], "--data-root"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", two, "--weights", str(tmp / "w.pt")], "w.pt"),
+        ("probe", ["--encoder", "torchvision:resnet18", "--data-root", str(d["one"])], "1 class"),
+        ("probe", ["--encoder", "torchvision:no_such_net", "--data-root", two], "no_such_net"),
+        # lora-digits (the digits folder is written under --out unless --data-root names one)
+        ("lora-digits", ["--out", f], f), ("lora-digits", ["--out", "/proc/monotheory"], "/proc/monotheory"),
+        ("lora-digits", ["--out", ""], "''"), ("lora-digits", ["--data-root", f], f),
+        ("lora-digits", ["--data-root", str(d["one"])], "1 class"),
+        ("lora-digits", ["--data-root", two, "--out", two + "/out"], "--data-root"),
+        ("lora-digits", ["--noise-rates", "0,0.95"], "0.95"), ("lora-digits", ["--data-root", two], "0.5"),
         # verify
         ("verify", [str(tmp / "nowhere")], "nowhere"), ("verify", [str(d["empty"])], "empty"), ("verify", [f], f),
         ("verify", [str(d["empty"]), "--retrain", ""], "--retrain"),
@@ -200,7 +232,13 @@ def base_args(command: str, d: dict[str, Path], out: Path) -> list[str]:
     if command == "theory":
         return ["--samples", "0"]
     if command == "toy":
-        return ["--steps", "1", "--seeds", "1", "--out", str(out)]
+        return ["--steps", "1", "--n-seeds", "1", "--out", str(out)]
+    if command == "probe":  # feature files of 30 × 5, 3 classes; a case that wrongly passes writes into out
+        return ["--train", str(d["tr"]), "--test", str(d["te"]), "--out", str(out), "--n-boot", "100"]
+    if command == "probe-other-input":  # --run or --encoder given: no feature files
+        return ["--out", str(out), "--n-boot", "100"]
+    if command == "lora-digits":
+        return ["--out", str(out), "--pretrain-epochs", "1", "--epochs", "1", "--seeds", "0,1", "--methods", "full"]
     if command == "run-imagenet":
         return ["--dataset", "folder", "--data-root", str(d["two"]), "--out", str(out), "--preset", "smoke",
                 "--device", "cpu", "--quiet", "--probe-noise-rates", "0,0.3", "--ft-noise-rates", "0.3"]
@@ -210,7 +248,8 @@ def base_args(command: str, d: dict[str, Path], out: Path) -> list[str]:
 def merged(command: str, extra: list[str], d, out: Path) -> list[str]:
     """``extra`` overrides the base settings it names (argparse keeps the last value anyway; this keeps the
     sparsity requirement of theory explicit)."""
-    base = base_args(command, d, out)
+    other = command == "probe" and ("--run" in extra or "--encoder" in extra)
+    base = base_args("probe-other-input" if other else command, d, out)
     if command == "theory" and "--sparsity" not in extra and extra:
         base = ["--sparsity", "0.2", *base]
     if command == "theory" and "--samples" in extra:
@@ -255,7 +294,7 @@ def test_hand_written_cases(data, tmp_path, capsys, monkeypatch):
     cases = hand_cases(data, tmp_path)
     for command, extra, named in cases:
         _check_case(command, extra, named, data, tmp_path, capsys, monkeypatch)
-    assert len(cases) >= 70  # guards against a list cut short by an edit
+    assert len(cases) >= 100  # guards against a list cut short by an edit
 
 
 def test_every_option_is_covered(data, tmp_path):
@@ -278,9 +317,9 @@ def api_cases():
         (lambda: moments("mono", 0.2 + 1j), "0.2+1j"),
         (lambda: moments("mono", "abc"), "abc"),
         (lambda: moments("mono", [0.2, float("nan")]), "nan"),
-        (lambda: moments("mono", 0.2, input_sigma=1e308), "1e+308"),
+        (lambda: moments("mono", 0.2, sigma=1e308), "1e+308"),
         (lambda: metrics.monosemanticity_score(np.zeros((0, 3)), np.zeros(0, int)), "(0, 3)"),
-        (lambda: metrics.sparsity(np.zeros((0, 3))), "(0, 3)"),
+        (lambda: metrics.near_zero_fraction(np.zeros((0, 3))), "(0, 3)"),
         (lambda: check_label_noise_rate("noise_rate", 0.5, 2), "0.5"),
         (lambda: check_label_noise_rate("noise_rate", 0.9, 4), "0.9"),
         (lambda: check_label_noise_rate("noise_rate", 1.0, 10, "uniform"), "noise_rate = 1"),

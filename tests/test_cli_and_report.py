@@ -87,3 +87,83 @@ def test_claim_id_of_a_script():
     from monotheory.checks import claim_id
 
     assert claim_id(Path("c06_poly.py")) == "C6" and claim_id(Path("c11_x.py")) == "C11"
+
+
+# ------------------------------------------------------------------------- long runs announce themselves
+
+
+def test_announce_is_one_line_beyond_the_factor_and_silent_within():
+    import io
+
+    from monotheory import progress
+
+    s = io.StringIO()
+    assert not progress.announce("theory", "--samples", 5e6, 1e6, 0.05, stream=s) and s.getvalue() == ""
+    assert progress.announce("theory", "--samples", 1e12, 1e6, 0.05, stream=s)
+    lines = s.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("monotheory theory: --samples 1e+12 is 1e+06× the default (1e+06)")
+    assert "estimated time ≈ 13.9 h" in lines[0] and "progress on stderr every 25 s" in lines[0]
+
+
+def test_progress_settings_give_a_line_at_least_every_30_s_in_a_log():
+    import io
+
+    from monotheory import progress
+
+    log = io.StringIO()  # not a terminal
+    kw = progress.tqdm_kwargs(log)
+    assert kw["file"] is log and kw["mininterval"] <= 30 and kw["maxinterval"] <= 30 and kw["ascii"]
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert "mininterval" not in progress.tqdm_kwargs(Tty())  # a terminal keeps tqdm's live bar
+
+
+def _progress_lines(text: str, desc: str) -> int:
+    return sum(desc in part for part in text.replace("\r", "\n").splitlines())
+
+
+def test_long_theory_and_toy_runs_write_progress_lines_into_a_log(capsys, monkeypatch):
+    """With stderr a file (capsys) and the interval at 0 s (instead of 25 s), the Monte Carlo and the toy training
+    bars write a line per update: the lines come from tqdm with progress.tqdm_kwargs, whatever the interval."""
+    from monotheory import progress
+    from monotheory.theory import monte_carlo
+    from monotheory.toy.model import FeatureSampler, ToyModel
+    from monotheory.toy.train import TrainConfig, train
+
+    monkeypatch.setattr(progress, "NON_TTY_INTERVAL", 0.0)
+    capsys.readouterr()
+    monte_carlo(0.2, 100_000, 0, chunk=10_000, progress=True)
+    assert _progress_lines(capsys.readouterr().err, "monte carlo") >= 5
+    train(ToyModel(4, 2, ["poly"], [0]), FeatureSampler(4, [0], [0.5]), TrainConfig(steps=10, batch_size=8),
+          progress=True)
+    assert _progress_lines(capsys.readouterr().err, "toy training") >= 5
+
+
+def test_run_imagenet_far_beyond_the_default_epochs_announces_itself(cli, tmp_path, monkeypatch):
+    """--epochs 10**9 on the smoke preset: one line naming the factor before the run (stubbed here), which is
+    then interrupted: exit 130 with one more line."""
+    import numpy as np
+    from PIL import Image
+
+    import monotheory.vision.run as vrun
+
+    for split in ("train", "val"):
+        for c in range(2):
+            (tmp_path / "d" / split / f"c{c}").mkdir(parents=True)
+            Image.fromarray(np.full((8, 8, 3), 50 * c, np.uint8)).save(tmp_path / "d" / split / f"c{c}" / "0.png")
+
+    def interrupted(cfg, *a, **k):
+        assert cfg.progress is True  # progress lines in a log, too
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vrun, "run", interrupted)
+    rc, _, err = cli("run-imagenet", "--dataset", "folder", "--data-root", str(tmp_path / "d"), "--preset", "smoke",
+                     "--out", str(tmp_path / "o"), "--epochs", "1000000000", "--probe-noise-rates", "0,0.3",
+                     "--ft-noise-rates", "0.3", "--device", "cpu")
+    lines = err.splitlines()
+    assert rc == 130 and len(lines) == 2 and "Traceback" not in err
+    assert lines[0].startswith("monotheory run-imagenet: --epochs 1e+09 is ") and "the default" in lines[0]
+    assert lines[1] == "monotheory run-imagenet: interrupted; finished results are kept"

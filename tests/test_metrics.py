@@ -21,7 +21,7 @@ from monotheory.metrics import (
     fisher_separability,
     mean_max_cosine,
     monosemanticity_score,
-    sparsity,
+    near_zero_fraction,
 )
 
 ALPHA = 1e-6
@@ -109,14 +109,14 @@ def test_monosemanticity_bad_input(z, y, match):
 def test_sparsity_of_known_matrix():
     z = np.array([[1.0, 0.0, 0.0, 0.0], [0.001, 1.0, 0.0, 0.5]])
     # row 1: 3 of 4 near zero; row 2 (norm ≈ 1.118): 0.001/1.118 and 0 → 2 of 4
-    assert sparsity(z) == pytest.approx(5 / 8)
-    assert sparsity(z * 100, normalize=True) == pytest.approx(5 / 8)
+    assert near_zero_fraction(z) == pytest.approx(5 / 8)
+    assert near_zero_fraction(z * 100, normalize=True) == pytest.approx(5 / 8)
     # unnormalised ×100: row 2 is (0.1, 100, 0, 50) → only the 0 counts
-    assert sparsity(z * 100, normalize=False) == pytest.approx(4 / 8)
+    assert near_zero_fraction(z * 100, normalize=False) == pytest.approx(4 / 8)
     # threshold 0.6 on normalised rows: row 2 is (0.0009, 0.894, 0, 0.447) → 3 of 4
-    assert sparsity(torch.tensor(z), threshold=0.6) == pytest.approx(6 / 8)
+    assert near_zero_fraction(torch.tensor(z), threshold=0.6) == pytest.approx(6 / 8)
     with pytest.raises(ConfigError, match="threshold"):
-        sparsity(z, threshold=-1)
+        near_zero_fraction(z, threshold=-1)
 
 
 # ---------------------------------------------------------------------------------------- superposition
@@ -227,10 +227,10 @@ def test_monosemanticity_batched_and_chunked_match_the_plain_computation(monkeyp
     assert batched.shape == (3,) and per_dim.shape == (3, 6)
     singles = [monosemanticity_score(z[i], y[i]) for i in range(3)]
     np.testing.assert_allclose(batched, singles)
-    s_plain = sparsity(z[0])
+    s_plain = near_zero_fraction(z[0])
     monkeypatch.setattr(metrics, "_ROWS", 7)                               # force several chunks
     np.testing.assert_allclose(monosemanticity_score(z, y), singles)
-    assert sparsity(z[0]) == pytest.approx(s_plain)
+    assert near_zero_fraction(z[0]) == pytest.approx(s_plain)
 
 
 @given(st.integers(0, 10_000), st.integers(2, 5), st.integers(1, 8))

@@ -80,27 +80,27 @@ def test_extreme_rates(eta, changed):
     assert (res.labels != y).sum() == changed
 
 
-def test_flip_destinations_uniform_over_other_classes():
+def test_flip_destinations_uniform_over_other_classes(mc_seed):
     c, n = 5, 50_000
     y = np.arange(n) % c
-    res = label_noise(y, 0.9, model="flip", sampling="exact", seed=3)
+    res = label_noise(y, 0.9, model="flip", sampling="exact", seed=mc_seed(3))
     t = transition_matrix(c, res.corrupted.mean(), "flip")
     assert transition_max_z(y, res.labels, t) < z_for(c * c)
 
 
-def test_wrong_flip_implementation_is_caught():
+def test_wrong_flip_implementation_is_caught(mc_seed):
     """Relabelling among all C classes (a common mistake) must fail the flip transition check."""
     c, n = 5, 50_000
     y = np.arange(n) % c
-    wrong = label_noise(y, 0.9, model="uniform", sampling="exact", seed=3).labels
+    wrong = label_noise(y, 0.9, model="uniform", sampling="exact", seed=mc_seed(3)).labels
     t = transition_matrix(c, 0.9, "flip")
     assert transition_max_z(y, wrong, t) > z_for(c * c)
 
 
-def test_uniform_model_matches_transition_and_keeps_some_labels():
+def test_uniform_model_matches_transition_and_keeps_some_labels(mc_seed):
     c, n, eta = 4, 40_000, 0.6
     y = np.arange(n) % c
-    res = label_noise(y, eta, model="uniform", sampling="bernoulli", seed=4)
+    res = label_noise(y, eta, model="uniform", sampling="bernoulli", seed=mc_seed(4))
     assert transition_max_z(y, res.labels, res.transition) < z_for(c * c)
     # realised rate ≈ η (C-1)/C, some chosen samples keep their label
     p = eta * (c - 1) / c
@@ -108,9 +108,9 @@ def test_uniform_model_matches_transition_and_keeps_some_labels():
     assert (res.corrupted & (res.labels == y)).any()
 
 
-def test_bernoulli_count_is_binomial():
+def test_bernoulli_count_is_binomial(mc_seed):
     n, eta = 20_000, 0.25
-    res = label_noise(np.zeros(n, dtype=np.int64), eta, num_classes=3, sampling="bernoulli", seed=5)
+    res = label_noise(np.zeros(n, dtype=np.int64), eta, num_classes=3, sampling="bernoulli", seed=mc_seed(5))
     k = res.corrupted.sum()
     assert abs(k - n * eta) < z_for(1) * np.sqrt(n * eta * (1 - eta))
 
@@ -178,20 +178,20 @@ def test_uniform_model_allows_one_class():
 # ---------------------------------------------------------------------------------------------- input noise
 
 
-def test_gaussian_input_noise_moments_numpy():
+def test_gaussian_input_noise_moments_numpy(mc_seed):
     x = np.full(200_000, 3.0)
     sigma = 0.6
-    e = input_noise(x, sigma, seed=0) - x
+    e = input_noise(x, sigma, seed=mc_seed(0)) - x
     n = e.size
     assert abs(e.mean()) < z_for(2) * sigma / np.sqrt(n)
     # SE of the sample variance of a normal: σ²·sqrt(2/(n-1))
     assert abs(e.var() - sigma**2) < z_for(2) * sigma**2 * np.sqrt(2 / (n - 1))
 
 
-def test_uniform_input_noise_is_not_zero_mean():
+def test_uniform_input_noise_is_not_zero_mean(mc_seed):
     x = torch.zeros(100_000, dtype=torch.float64)
     a = 0.5
-    e = input_noise(x, a, kind="uniform", seed=0)
+    e = input_noise(x, a, kind="uniform", seed=mc_seed(0))
     assert e.min() >= 0 and e.max() < a
     se = a * np.sqrt(1 / 12 / e.numel())
     assert abs(e.mean().item() - a / 2) < z_for(1) * se

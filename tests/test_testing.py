@@ -38,10 +38,10 @@ def _valid(p: dict, degenerate: bool) -> None:
     check_sparsity("sparsity", s)
     transition_rates(model, eta)
     check_weights(p["weights"])
-    check_nonnegative("input_sigma", p["input_sigma"])
+    check_nonnegative("sigma", p["sigma"])
     if not degenerate:
         assert 0 <= s <= 0.95 and 0 <= eta <= 0.9 * informative_limit(model)
-        assert all(0.1 <= w <= 10 for w in p["weights"]) and p["input_sigma"] <= 3
+        assert all(0.1 <= w <= 10 for w in p["weights"]) and p["sigma"] <= 3
 
 
 # 10,000 draws of each strategy (weights and sigmas: 5,000 pairs), as 50 lists (one Hypothesis example per
@@ -93,7 +93,7 @@ def test_10000_weights_and_sigmas_are_valid(data):
     kw = _kw(data)
     for w, sigma in data.draw(_lists(st.tuples(weights(**kw), sigmas(**kw)), LIST_SIZE // 2)):
         check_weights(w)
-        check_nonnegative("input_sigma", sigma)
+        check_nonnegative("sigma", sigma)
         assert kw["degenerate"] or all(0.1 <= float(v) <= 10 for v in w) and float(sigma) <= 3
 
 

@@ -283,6 +283,24 @@ def plot(summary: dict, path: Path) -> None:
     save_figure(fig, path, data)
 
 
+def check_before_work(cfg: LoRADigitsConfig) -> None:
+    """Refuse, before any work (issue 11): an ``out`` that cannot be written or lies inside ``data_root``, a
+    ``data_root`` that is a file, and noise rates that the number of classes makes degenerate (flip η ≥ (C−1)/C,
+    :func:`monotheory.noise.check_label_noise_rate`; C = 10 for the written digits folder)."""
+    from monotheory.noise import check_label_noise_rate
+    from monotheory.report import check_out_dir
+
+    root = Path(cfg.data_root) if cfg.data_root else None
+    if root is not None and root.exists() and not root.is_dir():
+        raise ConfigError(f"--data-root {cfg.data_root!r} is a file, not a folder")
+    check_out_dir(cfg.out, inputs={"--data-root": root})
+    train = root / "train" if root is not None else None
+    classes = len([d for d in train.iterdir() if d.is_dir()]) if train is not None and train.is_dir() else 10
+    if classes >= 2:  # fewer: refused with its own message by the pretraining stage
+        for rate in cfg.noise_rates:
+            check_label_noise_rate("noise_rate", rate, classes, "flip")
+
+
 def run(cfg: LoRADigitsConfig, log=None) -> dict:
     """Pretrain (or reuse) the encoder, run every (η, seed, method), write ``lora_digits.json`` + figure."""
     from monotheory.report import atomic_write_json, atomic_write_text
@@ -297,6 +315,7 @@ def run(cfg: LoRADigitsConfig, log=None) -> dict:
 
         torch.set_num_threads(cfg.threads)
     log = log or (lambda msg: None if cfg.quiet else print(f"[lora-digits] {msg}", file=sys.stderr, flush=True))
+    check_before_work(cfg)
     out = Path(cfg.out)
     root = write_digits_folder(Path(cfg.data_root) if cfg.data_root else out / f"digits{cfg.image_size}",
                                size=cfg.image_size)

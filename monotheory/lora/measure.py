@@ -32,7 +32,7 @@ def activation_measures(records: dict[str, list[torch.Tensor]], labels=None) -> 
         if not parts:
             continue
         z = torch.cat(parts)
-        row = {"zero_fraction": metrics.zero_fraction(z), "sparsity": metrics.sparsity(z), "units": z.shape[1]}
+        row = {"zero_fraction": metrics.zero_fraction(z), "sparsity": metrics.near_zero_fraction(z), "units": z.shape[1]}
         if y is not None:
             row["monosemanticity"] = metrics.monosemanticity_score(z, _labels_for(len(z), y))
         out[name] = row

@@ -125,10 +125,10 @@ def sigmas(min_value=0.0, max_value=None, *, exact: bool = False, degenerate: bo
 @st.composite
 def data_model_params(draw, *, exact: bool = False, degenerate: bool = False, noise_model=None,
                       tie_rules=TIE_RULES):
-    """A dict ``sparsity, noise_model, noise_rate, weights, tie_rule, input_sigma`` for the theory's
+    """A dict ``sparsity, noise_model, noise_rate, weights, tie_rule, sigma`` for the theory's
     functions (keywords of :func:`monotheory.theory.monte_carlo`), each from the strategies above."""
     model = draw(st.just(noise_model) if noise_model else noise_models())
     kw = dict(exact=exact, degenerate=degenerate)
     return {"sparsity": draw(sparsities(**kw)), "noise_model": model, "noise_rate": draw(noise_rates(model, **kw)),
             "weights": draw(weights(**kw)), "tie_rule": draw(st.sampled_from(tie_rules)),
-            "input_sigma": draw(sigmas(**kw))}
+            "sigma": draw(sigmas(**kw))}

@@ -11,8 +11,8 @@ Modules: ``datamodel`` (sampling, labels, ties, noise), ``symbolic`` (SymPy mome
 """
 
 from monotheory.theory.datamodel import (
-                                         FEATURES,
                                          NOISE_MODELS,
+                                         REGIMES,
                                          TIE_RULES,
                                          SpikeUniform,
                                          mono_feature,
@@ -32,7 +32,7 @@ from monotheory.theory.separation import (
 from monotheory.theory.symbolic import mix_moments, moments, symbolic_criterion, symbolic_moments
 from monotheory.theory.theorems import appendix_b3, theorem_4_1, theorem_4_2
 
-__all__ = ["CRITERIA", "Crossover", "FEATURES", "NOISE_MODELS", "SpikeUniform", "TIE_RULES", "appendix_b3",
+__all__ = ["CRITERIA", "Crossover", "REGIMES", "NOISE_MODELS", "SpikeUniform", "TIE_RULES", "appendix_b3",
            "class_cdfs", "crossover", "input_noise_reversal", "mix_moments", "moments", "mono_feature",
            "monte_carlo", "monte_carlo_moments", "noisy_labels", "poly_feature", "separability",
            "separability_curve", "symbolic_criterion", "symbolic_moments", "theorem_4_1", "theorem_4_2",

@@ -23,22 +23,15 @@ import numpy as np
 
 from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_sparsity
 from monotheory.errors import ConfigError
+from monotheory.seeding import (
+    as_generator,  # the one RNG converter (theory/montecarlo.py imports it from here)
+)
 from monotheory.theory import registry
 
 TIE_RULES = ("drop", "class0", "class1", "random")
 NOISE_MODELS = registry.BUILTIN_NOISE_MODELS  # users add more: registry.register_noise_model
-FEATURES = ("mono", "poly")
-
-
-def as_generator(seed) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from an int seed, a Generator (returned as is) or None (fresh entropy)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ConfigError(f"seed = {seed!r} is not an int or a numpy.random.Generator")
-    if seed is not None and seed < 0:
-        raise ConfigError(f"seed = {seed} is negative; it must be ≥ 0")
-    return np.random.default_rng(seed)
+REGIMES = ("mono", "poly")  # the regime: one neuron per feature (mono) or one neuron mixing two (poly)
+FEATURES = REGIMES  # old name, still imported by theory/montecarlo.py (perf engineer's file): drop it there
 
 
 def check_weights(weights) -> tuple[float, float]:
@@ -81,7 +74,7 @@ def poly_feature(x: np.ndarray, weights=(1.0, 1.0)) -> np.ndarray:
 
 def feature(name: str, x: np.ndarray, weights=(1.0, 1.0)) -> np.ndarray:
     """The feature map called ``name`` (``mono`` or ``poly``) applied to ``x``."""
-    check_choice("feature", name, FEATURES)
+    check_choice("regime", name, REGIMES)
     return mono_feature(x) if name == "mono" else poly_feature(x, weights)
 
 
@@ -159,9 +152,9 @@ def noisy_labels(y: np.ndarray, noise_model: str, noise_rate: float, rng=None) -
     return np.where(flip, 1 - y, y)
 
 
-def add_input_noise(x: np.ndarray, input_sigma: float, rng=None) -> np.ndarray:
-    """x + N(0, λ²) on every entry (λ = ``input_sigma`` ≥ 0; λ = 0 returns x unchanged)."""
-    lam = check_nonnegative("input_sigma", input_sigma)
+def add_input_noise(x: np.ndarray, sigma: float, rng=None) -> np.ndarray:
+    """x + N(0, λ²) on every entry (λ = ``sigma`` ≥ 0; λ = 0 returns x unchanged)."""
+    lam = check_nonnegative("sigma", sigma)
     if lam == 0:
         return x
     return x + lam * as_generator(rng).standard_normal(x.shape)

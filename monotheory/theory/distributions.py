@@ -17,7 +17,7 @@ from scipy.signal import fftconvolve
 from scipy.special import ndtr
 
 from monotheory.config import check_choice, check_nonnegative, check_sparsity
-from monotheory.theory.datamodel import FEATURES, TIE_RULES, check_weights, transition_rates
+from monotheory.theory.datamodel import REGIMES, TIE_RULES, check_weights, transition_rates
 
 
 def _pl_integral(fun, t: np.ndarray, breaks: list[np.ndarray]) -> np.ndarray:
@@ -29,16 +29,16 @@ def _pl_integral(fun, t: np.ndarray, breaks: list[np.ndarray]) -> np.ndarray:
     return np.sum(np.diff(pts, axis=1) * (vals[:, 1:] + vals[:, :-1]) / 2, axis=1)
 
 
-def class_cdfs(feature: str, sparsity: float, t, weights=(1.0, 1.0), tie_rule: str = "drop"):
+def class_cdfs(regime: str, sparsity: float, t, weights=(1.0, 1.0), tie_rule: str = "drop"):
     """``(G_0(t), G_1(t))`` with G_c(t) = P(ν ≤ t, y = c) among the kept samples (exact; see module doc)."""
-    check_choice("feature", feature, FEATURES)
+    check_choice("regime", regime, REGIMES)
     check_choice("tie_rule", tie_rule, TIE_RULES)
     s = check_sparsity("sparsity", sparsity)
     a, b = check_weights(weights)
     t = np.atleast_1d(np.asarray(t, dtype=float))
     p = 1.0 - s
     step = (t >= 0).astype(float)  # the atom at ν = 0 (x1 = 0 for mono; the tie for both)
-    if feature == "mono":
+    if regime == "mono":
         c = np.clip(t, 0, 1)
         g1 = p * s * c + p * p * c * c / 2  # x2 = 0, or both > 0 with u > v (density 2u)
         g0 = s * p * step + p * p * (c - c * c / 2)  # x1 = 0 (atom), or both > 0 with u < v
@@ -55,33 +55,33 @@ def class_cdfs(feature: str, sparsity: float, t, weights=(1.0, 1.0), tie_rule: s
     return g0 / kept, g1 / kept
 
 
-def _support(feature: str, weights) -> tuple[float, float, float]:
+def _support(regime: str, weights) -> tuple[float, float, float]:
     a, b = check_weights(weights)
-    if feature == "mono":
+    if regime == "mono":
         return 0.0, 1.0, 1.0
     return -b, a, float(np.hypot(a, b))  # last: scale of the input noise on this feature
 
 
-def smoothed_cdfs(feature: str, sparsity: float, weights=(1.0, 1.0), tie_rule: str = "drop",
-                  input_sigma: float = 0.0, n_grid: int = 4001):
+def smoothed_cdfs(regime: str, sparsity: float, weights=(1.0, 1.0), tie_rule: str = "drop",
+                  sigma: float = 0.0, n_grid: int = 4001):
     """``(t, G_0(t), G_1(t))`` on a grid, for ν plus its input noise (N(0, λ²) on each x_i).
 
     Without input noise, the grid also holds the point just below 0 so that an atom at 0 can fall on either
     side of the cut.
     """
-    lam_ = check_nonnegative("input_sigma", input_sigma)
-    lo, hi, scale = _support(feature, weights)
+    lam_ = check_nonnegative("sigma", sigma)
+    lo, hi, scale = _support(regime, weights)
     sd = lam_ * scale
     pad = 6 * sd
     h = (hi - lo + 2 * pad) / n_grid
     grid = h * np.arange(np.floor((lo - pad) / h) - 2, np.ceil((hi + pad) / h) + 3)  # holds 0 exactly
     if sd == 0:
         grid = np.sort(np.append(grid, -1e-12))
-        g0, g1 = class_cdfs(feature, sparsity, grid, weights, tie_rule)
+        g0, g1 = class_cdfs(regime, sparsity, grid, weights, tie_rule)
         return grid, g0, g1
-    g0, g1 = class_cdfs(feature, sparsity, grid, weights, tie_rule)
-    at0 = class_cdfs(feature, sparsity, [0.0], weights, tie_rule)
-    below0 = class_cdfs(feature, sparsity, [-1e-12], weights, tie_rule)
+    g0, g1 = class_cdfs(regime, sparsity, grid, weights, tie_rule)
+    at0 = class_cdfs(regime, sparsity, [0.0], weights, tie_rule)
+    below0 = class_cdfs(regime, sparsity, [-1e-12], weights, tie_rule)
     a0, a1 = at0[0] - below0[0], at0[1] - below0[1]  # the atoms at ν = 0
     n = len(grid)
     zero = int(np.argmin(np.abs(grid)))
@@ -95,14 +95,14 @@ def smoothed_cdfs(feature: str, sparsity: float, weights=(1.0, 1.0), tie_rule: s
     return grid, out[0], out[1]
 
 
-def threshold_errors(feature: str, sparsity: float, noise_rates, weights=(1.0, 1.0), tie_rule: str = "drop",
-                     noise_model: str = "flip", input_sigma: float = 0.0, n_grid: int = 4001) -> dict:
+def threshold_errors(regime: str, sparsity: float, noise_rates, weights=(1.0, 1.0), tie_rule: str = "drop",
+                     noise_model: str = "flip", sigma: float = 0.0, n_grid: int = 4001) -> dict:
     """Clean-label error of the best threshold classifier fitted on noisy labels, for each noise rate.
 
     Returns arrays ``error`` (vs clean labels), ``noisy_error`` (vs noisy labels, the fitted objective),
     ``threshold`` and ``direction`` (+1: predict 1 when ν > t; −1: when ν ≤ t).
     """
-    t, g0, g1 = smoothed_cdfs(feature, sparsity, weights, tie_rule, input_sigma, n_grid)
+    t, g0, g1 = smoothed_cdfs(regime, sparsity, weights, tie_rule, sigma, n_grid)
     pi0 = g0[-1]
     rates = np.atleast_1d(np.asarray(noise_rates, dtype=float))
     p10, p01 = np.array([transition_rates(noise_model, r) for r in rates]).T
@@ -119,6 +119,6 @@ def threshold_errors(feature: str, sparsity: float, noise_rates, weights=(1.0, 1
             "noisy_error": both[np.arange(len(rates)), k], "threshold": t[idx], "direction": direction}
 
 
-def threshold_error(feature: str, sparsity: float, noise_rate: float = 0.0, **kw) -> float:
+def threshold_error(regime: str, sparsity: float, noise_rate: float = 0.0, **kw) -> float:
     """One value of :func:`threshold_errors` (clean-label error; lower = more separable)."""
-    return float(threshold_errors(feature, sparsity, [noise_rate], **kw)["error"][0])
+    return float(threshold_errors(regime, sparsity, [noise_rate], **kw)["error"][0])

@@ -76,11 +76,11 @@ def delta_method(power: np.ndarray, n_draws: int, criteria=()) -> dict:
     return {k: (float(est[i]), float(se[i])) for i, k in enumerate(MOMENT_KEYS + tuple(criteria))}
 
 
-def _bins(name: str, weights, input_sigma: float) -> tuple[float, int, int]:
+def _bins(name: str, weights, sigma: float) -> tuple[float, int, int]:
     """Bin width h and index range: bin k holds ((k−1)h, kh], so a cut at an edge kh separates exactly."""
     a, b = check_weights(weights)
     lo, hi, scale = (0.0, 1.0, 1.0) if name == "mono" else (-b, a, float(np.hypot(a, b)))
-    pad = 5 * input_sigma * scale
+    pad = 5 * sigma * scale
     h = (hi - lo + 2 * pad) / (N_BINS - 4)
     return h, int(np.floor((lo - pad) / h)) - 1, int(np.ceil((hi + pad) / h)) + 1
 
@@ -170,7 +170,7 @@ def _two_cores() -> bool:
 
 
 def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_rule: str = "drop",
-                noise_rate: float = 0.0, noise_model: str = "flip", input_sigma: float = 0.0,
+                noise_rate: float = 0.0, noise_model: str = "flip", sigma: float = 0.0,
                 n_features: int = 2, chunk: int = DEFAULT_CHUNK, features=FEATURES, threshold: bool = False,
                 progress: bool | None = None, criteria=(), backend: str = "auto") -> dict:
     """Monte Carlo estimates for each feature in ``features``: ``{feature: {name: (estimate, se)}}``.
@@ -194,7 +194,7 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
         raise ConfigError(f"noise_model = {noise_model!r} is given only by a sampler; the Monte Carlo needs a model "
                           "with label rates (register it with rates=...)")
     w1, w2 = check_weights(weights)
-    sigma = check_nonnegative("input_sigma", input_sigma)
+    sigma = check_nonnegative("sigma", sigma)
     for f in features:
         check_choice("feature", f, FEATURES)
     criteria = tuple(c for c in criteria if c not in MOMENT_KEYS)
@@ -204,7 +204,7 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
     rng = as_generator(seed)
     chunk = min(chunk, samples)
     power = np.zeros((2, 2, 5))
-    binning = {f: _bins(f, weights, input_sigma) for f in FEATURES}
+    binning = {f: _bins(f, weights, sigma) for f in FEATURES}
     size = max(kmax - kmin + 1 for _, kmin, kmax in binning.values())  # one shape for both features
     hmeta = np.array([[binning[f][0], binning[f][1]] for f in FEATURES], dtype=np.float64)
     hist = np.zeros((2, N_BATCHES, 2, 2, size) if threshold else (2, 1, 2, 2, 1), dtype=np.int64)

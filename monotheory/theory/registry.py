@@ -143,9 +143,9 @@ def _check_finite_on_valid_range(name: str, function) -> None:
     from monotheory.theory.symbolic import moments  # lazy: symbolic imports this module's users
 
     s = np.linspace(0.0, 0.95, 20)
-    for feature in ("mono", "poly"):
+    for regime in ("mono", "poly"):
         for rate in (0.0, 0.15, 0.3, 0.45):
-            m = moments(feature, s, noise_rate=rate)
+            m = moments(regime, s, noise_rate=rate)
             try:
                 with np.errstate(all="ignore"):
                     v = np.asarray(function(m), dtype=float)
@@ -157,7 +157,7 @@ def _check_finite_on_valid_range(name: str, function) -> None:
             if bad.any():
                 raise ConfigError(
                     f"criterion {name!r} = {v[bad][0]} is not finite at S = {s[bad][0]:g}, noise_rate = {rate:g} "
-                    f"(flip), feature {feature}; a criterion must be finite for S in [0, 1) and η < 1/2")
+                    f"(flip), regime {regime}; a criterion must be finite for S in [0, 1) and η < 1/2")
 
 
 def register_criterion(name: str, function: Callable, *, higher_is_better: bool = True,

@@ -35,26 +35,26 @@ from monotheory.theory.distributions import threshold_errors
 CRITERIA = sy.CRITERIA
 
 
-def separability_curve(criterion: str, feature: str, sparsity: float, noise_rates, weights=(1.0, 1.0),
-                       tie_rule: str = "drop", noise_model: str = "flip", input_sigma: float = 0.0) -> np.ndarray:
-    """The criterion of ``feature`` at each label-noise rate η in ``noise_rates`` (exact; numerical grid
+def separability_curve(criterion: str, regime: str, sparsity: float, noise_rates, weights=(1.0, 1.0),
+                       tie_rule: str = "drop", noise_model: str = "flip", sigma: float = 0.0) -> np.ndarray:
+    """The criterion of ``regime`` at each label-noise rate η in ``noise_rates`` (exact; numerical grid
     for ``threshold_error``). ``sparsity`` = P(feature is zero). Any registered criterion and noise model."""
     crit = registry.get_criterion(criterion)
     registry.get_noise_model(noise_model)
     rates = np.atleast_1d(np.asarray(noise_rates, dtype=float))
     if crit.function is None:
-        return threshold_errors(feature, sparsity, rates, weights, tie_rule, noise_model, input_sigma)["error"]
+        return threshold_errors(regime, sparsity, rates, weights, tie_rule, noise_model, sigma)["error"]
     for r in rates:
         check_probability("noise_rate", r)
-    clean = sy.moments(feature, sparsity, weights, tie_rule, 0.0, "flip", input_sigma)
+    clean = sy.moments(regime, sparsity, weights, tie_rule, 0.0, "flip", sigma)
     with np.errstate(divide="ignore", invalid="ignore"):
         noisy = sy.noisy_moments(noise_model, clean, rates)
         return np.broadcast_to(np.asarray(sy.criterion_value(criterion, noisy), dtype=float), rates.shape).copy()
 
 
-def separability(criterion: str, feature: str, sparsity: float, noise_rate: float = 0.0, **kw) -> float:
-    """One value of :func:`separability_curve` (keywords: weights, tie_rule, noise_model, input_sigma)."""
-    return float(separability_curve(criterion, feature, sparsity, [noise_rate], **kw)[0])
+def separability(criterion: str, regime: str, sparsity: float, noise_rate: float = 0.0, **kw) -> float:
+    """One value of :func:`separability_curve` (keywords: weights, tie_rule, noise_model, sigma)."""
+    return float(separability_curve(criterion, regime, sparsity, [noise_rate], **kw)[0])
 
 
 def score(criterion: str, value):
@@ -118,13 +118,13 @@ def _root_text(root, value: float) -> str | None:
     return str(text)
 
 
-def _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, input_sigma, variable, lo, hi):
+def _exact(criterion, noise_model, sparsity, weights, tie_rule, noise_rate, sigma, variable, lo, hi):
     kw = dict(weights=tuple(sy.exact(w) for w in weights), tie_rule=tie_rule)
     if variable == "eta":
-        kw.update(noise_model=noise_model, noise_rate=sy.SYMBOLIC, input_sigma=input_sigma or None)
+        kw.update(noise_model=noise_model, noise_rate=sy.SYMBOLIC, sigma=sigma or None)
         var = sy.eta
     else:
-        kw.update(noise_model=noise_model, noise_rate=noise_rate, input_sigma=sy.SYMBOLIC)
+        kw.update(noise_model=noise_model, noise_rate=noise_rate, sigma=sy.SYMBOLIC)
         var = sy.lam
     crit = [sy.symbolic_criterion(criterion, sy.symbolic_moments(f, sparsity=sparsity, **kw))
             for f in ("mono", "poly")]
@@ -166,10 +166,10 @@ def _numeric(fun, variable, lo, hi, n_grid, tol: float = _TOL_NUMERIC):
 
 
 def crossover(criterion: str, noise_model: str, sparsity: float, weights=(1.0, 1.0), tie_rule: str = "drop",
-              input_sigma: float = 0.0, upper: float | None = None, n_grid: int = 201) -> Crossover:
+              sigma: float = 0.0, upper: float | None = None, n_grid: int = 201) -> Crossover:
     """Label-noise rate η in [0, ``upper``) where mono overtakes poly under ``criterion``/``noise_model``.
 
-    ``sparsity`` = P(feature is zero); ``input_sigma`` = λ of extra input noise held fixed. Exact (SymPy) for
+    ``sparsity`` = P(feature is zero); ``sigma`` = λ of extra input noise held fixed. Exact (SymPy) for
     fisher/unnormalized, numerical (grid + brentq) for threshold_error. Default range: [0, 1/2) for ``flip``
     (a symmetric flip rate above 1/2 inverts the labels), [0, 1) for ``one_sided`` (only 1 → 0 flips: the
     labels never invert) and ``uniform`` (whose flip rate is η/2); a registered noise model's ``upper``.
@@ -189,17 +189,17 @@ def crossover(criterion: str, noise_model: str, sparsity: float, weights=(1.0, 1
     upper = check_probability("upper", upper)
     if crit.function is not None:
         if crit.symbolic and _symbolic_noise(model):
-            return _exact(criterion, noise_model, sparsity, weights, tie_rule, 0.0, input_sigma, "eta", 0.0,
+            return _exact(criterion, noise_model, sparsity, weights, tie_rule, 0.0, sigma, "eta", 0.0,
                           upper)
 
         def from_moments(rates):
             v = [registry.score(criterion, separability_curve(criterion, f, sparsity, rates, weights, tie_rule,
-                                                              noise_model, input_sigma)) for f in ("mono", "poly")]
+                                                              noise_model, sigma)) for f in ("mono", "poly")]
             return v[0] - v[1]
         return _numeric(from_moments, "eta", 0.0, upper, n_grid, _TOL)
 
     def fun(rates):
-        e = [threshold_errors(f, sparsity, rates, weights, tie_rule, noise_model, input_sigma)["error"]
+        e = [threshold_errors(f, sparsity, rates, weights, tie_rule, noise_model, sigma)["error"]
              for f in ("mono", "poly")]
         return e[1] - e[0]  # = score(mono) − score(poly)
     return _numeric(fun, "eta", 0.0, upper, n_grid)
@@ -222,7 +222,7 @@ def input_noise_reversal(criterion: str, sparsity: float, noise_rate: float = 0.
             for lam_ in lams:
                 v = [registry.score(criterion, separability(criterion, f, sparsity, noise_rate, weights=weights,
                                                             tie_rule=tie_rule, noise_model=noise_model,
-                                                            input_sigma=float(lam_))) for f in ("mono", "poly")]
+                                                            sigma=float(lam_))) for f in ("mono", "poly")]
                 out.append(v[0] - v[1])
             return np.array(out)
         return _numeric(from_moments, "lambda", 0.0, upper, n_grid, _TOL)

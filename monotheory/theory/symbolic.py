@@ -19,7 +19,7 @@ import sympy as sp
 from monotheory.config import check_choice, check_probability, check_range, check_sparsity
 from monotheory.errors import ConfigError
 from monotheory.theory import registry
-from monotheory.theory.datamodel import FEATURES, TIE_RULES, check_weights
+from monotheory.theory.datamodel import REGIMES, TIE_RULES, check_weights
 
 S = sp.Symbol("S", nonnegative=True)
 w1, w2 = sp.symbols("w1 w2", positive=True)
@@ -31,21 +31,21 @@ CRITERIA = registry.BUILTIN_CRITERIA  # the paper's; users add more with registr
 _u, _v = sp.symbols("u v", nonnegative=True)
 
 
-def _feature_expr(feature: str, x1, x2):
-    return x1 if feature == "mono" else w1 * x1 - w2 * x2
+def _feature_expr(regime: str, x1, x2):
+    return x1 if regime == "mono" else w1 * x1 - w2 * x2
 
 
 @functools.cache
-def _clean_moments(feature: str, tie_rule: str) -> dict:
+def _clean_moments(regime: str, tie_rule: str) -> dict:
     """Moments in S, w1, w2 (ties by ``tie_rule``), by integration over the four cases."""
-    check_choice("feature", feature, FEATURES)
+    check_choice("regime", regime, REGIMES)
     check_choice("tie_rule", tie_rule, TIE_RULES)
     p = 1 - S  # probability that a feature is non-zero
     tie_share = {"drop": (0, 0), "class0": (1, 0), "class1": (0, 1),
                  "random": (sp.Rational(1, 2), sp.Rational(1, 2))}[tie_rule]
     raw = {}  # raw[(c, k)] = E[ν^k · 1{y = c}] over all draws
     for k in range(3):
-        f = _feature_expr(feature, _u, _v) ** k
+        f = _feature_expr(regime, _u, _v) ** k
         both = p**2  # x1 = u > 0 and x2 = v > 0 (density 1 on the unit square): y = 1 iff u > v
         m1 = both * sp.integrate(f, (_v, 0, _u), (_u, 0, 1))
         m0 = both * sp.integrate(f, (_v, _u, 1), (_u, 0, 1))
@@ -63,12 +63,12 @@ def _clean_moments(feature: str, tie_rule: str) -> dict:
     return {key: sp.factor(sp.cancel(out[key])) for key in KEYS}
 
 
-def input_noise_variance(feature: str, sigma):
+def input_noise_variance(regime: str, sigma):
     """Variance that N(0, λ²) on each input adds to the feature: λ² (mono), (w1² + w2²)·λ² (poly).
 
     Exact because the noise is independent of x (and of y, computed from the clean x): the means are unchanged.
     """
-    return sigma**2 if feature == "mono" else (w1**2 + w2**2) * sigma**2
+    return sigma**2 if regime == "mono" else (w1**2 + w2**2) * sigma**2
 
 
 def mix_moments(m: dict, p10, p01) -> dict:
@@ -110,12 +110,12 @@ def _sym(value, symbol):
     return symbol if value == SYMBOLIC else exact(value)
 
 
-def symbolic_moments(feature: str = "mono", weights=(1, 1), tie_rule: str = "drop", input_sigma=None,
+def symbolic_moments(regime: str = "mono", weights=(1, 1), tie_rule: str = "drop", sigma=None,
                      noise_model: str | None = None, noise_rate=SYMBOLIC, sparsity=None) -> dict:
     """The moments (keys :data:`KEYS`) as SymPy expressions in ``S``.
 
     ``weights``: a pair (w1, w2) of numbers (made exact rationals with :func:`exact`) or ``"symbolic"`` to keep the
-    symbols ``w1, w2``. ``input_sigma``: None (no input noise), a number, or ``"symbolic"`` (symbol λ).
+    symbols ``w1, w2``. ``sigma``: None (no input noise), a number, or ``"symbolic"`` (symbol λ).
     ``noise_model``: None (clean labels) or one of ``flip, one_sided, uniform``; ``noise_rate`` a number or
     ``"symbolic"`` (symbol η). Moments are conditional on the (noisy) label. ``sparsity``: None keeps S
     symbolic; a number substitutes S exactly (:func:`exact`) before the noise is mixed in, which is faster.
@@ -134,12 +134,12 @@ def symbolic_moments(feature: str = "mono", weights=(1, 1), tie_rule: str = "dro
     """
     if not isinstance(weights, str):
         weights = tuple(weights)
-    return dict(_symbolic_moments(feature, weights, tie_rule, input_sigma, noise_model, noise_rate, sparsity))
+    return dict(_symbolic_moments(regime, weights, tie_rule, sigma, noise_model, noise_rate, sparsity))
 
 
 @functools.cache
-def _symbolic_moments(feature, weights, tie_rule, input_sigma, noise_model, noise_rate, sparsity) -> dict:
-    m = dict(_clean_moments(feature, tie_rule))
+def _symbolic_moments(regime, weights, tie_rule, sigma, noise_model, noise_rate, sparsity) -> dict:
+    m = dict(_clean_moments(regime, tie_rule))
     if sparsity is not None:
         s = exact(check_sparsity("sparsity", sparsity))
         m = {k: v.subs(S, s) for k, v in m.items()}
@@ -147,8 +147,8 @@ def _symbolic_moments(feature, weights, tie_rule, input_sigma, noise_model, nois
         check_weights(weights)
         m = {k: sp.factor(v.subs({w1: exact(weights[0]), w2: exact(weights[1])}))
              for k, v in m.items()}
-    if input_sigma is not None:
-        extra = input_noise_variance(feature, _sym(input_sigma, lam))
+    if sigma is not None:
+        extra = input_noise_variance(regime, _sym(sigma, lam))
         if weights != SYMBOLIC:
             extra = extra.subs({w1: exact(weights[0]), w2: exact(weights[1])})
         m["var0"] = m["var0"] + extra
@@ -179,21 +179,21 @@ def symbolic_criterion(criterion: str, m: dict):
 
 
 @functools.cache
-def _numeric(feature: str, tie_rule: str):
-    m = _clean_moments(feature, tie_rule)
+def _numeric(regime: str, tie_rule: str):
+    m = _clean_moments(regime, tie_rule)
     return {k: sp.lambdify((S, w1, w2), v, "numpy") for k, v in m.items()}
 
 
 # λ² must stay finite in double precision (1e308 overflowed); far beyond 1e6 every separability is 0 anyway
-MAX_INPUT_SIGMA = 1e6
+MAX_SIGMA = 1e6
 
 
-def moments(feature: str, sparsity, weights=(1.0, 1.0), tie_rule: str = "drop", noise_rate: float = 0.0,
-            noise_model: str = "flip", input_sigma: float = 0.0) -> dict:
+def moments(regime: str, sparsity, weights=(1.0, 1.0), tie_rule: str = "drop", noise_rate: float = 0.0,
+            noise_model: str = "flip", sigma: float = 0.0) -> dict:
     """The exact moments as floats (arrays if ``sparsity`` is an array), conditional on the noisy label.
 
     ``sparsity`` = S = P(feature is zero); label noise ``noise_model`` at rate η = ``noise_rate``; input noise
-    N(0, λ²) with λ = ``input_sigma``. Evaluates the SymPy closed forms (compiled once per feature/tie rule).
+    N(0, λ²) with λ = ``sigma``. Evaluates the SymPy closed forms (compiled once per feature/tie rule).
 
     >>> round(moments("mono", 0.2)["delta_mu"], 6)  # (2S + 1)/(3(S + 1)) = 7/18
     0.388889
@@ -211,10 +211,10 @@ def moments(feature: str, sparsity, weights=(1.0, 1.0), tie_rule: str = "drop", 
     elif np.any(~((s >= 0) & (s < 1))):  # NaN included
         check_sparsity("sparsity", float(s[~((s >= 0) & (s < 1))][0]))
     a, b = check_weights(weights)
-    lam_ = check_range("input_sigma", input_sigma, 0, MAX_INPUT_SIGMA)
-    f = _numeric(feature, tie_rule)
+    lam_ = check_range("sigma", sigma, 0, MAX_SIGMA)
+    f = _numeric(regime, tie_rule)
     m = {k: np.asarray(fn(s, a, b), dtype=float) * np.ones_like(s) for k, fn in f.items()}
-    extra = lam_**2 * (1.0 if feature == "mono" else a * a + b * b)
+    extra = lam_**2 * (1.0 if regime == "mono" else a * a + b * b)
     m["var0"], m["var1"] = m["var0"] + extra, m["var1"] + extra
     rate = check_probability("noise_rate", noise_rate)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -152,7 +152,7 @@ def appendix_b3(criterion: str = "fisher", weights=(1, 1), n_grid: int = 20) -> 
     added = {}
     for f in ("mono", "poly"):
         clean = sy.symbolic_moments(f, weights=weights)
-        noisy = sy.symbolic_moments(f, weights=weights, input_sigma=sy.SYMBOLIC)
+        noisy = sy.symbolic_moments(f, weights=weights, sigma=sy.SYMBOLIC)
         added[f] = [str(sp.factor(noisy[k] - clean[k])) for k in ("var0", "var1")]
         if criterion != "threshold_error":
             out.setdefault("_crit", {})[f] = sy.symbolic_criterion(criterion, noisy)

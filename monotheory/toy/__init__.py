@@ -41,6 +41,10 @@ DEFAULT_REGIMES = ("poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk")
 DEFAULT_TOPK = 2
 # σ in feature-sd units by default: 0.6, the paper's σ on standardised (unit-sd) pixels
 DEFAULT_SIGMA_SD = 0.6
+# the one default of the toy models' training (ToyConfig; toy.train.TrainConfig should take these too)
+DEFAULT_STEPS = 1000
+DEFAULT_BATCH_SIZE = 1024
+DEFAULT_LR = 3e-3
 IMPORTANCES = ("uniform", "geometric")
 TASKS = ("argmax", "pair")
 F = dataclasses.field
@@ -59,11 +63,11 @@ class ToyConfig:
     regimes: tuple[str, ...] = F(default=DEFAULT_REGIMES, metadata={"help": f"regimes to compare ({', '.join(REGIMES)})"})
     l1_penalty: float = F(default=0.05, metadata={"help": "λ of the mono-l1 regime (λ·Σ|h_j|)"})
     topk: int = F(default=DEFAULT_TOPK, metadata={"help": "k of the top-k codes (mono-topk, oracle-topk), 1 ≤ k ≤ m"})
-    seeds: int = F(default=10, metadata={"help": "seeds per regime (≥ 2 for intervals)"})
-    seed: int = F(default=0, metadata={"help": "first seed; seeds are seed, seed+1, …"})
-    steps: int = F(default=1000, metadata={"help": "Adam steps of the toy models"})
-    batch_size: int = F(default=1024, metadata={"help": "training batch per instance"})
-    lr: float = F(default=3e-3, metadata={"help": "Adam learning rate"})
+    n_seeds: int = F(default=10, metadata={"help": "number of seeds per regime (≥ 2 for intervals)"})
+    seed: int = F(default=0, metadata={"help": "first seed; the n_seeds seeds are seed, seed+1, …"})
+    steps: int = F(default=DEFAULT_STEPS, metadata={"help": "Adam steps of the toy models"})
+    batch_size: int = F(default=DEFAULT_BATCH_SIZE, metadata={"help": "training batch per instance"})
+    lr: float = F(default=DEFAULT_LR, metadata={"help": "Adam learning rate (cosine-decayed to 0)"})
     task: str = F(default="argmax", metadata={"help": "probe task: argmax (n+1 classes) or pair (x0 > x1)"})
     probe_train: int = F(default=4096, metadata={"help": "probe training samples per instance"})
     probe_test: int = F(default=4096, metadata={"help": "probe test samples per instance"})
@@ -99,7 +103,7 @@ class ToyConfig:
         if len(set(self.regimes)) != len(self.regimes):
             raise ConfigError(f"regimes = {','.join(self.regimes)} lists a regime twice")
         check_nonnegative("l1_penalty", self.l1_penalty)
-        check_int("seeds", self.seeds)
+        check_int("n_seeds", self.n_seeds)
         check_int("seed", self.seed, minimum=0)
         check_int("steps", self.steps, minimum=0)
         check_int("batch_size", self.batch_size)

@@ -15,7 +15,8 @@
   ``--sigmas``, ``--sparsities``, ``--map-noise``, ``--mono``) only apply to this mode.
 
 The mode is an optional positional word rather than an argparse subparser, so every option can come
-before or after it. torch is imported only inside :func:`main`.
+before or after it. torch is imported only inside :func:`main`. ``--json`` prints one JSON object on stdout
+instead of the table; ``--quiet`` hides the progress bars (as for ``monotheory theory``).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-conditions", action="store_true",
                         help="search mode: also write the selection to monotheory/data/toy_conditions.json")
     parser.add_argument("--out", default="results/toy", help="output folder (default: results/toy)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
 
 
@@ -119,8 +121,10 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     from monotheory.progress import announce  # issue 11: a huge run says so before it starts
+    from monotheory.toy import DEFAULT_STEPS
 
-    progress = announce("toy", "--steps", cfg.steps, 1000, TOY_DEFAULT_SECONDS) or sys.stderr.isatty()
+    long = announce("toy", "--steps", cfg.steps, DEFAULT_STEPS, TOY_DEFAULT_SECONDS)
+    progress = False if args.quiet else (long or sys.stderr.isatty())
     if args.mode == "figure5":
         res = experiments.run_figure5(cfg, progress=progress)
         res = {"config": to_dict(cfg), **res}

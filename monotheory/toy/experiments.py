@@ -25,21 +25,15 @@ import torch
 
 from monotheory.config import check_choice
 from monotheory.errors import ConfigError
-from monotheory.metrics import (  # noqa: F401 (re-exported: the measures moved to metrics.py)
-    MONOSEMANTIC_RULE,
-    chance_level,
-    features_per_unit,
-    monosemantic_verdict,
-    unit_feature_recovery,
-)
+from monotheory.metrics import MONOSEMANTIC_RULE, chance_level, monosemantic_verdict
 from monotheory.seeding import stream_seed, torch_generator
 from monotheory.stats import paired_t, t_interval
-from monotheory.toy import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, SweepConfig, ToyConfig
+from monotheory.toy import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, ToyConfig
 from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
 from monotheory.toy.train import cpu_threads, train
 
-__all__ = ["SweepConfig", "ToyConfig", "run_figure5", "run_figure5_multi", "evaluate", "labels_for",
-           "chance_level", "summarise", "train_models", "MONOSEMANTIC_RULE"]
+__all__ = ["code_report", "code_summary", "evaluate", "labels_for", "run_figure5", "run_figure5_multi", "summarise",
+           "train_models"]
 
 CHANCE_RULE = "chance = majority-class rate of the test labels (mean over seeds)"
 CONDITIONS = ("clean", "label_noise", "input_noise")
@@ -211,7 +205,7 @@ def run_figure5_multi(cfg: ToyConfig, sparsities: list[float], *, progress: bool
     ``monosemantic`` verdict per seed and the numbers it rests on) and ``monosemantic`` = every seed
     monosemantic, ``polysemantic`` = no seed monosemantic."""
     regimes = list(cfg.regimes)
-    seeds = [cfg.seed + s for s in range(cfg.seeds)]
+    seeds = [cfg.seed + s for s in range(cfg.n_seeds)]
     inst = [(S, r, s) for S in sparsities for r in regimes for s in seeds]
     inst_seed, sp = [i[2] for i in inst], [i[0] for i in inst]
     if trained is None:
@@ -222,21 +216,21 @@ def run_figure5_multi(cfg: ToyConfig, sparsities: list[float], *, progress: bool
     sig = np.array([cfg.sigma_at(S) for S in sp])
     acc = evaluate(cfg, model, inst_seed, sp, [cfg.noise_rate], [sig])
     codes = code_report(model)
-    per = len(regimes) * cfg.seeds
+    per = len(regimes) * cfg.n_seeds
     W = model.W.detach()
     out = []
     for j, S in enumerate(sparsities):
         sl = slice(j * per, (j + 1) * per)
         conds = {"clean": acc["clean"][sl], "label_noise": acc["label"][0][sl], "input_noise": acc["input"][0][sl]}
-        summary = summarise(conds, regimes, cfg.seeds)
+        summary = summarise(conds, regimes, cfg.n_seeds)
         for r_i, r in enumerate(regimes):
-            k = slice(j * per + r_i * cfg.seeds, j * per + (r_i + 1) * cfg.seeds)
+            k = slice(j * per + r_i * cfg.n_seeds, j * per + (r_i + 1) * cfg.n_seeds)
             code = code_summary(codes[k])
             summary[r]["code"] = code
             summary[r]["monosemantic"] = bool(all(code["monosemantic_per_seed"]))
             summary[r]["polysemantic"] = not any(code["monosemantic_per_seed"])
             summary[r]["train_loss"] = float(np.mean(info["loss"][k])) if r not in HAND_BUILT else None
-        wtw = {r: (W[j * per + r_i * cfg.seeds].T @ W[j * per + r_i * cfg.seeds]).numpy()
+        wtw = {r: (W[j * per + r_i * cfg.n_seeds].T @ W[j * per + r_i * cfg.n_seeds]).numpy()
                for r_i, r in enumerate(regimes)}
         out.append({"sparsity": S, "sigma": cfg.sigma_at(S), "sigma_sd": cfg.sigma_sd_at(S), "summary": summary,
                     "WtW_seed0": wtw, "train_seconds": info["train_seconds"], "instances": len(inst),

@@ -1,9 +1,10 @@
 """Toy-model figures: WᵀW heatmaps (Figure 5a), accuracy bars (5b), noise sweeps, phase maps, probe size.
 
 Every ``plot_*`` function takes the JSON-ready result of :mod:`monotheory.toy.experiments` /
-:mod:`monotheory.toy.search`, draws with matplotlib (Agg) on ``ax`` (a new figure when None) and returns
-the figure; :func:`save` writes it as PNG with the data it shows as JSON beside it
-(:func:`monotheory.plots.save_figure`).
+:mod:`monotheory.toy.search`, draws with matplotlib on ``ax`` / ``axes`` (a new figure when None) and
+returns the figure. With ``path``, it also writes the figure as PNG with the data it shows as JSON beside it
+(:func:`monotheory.plots.save_figure`; the figure stays open, so a notebook can still show it); :func:`save`
+does the same for a figure already drawn, and closes it.
 """
 
 from __future__ import annotations
@@ -25,13 +26,20 @@ def _ax(ax, figsize):
 
 
 def save(fig, path: str | Path, data) -> Path:
-    """PNG at ``path`` and ``data`` as JSON beside it."""
+    """PNG at ``path`` and ``data`` as JSON beside it; closes ``fig``."""
     return save_figure(fig, path, data)
 
 
-def plot_wtw(wtw: dict, axes=None, *, title: str = "WᵀW (seed 0)"):
+def _done(fig, path, data):
+    if path is not None:
+        save_figure(fig, path, data, close=False)
+    return fig
+
+
+def plot_wtw(wtw: dict, axes=None, *, title: str = "WᵀW (seed 0)", path: str | Path | None = None):
     """Figure 5(a): one WᵀW heatmap per regime, mono regimes first and poly last (as in the paper).
-    ``axes``: a sequence of one axis per regime (a new figure when None). Returns the figure."""
+    ``axes``: a sequence of one axis per regime (a new figure when None). Returns the figure; with ``path``,
+    also saved with ``wtw`` as its data."""
     names = [r for r in wtw if r != "poly"] + (["poly"] if "poly" in wtw else [])
     if axes is None:
         fig, grid = pyplot().subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
@@ -45,11 +53,13 @@ def plot_wtw(wtw: dict, axes=None, *, title: str = "WᵀW (seed 0)"):
         ax.set_yticks([])
     fig.colorbar(im, ax=list(axes), shrink=0.8)
     fig.suptitle(title)
-    return fig
+    return _done(fig, path, wtw)
 
 
-def plot_accuracy_bars(summary: dict, ax=None, *, title: str = "linear probe on h", chance: float | None = None):
-    """Figure 5(b): accuracy per condition, one bar per regime, 95 % t-intervals over seeds; chance dashed."""
+def plot_accuracy_bars(summary: dict, ax=None, *, title: str = "linear probe on h", chance: float | None = None,
+                       path: str | Path | None = None):
+    """Figure 5(b): accuracy per condition, one bar per regime, 95 % t-intervals over seeds; chance dashed.
+    Returns the figure; with ``path``, also saved with :func:`bars_data` as its data."""
     regimes = list(summary)
     fig, ax = _ax(ax, (1.6 + 1.2 * len(CONDITIONS) * len(regimes) / 2.5, 3.4))
     width = 0.8 / len(regimes)
@@ -65,16 +75,18 @@ def plot_accuracy_bars(summary: dict, ax=None, *, title: str = "linear probe on 
     ax.set_ylabel("test accuracy")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    return fig
+    return _done(fig, path, bars_data(summary, chance) if path is not None else None)
 
 
 def bars_data(summary: dict, chance: float | None = None) -> dict:
+    """The numbers :func:`plot_accuracy_bars` shows: per regime and condition, mean and 95 % interval."""
     return {"chance": chance, **{r: {c: {"mean": summary[r][c]["mean"], "ci": summary[r][c]["ci"]}
                                      for c, _ in CONDITIONS} for r in summary}}
 
 
-def plot_sweeps(sweep: dict, axes=None):
-    """Accuracy of every regime against label-noise rate (left) and input-noise σ (right), 95 % bands."""
+def plot_sweeps(sweep: dict, axes=None, *, path: str | Path | None = None):
+    """Accuracy of every regime against label-noise rate (left) and input-noise σ (right), 95 % bands.
+    ``axes``: two axes (a new figure when None). Returns the figure; with ``path``, also saved with ``sweep``."""
     if axes is None:
         fig, axes = pyplot().subplots(1, 2, figsize=(9, 3.4))
     fig = axes[0].figure
@@ -90,12 +102,13 @@ def plot_sweeps(sweep: dict, axes=None):
         ax.set_ylabel("test accuracy")
     axes[0].legend(fontsize=7)
     fig.suptitle(sweep.get("title", ""), fontsize=9)
-    return fig
+    return _done(fig, path, sweep)
 
 
-def plot_phase_map(pmap: dict, ax=None):
+def plot_phase_map(pmap: dict, ax=None, *, path: str | Path | None = None):
     """Map over (sparsity, noise level): colour = mono − poly accuracy; '+' / '−' where the 95 % CI of the
-    paired gap excludes 0 (mono significantly better / worse), '·' where it does not."""
+    paired gap excludes 0 (mono significantly better / worse), '·' where it does not. Returns the figure;
+    with ``path``, also saved with ``pmap`` as its data."""
     gap = np.asarray(pmap["gap"], dtype=float)
     lo, hi = np.asarray(pmap["ci_lo"], dtype=float), np.asarray(pmap["ci_hi"], dtype=float)
     s, lv = pmap["sparsities"], pmap["levels"]
@@ -112,11 +125,12 @@ def plot_phase_map(pmap: dict, ax=None):
     ax.set_ylabel("sparsity S = P(x_i = 0)")
     ax.set_title(pmap.get("title", f"{pmap['mono']} − {pmap['poly']} accuracy"), fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.8)
-    return fig
+    return _done(fig, path, pmap)
 
 
-def plot_probe_size(data: dict, ax=None):
-    """Accuracy against the probe's training size under label noise, one line per regime (95 % bands)."""
+def plot_probe_size(data: dict, ax=None, *, path: str | Path | None = None):
+    """Accuracy against the probe's training size under label noise, one line per regime (95 % bands).
+    Returns the figure; with ``path``, also saved with ``data``."""
     fig, ax = _ax(ax, (4.2, 3.2))
     for r, stats in data["regimes"].items():
         xs = np.asarray(data["sizes"], dtype=float)
@@ -127,7 +141,7 @@ def plot_probe_size(data: dict, ax=None):
     ax.set_ylabel("test accuracy")
     ax.set_title(data["title"], fontsize=8)
     ax.legend(fontsize=6)
-    return fig
+    return _done(fig, path, data)
 
 
 def search_figures(res: dict, out: str | Path) -> list[Path]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from monotheory.stats import holm, paired_t
+from monotheory.stats import paired_t_statistic as _t
 from monotheory.toy import SearchConfig, ToyConfig, feature_sd
 from monotheory.toy.experiments import code_report, evaluate, run_figure5_multi, train_models
 
@@ -33,20 +34,11 @@ CONTRASTS = (("oracle − poly", "oracle", "poly", "monosemantic vs superposed, 
 ALPHA = 0.05
 
 
-def _t(a, b) -> float:
-    """Paired t statistic of a − b over seeds (±inf for a constant nonzero gap, 0 for a constant zero gap)."""
-    d = np.asarray(a, float) - np.asarray(b, float)
-    sd = d.std(ddof=1)
-    if sd == 0:
-        return 0.0 if d.mean() == 0 else float(np.sign(d.mean()) * np.inf)
-    return float(d.mean() / (sd / np.sqrt(d.size)))
-
-
 def run_search(sc: SearchConfig, base: ToyConfig, *, progress: bool = False) -> dict:
     """The search (module docstring). ``base`` gives n, m, task, steps, seeds (the search seeds) and the probe's
     settings; its sparsity, importance, σ, η and probe size are replaced by the grid's."""
     sc.check_against(base)
-    seeds = [base.seed + s for s in range(base.seeds)]
+    seeds = [base.seed + s for s in range(base.n_seeds)]
     regimes = list(sc.regimes)
     cells, codes = [], {}
     for imp in sc.importances:
@@ -145,7 +137,7 @@ def run_conditions(base: ToyConfig, conditions: list[dict]) -> list[tuple[ToyCon
         idx = [i for i, c in enumerate(conditions) if c["importance"] == imp]
         sps = list(dict.fromkeys(conditions[i]["sparsity"] for i in idx))
         cfg = dataclasses.replace(base, importance=imp)
-        regimes, seeds = list(cfg.regimes), [cfg.seed + s for s in range(cfg.seeds)]
+        regimes, seeds = list(cfg.regimes), [cfg.seed + s for s in range(cfg.n_seeds)]
         inst = [(S, r, s) for S in sps for r in regimes for s in seeds]
         model, info = train_models(cfg, [i[1] for i in inst], [i[2] for i in inst], [i[0] for i in inst])
         per = len(regimes) * len(seeds)

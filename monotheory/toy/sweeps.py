@@ -30,15 +30,15 @@ def run_sweeps(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) -> di
     """Train cfg's regimes × seeds once, then probe at every label-noise rate and every σ."""
     sw.check_against(cfg)
     regimes = list(cfg.regimes)
-    seeds = [cfg.seed + s for s in range(cfg.seeds)]
+    seeds = [cfg.seed + s for s in range(cfg.n_seeds)]
     inst_seed = [s for _ in regimes for s in seeds]
     sp = [cfg.sparsity] * len(inst_seed)
     model, _ = train_models(cfg, [r for r in regimes for _ in seeds], inst_seed, sp, progress=progress)
     acc = evaluate(cfg, model, inst_seed, sp, list(sw.noise_rates), [_raw(sw, s, sp) for s in sw.sigmas])
-    res = {"title": f"n={cfg.n}, m={cfg.m}, S={cfg.sparsity}, task={cfg.task}, {cfg.seeds} seeds",
+    res = {"title": f"n={cfg.n}, m={cfg.m}, S={cfg.sparsity}, task={cfg.task}, {cfg.n_seeds} seeds",
            "sigma_unit": sw.sigma_unit}
     for key, levels in (("label", sw.noise_rates), ("input", sw.sigmas)):
-        per = [_per_regime(a, regimes, cfg.seeds) for a in acc[key]]
+        per = [_per_regime(a, regimes, cfg.n_seeds) for a in acc[key]]
         res[key] = {"levels": list(levels), "regimes": {r: [p[r] for p in per] for r in regimes}}
     return res
 
@@ -49,7 +49,7 @@ def run_phase_map(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) ->
     sparsities, columns noise levels; gap = mono − poly (positive: mono better)."""
     if sw.map_noise == "label":
         sw.check_against(cfg)
-    seeds = [cfg.seed + s for s in range(cfg.seeds)]
+    seeds = [cfg.seed + s for s in range(cfg.n_seeds)]
     pair = ["poly", sw.mono]
     inst = [(r, s, S) for S in sw.sparsities for r in pair for s in seeds]
     sp = [i[2] for i in inst]
@@ -66,4 +66,4 @@ def run_phase_map(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) ->
             "ci_lo": np.array([[c["ci"][0] for c in row] for row in cells]),
             "ci_hi": np.array([[c["ci"][1] for c in row] for row in cells]),
             "poly_acc": a[:, :, 0].mean(-1).T, "mono_acc": a[:, :, 1].mean(-1).T,
-            "config": {"task": cfg.task, "n": cfg.n, "m": cfg.m, "seeds": cfg.seeds}}
+            "config": {"task": cfg.task, "n": cfg.n, "m": cfg.m, "n_seeds": cfg.n_seeds}}

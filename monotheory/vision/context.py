@@ -50,8 +50,6 @@ def config_record(cfg: RunConfig) -> dict:
 
 
 
-
-
 def config_from_record(record: dict, **runtime) -> RunConfig:
     """The :class:`RunConfig` of a :func:`config_record` (``config.json``'s ``config``) plus runtime keys and
     ``out`` (e.g. ``stages=("sae",)``); used by ``monotheory verify --retrain`` to rerun a stage."""

@@ -25,10 +25,10 @@ def prepare(features: torch.Tensor, normalize: bool) -> torch.Tensor:
 
 def feature_stats(features: torch.Tensor, labels: torch.Tensor) -> dict:
     """Monosemanticity score and sparsity (share of |z| < 1e-2 after L2 normalisation) of a feature set."""
-    from monotheory.metrics import monosemanticity_score, sparsity
+    from monotheory.metrics import monosemanticity_score, near_zero_fraction
 
     z = F.normalize(features.float(), dim=1)
-    return {"monosemanticity": float(monosemanticity_score(z, labels)), "sparsity": float(sparsity(z)),
+    return {"monosemanticity": float(monosemanticity_score(z, labels)), "sparsity": float(near_zero_fraction(z)),
             "dim": int(features.shape[1])}
 
 

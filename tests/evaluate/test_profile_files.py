@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from monotheory.errors import ConfigError
 from monotheory.evaluate import ProfileConfig, profile_features
 from monotheory.feature_files import load_feature_file
 from monotheory.profile import feature_measures
@@ -61,7 +62,7 @@ def test_digits_pixels_end_to_end_with_sae_column(cli, digits_files, tmp_path):
     assert "sae-topk:8 − features" in md and "monosemanticity" in md
 
 
-def test_one_hot_class_features_score_one_and_seeds_give_seed_intervals():
+def test_one_hot_class_features_score_one_and_seeds_give_seed_intervals(tmp_path):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 400)
     X = np.eye(4)[y] * rng.uniform(0.5, 2.0, (400, 1))   # one active unit per class, varying magnitude
@@ -77,6 +78,8 @@ def test_one_hot_class_features_score_one_and_seeds_give_seed_intervals():
     assert "seed_level" in p.data["comparisons"][0]["cells"][0]
     fig = p.plot()
     assert len(fig.axes) == 2
+    assert p.plot(path=tmp_path / "curves.png") is not None and (tmp_path / "curves.png").is_file()
+    assert json.loads((tmp_path / "curves.json").read_text())["chance"] == pytest.approx(p.curves()["chance"])
     json.loads(p.to_json())
 
 
@@ -107,3 +110,23 @@ def test_feature_file_forms_agree(tmp_path):
         parts = ",".join(str(tmp_path / s) for s in spec.split(","))
         Xl, yl = load_feature_file(parts)
         assert np.array_equal(Xl, X) and np.array_equal(yl, y), spec
+
+
+def test_label_noise_grid_follows_the_shared_rule(cli, digits_files, tmp_path):
+    """Flip noise at η ≥ (C−1)/C makes a wrong label at least as likely as the right one: an explicit rate is
+    refused before work (exit 2, one line); the default grid (… 0.9) drops 0.9 on 10 classes with a note."""
+    d, X, y, test = digits_files
+    out = tmp_path / "refused"
+    rc, stdout, err = cli("probe", "--train", str(d / "tr.npz"), "--test", str(d / "te.npz"), "--out", str(out),
+                          "--noise-rates", "0,0.9", "--quiet")
+    assert rc == 2 and stdout == "" and err.count("\n") == 1, err
+    assert "noise_rate = 0.9 is outside [0, 0.9) for flip label noise with 10 classes" in err
+    assert not out.exists()
+    p = profile_features(X[~test][:400], y[~test][:400], X[test], y[test], config=ProfileConfig(sigmas=(0.0,)))
+    assert p.data["config"]["noise_rates"] == [0.0, 0.3, 0.6]
+    p4 = profile_features(X[~test][:400] % 4, y[~test][:400] % 4, X[test] % 4, y[test] % 4,
+                          config=ProfileConfig(sigmas=(0.0,)))
+    assert p4.data["config"]["noise_rates"] == [0.0, 0.3, 0.6]          # 4 classes: η < 0.75
+    with pytest.raises(ConfigError, match="noise_rate = 0.75"):
+        profile_features(X[~test][:400], y[~test][:400] % 4, X[test], y[test] % 4,
+                         config=ProfileConfig(noise_rates=(0.0, 0.75), sigmas=(0.0,)))

@@ -1,21 +1,13 @@
-"""Shared by the theory tests: z thresholds from a false-alarm budget, and an exact-vs-MC comparison.
+"""Shared by the theory tests: an exact-vs-MC comparison of many keys.
 
-Every Monte Carlo test allows a false alarm with probability at most ``ALPHA`` per test function; a test
-making m two-sided comparisons uses z = Φ⁻¹(1 − ALPHA/(2m)) (Bonferroni).
+Every Monte Carlo test allows a false alarm with probability at most ``monotheory.testing.assertions.FALSE_ALARM``
+(10⁻³) per test function; a test making m two-sided comparisons uses z = ``monotheory.testing.z_value(m)``
+= Φ⁻¹(1 − 10⁻³/(2m)) (Bonferroni).
 """
 
 from __future__ import annotations
 
 import math
-
-from scipy.stats import norm
-
-ALPHA = 1e-3
-
-
-def z_for(comparisons: int, alpha: float = ALPHA) -> float:
-    """Two-sided Bonferroni z for ``comparisons`` tests at family-wise false-alarm rate ``alpha``."""
-    return float(norm.isf(alpha / (2 * comparisons)))
 
 
 def mc_disagreements(exact: dict, mc: dict, keys, z: float) -> list[str]:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from monotheory.testing import z_value
 from monotheory.theory import (
     Crossover,
     SpikeUniform,
@@ -16,8 +17,6 @@ from monotheory.theory import (
 )
 from monotheory.theory.datamodel import feature
 
-from .helpers import z_for
-
 
 @pytest.mark.parametrize("feat, weights, tie_rule", [("mono", (1, 1), "drop"), ("poly", (1, 1), "class1"),
                                                       ("poly", (2.0, 0.5), "random"), ("poly", (0.5, 1.5), "drop")])
@@ -27,7 +26,7 @@ def test_class_cdfs_match_empirical(feat, weights, tie_rule):
     nu = feature(feat, x, weights)
     t = np.array([-1.2, -0.4, -1e-12, 0.0, 0.3, 0.8, 1.6])
     g0, g1 = class_cdfs(feat, 0.3, t, weights, tie_rule)
-    z = z_for(2 * len(t) * 4)  # all comparisons of the four parametrised cases
+    z = z_value(2 * len(t) * 4)  # all comparisons of the four parametrised cases
     for c, g in ((0, g0), (1, g1)):
         emp = np.array([np.mean((nu <= tt) & (y == c)) for tt in t])
         se = np.sqrt(np.maximum(g * (1 - g), 1e-12) / len(y))
@@ -48,9 +47,9 @@ def test_threshold_error_known_values():
 
 
 def test_threshold_error_matches_monte_carlo():
-    kw = dict(noise_rate=0.2, noise_model="one_sided", input_sigma=0.3, tie_rule="class1")
+    kw = dict(noise_rate=0.2, noise_model="one_sided", sigma=0.3, tie_rule="class1")
     mc = monte_carlo(0.3, 600_000, 4, threshold=True, **kw)
-    z = z_for(2)
+    z = z_value(2)
     for f in ("mono", "poly"):
         exact = separability("threshold_error", f, 0.3, **kw)
         est, se = mc[f]["threshold_error"]
@@ -95,7 +94,7 @@ def test_degenerate_noise_gives_no_spurious_crossover():
 
 def test_unnormalized_flip_crossover_does_not_depend_on_input_noise():
     # both noise terms cancel in the condition: Vp + 4λ² + 8pΔ² > 2(Vm + 2λ²) + 4pΔ²
-    assert crossover("unnormalized", "flip", 0.2, input_sigma=0.4).value == pytest.approx(2 / 7)
+    assert crossover("unnormalized", "flip", 0.2, sigma=0.4).value == pytest.approx(2 / 7)
 
 
 def test_floats_whose_nsimplify_is_irrational_still_solve_exactly():

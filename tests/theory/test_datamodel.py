@@ -5,10 +5,10 @@ import pytest
 from scipy.stats import kstest
 
 from monotheory.errors import ConfigError
+from monotheory.seeding import as_generator
+from monotheory.testing import z_value
 from monotheory.theory import SpikeUniform, mono_feature, noisy_labels, poly_feature
-from monotheory.theory.datamodel import add_input_noise, as_generator
-
-from .helpers import z_for
+from monotheory.theory.datamodel import add_input_noise
 
 N = 400_000
 
@@ -18,7 +18,7 @@ def test_spike_probability_and_uniform_part():
     x = SpikeUniform(s, n_features=3).sample_features(N, 0)
     zero = (x == 0).mean(axis=0)
     se = np.sqrt(s * (1 - s) / N)
-    assert np.all(np.abs(zero - s) < z_for(3) * se)
+    assert np.all(np.abs(zero - s) < z_value(3) * se)
     assert kstest(x[x > 0][:50_000], "uniform").pvalue > 1e-3 / 2  # budget split over the two tests here
 
 
@@ -31,7 +31,7 @@ def test_labels_and_tie_rules():
     assert set(np.unique(y)) == {0, 1}
     xr = np.zeros((20_000, 2))
     yr = SpikeUniform(0.5, tie_rule="random").labels(xr, 2)
-    assert abs(yr.mean() - 0.5) < z_for(1) * 0.5 / np.sqrt(len(yr))
+    assert abs(yr.mean() - 0.5) < z_value(1) * 0.5 / np.sqrt(len(yr))
 
 
 def test_argmax_over_more_features():
@@ -43,7 +43,7 @@ def test_dropped_share_is_s_squared():
     s, n = 0.4, 200_000
     x, _ = SpikeUniform(s).sample(n, 3)
     dropped = 1 - len(x) / n
-    assert abs(dropped - s * s) < z_for(1) * np.sqrt(s * s * (1 - s * s) / n)
+    assert abs(dropped - s * s) < z_value(1) * np.sqrt(s * s * (1 - s * s) / n)
 
 
 def test_seeds_and_generators_are_reproducible():
@@ -61,7 +61,7 @@ def test_features_and_noise():
     assert poly_feature(x, (2, 1)).tolist() == pytest.approx([0.8, -0.7])
     y = np.ones(100_000, dtype=np.int64)
     flipped = 1 - noisy_labels(y, "flip", 0.3, 0).mean()
-    assert abs(flipped - 0.3) < z_for(2) * np.sqrt(0.21 / len(y))
+    assert abs(flipped - 0.3) < z_value(2) * np.sqrt(0.21 / len(y))
     assert noisy_labels(np.zeros(1000, dtype=np.int64), "one_sided", 0.9, 0).sum() == 0  # 0 never flips
     assert np.array_equal(noisy_labels(y, "flip", 1.0, 0), 1 - y)  # η = 1 inverts every label
     xn = add_input_noise(np.zeros((100_000, 2)), 0.5, 0)
@@ -81,5 +81,5 @@ def test_bad_noise_config():
         noisy_labels(np.ones(3, dtype=np.int64), "flip", 1.5)
     with pytest.raises(ConfigError, match="noise_model"):
         noisy_labels(np.ones(3, dtype=np.int64), "sideways", 0.1)
-    with pytest.raises(ConfigError, match="input_sigma"):
+    with pytest.raises(ConfigError, match="sigma"):
         add_input_noise(np.ones((2, 2)), -1.0)

@@ -31,9 +31,9 @@ def test_memory_stays_flat():
     assert large < 1.5 * small  # 10× the samples, (almost) the same peak
 
 
-def test_delta_method_se_is_calibrated():
+def test_delta_method_se_is_calibrated(mc_seed):
     """Spread of 40 independent estimates vs the reported SE: a χ² test per quantity (Bonferroni)."""
-    reps = [monte_carlo_moments("mono", 0.3, 20_000, seed, noise_rate=0.2) for seed in range(40)]
+    reps = [monte_carlo_moments("mono", 0.3, 20_000, seed, noise_rate=0.2) for seed in map(mc_seed, range(40))]
     keys = ("mu0", "var0", "fisher", "unnormalized")
     for k in keys:
         est = np.array([r[k][0] for r in reps])
@@ -53,6 +53,6 @@ def test_seed_forms_and_bad_input():
         monte_carlo(0.2, 10, features=("both",))
 
 
-def test_more_than_two_features():
-    r = monte_carlo(0.2, 100_000, 0, n_features=4)
+def test_more_than_two_features(mc_seed):
+    r = monte_carlo(0.2, 100_000, mc_seed(0), n_features=4)
     assert r["mono"]["pi1"][0] < 0.4  # x1 must beat three others now

@@ -7,10 +7,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from monotheory.errors import ConfigError
+from monotheory.testing import z_value
 from monotheory.theory import mix_moments, moments, monte_carlo, symbolic_criterion, symbolic_moments
 from monotheory.theory.symbolic import S, eta, lam
 
-from .helpers import mc_disagreements, z_for
+from .helpers import mc_disagreements
 
 KEYS = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1")
 
@@ -75,7 +76,7 @@ def test_symmetric_flip_scales_delta_mu_exactly():
 
 def test_input_noise_adds_lambda2_and_2lambda2():
     for feature, factor in (("mono", 1), ("poly", 2)):
-        clean, noisy = symbolic_moments(feature), symbolic_moments(feature, input_sigma="symbolic")
+        clean, noisy = symbolic_moments(feature), symbolic_moments(feature, sigma="symbolic")
         for key in ("var0", "var1"):
             assert sp.simplify(noisy[key] - clean[key] - factor * lam**2) == 0
         assert sp.simplify(noisy["delta_mu"] - clean["delta_mu"]) == 0
@@ -94,7 +95,7 @@ def test_bad_input_is_a_config_error():
         moments("mono", 1.0)
     with pytest.raises(ConfigError, match="sparsity"):
         moments("mono", np.array([0.1, -0.2]))
-    with pytest.raises(ConfigError, match="feature"):
+    with pytest.raises(ConfigError, match="regime"):
         moments("neither", 0.2)
     with pytest.raises(ConfigError, match="weights"):
         moments("poly", 0.2, weights=(1, 0))
@@ -105,7 +106,7 @@ N_EXAMPLES = 12
 N_CASES = N_EXAMPLES + 2  # the generated examples and the two explicit @example cases
 N_MC = 200_000
 MC_KEYS = KEYS + ("fisher", "unnormalized")
-Z = z_for(N_CASES * 2 * len(MC_KEYS))  # Bonferroni over every comparison one test run makes
+Z = z_value(N_CASES * 2 * len(MC_KEYS))  # Bonferroni over every comparison one test run makes
 
 
 def _exact_with_criteria(feature, s, **kw):
@@ -129,7 +130,7 @@ def _grid(lo: int, hi: int, scale: int):
 @example(s=0.8, w1=1.0, w2=1.0, tie_rule="class0", noise_model="one_sided", eta_=0.4, lam_=0.0, seed=1)
 @example(s=0.6, w1=2.0, w2=0.5, tie_rule="class1", noise_model="flip", eta_=0.3, lam_=0.5, seed=2)
 def test_exact_moments_match_monte_carlo(s, w1, w2, tie_rule, noise_model, eta_, lam_, seed):
-    kw = dict(weights=(w1, w2), tie_rule=tie_rule, noise_rate=eta_, noise_model=noise_model, input_sigma=lam_)
+    kw = dict(weights=(w1, w2), tie_rule=tie_rule, noise_rate=eta_, noise_model=noise_model, sigma=lam_)
     mc = monte_carlo(s, N_MC, seed, chunk=50_000, **kw)
     for feature in ("mono", "poly"):
         bad = mc_disagreements(_exact_with_criteria(feature, s, **kw), mc[feature], MC_KEYS, Z)

@@ -6,14 +6,17 @@ import sys
 
 import pytest
 
-SMALL = ["--n", "10", "--m", "5", "--seeds", "2", "--steps", "30", "--batch-size", "64", "--probe-train", "256",
+SMALL = ["--n", "10", "--m", "5", "--n-seeds", "2", "--steps", "30", "--batch-size", "64", "--probe-train", "256",
          "--probe-test", "256", "--probe-max-iter", "20"]
 
 
 def test_toy_json_structure(cli, tmp_path):
-    rc, out, err = cli("toy", *SMALL, "--out", str(tmp_path), "--json")
+    rc, out, err = cli("toy", *SMALL, "--out", str(tmp_path), "--json", "--quiet")
     assert rc == 0, err
+    assert "it/s" not in err  # --quiet: no progress bar
     res = json.loads(out)
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert len(pngs) == 2 and all(p.with_suffix(".json").is_file() for p in pngs)  # every figure has its data
     assert res["config"]["_type"] == "ToyConfig" and res["config"]["n"] == 10
     assert set(res["summary"]) == {"poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk"}
     for regime, row in res["summary"].items():
@@ -69,7 +72,7 @@ def test_toy_search_writes_grid_selection_and_figures(cli, tmp_path):
     (["--sparsity", "-0.1"], "sparsity"),
     (["--noise-rate", "1.2"], "noise_rate = 1.2 is outside [0, 1]"),
     (["--regimes", "poly,mono"], "regime = 'mono' is unknown"),
-    (["--seeds", "0"], "seeds = 0 must be ≥ 1"),
+    (["--n-seeds", "0"], "n_seeds = 0 must be ≥ 1"),
     (["--sparsities", "0.5"], "only applies to `monotheory toy sweep`"),
     (["sweep", "--map-noise", "both"], "map_noise"),
     (["--steps", "many"], "invalid int value"),

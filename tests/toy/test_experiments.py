@@ -24,7 +24,7 @@ from monotheory.toy.experiments import (
 from monotheory.toy.model import FeatureSampler, ToyModel
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = dict(n=10, m=5, seeds=3, steps=60, batch_size=128, probe_train=512, probe_test=512, probe_max_iter=30)
+TINY = dict(n=10, m=5, n_seeds=3, steps=60, batch_size=128, probe_train=512, probe_test=512, probe_max_iter=30)
 
 
 def test_labels():
@@ -41,12 +41,12 @@ def test_summarise_pairs_by_seed():
     assert "gap_vs_poly" not in s["poly"]["clean"]
 
 
-def test_feature_sd_matches_monte_carlo_and_sigma_sd_converts():
+def test_feature_sd_matches_monte_carlo_and_sigma_sd_converts(mc_seed):
     """sd of spike-and-uniform features against 400k draws (z = 4.5 · SE of the sd, ≈ sd/√(2N) scaled by the
     kurtosis: use a generous 4.5 · sd · √(2/N)); σ = σ_sd · sd(S) both ways."""
     n = 400_000
     for S in (0.0, 0.5, 0.8):
-        x = FeatureSampler(1, [0], [S])(n)[0, :, 0].double()
+        x = FeatureSampler(1, [mc_seed(0)], [S])(n)[0, :, 0].double()
         assert abs(x.std().item() - feature_sd(S)) <= 4.5 * feature_sd(S) * math.sqrt(2 / n) * 2
     assert feature_sd(0.8) == pytest.approx(math.sqrt(0.2 / 3 - 0.01))
     cfg = ToyConfig(sparsity=0.8, sigma_sd=2.0)
@@ -183,7 +183,7 @@ def test_search_selects_the_strongest_condition(monkeypatch):
 
 @pytest.mark.parametrize("kw, match", [
     (dict(m=50), "m = 50"), (dict(sparsity=1.0), "sparsity"), (dict(noise_rate=1.5), "noise_rate"),
-    (dict(regimes=("poly", "mono")), "regime"), (dict(seeds=0), "seeds"), (dict(task="xor"), "task"),
+    (dict(regimes=("poly", "mono")), "regime"), (dict(n_seeds=0), "n_seeds"), (dict(task="xor"), "task"),
     (dict(task="pair", noise_rate=0.5), r"outside \[0, 0.5\) for flip label noise with 2 classes"),
     (dict(topk=21), r"topk = 21 is outside \[1, m = 20\]"), (dict(topk=0), "topk = 0 must be ≥ 1"),
     (dict(sigma=0.2, sigma_sd=1.0), "are both given"), (dict(sigma_sd=-1.0), "sigma_sd"),
@@ -211,7 +211,7 @@ def test_search_config_errors(kw, match):
 def test_mono_topk_is_monosemantic_at_s08_and_poly_is_not():
     """The default k, S = 0.8, uniform importance, 1000 steps: mono-topk monosemantic on ≥ 4 of 5 seeds, poly
     on none (rule: metrics.MONOSEMANTIC_RULE)."""
-    cfg = ToyConfig(sparsity=0.8, steps=1000, seeds=5, regimes=("poly", "mono-topk"))
+    cfg = ToyConfig(sparsity=0.8, steps=1000, n_seeds=5, regimes=("poly", "mono-topk"))
     model, _ = train_models(cfg, ["mono-topk"] * 5 + ["poly"] * 5, list(range(5)) * 2, [0.8] * 10)
     rep = experiments.code_report(model)
     assert sum(e["monosemantic"] for e in rep[:5]) >= 4 and not any(e["monosemantic"] for e in rep[5:])
@@ -232,3 +232,47 @@ def test_c05_quick_returns_well_formed_verdicts(tmp_path):
         assert "Holm" in v.measured and "chance" in v.measured and "monosemantic on" in v.measured
         assert all(Path(f).is_file() and Path(f).with_suffix(".json").is_file() for f in v.figures)
     assert (tmp_path / "c05_mechanism.json").is_file() and (tmp_path / "c05_mechanism.md").is_file()
+
+
+def test_search_ranks_by_scipys_paired_t():
+    """The search's score is SciPy's paired t statistic (no hand-written formula), with the constant-gap ends."""
+    from scipy.stats import ttest_rel
+
+    from monotheory.stats import paired_t_statistic
+
+    a, b = np.array([0.61, 0.64, 0.60, 0.66]), np.array([0.58, 0.60, 0.61, 0.62])
+    d = a - b
+    assert search._t is paired_t_statistic
+    assert paired_t_statistic(a, b) == pytest.approx(ttest_rel(a, b).statistic)
+    assert paired_t_statistic(a, b) == pytest.approx(d.mean() / (d.std(ddof=1) / np.sqrt(d.size)))
+    assert paired_t_statistic(b + 0.1, b) == np.inf and paired_t_statistic(b - 0.1, b) == -np.inf
+    assert paired_t_statistic(b, b) == 0.0
+    with pytest.raises(ConfigError, match="equal-length"):
+        paired_t_statistic(a, b[:3])
+
+
+def test_plots_draw_on_a_given_axis_and_save_with_their_data(tmp_path):
+    """Each plot function draws on the axis it is given, returns that figure, and with ``path`` writes the PNG
+    with its data file beside it (the numbers shown, read back exactly)."""
+    import json
+
+    from monotheory.plots import pyplot
+    from monotheory.toy import plots
+
+    summary = {r: {c: {"mean": m, "ci": [m - 0.01, m + 0.01]} for c, _ in plots.CONDITIONS}
+               for r, m in (("poly", 0.6), ("oracle", 0.7))}
+    fig, ax = pyplot().subplots()
+    assert plots.plot_accuracy_bars(summary, ax, chance=0.1) is fig and len(ax.patches) == 6
+    out = plots.plot_accuracy_bars(summary, chance=0.1, path=tmp_path / "bars.png")
+    assert (tmp_path / "bars.png").stat().st_size > 0
+    assert json.loads((tmp_path / "bars.json").read_text()) == plots.bars_data(summary, 0.1)
+    pmap = {"mono": "oracle", "poly": "poly", "sparsities": [0.2, 0.8], "levels": [0.0, 0.9], "noise_label": "η",
+            "gap": [[0.0, 0.1], [-0.1, 0.2]], "ci_lo": [[-0.1, 0.05], [-0.2, 0.1]], "ci_hi": [[0.1, 0.2], [0.0, 0.3]]}
+    fig2, ax2 = pyplot().subplots()
+    assert plots.plot_phase_map(pmap, ax2, path=tmp_path / "map.png") is fig2
+    assert json.loads((tmp_path / "map.json").read_text())["gap"] == pmap["gap"]
+    wtw = {"poly": np.eye(3).tolist(), "oracle": np.eye(3).tolist()}
+    plots.plot_wtw(wtw, path=tmp_path / "wtw.png")
+    assert (tmp_path / "wtw.png").exists() and (tmp_path / "wtw.json").exists()
+    for f in (fig, fig2, out):
+        pyplot().close(f)

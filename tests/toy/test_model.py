@@ -13,9 +13,9 @@ Z = 4.5
 
 
 @pytest.mark.parametrize("S", [0.0, 0.2, 0.8, 0.97])
-def test_spike_and_uniform_distribution(S):
+def test_spike_and_uniform_distribution(S, mc_seed):
     n = 400_000
-    u = torch.rand(n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    u = torch.rand(n, generator=torch.Generator().manual_seed(mc_seed(1)), dtype=torch.float64)
     x = spike_and_uniform(u, S)
     p0 = (x == 0).double().mean().item()
     assert abs(p0 - S) <= Z * math.sqrt(max(S * (1 - S), 1e-12) / n) + 1e-12
