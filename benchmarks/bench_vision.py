@@ -17,7 +17,7 @@ import time
 import torch
 
 from monotheory.vision.config import PretrainConfig
-from monotheory.vision.encoders import Encoder, contrastive_loss
+from monotheory.vision.encoders import Encoder, EncoderConfig, contrastive_loss
 from monotheory.vision.pretrain import make_optimizer
 
 
@@ -25,7 +25,7 @@ def throughput(size: int, *, device: torch.device, batch: int, steps: int, warmu
                compile: bool, arch: str, proj_hidden: int, proj_out: int) -> float:
     """Images (pairs of views count once) per second of forward + backward + LARS step."""
     torch.manual_seed(0)
-    enc = Encoder(arch, cifar_stem=size <= 64, proj_hidden=proj_hidden, proj_out=proj_out).to(device)
+    enc = Encoder(EncoderConfig(arch=arch, cifar_stem=size <= 64, proj_hidden=proj_hidden, proj_out=proj_out)).to(device)
     if optimised:
         enc = enc.to(memory_format=torch.channels_last)
     opt = make_optimizer(enc, PretrainConfig(epochs=1, batch_size=batch))

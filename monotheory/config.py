@@ -173,14 +173,20 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclu
                             metavar=f.name.upper(), **kw)
 
 
-def from_namespace(cls: type, ns: argparse.Namespace, *, prefix: str = "", **overrides: Any):
-    """Build ``cls`` from parsed options: fields the user did not give keep the dataclass default."""
-    kwargs = {}
+def given_values(cls: type, ns: argparse.Namespace, *, prefix: str = "", exclude: Iterable[str] = ()) -> dict:
+    """``{field: value}`` of the options of ``cls`` (added by :func:`add_dataclass_arguments` with ``prefix``) that
+    the user gave; fields not given are left out (so a preset or the dataclass default applies)."""
+    exclude = set(exclude)
+    out = {}
     for f in dataclasses.fields(cls):
-        if not f.init:
+        if not f.init or f.name in exclude:
             continue
         v = getattr(ns, prefix.replace("-", "_") + f.name, None)
         if v is not None:
-            kwargs[f.name] = v
-    kwargs.update(overrides)
-    return cls(**kwargs)
+            out[f.name] = v
+    return out
+
+
+def from_namespace(cls: type, ns: argparse.Namespace, *, prefix: str = "", **overrides: Any):
+    """Build ``cls`` from parsed options: fields the user did not give keep the dataclass default."""
+    return cls(**{**given_values(cls, ns, prefix=prefix), **overrides})

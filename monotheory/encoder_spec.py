@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import io
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from pathlib import Path
 import torch
 
 from monotheory.errors import ConfigError
-from monotheory.report import atomic_write_bytes
+from monotheory.report import atomic_torch_save
 
 _HEADS = ("fc", "classifier", "heads", "head")
 _IMPORT_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -164,19 +163,19 @@ def cache_key(parts: dict) -> str:
 
 @torch.no_grad()
 def extract(fn, ds, *, batch_size: int = 256, device="cpu", sigma: float = 0.0, kind: str = "gaussian",
-            seed: int = 0, num_workers: int = 0, progress: bool | None = None, desc: str = "features",
-            batch_seed=None) -> tuple[torch.Tensor, torch.Tensor]:
+            seed: int = 0, num_workers: int = 0, progress: bool | None = None, desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:
     """Apply ``fn`` (images → features) to every item of ``ds`` in order; returns CPU (features, targets).
 
     With ``sigma > 0`` the noise of :func:`monotheory.noise.input_noise` is added to each normalised image
-    batch i, seeded by ``batch_seed(i)`` (default: ``seed * 1_000_003 + i``, the rule ``run-imagenet`` has
-    always used), so the noisy images do not depend on the encoder. The bar shows images per second.
+    batch i, seeded by the named stream ``("input-noise", f"{sigma:g}", i)`` under ``seed``
+    (:func:`monotheory.seeding.stream_seed`), so the noisy images do not depend on the encoder. The bar shows images per second.
     """
     import time
 
     from tqdm.auto import tqdm
 
     from monotheory.noise import input_noise
+    from monotheory.seeding import stream_seed
     from monotheory.vision.data import make_loader
 
     device = torch.device(device)
@@ -189,7 +188,7 @@ def extract(fn, ds, *, batch_size: int = 256, device="cpu", sigma: float = 0.0, 
     for i, (x, y) in enumerate(bar):
         x = x.to(device, non_blocking=True)
         if sigma > 0:
-            x = input_noise(x, sigma, kind=kind, seed=batch_seed(i) if batch_seed else seed * 1_000_003 + i)
+            x = input_noise(x, sigma, kind=kind, seed=stream_seed(seed, "input-noise", f"{sigma:g}", i))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             f = fn(x)
         if not isinstance(f, torch.Tensor) or f.ndim != 2:
@@ -219,7 +218,5 @@ class FeatureCache:
             d = torch.load(p, weights_only=True)
             return d["features"], d["targets"]
         feats, targets = build()
-        buf = io.BytesIO()
-        torch.save({"features": feats, "targets": targets}, buf)
-        atomic_write_bytes(p, buf.getvalue())
+        atomic_torch_save({"features": feats, "targets": targets}, p)
         return feats, targets

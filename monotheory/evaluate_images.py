@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 
 from monotheory.errors import ConfigError
-from monotheory.seeding import stream_seed
 
 
 def _transform(meta: dict, crop_size, resize, mean, std) -> tuple:
@@ -72,8 +71,7 @@ def image_feature_sets(encoder: str, data_root: str, cfg, *, weights=None, crop_
         def build():
             t0 = time.perf_counter()
             out = extract(model, ds, batch_size=batch_size, device=device, sigma=sigma, kind=cfg.input_noise,
-                          num_workers=num_workers, progress=progress, desc=f"features {split} σ={sigma:g}",
-                          batch_seed=lambda i: stream_seed(cfg.seed, "input-noise", f"{sigma:g}", i))
+                          num_workers=num_workers, progress=progress, desc=f"features {split} σ={sigma:g}")
             timing.setdefault("extract", []).append({"split": split, "sigma": sigma, "n": len(ds),
                                                      "seconds": time.perf_counter() - t0})
             return out
@@ -120,7 +118,7 @@ def run_feature_sets(run_dir: str, cfg, methods=("cl", "sae", "ncl")):
     Uses ``features/<enc>_train_s0_*.pt`` and ``features/<enc>_val_s<σ>_*.pt`` (the newest file of each when
     several runs left some), and ``checkpoints/sae.pt`` for the SAE codes of the CL features. σ values of
     ``cfg.sigmas`` without cached features are left out and listed under ``missing``."""
-    from monotheory.vision.probe_run import sigma_key
+    from monotheory.vision.context import sigma_key
 
     run = Path(run_dir)
     feats = run / "features"

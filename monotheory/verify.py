@@ -9,9 +9,14 @@ Two kinds of folder are known:
 
 Then ``manifest.json`` (SHA-256 of every result file, written last by each run) is checked: a file edited,
 deleted or added since the run is named. ``--retrain ID`` reruns one check (``C6``) from its recorded inputs and
-seed in a scratch folder and reports whether its result reproduces bit-identically (on CPU) — re-running a
-``run-imagenet`` stage is not implemented yet. Exit status 0 when everything matches, 1 naming the first
-mismatch, 2 for a folder that is neither kind.
+seed in a scratch folder and reports whether its result reproduces bit-identically (on CPU). For a
+``run-imagenet`` folder, ``--retrain STAGE`` (``pretrain``, ``sae``, ``probe``, ``finetune``, ``shift``) reruns
+that stage in a scratch folder from the run's ``config.json`` (seed included) and the saved outputs of the
+stages before it, and compares every file the stage writes: JSON values, tensors (loaded with
+``weights_only=True``) and ``.npz`` arrays. On CPU they must be bit-identical (wall-clock fields such as
+``seconds`` and ``images_per_s`` excepted); a run made on CUDA is rerun on CUDA and compared within
+:data:`GPU_RTOL` / :data:`GPU_ATOL` (cuDNN kernels are not bit-reproducible). Exit status 0 when everything
+matches, 1 naming the first mismatch, 2 for a folder that is neither kind.
 """
 
 from __future__ import annotations
@@ -177,6 +182,129 @@ def retrain_check(out: Path, cid: str) -> list[str]:
     return [f"--retrain {cid} does not reproduce: {diff} (rerun vs saved)"] if diff else []
 
 
+# wall-clock measurements, which no rerun reproduces
+VOLATILE_KEYS = frozenset({"seconds", "images_per_s", "wall_s", "elapsed_s"})
+# tolerance of a --retrain comparison for a run made on CUDA (relative, absolute); CPU: exact
+GPU_RTOL, GPU_ATOL = 1e-3, 1e-4
+
+
+def _strip_volatile(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _strip_volatile(v) for k, v in x.items() if k not in VOLATILE_KEYS}
+    if isinstance(x, list):
+        return [_strip_volatile(v) for v in x]
+    return x
+
+
+def _close_json(a: Any, b: Any, where: str, tol: bool) -> str | None:
+    """:func:`first_difference`, or with ``tol`` numbers compared within (GPU_RTOL, GPU_ATOL)."""
+    if not tol:
+        return first_difference(a, b, where)
+    import math
+
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return f"{where}: keys differ ({sorted(set(a) ^ set(b))})"
+        return next((d for k in a if (d := _close_json(a[k], b[k], f"{where}.{k}", tol))), None)
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where}: {len(a)} entries vs {len(b)}"
+        return next((d for i, (x, y) in enumerate(zip(a, b, strict=True)) if (d := _close_json(x, y, f"{where}[{i}]", tol))),
+                    None)
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return None if math.isclose(a, b, rel_tol=GPU_RTOL, abs_tol=GPU_ATOL) else f"{where} = {a!r} vs {b!r}"
+    return first_difference(a, b, where)
+
+
+def _compare_file(new: Path, old: Path, rel: str, tol: bool) -> str | None:
+    """The first difference between a rerun's file and the saved one (JSON, tensors or ``.npz``)."""
+    import numpy as np
+
+    if not old.is_file():
+        return f"{rel}: the saved run has no such file (the rerun wrote one)"
+    if rel.endswith(".json"):
+        return _close_json(_strip_volatile(json.loads(new.read_text())), _strip_volatile(json.loads(old.read_text())),
+                           rel, tol)
+    if rel.endswith(".npz"):
+        with np.load(new) as a, np.load(old) as b:
+            if sorted(a.files) != sorted(b.files):
+                return f"{rel}: arrays differ in name"
+            for k in a.files:
+                same = np.allclose(a[k], b[k], rtol=GPU_RTOL, atol=GPU_ATOL) if tol else np.array_equal(a[k], b[k])
+                if not same:
+                    return f"{rel}[{k}]: values differ"
+        return None
+    import torch
+
+    def flat(x, prefix=""):
+        if isinstance(x, dict):
+            return {kk: vv for k, v in x.items() for kk, vv in flat(v, f"{prefix}{k}.").items()}
+        if isinstance(x, list | tuple):
+            return {kk: vv for i, v in enumerate(x) for kk, vv in flat(v, f"{prefix}{i}.").items()}
+        return {prefix.rstrip("."): x}
+
+    try:
+        a = flat(torch.load(new, map_location="cpu", weights_only=True))
+        b = flat(torch.load(old, map_location="cpu", weights_only=True))
+    except Exception as e:  # noqa: BLE001 — a file that is not a plain tensor checkpoint is a mismatch
+        return f"{rel}: cannot be read with weights_only=True ({type(e).__name__})"
+    if set(a) != set(b):
+        return f"{rel}: entries differ ({sorted(set(a) ^ set(b))[:3]})"
+    for k in a:
+        x, y = a[k], b[k]
+        if torch.is_tensor(x) and torch.is_tensor(y):
+            same = x.shape == y.shape and (torch.allclose(x.float(), y.float(), rtol=GPU_RTOL, atol=GPU_ATOL) if tol
+                                           else torch.equal(x, y))
+            if not same:
+                return f"{rel}: tensor {k} differs (max |Δ| {float((x.float() - y.float()).abs().max()):.3g})" \
+                    if x.shape == y.shape else f"{rel}: tensor {k} has shape {tuple(x.shape)} vs {tuple(y.shape)}"
+        elif k.split(".")[-1] not in VOLATILE_KEYS and x != y:
+            return f"{rel}: {k} = {x!r} vs {y!r}"
+    return None
+
+
+def retrain_stage(out: Path, stage: str) -> list[str]:
+    """Rerun ``run-imagenet`` stage ``stage`` of folder ``out`` in a scratch folder and compare its files."""
+    from monotheory.vision.config import STAGES
+    from monotheory.vision.context import config_from_record
+    from monotheory.vision.run import STAGE_FILES, run
+
+    if stage not in STAGES:
+        raise ConfigError(f"--retrain {stage!r}: a run-imagenet folder has the stages {', '.join(STAGES)}")
+    saved = _load(out / "config.json") or {}
+    if "config" not in saved:
+        raise ConfigError(f"{out / 'config.json'} is not a run-imagenet config file")
+    mine = sorted({p.relative_to(out).as_posix() for pattern in STAGE_FILES[stage] for p in out.glob(pattern)
+                   for p in ([p] if p.is_file() else p.rglob("*")) if p.is_file()})
+    mine = [r for r in mine if not r.startswith("features/") and not r.endswith("_last.pt")]  # caches, resume state
+    if not mine:
+        return [f"--retrain {stage}: the folder has no output of the {stage} stage to compare with"]
+    device = saved.get("runtime", {}).get("device", "cpu")
+    import torch
+
+    device = "cuda" if device in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
+    skip = {"summary.json", "summary.md", MANIFEST, "noise_curves.json", "finetune_curves.json"}
+    with tempfile.TemporaryDirectory(prefix="monotheory-retrain-") as tmp:
+        t = Path(tmp)
+        for p in out.rglob("*"):  # the saved inputs: every file but this stage's outputs and the caches
+            rel = p.relative_to(out).as_posix()
+            if p.is_file() and rel not in mine and rel not in skip and not rel.startswith("features/") \
+                    and not rel.endswith((".png", ".tmp")) and not rel.endswith("_last.pt"):
+                (t / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(p, t / rel)
+        cfg = config_from_record(saved["config"], out=str(t), stages=(stage,), device=device,
+                                 threads=saved.get("runtime", {}).get("threads"))
+        run(cfg, log=lambda msg: None)
+        for rel in mine:
+            if not (t / rel).is_file():
+                return [f"--retrain {stage} does not reproduce: the rerun wrote no {rel}"]
+            diff = _compare_file(t / rel, out / rel, rel, tol=device == "cuda")
+            if diff:
+                how = "within the GPU tolerance" if device == "cuda" else "bit-identically"
+                return [f"--retrain {stage} does not reproduce {how}: {diff} (rerun vs saved)"]
+    return []
+
+
 def verify(out: str | Path, retrain: str | None = None) -> list[str]:
     """All mismatches found in results folder ``out`` (empty: everything matches)."""
     out = Path(out)
@@ -192,10 +320,7 @@ def verify(out: str | Path, retrain: str | None = None) -> list[str]:
                               "summary.json (a run-imagenet folder)")
         bad += verify_manifest(out)
         if retrain:
-            if kind != "check":
-                raise ConfigError(f"--retrain {retrain}: re-running a run-imagenet stage is not implemented yet; "
-                                  "it works for check folders (--retrain C6)")
-            bad += retrain_check(out, retrain)
+            bad += retrain_check(out, retrain) if kind == "check" else retrain_stage(out, retrain.strip().lower())
     except _Mismatch as e:
         bad = [str(e)]
     return bad
@@ -204,12 +329,14 @@ def verify(out: str | Path, retrain: str | None = None) -> list[str]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", metavar="DIR", help="a `monotheory check` or `run-imagenet` output folder")
     p.add_argument("--retrain", metavar="ID", default=None,
-                   help="also rerun one check (e.g. C6) from its recorded inputs and seed and compare")
+                   help="also rerun one check (e.g. C6) of a check folder, or one stage (pretrain, sae, probe, "
+                        "finetune, shift) of a run-imagenet folder, from its saved inputs and seed, and compare "
+                        "(bit-identical on CPU; within rtol 1e-3, atol 1e-4 on CUDA)")
 
 
 def main(args: argparse.Namespace) -> int:
     if args.retrain is not None and not args.retrain.strip():
-        raise ConfigError("--retrain '' is empty; give a claim id such as C6")
+        raise ConfigError("--retrain '' is empty; give a claim id such as C6 or a run-imagenet stage such as sae")
     bad = verify(args.dir, args.retrain)
     for line in bad:
         print(f"MISMATCH {line}")
@@ -217,5 +344,5 @@ def main(args: argparse.Namespace) -> int:
         print(f"monotheory verify: {args.dir}: {len(bad)} mismatch(es); first: {bad[0]}", file=sys.stderr)
         return 1
     print(f"monotheory verify: {args.dir}: every table re-derived and every file matches manifest.json"
-          + (f"; {args.retrain} reproduces bit-identically" if args.retrain else ""))
+          + (f"; {args.retrain} reproduces" if args.retrain else ""))
     return 0

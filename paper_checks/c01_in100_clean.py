@@ -11,8 +11,8 @@ A digits experiment folder (``monotheory.vision.digits``) is accepted too: its r
 """
 
 from monotheory.checks import CheckContext, script_main
+from monotheory.vision.claims import probe_claim
 from monotheory.vision.digits_claims import is_digits_folder, probe_rows
-from monotheory.vision.summary import probe_claim
 
 CLAIM = "ImageNet-100, clean labels and images: monosemantic features cost no accuracy (CL ≈ NCL ≈ SAE)"
 PAIRS = [("ncl", "cl", "66.7 vs 66.8 (−0.1 pt)"), ("sae", "cl", "66.2 vs 66.8 (−0.6 pt)")]

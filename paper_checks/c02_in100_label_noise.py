@@ -10,8 +10,8 @@ A digits experiment folder (``monotheory.vision.digits``) is accepted too: its r
 """
 
 from monotheory.checks import CheckContext, script_main
+from monotheory.vision.claims import probe_claim
 from monotheory.vision.digits_claims import is_digits_folder, probe_rows
-from monotheory.vision.summary import probe_claim
 
 CLAIM = "ImageNet-100, 90 % training label noise: monosemantic features (NCL, SAE) beat CL"
 PAIRS = [("ncl", "cl", "48.1 vs 34.4 (+13.7 pt)"), ("sae", "cl", "45.9 vs 34.4 (+11.5 pt)")]

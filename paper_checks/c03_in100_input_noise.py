@@ -10,8 +10,8 @@ A digits experiment folder (``monotheory.vision.digits``) is accepted too: its r
 """
 
 from monotheory.checks import CheckContext, script_main
+from monotheory.vision.claims import probe_claim
 from monotheory.vision.digits_claims import is_digits_folder, probe_rows
-from monotheory.vision.summary import probe_claim
 
 CLAIM = "ImageNet-100, Gaussian test input noise σ = 0.6: monosemantic features (NCL, SAE) beat CL"
 PAIRS = [("ncl", "cl", "33.3 vs 28.7 (+4.6 pt)"), ("sae", "cl", "30.6 vs 28.7 (+1.9 pt)")]

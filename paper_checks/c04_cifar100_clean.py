@@ -11,7 +11,7 @@ from pathlib import Path
 
 from monotheory.checks import CheckContext, script_main
 from monotheory.report import skipped
-from monotheory.vision.summary import probe_claim, run_dataset
+from monotheory.vision.claims import probe_claim, run_dataset
 
 CLAIM = "CIFAR-100, clean labels: CL is slightly more accurate than NCL"
 PAIRS = [("cl", "ncl", "54.5 vs 52.8 (+1.7 pt)")]

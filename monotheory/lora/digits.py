@@ -175,7 +175,8 @@ def _one_run(encoder, train, val, num_classes: int, cfg: LoRADigitsConfig, metho
     import torch
 
     from monotheory.lora import LoRAConfig, activation_measures, inject, record_codes
-    from monotheory.vision.finetune import FinetuneConfig, finetune
+    from monotheory.vision.config import FinetuneConfig
+    from monotheory.vision.finetune import finetune
 
     enc = copy.deepcopy(encoder).cpu()
     lcfg = None
@@ -184,7 +185,8 @@ def _one_run(encoder, train, val, num_classes: int, cfg: LoRADigitsConfig, metho
         inject(enc.backbone, lcfg)  # every Conv2d of the backbone; all else frozen
         enc.backbone = _freeze_bn_stats(enc.backbone)
     fcfg = FinetuneConfig(head="ce", epochs=cfg.epochs, lr=cfg.lr_full if method == "full" else cfg.lr_adapter,
-                          batch_size=cfg.batch_size, schedule="cosine", noise_rate=rate, seed=seed)
+                          batch_size=cfg.batch_size, schedule="cosine", weight_decay=1e-4, noise_rate=rate,
+                          seed=seed)
     t0 = time.perf_counter()
     res = finetune(enc, train, val, num_classes, fcfg, device=cfg.device, progress=False, return_model=True)
     model = res.pop("model")
@@ -303,7 +305,7 @@ def run(cfg: LoRADigitsConfig, log=None) -> dict:
     """Pretrain (or reuse) the encoder, run every (η, seed, method), write ``lora_digits.json`` + figure."""
     from monotheory.report import atomic_write_json, atomic_write_text
     from monotheory.vision.config import build_config
-    from monotheory.vision.probe_run import RunContext
+    from monotheory.vision.context import RunContext
     from monotheory.vision.run import run as run_vision
 
     if not isinstance(cfg, LoRADigitsConfig):

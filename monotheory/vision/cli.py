@@ -18,14 +18,11 @@ import argparse
 
 from monotheory.config import add_dataclass_arguments
 from monotheory.vision.config import (
+    FINETUNE_RUN_FIELDS,
     NESTED,
     PRESETS,
-    FinetuneStageConfig,
     PretrainConfig,
-    ProbeConfig,
     RunConfig,
-    SAEConfig,
-    ShiftConfig,
 )
 
 # nested config → option prefix (pretraining options have none: --epochs, --batch-size, --lr …)
@@ -42,29 +39,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved config (preset + options) as JSON, marking the keys where the "
                         "authors' code differs from monotheory's defaults, and exit without running")
-    for name, cls in (("pretrain", PretrainConfig), ("sae", SAEConfig), ("probe", ProbeConfig),
-                      ("finetune", FinetuneStageConfig), ("shift_eval", ShiftConfig)):
+    for name, cls in NESTED.items():  # one mechanism (monotheory.config), nested configs under option prefixes
         g = p.add_argument_group(f"{name} stage")
-        add_dataclass_arguments(g, cls, prefix=PREFIXES[name])
+        add_dataclass_arguments(g, cls, prefix=PREFIXES[name], exclude=FINETUNE_RUN_FIELDS if name == "finetune" else ())
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The :class:`RunConfig` of parsed options: preset first, then every explicitly given option."""
-    import dataclasses
-
-    from monotheory.config import check_choice
+    from monotheory.config import check_choice, given_values
     from monotheory.vision.config import build_config
 
     preset = check_choice("preset", args.preset, PRESETS)
-    top = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(RunConfig)
-           if f.name not in _TOP_EXCLUDE}
+    top = given_values(RunConfig, args, exclude=_TOP_EXCLUDE)
     top["shift"] = tuple(args.shift) if args.shift else None
     top["progress"] = False if args.quiet else None
-    nested = {}
-    for name, cls in NESTED.items():
-        dest = PREFIXES[name].replace("-", "_")
-        nested[name] = {f.name: getattr(args, dest + f.name, None) for f in dataclasses.fields(cls)}
-    dataset = top.pop("dataset") or "imagenet100"
+    nested = {name: given_values(cls, args, prefix=PREFIXES[name]) for name, cls in NESTED.items()}
+    dataset = top.pop("dataset", None) or "imagenet100"
     return build_config(preset, dataset, top, nested)
 
 
@@ -91,8 +81,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from monotheory.progress import announce
     from monotheory.report import check_out_dir
-    from monotheory.vision.config import preset_values
-    from monotheory.vision.run import parse_shift, run
+    from monotheory.vision.config import parse_shift, preset_values
+    from monotheory.vision.run import run
 
     default_epochs = preset_values(cfg.preset, cfg.dataset).get("pretrain", {}).get("epochs", PretrainConfig.epochs)
     if announce("run-imagenet", "--epochs", cfg.pretrain.epochs, default_epochs) and cfg.progress is None:

@@ -21,6 +21,10 @@ from monotheory.errors import ConfigError
 STAGES = ("pretrain", "sae", "probe", "finetune", "shift")
 DATASETS = ("imagenet100", "cifar100", "folder", "digits")
 METHODS = ("cl", "sae", "ncl")
+# the paper's vocabulary (theory ``feature``, toy ``regime``): each vision method's representation regime
+REGIME = {"cl": "poly", "sae": "mono", "ncl": "mono"}
+# fine-tuning heads: CE on the linear head (poly), NCE on the non-negative head (mono)
+HEAD_REGIME = {"ce": "poly", "nce": "mono"}
 PRESETS = ("paper", "smoke", "digits")
 LOADERS = ("torchvision", "tensor", "dali")
 DEVICES = ("auto", "cpu", "cuda")
@@ -54,7 +58,7 @@ class PretrainConfig:
     optimizer: str = dataclasses.field(default="lars", metadata={"help": "lars or sgd",
                                                                  "choices": ("lars", "sgd")})
     momentum: float = dataclasses.field(default=0.9, metadata={"help": "SGD/LARS momentum"})
-    eta: float = dataclasses.field(default=0.02, metadata={"help": "LARS trust coefficient"})
+    trust_coefficient: float = dataclasses.field(default=0.02, metadata={"help": "LARS trust coefficient"})
     clip_lr: bool = dataclasses.field(default=False, metadata={"help": "LARS: cap the adaptive lr at the base lr"})
     warmup_epochs: int = dataclasses.field(default=10, metadata={"help": "linear warmup epochs"})
     temperature: float = dataclasses.field(default=0.2, metadata={"help": "InfoNCE temperature"})
@@ -73,7 +77,7 @@ class PretrainConfig:
         check_nonnegative("weight_decay", self.weight_decay)
         check_choice("optimizer", self.optimizer, ("lars", "sgd"))
         check_range("momentum", self.momentum, 0, 1, hi_closed=False)
-        check_range("eta", self.eta, 0, 10, lo_closed=False)
+        check_range("trust_coefficient", self.trust_coefficient, 0, 10, lo_closed=False)
         check_int("warmup_epochs", self.warmup_epochs, 0)
         check_range("temperature", self.temperature, 0, 10, lo_closed=False)
         check_nonnegative("mass_alpha", self.mass_alpha)
@@ -193,9 +197,20 @@ class ProbeConfig:
 
 
 
+# the fields of FinetuneConfig that the finetune stage sets per run (not run-imagenet options)
+FINETUNE_RUN_FIELDS = ("head", "few_shot_fraction", "noise_rate", "noise_model", "noise_sampling", "seed",
+                       "num_workers", "amp")
+FINETUNE_OPTIMISATION_FIELDS = ("epochs", "lr", "batch_size", "weight_decay", "momentum", "schedule", "decay_epochs")
+FINETUNE_HEADS = ("ce", "nce")
+FINETUNE_SCHEDULES = ("cosine", "step")
+
+
 @dataclasses.dataclass
-class FinetuneStageConfig:
-    """Fine-tuning runs (CE vs NCE heads on the CL encoder). Defaults = the authors' IN-100 configs.
+class FinetuneConfig:
+    """Fine-tuning of an encoder with a CE or NCE head: the one config of that model, for one run
+    (:func:`monotheory.vision.finetune.finetune`: ``head``, ``few_shot_fraction``, ``noise_rate`` …) and for the
+    ``finetune`` stage's plan (``heads`` × ``fractions`` and ``noise_rates``; the stage sets the per-run fields,
+    :data:`FINETUNE_RUN_FIELDS`, which are no ``run-imagenet`` options). Defaults = the authors' IN-100 configs.
 
     ``scripts/finetuning/imagenet-100/{base,ncl}_{clean,label_noise,few_shot}.yaml``: SGD (momentum 0.9,
     solo-learn's default), lr 1.5 at batch 256 (scaled by batch/256 when ``scale_lr``, as their
@@ -204,19 +219,31 @@ class FinetuneStageConfig:
     images augmented with RandomResizedCrop(0.08–1) + flip. Their configs are for ImageNet-100 only.
     """
 
+    # the stage's plan
     heads: tuple[str, ...] = _f(("ce", "nce"), "heads to compare: ce (plain) and nce (ReLU before the classifier)")
     fractions: tuple[float, ...] = _f((0.1, 0.2, 0.5, 1.0), "few-shot shares of the training set (clean labels)")
     noise_rates: tuple[float, ...] = _f((0.9,), "label-noise rates of the full-data runs")
-    epochs: int = _f(50, "fine-tuning epochs (full training set)")
     few_shot_epochs: int = _f(100, "epochs of the few-shot runs (fraction < 1; 0 = same as epochs)")
-    lr: float = _f(1.5, "SGD base learning rate (scaled by batch/256 unless --no-ft-scale-lr)")
     scale_lr: bool = _f(True, "use lr × batch_size / 256 (solo-learn)")
+    augment: bool = _f(True, "RandomResizedCrop + flip on the training images (else the evaluation transform)")
+    # the optimisation (every run)
+    epochs: int = _f(50, "fine-tuning epochs (full training set)")
+    lr: float = _f(1.5, "SGD base learning rate (scaled by batch/256 unless --no-ft-scale-lr)")
     batch_size: int = _f(256, "batch size")
     weight_decay: float = _f(0.0, "weight decay")
     momentum: float = _f(0.9, "SGD momentum")
-    schedule: str = _f("step", "lr schedule: step (×0.1 at decay_epochs) or cosine", choices=("step", "cosine"))
+    schedule: str = _f("step", "lr schedule: step (×0.1 at decay_epochs) or cosine (per step, to 0)",
+                       choices=FINETUNE_SCHEDULES)
     decay_epochs: tuple[int, ...] = _f((60, 80), "epochs of the step schedule's ×0.1 decays")
-    augment: bool = _f(True, "RandomResizedCrop + flip on the training images (else the evaluation transform)")
+    # one run (set by the stage)
+    head: str = _f("ce", "classifier head: ce (linear on the features) or nce (ReLU on the features first)")
+    few_shot_fraction: float = _f(1.0, "stratified share of the training set used, in (0, 1]")
+    noise_rate: float = _f(0.0, "label-noise rate η on the training labels, in [0, 1]")
+    noise_model: str = _f("flip", "label-noise model: flip (to another class) or uniform (any class)")
+    noise_sampling: str = _f("exact", "exact (round(η·N) samples) or bernoulli (each with probability η)")
+    seed: int = _f(0, "seed for the few-shot split, the label noise, the classifier init and the shuffling")
+    num_workers: int = _f(0, "DataLoader worker processes")
+    amp: bool = _f(False, "bf16 autocast on CUDA")
 
     def __post_init__(self):
         self.heads = tuple(self.heads)
@@ -226,21 +253,34 @@ class FinetuneStageConfig:
         self.check()
 
     def check(self):
+        from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES
+
         check_int("finetune few_shot_epochs", self.few_shot_epochs, 0)
-        check_choice("finetune schedule", self.schedule, ("step", "cosine"))
-        for e in self.decay_epochs:
-            check_int("finetune decay epoch", e)
         for h in self.heads:
-            check_choice("finetune head", h, ("ce", "nce"))
+            check_choice("finetune head", h, FINETUNE_HEADS)
         for f in self.fractions:
             check_range("few-shot fraction", f, 0, 1, lo_closed=False)
         for r in self.noise_rates:
             check_probability("finetune noise rate", r)
-        check_int("finetune epochs", self.epochs)
-        check_range("finetune lr", self.lr, 0, 100, lo_closed=False)
-        check_int("finetune batch_size", self.batch_size)
-        check_nonnegative("finetune weight_decay", self.weight_decay)
-        check_range("finetune momentum", self.momentum, 0, 1, hi_closed=False)
+        check_choice("head", self.head, FINETUNE_HEADS)
+        check_choice("schedule", self.schedule, FINETUNE_SCHEDULES)
+        for e in self.decay_epochs:
+            check_int("decay epoch", e)
+        check_int("epochs", self.epochs)
+        check_range("lr", self.lr, 0, 100, lo_closed=False)
+        check_int("batch_size", self.batch_size)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_range("momentum", self.momentum, 0, 1, hi_closed=False)
+        check_range("few_shot_fraction", self.few_shot_fraction, 0, 1, lo_closed=False)
+        check_probability("noise_rate", self.noise_rate)
+        check_choice("noise_model", self.noise_model, LABEL_NOISE_MODELS)
+        check_choice("noise_sampling", self.noise_sampling, SAMPLING_MODES)
+        check_int("seed", self.seed, minimum=0)
+        check_int("num_workers", self.num_workers, minimum=0)
+
+    def plan(self) -> dict:
+        """The stage-level fields: the plan and the optimisation (what ``config.json`` records)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in FINETUNE_RUN_FIELDS}
 
 
 @dataclasses.dataclass
@@ -260,7 +300,7 @@ class ShiftConfig:
             check_int("corruption severity", s, 1, 5)
 
 
-NESTED = {"pretrain": PretrainConfig, "sae": SAEConfig, "probe": ProbeConfig, "finetune": FinetuneStageConfig,
+NESTED = {"pretrain": PretrainConfig, "sae": SAEConfig, "probe": ProbeConfig, "finetune": FinetuneConfig,
           "shift_eval": ShiftConfig}
 
 
@@ -299,7 +339,7 @@ class RunConfig:
     pretrain: PretrainConfig = dataclasses.field(default_factory=PretrainConfig)
     sae: SAEConfig = dataclasses.field(default_factory=SAEConfig)
     probe: ProbeConfig = dataclasses.field(default_factory=ProbeConfig)
-    finetune: FinetuneStageConfig = dataclasses.field(default_factory=FinetuneStageConfig)
+    finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     shift_eval: ShiftConfig = dataclasses.field(default_factory=ShiftConfig)
 
     def __post_init__(self):
@@ -371,7 +411,7 @@ def preset_values(preset: str, dataset: str) -> dict:
     ``paper``: the authors' configs of PAPER.md §5 (IN-100 settings for ``imagenet100`` and ``folder``, the
     CIFAR-100 ones for ``cifar100``; CIFAR weight decay 1e-5 is solo-learn's). NCL adds the activation-mass
     term with weight 1 as their ``simclr.py``; probes see raw features; fine-tuning follows their IN-100
-    configs (:class:`FinetuneStageConfig`; they have none for CIFAR-100, which gets the same). Learning rates
+    configs (:class:`FinetuneConfig`; they have none for CIFAR-100, which gets the same). Learning rates
     are base values scaled by the global batch / 256, as in solo-learn. ``smoke``: a narrow ResNet on 32-px
     images, a 128→256→128 projector with BatchNorm, an SAE with 128 latents and k = 16, a few epochs, L2-normalised probe
     features — minutes on a CPU, no scientific weight.
@@ -383,11 +423,11 @@ def preset_values(preset: str, dataset: str) -> dict:
         probe = dict(normalize_features=False, **PAPER_PROBE)
         if small:
             return {"arch": "resnet18", "cifar_stem": True, "crop_size": 32, "eval_resize": 0, "blur": False,
-                    "pretrain": dict(epochs=200, batch_size=256, lr=0.4, weight_decay=1e-5, eta=0.02,
+                    "pretrain": dict(epochs=200, batch_size=256, lr=0.4, weight_decay=1e-5, trust_coefficient=0.02,
                                      clip_lr=True, warmup_epochs=10, mass_alpha=1.0), "probe": probe,
                     "sae": dict(PAPER_SAE)}
         return {"arch": "resnet18", "cifar_stem": False, "crop_size": 224, "eval_resize": 256, "blur": True,
-                "pretrain": dict(epochs=100, batch_size=128, lr=0.3, weight_decay=1e-4, eta=0.02, clip_lr=True,
+                "pretrain": dict(epochs=100, batch_size=128, lr=0.3, weight_decay=1e-4, trust_coefficient=0.02, clip_lr=True,
                                  warmup_epochs=10, mass_alpha=1.0), "probe": probe, "sae": dict(PAPER_SAE)}
     if preset == "digits":
         return digits_preset()

@@ -31,6 +31,7 @@ from torchvision.datasets import CIFAR100, ImageFolder
 
 from monotheory.config import check_choice, check_int, check_range
 from monotheory.errors import ConfigError
+from monotheory.seeding import stream_seed, torch_generator
 
 log = logging.getLogger(__name__)
 
@@ -475,20 +476,16 @@ def subset(ds: Dataset, indices: Sequence[int]) -> LabelledSubset:
     return LabelledSubset(ds, indices)
 
 
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed from integers, without collisions such as (0, 1) vs (1, 0) (numpy ``SeedSequence``)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
-
-
 def item_seed(seed: int, epoch: int, index: int, rank: int = 0) -> int:
-    """Seed of the random augmentation of item ``index`` in ``epoch`` on DDP rank ``rank``."""
-    return derive_seed(seed, epoch, index, rank, 0xA06)
+    """Seed of the random augmentation of item ``index`` in ``epoch`` on DDP rank ``rank``: the named stream
+    ``("augment", epoch, index, rank)`` under ``seed`` (:func:`monotheory.seeding.stream_seed`)."""
+    return stream_seed(seed, "augment", epoch, index, rank)
 
 
 class EpochSampler(torch.utils.data.Sampler):
     """Yields ``(epoch, index)`` pairs for :class:`SeededItems`; call :meth:`set_epoch` before each epoch.
 
-    The order is a permutation seeded by (``seed``, epoch) — or ``inner``'s order (e.g. a
+    The order is a permutation seeded by the stream ``("shuffle", epoch)`` under ``seed`` — or ``inner``'s order (e.g. a
     ``DistributedSampler``, whose ``set_epoch`` is forwarded). The epoch travels with each index, so
     persistent DataLoader workers (which never see attribute changes of the main process) know it.
     """
@@ -508,7 +505,7 @@ class EpochSampler(torch.utils.data.Sampler):
         if self.inner is not None:
             order = iter(self.inner)
         else:
-            g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, 0x5EED))
+            g = torch_generator(self.seed, "shuffle", self.epoch)
             order = torch.randperm(self.n, generator=g).tolist()
         return ((self.epoch, int(i)) for i in order)
 

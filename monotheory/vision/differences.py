@@ -56,7 +56,7 @@ DIFFERENCES = (
                "describe; off unless asked"),
     Difference("LARS: cap the adaptive lr at the base lr", "pretrain.clip_lr", True, False,
                "their pretraining configs set `clip_lr: True`; solo-learn's default is False"),
-    Difference("LARS trust coefficient", "pretrain.eta", 0.02, 0.02, "same value (their configs)"),
+    Difference("LARS trust coefficient", "pretrain.trust_coefficient", 0.02, 0.02, "same value (their configs)"),
     Difference("Fine-tuning schedule", "finetune.schedule", "step", "step",
                "same: SGD lr 1.5 at batch 256, ×0.1 at epochs 60/80, 50 epochs (100 few-shot), backbone "
                "trained, projector frozen, RandomResizedCrop + flip"),

@@ -45,9 +45,9 @@ def _conditions(res: dict, cell: str, extra: str = "") -> str:
 def probe_rows(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule: str, tolerance: float = 0.6):
     """Rows for C1 (``row="clean"``, equivalence within ±``tolerance``), C2 (``label_noise``: the grid's highest
     rate, 0.8 on digits — 0.9 flip noise carries no information with 10 classes) and C3 (``input_noise``:
-    σ = 0.6); ``rule`` as :func:`monotheory.vision.summary.probe_claim`."""
+    σ = 0.6); ``rule`` as :func:`monotheory.vision.claims.probe_claim`."""
     from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-    from monotheory.vision.summary import equivalence_verdict
+    from monotheory.vision.claims import equivalence_verdict
 
     res = _load(results_dir)
     if row == "clean":

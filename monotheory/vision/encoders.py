@@ -12,6 +12,8 @@ gradients flow back to every rank; each rank's queries are its own samples.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -91,25 +93,39 @@ def make_backbone(arch: str = "resnet18", cifar_stem: bool = False, crop_size: i
     return net, dim
 
 
+@dataclasses.dataclass
+class EncoderConfig:
+    """The architecture of an :class:`Encoder`: ``arch`` (one of :data:`ARCHS`), ``cifar_stem``, ``proj_hidden``
+    (16384 in the paper), ``proj_out`` (2048), ``nonneg`` (False = CL/SimCLR, True = NCL), ``proj_bn`` (False:
+    the paper's and the authors' SimCLR projector has no BatchNorm; True inserts BatchNorm1d after the first
+    Linear), ``crop_size`` (the input size, for the ``mlp`` backbone)."""
+
+    arch: str = "resnet18"
+    cifar_stem: bool = False
+    proj_hidden: int = 16384
+    proj_out: int = 2048
+    nonneg: bool = False
+    proj_bn: bool = False
+    crop_size: int = 32
+
+    def __post_init__(self):
+        check_int("proj_hidden", self.proj_hidden)
+        check_int("proj_out", self.proj_out)
+
+
 class Encoder(nn.Module):
-    """Backbone + projector Linear→ReLU→Linear; output ReLU'd when ``nonneg`` (NCL).
+    """Backbone + projector Linear→ReLU→Linear; output ReLU'd when ``cfg.nonneg`` (NCL). Takes its
+    :class:`EncoderConfig` whole (``Encoder(EncoderConfig(arch="tiny", nonneg=True))``)."""
 
-    Parameters: ``arch`` (one of :data:`ARCHS`), ``cifar_stem``, ``proj_hidden`` (16384 in the paper),
-    ``proj_out`` (2048), ``nonneg`` (False = CL/SimCLR, True = NCL), ``proj_bn`` (False: the paper's and
-    the authors' SimCLR projector has no BatchNorm; True inserts BatchNorm1d after the first Linear).
-    """
-
-    def __init__(self, arch: str = "resnet18", cifar_stem: bool = False, proj_hidden: int = 16384,
-                 proj_out: int = 2048, nonneg: bool = False, proj_bn: bool = False, crop_size: int = 32):
+    def __init__(self, cfg: EncoderConfig | None = None):
         super().__init__()
-        check_int("proj_hidden", proj_hidden)
-        check_int("proj_out", proj_out)
-        self.arch, self.cifar_stem, self.nonneg = arch, bool(cifar_stem), bool(nonneg)
-        self.backbone, self.feature_dim = make_backbone(arch, cifar_stem, crop_size)
-        bn = [nn.BatchNorm1d(proj_hidden)] if proj_bn else []
-        self.projector = nn.Sequential(nn.Linear(self.feature_dim, proj_hidden), *bn, nn.ReLU(inplace=True),
-                                       nn.Linear(proj_hidden, proj_out))
-        self.out_dim = int(proj_out)
+        self.cfg = cfg = cfg if cfg is not None else EncoderConfig()
+        self.arch, self.cifar_stem, self.nonneg = cfg.arch, bool(cfg.cifar_stem), bool(cfg.nonneg)
+        self.backbone, self.feature_dim = make_backbone(cfg.arch, cfg.cifar_stem, cfg.crop_size)
+        bn = [nn.BatchNorm1d(cfg.proj_hidden)] if cfg.proj_bn else []
+        self.projector = nn.Sequential(nn.Linear(self.feature_dim, cfg.proj_hidden), *bn, nn.ReLU(inplace=True),
+                                       nn.Linear(cfg.proj_hidden, cfg.proj_out))
+        self.out_dim = int(cfg.proj_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Projector output z (shape (batch, proj_out)); non-negative when ``nonneg``."""

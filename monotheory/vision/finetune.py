@@ -33,9 +33,7 @@ import copy
 import math
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -44,66 +42,16 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from monotheory.config import (
-    check_choice,
     check_int,
-    check_nonnegative,
-    check_probability,
-    check_range,
     to_dict,
 )
 from monotheory.errors import ConfigError
-from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES, check_label_noise_rate, label_noise
+from monotheory.noise import check_label_noise_rate, label_noise
+from monotheory.report import atomic_torch_save
+from monotheory.vision.config import FINETUNE_OPTIMISATION_FIELDS, FinetuneConfig
 from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
 
-HEADS = ("ce", "nce")
 BN_SETTLE_STEPS = 100  # 0.9**100 ≈ 3e-5: after this many steps BatchNorm's running stats are the current ones
-SCHEDULES = ("cosine", "step")
-
-
-def _f(default: Any, help: str):
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass
-class FinetuneConfig:
-    """One fine-tuning run. ``noise_rate`` η ∈ [0, 1]: share of training labels corrupted (see noise module)."""
-
-    head: str = _f("ce", "classifier head: ce (linear on the features) or nce (ReLU on the features first)")
-    epochs: int = _f(30, "fine-tuning epochs")
-    lr: float = _f(0.05, "SGD learning rate (the peak; see schedule)")
-    schedule: str = _f("cosine", "lr schedule: cosine (per step, to 0) or step (×0.1 at each of decay_epochs)")
-    decay_epochs: tuple[int, ...] = _f((60, 80), "epochs at which the step schedule multiplies the lr by 0.1")
-    batch_size: int = _f(256, "batch size")
-    weight_decay: float = _f(1e-4, "weight decay")
-    momentum: float = _f(0.9, "SGD momentum")
-    few_shot_fraction: float = _f(1.0, "stratified share of the training set used, in (0, 1]")
-    noise_rate: float = _f(0.0, "label-noise rate η on the training labels, in [0, 1]")
-    noise_model: str = _f("flip", "label-noise model: flip (to another class) or uniform (any class)")
-    noise_sampling: str = _f("exact", "exact (round(η·N) samples) or bernoulli (each with probability η)")
-    seed: int = _f(0, "seed for the few-shot split, the label noise, the classifier init and the shuffling")
-    num_workers: int = _f(0, "DataLoader worker processes")
-    amp: bool = _f(False, "bf16 autocast on CUDA")
-
-    def __post_init__(self):
-        self.decay_epochs = tuple(int(e) for e in self.decay_epochs)
-        self.check()
-
-    def check(self) -> None:
-        check_choice("head", self.head, HEADS)
-        check_choice("schedule", self.schedule, SCHEDULES)
-        for e in self.decay_epochs:
-            check_int("decay epoch", e)
-        check_int("epochs", self.epochs)
-        check_range("lr", self.lr, 0, 100, lo_closed=False)
-        check_int("batch_size", self.batch_size)
-        check_nonnegative("weight_decay", self.weight_decay)
-        check_range("momentum", self.momentum, 0, 1, hi_closed=False)
-        check_range("few_shot_fraction", self.few_shot_fraction, 0, 1, lo_closed=False)
-        check_probability("noise_rate", self.noise_rate)
-        check_choice("noise_model", self.noise_model, LABEL_NOISE_MODELS)
-        check_choice("noise_sampling", self.noise_sampling, SAMPLING_MODES)
-        check_int("seed", self.seed, minimum=0)
-        check_int("num_workers", self.num_workers, minimum=0)
 
 
 class _NoisyLabels(Dataset):
@@ -184,15 +132,15 @@ def _val_correct(model: nn.Module, loader, device: torch.device, amp: bool) -> l
     return out
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
-    from monotheory.report import atomic_torch_save
-
-    atomic_torch_save(obj, path)  # temp file removed on failure; umask permissions
+def run_record(cfg: FinetuneConfig) -> dict:
+    """The fields of ``cfg`` that shape one run (the stage's plan fields left out), as recorded in its result."""
+    plan = set(cfg.plan()) - set(FINETUNE_OPTIMISATION_FIELDS)
+    return {k: v for k, v in to_dict(cfg).items() if k not in plan}
 
 
 def _resume_keys(cfg: FinetuneConfig) -> dict:
-    """The config fields that must match for a checkpoint to be resumed (not workers or amp)."""
-    d = to_dict(cfg)
+    """The config fields that must match for a checkpoint to be resumed (not workers)."""
+    d = run_record(cfg)
     d.pop("num_workers")
     return d
 
@@ -260,8 +208,8 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     start = 0
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
     if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        if state.get("resume_keys") != _resume_keys(cfg) or not np.array_equal(state.get("noisy"), noisy):
+        state = torch.load(ckpt, map_location=device, weights_only=True)  # tensors and plain values
+        if state.get("resume_keys") != _resume_keys(cfg) or not np.array_equal(np.asarray(state.get("noisy")), noisy):
             raise ConfigError(f"checkpoint {ckpt} was written by a different fine-tuning run (config or data "
                               "differ); delete it or use another checkpoint path")
         model.load_state_dict(state["model"])
@@ -304,11 +252,11 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", val=f"{val_acc:.3f}")
         if ckpt is not None:
             ckpt.parent.mkdir(parents=True, exist_ok=True)
-            _save_atomic({"epoch": epoch + 1, "model": model.state_dict(), "opt": opt.state_dict(),
+            atomic_torch_save({"epoch": epoch + 1, "model": model.state_dict(), "opt": opt.state_dict(),
                           "sched": sched.state_dict(), "history": history, "resume_keys": _resume_keys(cfg),
-                          "noisy": noisy}, ckpt)
+                          "noisy": torch.from_numpy(noisy)}, ckpt)
     bar.close()
-    out = {"config": to_dict(cfg), "history": history, "final_val_acc": history[-1]["val_acc"],
+    out = {"config": run_record(cfg), "history": history, "final_val_acc": history[-1]["val_acc"],
            "best_val_acc": max(h["val_acc"] for h in history), "realised_noise_rate": float(noise.realised_rate),
            "n_train": n, "n_val": len(val_ds), "val_correct": _val_correct(model, val_loader, device, amp)}
     if return_model:

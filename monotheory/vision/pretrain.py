@@ -11,7 +11,6 @@ The DataLoader is built once per encoder; its workers persist across epochs.
 
 from __future__ import annotations
 
-import io
 import math
 import sys
 import time
@@ -21,8 +20,8 @@ import torch
 from torch import nn
 
 from monotheory.config import to_dict
-from monotheory.report import atomic_write_bytes
-from monotheory.vision.config import PretrainConfig
+from monotheory.report import atomic_torch_save
+from monotheory.vision.config import REGIME, PretrainConfig
 from monotheory.vision.distributed import DistInfo
 from monotheory.vision.encoders import Encoder, contrastive_loss
 
@@ -31,14 +30,15 @@ class LARS(torch.optim.Optimizer):
     """SGD with momentum and layer-wise adaptive rate scaling (as solo-learn's ``LARS``).
 
     For a parameter group without ``lars_exclude`` the update is scaled by
-    ``eta · ‖p‖ / (‖g‖ + wd·‖p‖)`` (capped at 1 relative to the lr when ``clip_lr``), weight decay added
+    ``trust_coefficient · ‖p‖ / (‖g‖ + wd·‖p‖)`` (capped at 1 relative to the lr when ``clip_lr``), weight decay added
     to the gradient first. Groups with ``lars_exclude=True`` (biases, BN) get plain SGD, and the caller
     gives them ``weight_decay=0``.
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 0.02,
+    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, trust_coefficient: float = 0.02,
                  clip_lr: bool = False, eps: float = 1e-8):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta,
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                      trust_coefficient=trust_coefficient,
                                       clip_lr=clip_lr, eps=eps, lars_exclude=False))
 
     @torch.no_grad()
@@ -52,7 +52,7 @@ class LARS(torch.optim.Optimizer):
                 if not group["lars_exclude"]:
                     p_norm, g_norm = p.norm(), d_p.norm()
                     if p_norm > 0 and g_norm > 0:
-                        ratio = group["eta"] * p_norm / (g_norm + wd * p_norm + group["eps"])
+                        ratio = group["trust_coefficient"] * p_norm / (g_norm + wd * p_norm + group["eps"])
                         if group["clip_lr"]:
                             ratio = torch.clamp(ratio / lr, max=1.0)
                         d_p = d_p.add(p, alpha=wd) * ratio
@@ -73,7 +73,8 @@ def make_optimizer(model: nn.Module, cfg: PretrainConfig) -> torch.optim.Optimiz
     plain = [p for p in model.parameters() if p.ndim <= 1]
     groups = [{"params": decay}, {"params": plain, "weight_decay": 0.0, "lars_exclude": True}]
     if cfg.optimizer == "lars":
-        return LARS(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, eta=cfg.eta,
+        return LARS(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                    trust_coefficient=cfg.trust_coefficient,
                     clip_lr=cfg.clip_lr)
     for g in groups:
         g.pop("lars_exclude", None)
@@ -86,12 +87,6 @@ def warmup_cosine(step: int, total: int, warmup: int, base_lr: float, min_lr: fl
         return base_lr * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
     return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * min(t, 1.0)))
-
-
-def save_checkpoint(path: Path, obj: dict) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def _views(batch):
@@ -167,7 +162,7 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
     history, start = [], 0
     ckpt = Path(checkpoint_path) if checkpoint_path else None
     if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
+        state = torch.load(ckpt, map_location=device, weights_only=True)  # state dicts + plain values
         encoder.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
@@ -211,8 +206,8 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
         history.append({"epoch": epoch + 1, "loss": total_loss / max(1, n_steps), "lr": lr if n_steps else base_lr,
                         "images_per_s": seen / dt if dt > 0 else None, "seconds": dt})
         if ckpt is not None and dist.is_main:
-            save_checkpoint(ckpt, {"epoch": epoch + 1, "model": encoder.state_dict(),
-                                   "optimizer": opt.state_dict(), "history": history, "config": to_dict(cfg)})
+            atomic_torch_save({"epoch": epoch + 1, "model": encoder.state_dict(),
+                                   "optimizer": opt.state_dict(), "history": history, "config": to_dict(cfg)}, ckpt)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
     del loader  # stops persistent workers
@@ -241,9 +236,7 @@ def run_pretrain_stage(ctx) -> None:
                        num_workers=ctx.cfg.num_workers, checkpoint_path=ckpt, dist=ctx.dist,
                        compile=ctx.cfg.compile, progress=ctx.progress)
         if ctx.dist.is_main:
-            buf = io.BytesIO()
-            torch.save(enc.state_dict(), buf)
-            atomic_write_bytes(ctx.encoder_path(name), buf.getvalue())
-            ctx.write_result(f"pretrain_{name}", {"encoder": name, **res, "n_train": len(ctx.train_aug),
+            atomic_torch_save(enc.state_dict(), ctx.encoder_path(name))
+            ctx.write_result(f"pretrain_{name}", {"encoder": name, "method": name, "regime": REGIME[name], **res, "n_train": len(ctx.train_aug),
                                                   "config": to_dict(ctx.cfg.pretrain)})
         ctx.barrier()

@@ -21,43 +21,18 @@ import json
 import sys
 from pathlib import Path
 
-from monotheory.config import check_choice, to_dict
+from monotheory.config import check_choice
 from monotheory.errors import ConfigError
 from monotheory.report import atomic_write_json
-from monotheory.vision.config import (  # noqa: F401 — re-exported: the configs used to live here
-    ARCHS,
-    DATASETS,
-    DEVICES,
-    METHODS,
-    NESTED,
-    PRESETS,
-    RUNTIME_KEYS,
-    STAGES,
-    FinetuneStageConfig,
-    PretrainConfig,
-    ProbeConfig,
-    RunConfig,
-    SAEConfig,
-    ShiftConfig,
-    build_config,
-    parse_shift,
-    preset_values,
-)
+from monotheory.vision.config import RUNTIME_KEYS, STAGES, RunConfig, parse_shift
+from monotheory.vision.context import config_record
 
 # ------------------------------------------------------------------------------------ config.json & resume
 
 
-def config_record(cfg: RunConfig) -> dict:
-    """The part of the config that fixes the results (runtime keys and the output path left out)."""
-    d = json.loads(json.dumps(to_dict(cfg), default=list))
-    for k in (*RUNTIME_KEYS, "out"):
-        d.pop(k, None)
-    return d
-
-
 def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     """Dotted names of the keys whose values differ between two config records."""
-    keys = sorted(set(old) | set(new))
+    keys = sorted((set(old) | set(new)) - {"_type"})  # class-name tags are no settings
     out = []
     for k in keys:
         a, b = old.get(k), new.get(k)
@@ -199,7 +174,7 @@ def run(cfg: RunConfig, *, log=None) -> dict:
     """
     check_inputs(cfg)
     from monotheory.report import remove_stale_temps
-    from monotheory.vision.probe_run import RunContext
+    from monotheory.vision.context import RunContext
 
     ctx = RunContext(cfg, log=log or default_log)
     try:
@@ -226,8 +201,10 @@ def run(cfg: RunConfig, *, log=None) -> dict:
         ctx.barrier()
         if not ctx.dist.is_main:
             return {}
-        from monotheory.vision.probe_run import run_probe_stage, run_shift_stage
+        from monotheory.vision.finetune_stage import run_finetune_stage
+        from monotheory.vision.probe_stage import run_probe_stage
         from monotheory.vision.sae import run_sae_stage
+        from monotheory.vision.shift_stage import run_shift_stage
 
         for stage, fn in (("sae", run_sae_stage), ("probe", run_probe_stage), ("finetune", run_finetune_stage),
                           ("shift", run_shift_stage)):
@@ -243,47 +220,6 @@ def run(cfg: RunConfig, *, log=None) -> dict:
         return summary
     finally:
         ctx.close()
-
-
-def run_finetune_stage(ctx) -> None:
-    """CE vs NCE fine-tuning of the CL encoder: few-shot (clean labels) and full data with label noise.
-
-    Each run's result is kept in ``finetune/<tag>.json`` so an interrupted stage resumes run by run;
-    ``finetune.json`` (the stage's result) gathers them. Few-shot runs (fraction < 1) train for
-    ``few_shot_epochs`` when set; the lr is ``lr × batch_size / 256`` when ``scale_lr`` (recorded per run).
-    """
-    import copy
-
-    from monotheory.vision.finetune import FinetuneConfig, finetune
-
-    if ctx.done("finetune"):
-        return
-    f, p = ctx.cfg.finetune, ctx.cfg.probe
-    plan = [(h, fr, 0.0) for fr in f.fractions for h in f.heads]
-    plan += [(h, 1.0, r) for r in f.noise_rates for h in f.heads if (h, 1.0, r) not in plan]
-    base = ctx.load_encoder("cl")
-    train = ctx.train_ft if f.augment else ctx.train_eval
-    lr = f.lr * f.batch_size / 256 if f.scale_lr else f.lr  # one process: global batch = batch_size
-    runs = []
-    for head, frac, rate in plan:
-        tag = f"{head}_f{frac:g}_n{rate:g}"
-        part = ctx.out / "finetune" / f"{tag}.json"
-        if part.exists():  # --force removed the parts (and checkpoints) of an earlier run up front
-            runs.append(json.loads(part.read_text()))
-            continue
-        ctx.log(f"finetune {tag}")
-        epochs = f.few_shot_epochs if frac < 1 and f.few_shot_epochs else f.epochs
-        fcfg = FinetuneConfig(head=head, epochs=epochs, lr=lr, batch_size=f.batch_size, schedule=f.schedule,
-                              decay_epochs=f.decay_epochs, weight_decay=f.weight_decay, momentum=f.momentum,
-                              few_shot_fraction=frac, noise_rate=rate, noise_model=p.noise_model,
-                              noise_sampling=p.noise_sampling, seed=ctx.cfg.seed, num_workers=ctx.cfg.num_workers,
-                              amp=ctx.cfg.pretrain.amp)
-        res = finetune(copy.deepcopy(base), train, ctx.val, ctx.num_classes, fcfg, device=ctx.device,
-                       progress=ctx.progress, checkpoint_path=ctx.ckpt_dir / f"finetune_{tag}.pt")
-        row = {"head": head, "few_shot_fraction": frac, "noise_rate": rate, "lr_effective": lr, **res}
-        atomic_write_json(part, row)
-        runs.append(row)
-    ctx.write_result("finetune", {"runs": runs, "n_val": len(ctx.val), "config": to_dict(f)})
 
 
 def default_log(msg: str) -> None:

@@ -8,6 +8,7 @@ monosemantic features the downstream probe sees.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import torch
@@ -16,6 +17,24 @@ from torch import nn
 
 from monotheory.config import check_int
 from monotheory.vision.config import SAEConfig
+
+
+@dataclasses.dataclass
+class TopKSAEConfig:
+    """The architecture of a :class:`TopKSAE` (SAELens style: the model takes this whole): input size ``d_in``,
+    ``n_latents``, ``k`` (1 ≤ k ≤ n_latents), ``postact`` (relu / identity), ``init`` (transpose / default) and
+    the ``seed`` of the initialisation. :func:`make_sae` builds it from a stage's :class:`SAEConfig`."""
+
+    d_in: int
+    n_latents: int = 2048
+    k: int = 256
+    postact: str = "relu"
+    init: str = "transpose"
+    seed: int = 0
+
+    def __post_init__(self):
+        check_int("sae d_in", self.d_in)
+        check_int("sae k", self.k, 1, self.n_latents)
 
 
 class TopKSAE(nn.Module):
@@ -28,14 +47,14 @@ class TopKSAE(nn.Module):
     :meth:`init_from_data` for the data mean.
     """
 
-    def __init__(self, d_in: int, n_latents: int = 2048, k: int = 256, postact: str = "relu", seed: int = 0,
-                 init: str = "transpose"):
+    def __init__(self, cfg: TopKSAEConfig):
         super().__init__()
-        check_int("sae k", k, 1, n_latents)
-        self.k, self.postact = int(k), postact
+        self.cfg = cfg
+        d_in, n_latents, k, init = cfg.d_in, cfg.n_latents, cfg.k, cfg.init
+        self.k, self.postact = int(k), cfg.postact
         self.decoder = nn.Linear(n_latents, d_in, bias=False)
         self.encoder = nn.Linear(d_in, n_latents)
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(cfg.seed)
         with torch.no_grad():
             if init == "default":  # kaiming-uniform as nn.Linear.reset_parameters, from the seeded generator
                 for lin in (self.encoder, self.decoder):
@@ -80,7 +99,8 @@ WARMUP_EPOCHS, WARMUP_START_LR = 10, 3e-5  # solo-learn's scheduler defaults (wa
 
 def make_sae(d_in: int, cfg: SAEConfig, x_init: torch.Tensor | None, *, seed: int = 0) -> TopKSAE:
     """A :class:`TopKSAE` per ``cfg`` (init, pre-bias at the mean of ``x_init`` when ``pre_bias_init="mean"``)."""
-    sae = TopKSAE(d_in, cfg.n_latents, cfg.k, cfg.postact, seed=seed, init=cfg.init)
+    sae = TopKSAE(TopKSAEConfig(d_in=d_in, n_latents=cfg.n_latents, k=cfg.k, postact=cfg.postact, init=cfg.init,
+                                seed=seed))
     if cfg.pre_bias_init == "mean" and x_init is not None:
         sae.init_from_data(x_init.cpu())
     return sae
@@ -223,19 +243,17 @@ def sae_codes(sae: TopKSAE, features: torch.Tensor, batch_size: int = 4096, norm
 
 
 def save_sae(sae: TopKSAE, path) -> None:
-    import io
+    """Save the SAE as its state dict and sizes (plain tensors and values; :func:`load_sae` reads it with
+    ``weights_only=True``), atomically."""
+    from monotheory.report import atomic_torch_save
 
-    from monotheory.report import atomic_write_bytes
-
-    buf = io.BytesIO()
-    torch.save({"state_dict": sae.state_dict(), "d_in": sae.decoder.out_features,
-                "n_latents": sae.encoder.out_features, "k": sae.k, "postact": sae.postact}, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_torch_save({"state_dict": sae.state_dict(), "d_in": sae.decoder.out_features,
+                "n_latents": sae.encoder.out_features, "k": sae.k, "postact": sae.postact}, path)
 
 
 def load_sae(path, device="cpu") -> TopKSAE:
     d = torch.load(path, map_location="cpu", weights_only=True)
-    sae = TopKSAE(d["d_in"], d["n_latents"], d["k"], d["postact"])
+    sae = TopKSAE(TopKSAEConfig(d_in=d["d_in"], n_latents=d["n_latents"], k=d["k"], postact=d["postact"]))
     sae.load_state_dict(d["state_dict"])
     return sae.to(device).eval()
 
@@ -266,5 +284,5 @@ def run_sae_stage(ctx) -> None:
     else:
         sae, hist = train_sae(x, c, seed=ctx.cfg.seed, device=ctx.device, progress=ctx.progress)
     save_sae(sae, ctx.ckpt_dir / "sae.pt")
-    ctx.write_result("sae", {**hist, "n_train": int(x.shape[0]), "config": to_dict(c)})
+    ctx.write_result("sae", {"method": "sae", "regime": "mono", **hist, "n_train": int(x.shape[0]), "config": to_dict(c)})
     ctx.log(f"sae: normalised MSE {hist['normalized_mse']:.4f}, dead latents {hist['dead_latents']}")

@@ -22,13 +22,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from monotheory.config import check_choice, check_int
 from monotheory.errors import ConfigError
+from monotheory.seeding import torch_generator
 from monotheory.vision.data import _fixed_class_folder, _listing
 
 CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "gaussian_blur", "contrast", "brightness",
@@ -118,11 +118,6 @@ def _block_average(x: torch.Tensor, factor: float, dim: int) -> torch.Tensor:
     return torch.movedim(torch.movedim(x, dim, -1) @ proj.T, -1, dim)
 
 
-def _index_seed(seed: int, index: int) -> int:
-    """A 63-bit seed for (seed, index) pairs without collisions such as (0, 1) vs (1, 0)."""
-    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(2, dtype=np.uint64)[0] >> 1)
-
-
 class CorruptedDataset(Dataset):
     """``base_ds`` with every image corrupted, then normalised; returns (normalised tensor, target).
 
@@ -147,7 +142,7 @@ class CorruptedDataset(Dataset):
         if not isinstance(x, torch.Tensor) or x.min() < -1e-6 or x.max() > 1 + 1e-6:
             raise ConfigError("CorruptedDataset needs base images as tensors in [0, 1]; build the base dataset "
                               "with eval_transform(crop, mean=None) so normalisation happens after corruption")
-        g = torch.Generator().manual_seed(_index_seed(self.seed, index))
+        g = torch_generator(self.seed, "corruption", index)  # one named stream per image
         out = corrupt(x[None].float(), self.name, self.severity, generator=g)[0]
         return (out - self.mean) / self.std, y
 

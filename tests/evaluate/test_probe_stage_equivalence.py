@@ -6,12 +6,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from monotheory.seeding import stream_seed
 from monotheory.vision.config import ProbeConfig
-from monotheory.vision.probe_run import probe_lr, probe_method
+from monotheory.vision.probe_stage import probe_lr, probe_method
 
 
 def _old_probe_method(train, tests, num_classes, cfg, *, seed=0, device="cpu"):
-    """Verbatim copy of probe_run.probe_method before it delegated to monotheory.evaluate.probe_grid."""
+    """Copy of the probe stage's probe_method before it delegated to monotheory.evaluate.probe_grid (its label
+    seeds now from the named stream ("label-noise", rate), as the stage's)."""
     from monotheory.noise import label_noise
     from monotheory.probes import LinearProbe
 
@@ -22,7 +24,7 @@ def _old_probe_method(train, tests, num_classes, cfg, *, seed=0, device="cpu"):
     rows, correct, clean_probe = [], {}, None
     for rate in cfg.noise_rates:
         noisy = label_noise(y_tr, rate, num_classes, model=cfg.noise_model, sampling=cfg.noise_sampling,
-                            seed=seed + int(round(rate * 1000)))
+                            seed=stream_seed(seed, "label-noise", f"{rate:g}"))
         y_noisy = torch.as_tensor(np.asarray(noisy.labels)).long()
         probe = LinearProbe(num_classes, solver=cfg.solver, lr=probe_lr(cfg), weight_decay=cfg.weight_decay,
                             epochs=cfg.epochs, batch_size=cfg.batch_size, device=device, random_state=seed)
@@ -58,14 +60,14 @@ def test_probe_stage_numbers_unchanged():
         assert np.array_equal(new_probe.coef_, old_probe.coef_)
 
 
-def test_extract_keeps_run_imagenets_noise_seeds():
+def test_extract_seeds_each_batch_from_a_named_stream():
+    from monotheory.encoder_spec import extract
     from monotheory.noise import input_noise
-    from monotheory.vision.probe_run import extract
 
     imgs = torch.randn(10, 3, 4, 4, generator=torch.Generator().manual_seed(1))
     ds = torch.utils.data.TensorDataset(imgs, torch.arange(10) % 2)
     feats, ys = extract(lambda z: z.flatten(1), ds, batch_size=4, sigma=0.5, seed=3, progress=False)
-    want = torch.cat([input_noise(imgs[i:i + 4], 0.5, seed=3 * 1_000_003 + b).flatten(1)
+    want = torch.cat([input_noise(imgs[i:i + 4], 0.5, seed=stream_seed(3, "input-noise", "0.5", b)).flatten(1)
                       for b, i in enumerate(range(0, 10, 4))])
     assert torch.equal(feats, want) and torch.equal(ys, torch.arange(10) % 2)
 

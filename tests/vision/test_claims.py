@@ -10,7 +10,7 @@ import pytest
 
 from monotheory.checks import CheckContext, load_check
 from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, SKIPPED
-from monotheory.vision import summary as S
+from monotheory.vision import tables as S
 
 CHECKS = Path(__file__).resolve().parents[2] / "paper_checks"
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from monotheory.errors import ConfigError
-from monotheory.vision.encoders import Encoder, contrastive_loss, nt_xent
+from monotheory.vision.encoders import Encoder, EncoderConfig, contrastive_loss, nt_xent
 
 
 def hand_nt_xent(z1: torch.Tensor, z2: torch.Tensor, t: float) -> float:
@@ -92,16 +92,16 @@ def test_loss_with_mass_term_is_bounded_and_scale_invariant():
 def test_resnet18_backbone_projector_and_stems():
     import torchvision
 
-    enc = Encoder("resnet18", cifar_stem=False, proj_hidden=64, proj_out=32)
+    enc = Encoder(EncoderConfig(arch="resnet18", cifar_stem=False, proj_hidden=64, proj_out=32))
     assert isinstance(enc.backbone, torchvision.models.ResNet)
     assert isinstance(enc.backbone.fc, torch.nn.Identity) and enc.feature_dim == 512
     kinds = [type(m).__name__ for m in enc.projector]
     assert kinds == ["Linear", "ReLU", "Linear"]  # the paper's / solo-learn's SimCLR projector: no BatchNorm
     assert enc.projector[0].in_features == 512 and enc.projector[2].out_features == 32
-    with_bn = Encoder("tiny", proj_hidden=16, proj_out=8, proj_bn=True)
+    with_bn = Encoder(EncoderConfig(arch="tiny", proj_hidden=16, proj_out=8, proj_bn=True))
     assert [type(m).__name__ for m in with_bn.projector] == ["Linear", "BatchNorm1d", "ReLU", "Linear"]
     assert enc.backbone.conv1.kernel_size == (7, 7) and enc.backbone.conv1.stride == (2, 2)
-    cifar = Encoder("resnet18", cifar_stem=True, proj_hidden=64, proj_out=32)
+    cifar = Encoder(EncoderConfig(arch="resnet18", cifar_stem=True, proj_hidden=64, proj_out=32))
     assert cifar.backbone.conv1.kernel_size == (3, 3) and cifar.backbone.conv1.stride == (1, 1)
     assert isinstance(cifar.backbone.maxpool, torch.nn.Identity)
     enc.eval()
@@ -112,8 +112,8 @@ def test_resnet18_backbone_projector_and_stems():
 def test_ncl_output_is_nonnegative_and_cl_is_not():
     torch.manual_seed(0)
     x = torch.randn(8, 3, 32, 32)
-    cl = Encoder("tiny", cifar_stem=True, proj_hidden=32, proj_out=16).eval()
-    ncl = Encoder("tiny", cifar_stem=True, proj_hidden=32, proj_out=16, nonneg=True).eval()
+    cl = Encoder(EncoderConfig(arch="tiny", cifar_stem=True, proj_hidden=32, proj_out=16)).eval()
+    ncl = Encoder(EncoderConfig(arch="tiny", cifar_stem=True, proj_hidden=32, proj_out=16, nonneg=True)).eval()
     ncl.load_state_dict(cl.state_dict())
     with torch.no_grad():
         zc, zn = cl(x), ncl(x)
@@ -123,7 +123,7 @@ def test_ncl_output_is_nonnegative_and_cl_is_not():
 
 def test_bad_arch_is_a_config_error():
     with pytest.raises(ConfigError, match="arch"):
-        Encoder("vgg11")
+        Encoder(EncoderConfig(arch="vgg11"))
 
 
 def _two_rank_worker(rank: int, port: int, z1: torch.Tensor, z2: torch.Tensor, result: str) -> None:

@@ -10,7 +10,8 @@ from torch import nn
 from monotheory.errors import ConfigError
 from monotheory.vision import data as D
 from monotheory.vision import finetune as ft
-from monotheory.vision.finetune import FinetuneConfig, finetune
+from monotheory.vision.config import FinetuneConfig
+from monotheory.vision.finetune import finetune
 
 KEYS = {"epoch", "loss", "train_acc", "train_acc_clean", "val_acc", "bn_recalibrated"}
 
@@ -46,7 +47,7 @@ def data(tiny_folder):
 
 def run(data, **kw):
     train, val, names = data
-    opts = dict(epochs=6, lr=0.1, batch_size=8)
+    opts = dict(epochs=6, lr=0.1, batch_size=8, schedule="cosine", weight_decay=1e-4)  # the old per-run defaults
     extra = {k: kw.pop(k) for k in ("checkpoint_path", "return_model", "encoder", "progress") if k in kw}
     enc = extra.pop("encoder", None) or StandIn()
     extra.setdefault("progress", False)
@@ -145,7 +146,7 @@ def test_resume_matches_an_uninterrupted_run(data, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run(data, epochs=4, checkpoint_path=tmp_path / "b.pt", noise_rate=0.25)
     monkeypatch.setattr(ft, "_evaluate", real_eval)
-    assert torch.load(tmp_path / "b.pt", weights_only=False)["epoch"] == 2
+    assert torch.load(tmp_path / "b.pt", weights_only=True)["epoch"] == 2  # tensors and plain values only
     resumed = run(data, epochs=4, checkpoint_path=tmp_path / "b.pt", noise_rate=0.25)
     assert resumed["history"] == full["history"]
     assert resumed["final_val_acc"] == full["final_val_acc"]
@@ -159,7 +160,7 @@ def test_resume_matches_an_uninterrupted_run(data, tmp_path, monkeypatch):
 def test_with_the_real_encoder(data):
     encoders = pytest.importorskip("monotheory.vision.encoders")
     try:
-        enc = encoders.Encoder(arch="tiny", cifar_stem=True, proj_hidden=32, proj_out=16)
+        enc = encoders.Encoder(encoders.EncoderConfig(arch="tiny", cifar_stem=True, proj_hidden=32, proj_out=16))
     except TypeError as e:  # the other helper's constructor changed
         pytest.skip(f"Encoder signature differs: {e}")
     res = run(data, epochs=1, head="nce", encoder=enc)

@@ -46,7 +46,7 @@ def test_print_config_shows_the_authors_values_and_runs_nothing(capsys, tmp_path
 
 
 def _codes_of(probe_input: str, sae, feats):
-    from monotheory.vision.probe_run import RunContext
+    from monotheory.vision.context import RunContext
 
     cfg = dataclasses.replace(build_config("smoke", "folder"))
     cfg.sae = dataclasses.replace(cfg.sae, probe_input=probe_input)
@@ -56,11 +56,11 @@ def _codes_of(probe_input: str, sae, feats):
 
 
 def test_raw_versus_normalised_sae_probe_input_changes_the_sae_features():
-    from monotheory.vision.sae import TopKSAE, sae_codes
+    from monotheory.vision.sae import TopKSAE, TopKSAEConfig, sae_codes
 
     torch.manual_seed(0)
     feats = 5.0 * torch.randn(64, 16) + 2.0  # norms far from 1, so normalising matters
-    sae = TopKSAE(16, 32, 4, seed=0).init_from_data(torch.nn.functional.normalize(feats, dim=1)).eval()
+    sae = TopKSAE(TopKSAEConfig(d_in=16, n_latents=32, k=4, seed=0)).init_from_data(torch.nn.functional.normalize(feats, dim=1)).eval()
     raw, normed = _codes_of("raw", sae, feats), _codes_of("normalized", sae, feats)
     assert torch.equal(raw, sae_codes(sae, feats, normalize=False))
     assert torch.equal(normed, sae_codes(sae, feats, normalize=True))
@@ -87,10 +87,10 @@ def test_step_schedule_keeps_the_lr_constant_over_50_epochs():
 
 def test_paper_sae_options_change_training():
     from monotheory.vision.config import SAEConfig
-    from monotheory.vision.sae import TopKSAE, sae_optimizer
+    from monotheory.vision.sae import TopKSAE, TopKSAEConfig, sae_optimizer
 
-    default = TopKSAE(8, 16, 2, init="default", seed=0)
-    ours = TopKSAE(8, 16, 2, init="transpose", seed=0)
+    default = TopKSAE(TopKSAEConfig(d_in=8, n_latents=16, k=2, init="default", seed=0))
+    ours = TopKSAE(TopKSAEConfig(d_in=8, n_latents=16, k=2, init="transpose", seed=0))
     assert torch.allclose(ours.encoder.weight, ours.decoder.weight.T)
     assert not torch.allclose(default.encoder.weight, default.decoder.weight.T)
     opt = sae_optimizer(default, SAEConfig(n_latents=16, k=2, decoder_lr=0.3))

@@ -59,10 +59,15 @@ def load(out: Path, name: str) -> dict:
 def test_every_stage_writes_sane_results(tiny_run):
     for name in ("config", "pretrain_cl", "pretrain_ncl", "sae", "probe", "finetune", "shift", "summary"):
         assert (tiny_run / f"{name}.json").exists(), name
-    for f in ("summary.md", "summary.png", "probe_correct.npz", "checkpoints/encoder_cl.pt", "checkpoints/sae.pt"):
+    for f in ("summary.md", "summary.png", "noise_curves.png", "noise_curves.json", "finetune_curves.png",
+              "finetune_curves.json", "probe_correct.npz", "checkpoints/encoder_cl.pt", "checkpoints/sae.pt"):
         assert (tiny_run / f).exists(), f
     probe = load(tiny_run, "probe")
     assert set(probe["methods"]) == {"cl", "sae", "ncl"} and probe["num_classes"] == 4
+    assert {m: d["regime"] for m, d in probe["methods"].items()} == {"cl": "poly", "sae": "mono", "ncl": "mono"}
+    for name in ("pretrain_cl", "pretrain_ncl", "sae", "probe", "finetune", "shift"):  # the vocabulary in every file
+        assert load(tiny_run, name)["regimes"] == {"cl": "poly", "sae": "mono", "ncl": "mono"}, name
+    assert {r["head"]: r["regime"] for r in load(tiny_run, "finetune")["runs"]} == {"ce": "poly", "nce": "mono"}
     for m, d in probe["methods"].items():
         rows = {r["noise_rate"]: r for r in d["rows"]}
         assert set(rows) == {0.0, 0.3, 0.6, 0.7}
@@ -88,7 +93,7 @@ def test_every_stage_writes_sane_results(tiny_run):
 
 
 def test_rerun_redoes_nothing_and_other_config_is_refused(tiny_run, tiny_folder, shift_root, capsys):
-    stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.glob("*.json") if p.stem not in ("summary", "config", "manifest")}
+    stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.glob("*.json") if p.stem not in ("summary", "config", "manifest", "noise_curves", "finetune_curves")}
     assert _run(tiny_args(tiny_folder, tiny_run, shift_root)) == 0
     assert stamps == {n: (tiny_run / n).stat().st_mtime_ns for n in stamps}
     capsys.readouterr()
@@ -169,3 +174,30 @@ def test_ddp_two_processes_gloo(tmp_path, tiny_folder):
     probe = load(out, "probe")
     assert set(probe["methods"]) == {"cl", "ncl"}
     assert (out / "summary.md").exists()
+
+
+def test_verify_retrain_reproduces_a_stage_and_names_a_tampered_output(tiny_run, tmp_path, capsys):
+    """`monotheory verify DIR --retrain sae`: the SAE stage rerun from the saved encoder and seed gives the same
+    files bit for bit on CPU (exit 0); after one weight of checkpoints/sae.pt is changed, exit 1 naming it."""
+    import shutil
+
+    import torch
+
+    assert _run(["verify", str(tiny_run), "--retrain", "sae"]) == 0
+    assert "sae reproduces" in capsys.readouterr().out
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    state = torch.load(copy / "checkpoints" / "sae.pt", weights_only=True)
+    state["state_dict"]["pre_bias"][0] += 1e-3
+    torch.save(state, copy / "checkpoints" / "sae.pt")
+    assert _run(["verify", str(copy), "--retrain", "sae"]) == 1
+    out = capsys.readouterr().out
+    assert "--retrain sae does not reproduce bit-identically: checkpoints/sae.pt: tensor state_dict.pre_bias" in out
+
+
+def test_verify_retrain_probe_stage_and_bad_stage(tiny_run, capsys):
+    assert _run(["verify", str(tiny_run), "--retrain", "probe"]) == 0
+    capsys.readouterr()
+    assert _run(["verify", str(tiny_run), "--retrain", "train"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'train'" in err[0] and "pretrain, sae, probe, finetune, shift" in err[0]

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from monotheory.errors import ConfigError
 from monotheory.vision.config import PretrainConfig
 from monotheory.vision.data import SeededItems, item_seed
-from monotheory.vision.encoders import Encoder
+from monotheory.vision.encoders import Encoder, EncoderConfig
 from monotheory.vision.pretrain import LARS, effective_lr, make_optimizer, pretrain, warmup_cosine
 
 
@@ -33,7 +33,7 @@ class PairData(Dataset):
 
 def tiny_encoder(nonneg=False):
     torch.manual_seed(0)
-    return Encoder("tiny", cifar_stem=True, proj_hidden=32, proj_out=16, nonneg=nonneg)
+    return Encoder(EncoderConfig(arch="tiny", cifar_stem=True, proj_hidden=32, proj_out=16, nonneg=nonneg))
 
 
 CFG = dict(epochs=2, batch_size=8, lr=0.1, warmup_epochs=1, optimizer="lars")
@@ -43,7 +43,7 @@ def test_lars_step_matches_formula():
     p = torch.nn.Parameter(torch.tensor([[3.0, 4.0]]))  # ‖p‖ = 5
     b = torch.nn.Parameter(torch.tensor([1.0]))
     opt = LARS([{"params": [p]}, {"params": [b], "weight_decay": 0.0, "lars_exclude": True}], lr=0.5, momentum=0.0,
-               weight_decay=0.1, eta=0.02)
+               weight_decay=0.1, trust_coefficient=0.02)
     p.grad = torch.tensor([[0.0, 2.0]])  # ‖g‖ = 2
     b.grad = torch.tensor([4.0])
     opt.step()

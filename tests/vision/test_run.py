@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from monotheory.errors import ConfigError
-from monotheory.vision import probe_run
-from monotheory.vision.run import build_config, check_inputs, clear_stages
+from monotheory.vision import context
+from monotheory.vision.config import build_config
+from monotheory.vision.run import check_inputs, clear_stages
 
 
 def test_paper_preset_matches_the_authors_configs():
@@ -44,7 +45,7 @@ def test_force_clears_a_stage_and_everything_that_depends_on_it(tmp_path):
 def _ctx(tiny_folder, tmp_path, **top):
     cfg = build_config("smoke", "folder", {"data_root": str(tiny_folder), "out": str(tmp_path / "out"),
                                            "device": "cpu", **top})
-    ctx = probe_run.RunContext(cfg)
+    ctx = context.RunContext(cfg)
     enc = ctx.new_encoder("cl")
     ctx.encoder_path("cl").parent.mkdir(parents=True)
     torch.save(enc.state_dict(), ctx.encoder_path("cl"))
@@ -59,7 +60,7 @@ def test_feature_cache_is_keyed_by_everything_that_makes_the_features(tiny_folde
         builds.append(kw)
         return torch.zeros(len(ds), 4), torch.zeros(len(ds), dtype=torch.long)
 
-    monkeypatch.setattr(probe_run, "extract", fake_extract)
+    monkeypatch.setattr(context, "extract", fake_extract)
     ctx = _ctx(tiny_folder, tmp_path)
     ctx.features("cl", "val", 0.6)
     ctx.features("cl", "val", 0.6)

@@ -7,15 +7,15 @@ import torch
 
 from monotheory.errors import ConfigError
 from monotheory.vision.config import SAEConfig
-from monotheory.vision.sae import TopKSAE, normalized_mse, sae_codes, sae_stats, train_sae
+from monotheory.vision.sae import TopKSAE, TopKSAEConfig, normalized_mse, sae_codes, sae_stats, train_sae
 
 
 def test_exactly_k_nonzeros_without_postact_and_at_most_k_with_relu():
     x = torch.randn(50, 16, generator=torch.Generator().manual_seed(0))
-    ident = TopKSAE(16, 64, 5, postact="identity", seed=0)
+    ident = TopKSAE(TopKSAEConfig(d_in=16, n_latents=64, k=5, postact="identity", seed=0))
     with torch.no_grad():
         assert ((ident.encode(x) != 0).sum(1) == 5).all()
-        relu = TopKSAE(16, 64, 5, postact="relu", seed=0)
+        relu = TopKSAE(TopKSAEConfig(d_in=16, n_latents=64, k=5, postact="relu", seed=0))
         codes = relu.encode(x)
     assert ((codes != 0).sum(1) <= 5).all() and (codes >= 0).all()
 
@@ -42,7 +42,7 @@ def test_training_lowers_the_normalised_mse():
 
 
 def test_dead_latents_are_counted():
-    sae = TopKSAE(8, 20, 10, postact="identity", seed=0)
+    sae = TopKSAE(TopKSAEConfig(d_in=8, n_latents=20, k=10, postact="identity", seed=0))
     with torch.no_grad():  # latents 0..9 always win the top-k, 10..19 never fire
         sae.encoder.bias[:10] = 1e3
         sae.encoder.bias[10:] = -1e3

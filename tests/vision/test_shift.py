@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from monotheory.errors import ConfigError
+from monotheory.seeding import torch_generator
 from monotheory.vision import data as D
 from monotheory.vision import shift
-from monotheory.vision.shift import CORRUPTIONS, CorruptedDataset, _index_seed, corrupt, load_shift_roots
+from monotheory.vision.shift import CORRUPTIONS, CorruptedDataset, corrupt, load_shift_roots
 
 
 def pink_images(n: int, size: int, seed: int) -> torch.Tensor:
@@ -124,7 +125,7 @@ def test_corrupted_dataset(tiny_folder):
     assert not torch.equal(x0, cds[1][0])
     raw = (x0 * torch.tensor(std)[:, None, None] + torch.tensor(mean)[:, None, None])
     assert raw.min() > -1e-5 and raw.max() < 1 + 1e-5  # normalised after clipping to [0, 1]
-    g = torch.Generator().manual_seed(_index_seed(3, 0))
+    g = torch_generator(3, "corruption", 0)
     assert torch.allclose(raw, corrupt(val[0][0][None], "gaussian_noise", 5, generator=g)[0], atol=1e-5)
     _, normed, _ = D.load_datasets("folder", tiny_folder, eval_transform=D.eval_transform(32))
     with pytest.raises(ConfigError, match=r"base images as tensors in \[0, 1\]"):

@@ -1,4 +1,6 @@
-"""Linear probing of frozen features under label noise (train) and input noise (test), with a feature cache.
+"""What the stages of one ``run-imagenet`` run share: :class:`RunContext` (config, device, DDP info, data,
+encoders, the SAE, the feature cache and its keys) and :func:`config_record` (the part of the config written
+beside every result).
 
 Feature sets (the paper's Figure 1 columns): ``cl`` = the CL projector output, ``ncl`` = the NCL projector
 output (ReLU'd), ``sae`` = the top-k SAE codes of the L2-normalised CL output. Features are extracted once
@@ -6,74 +8,62 @@ and cached as ``features/<enc>_<split>_s<σ>_<key>.pt``, where ``key`` hashes ev
 them (:meth:`RunContext.feature_key`: the encoder file's size and mtime, data set and root, split, crop and
 resize, σ and noise kind, seed …), so a changed setting never reuses old features; the SAE codes are
 computed from the cached CL features. Input noise is added to the *normalised* image tensor at test time
-only (``X + σ·N(0, I)`` or ``X + σ·U[0, 1)``), seeded per batch, so every method sees the same noisy images.
-Training labels are corrupted with :func:`monotheory.noise.label_noise` (the same draw for every method);
-test labels stay clean.
+only (``X + σ·N(0, I)`` or ``X + σ·U[0, 1)``), seeded per batch (:func:`input_noise_seed`), so every method
+sees the same noisy images.
+
+Seeds: ``--seed`` is the one seed of a run; every random draw takes a named stream under it
+(:mod:`monotheory.seeding`): ``("augment", epoch, index, rank)`` per training image, ``("shuffle", epoch)``
+per epoch, ``("input-noise", σ, batch)`` per test batch, ``("label-noise", rate)`` per training noise rate
+(the same draw for every method), ``("corruption", index)`` per corrupted image. CL and NCL start from the
+same weights (``torch.manual_seed(seed)``). Same seed, same data, same CPU → bit-identical results.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import io
+import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from monotheory.config import check_choice
-from monotheory.encoder_spec import FeatureCache, extract  # noqa: F401  (moved there; re-exported)
+from monotheory.config import to_dict
+from monotheory.encoder_spec import FeatureCache, extract
 from monotheory.errors import ConfigError
-from monotheory.report import atomic_write_bytes
-from monotheory.vision.config import METHODS, ProbeConfig
-from monotheory.vision.summary import load_correct, save_correct  # noqa: F401
+from monotheory.vision.config import REGIME, RUNTIME_KEYS, RunConfig
 
 
 def sigma_key(sigma: float) -> str:
+    """The key of a test σ in result files (``f"{σ:g}"``)."""
     return f"{float(sigma):g}"
 
 
-def prepare(features: torch.Tensor, normalize: bool) -> torch.Tensor:
-    return F.normalize(features.float(), dim=1) if normalize else features.float()
+def config_record(cfg: RunConfig) -> dict:
+    """The part of the config that fixes the results (runtime keys and the output path left out)."""
+    d = json.loads(json.dumps(to_dict(cfg), default=list))
+    from monotheory.vision.config import FINETUNE_RUN_FIELDS
+
+    for k in FINETUNE_RUN_FIELDS:  # set per run by the stage, not settings of the run
+        d["finetune"].pop(k, None)
+    for k in (*RUNTIME_KEYS, "out"):
+        d.pop(k, None)
+    return d
 
 
-def feature_stats(features: torch.Tensor, labels: torch.Tensor) -> dict:
-    """Monosemanticity score and sparsity (share of |z| < 1e-2 after L2 normalisation) of a feature set."""
-    from monotheory.metrics import monosemanticity_score, near_zero_fraction
 
-    z = F.normalize(features.float(), dim=1)
-    return {"monosemanticity": float(monosemanticity_score(z, labels)), "sparsity": float(near_zero_fraction(z)),
-            "dim": int(features.shape[1])}
+def config_from_record(record: dict, **runtime) -> RunConfig:
+    """The :class:`RunConfig` of a :func:`config_record` (``config.json``'s ``config``) plus runtime keys and
+    ``out`` (e.g. ``stages=("sae",)``); used by ``monotheory verify --retrain`` to rerun a stage."""
+    from monotheory.vision.config import NESTED
 
+    def fields(d: dict) -> dict:  # to_dict's "_type" tags are not fields
+        return {k: v for k, v in d.items() if not k.startswith("_")}
 
-def probe_lr(cfg: ProbeConfig) -> float:
-    """The probe's lr: ``lr × batch_size / 256`` when ``scale_lr`` (solo-learn's linear-eval rule; one process)."""
-    return cfg.lr * cfg.batch_size / 256 if cfg.scale_lr else cfg.lr
-
-
-def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tuple[torch.Tensor, torch.Tensor]],
-                 num_classes: int, cfg: ProbeConfig, *, seed: int = 0, device="cpu") -> tuple[list, dict, object]:
-    """Fit one linear probe per training label-noise rate and score it on every test set.
-
-    ``train`` = (features, clean labels); ``tests`` maps σ-key → (features, labels). Returns (rows,
-    correct, clean_probe): rows ``[{noise_rate, realised_rate, train_acc_noisy, train_acc_clean,
-    test_acc: {σ: acc}}]``, ``correct[(rate, σ)]`` = per-test-sample 0/1 correctness (for paired
-    intervals), and the probe trained on clean labels (used for the shift stage).
-    """
-    from monotheory.evaluate import probe_grid
-    from monotheory.vision.linear_eval import make_probe as probe_for
-
-    def make_probe(rate):  # cosine or the authors' step schedule (ProbeConfig.schedule)
-        return probe_for(cfg, num_classes, probe_lr(cfg), seed=seed, device=device)
-
-    # the label-noise seed rule run-imagenet has always used, so earlier runs reproduce exactly
-    return probe_grid(train, tests, num_classes, noise_rates=cfg.noise_rates, noise_model=cfg.noise_model,
-                      noise_sampling=cfg.noise_sampling, make_probe=make_probe,
-                      label_seed=lambda rate: seed + int(round(rate * 1000)), normalize=cfg.normalize_features)
-
-
-# ------------------------------------------------------------------------------------------- run context
+    kw = {k: v for k, v in fields(record).items() if k not in NESTED}
+    for name, cls in NESTED.items():
+        kw[name] = cls(**fields(record.get(name, {})))
+    kw.update({k: v for k, v in runtime.items() if v is not None})
+    kw["progress"] = False
+    return RunConfig(**kw)
 
 
 class RunContext:
@@ -143,11 +133,12 @@ class RunContext:
                               f"{first} stage first (--stages {first},{stage})")
 
     def write_result(self, name: str, obj: dict) -> None:
+        """Write ``<name>.json`` (rank 0) with the method → regime map and the run's config record beside ``obj``."""
         from monotheory.report import atomic_write_json
-        from monotheory.vision.run import config_record
 
         if self.dist.is_main:
-            atomic_write_json(self.result_path(name), {**obj, "run_config": config_record(self.cfg)})
+            atomic_write_json(self.result_path(name), {**obj, "regimes": dict(REGIME),
+                                                       "run_config": config_record(self.cfg)})
 
     # -- data
     def _load(self):
@@ -205,13 +196,14 @@ class RunContext:
     # -- models
     def new_encoder(self, name: str):
         """A freshly initialised encoder (``cl`` or ``ncl``), seeded so that CL and NCL start from the same weights."""
-        from monotheory.vision.encoders import Encoder
+        from monotheory.vision.encoders import Encoder, EncoderConfig
 
         c = self.cfg
         with torch.random.fork_rng(devices=[]):  # restores the CPU generator only, so seed only that one
             torch.default_generator.manual_seed(c.seed)
-            return Encoder(c.arch, c.cifar_stem, c.proj_hidden, c.proj_out, nonneg=(name == "ncl"),
-                           proj_bn=c.proj_bn, crop_size=c.crop_size)
+            return Encoder(EncoderConfig(arch=c.arch, cifar_stem=c.cifar_stem, proj_hidden=c.proj_hidden,
+                                         proj_out=c.proj_out, nonneg=(name == "ncl"), proj_bn=c.proj_bn,
+                                         crop_size=c.crop_size))
 
     def encoder_path(self, name: str) -> Path:
         return self.ckpt_dir / f"encoder_{name}.pt"
@@ -270,69 +262,3 @@ class RunContext:
             x, y = self.features("cl", split, sigma, ds, stage)
             return sae_codes(self.load_sae(stage), x, normalize=self.cfg.sae.probe_input == "normalized"), y
         return self.features(method, split, sigma, ds, stage)
-
-
-# ------------------------------------------------------------------------------------------- the stages
-
-
-def run_probe_stage(ctx: RunContext) -> None:
-    """Linear probes of every method × training label-noise rate, scored at every test σ → ``probe.json``."""
-    if ctx.done("probe"):
-        return
-    cfg = ctx.cfg.probe
-    methods = [m for m in METHODS if m in ctx.cfg.methods]
-    for m in methods:
-        ctx.require("sae" if m == "sae" else f"pretrain_{m}", "probe")
-    results, correct = {}, {}
-    for m in methods:
-        ctx.log(f"probe {m}")
-        train = ctx.method_features(m, "train", 0.0)
-        tests = {sigma_key(s): ctx.method_features(m, "val", s) for s in cfg.sigmas}
-        stats = feature_stats(*tests[sigma_key(0.0)]) if sigma_key(0.0) in tests else feature_stats(*train)
-        rows, correct[m], clean = probe_method(train, tests, ctx.num_classes, cfg, seed=ctx.cfg.seed,
-                                               device=ctx.device)
-        _save_torch(ctx.ckpt_dir / f"probe_{m}.pt", clean)
-        results[m] = {"stats": stats, "rows": rows}
-        ctx.log(f"probe {m}: " + ", ".join(f"η={r['noise_rate']:g}: {r['test_acc']}" for r in rows))
-    save_correct(ctx.out / "probe_correct.npz", correct)
-    ctx.write_result("probe", {"methods": results, "num_classes": ctx.num_classes, "n_train": len(ctx.train_eval),
-                               "n_test": len(ctx.val), "dataset": ctx.cfg.dataset, "lr_effective": probe_lr(cfg),
-                               "config": dataclasses.asdict(cfg)})
-
-
-def _save_torch(path: Path, obj) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def run_shift_stage(ctx: RunContext) -> None:
-    """Each method's clean-label probe on the ``--shift`` folders and on seeded corruptions → ``shift.json``."""
-    from monotheory.vision.config import parse_shift
-    from monotheory.vision.shift import CORRUPTIONS, CorruptedDataset, load_shift_roots
-
-    if ctx.done("shift"):
-        return
-    ctx.require("probe", "shift")
-    sc = ctx.cfg.shift_eval
-    for name in sc.corruptions:
-        check_choice("corruption", name, CORRUPTIONS)
-    sets = dict(load_shift_roots(list(ctx.cfg.shift), ctx.class_names, ctx._load()["eval_tf"])) if ctx.cfg.shift \
-        else {}
-    kinds = {n: "folder" for n, _ in parse_shift(ctx.cfg.shift)}
-    d = ctx._load()
-    for name in sc.corruptions:
-        for sev in sc.severities:
-            sets[f"{name}-{sev}"] = CorruptedDataset(d["val_raw"], name, sev, d["mean"], d["std"], ctx.cfg.seed)
-            kinds[f"{name}-{sev}"] = "corruption"
-    methods = [m for m in METHODS if m in ctx.cfg.methods]
-    out = {}
-    for set_name, ds in sets.items():
-        out[set_name] = {"kind": kinds[set_name], "n": len(ds), "acc": {}}
-        for m in methods:
-            probe = torch.load(ctx.ckpt_dir / f"probe_{m}.pt", weights_only=False)
-            x, y = ctx.method_features(m, f"shift-{set_name}", 0.0, ds=ds, stage="shift")
-            pred = torch.as_tensor(np.asarray(probe.predict(prepare(x, ctx.cfg.probe.normalize_features)))).long()
-            out[set_name]["acc"][m] = float((pred.cpu() == y.long()).float().mean()) if len(y) else float("nan")
-        ctx.log(f"shift {set_name}: {out[set_name]['acc']}")
-    ctx.write_result("shift", {"sets": out, "config": dataclasses.asdict(sc)})
