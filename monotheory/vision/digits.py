@@ -31,6 +31,41 @@ METHODS = ("cl", "sae", "ncl")
 PLATEAU_POINTS = 2.0
 
 
+def write_digits_folder(root: str | Path, size: int = 32, keep_every: int = 1) -> Path:
+    """The built-in digits split (:func:`monotheory.vision.data.digits_arrays`: 1,433 train / 364 val, every 5th
+    image of a class to val) written as an ImageFolder ``root/{train,val}/d<k>/<i>.png``, RGB, ``size`` px.
+
+    For code that needs files (``--dataset folder``, ``monotheory probe``, the LoRA experiment): the images and
+    the split are those of ``--dataset digits``. ``keep_every`` > 1 keeps every ``keep_every``-th image of each
+    split (a small copy for tests). Written once, atomically (into ``<root>.tmp``, then renamed); an existing
+    ``root`` with ``train/`` and ``val/`` is returned as it is.
+    """
+    import os
+    import shutil
+
+    from PIL import Image
+
+    from monotheory.config import check_int
+    from monotheory.vision.data import digits_arrays
+
+    check_int("size", size, 8)
+    check_int("keep_every", keep_every, 1)
+    root = Path(root)
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        return root
+    tmp = root.with_name(root.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    xtr, ytr, xva, yva = digits_arrays(size)
+    for split, xs, ys in (("train", xtr, ytr), ("val", xva, yva)):
+        for i, (img, y) in enumerate(zip(xs[::keep_every], ys[::keep_every], strict=True)):
+            d = tmp / split / f"d{y}"
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(d / f"{i:04d}.png")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, root)
+    return root
+
+
 def run_args(seed: int, out: Path, extra: list[str], preset: str = "digits") -> list[str]:
     return [sys.executable, "-m", "monotheory", "run-imagenet", "--dataset", "digits", "--preset", preset,
             "--device", "cpu", "--threads", "1", "--quiet", "--seed", str(seed), "--out", str(out), *extra]
