@@ -75,23 +75,32 @@ CLEAN_ONLY = ["--stages", "pretrain,probe", "--probe-noise-rates", "0", "--probe
 # the runs that decide the NCL clean gap: name → (preset, extra options) — under-training of the digits preset
 # (5 epochs; 100 epochs are the plateau runs), the mass term (weight 0 instead of the authors' 1), the projector
 # (BatchNorm in its hidden layer), and the setting of the original observation (smoke preset: tiny CNN, 32-px
-# crops, projector with BatchNorm, no mass term) at 5 and 20 epochs; every seed
+# crops, projector with BatchNorm, no mass term) at 5 and 20 epochs, and on the 32-px ImageFolder copy where the
+# gap was first seen ("{out}" is the experiment folder); every seed
 GAP_VARIANTS = {
     "e5": ("digits", ["--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY]),
     "mass0": ("digits", ["--mass-alpha", "0", "--methods", "ncl", *CLEAN_ONLY]),
     "projbn": ("digits", ["--proj-bn", "--methods", "cl,ncl", *CLEAN_ONLY]),
     "smoke_e5": ("smoke", ["--train-fraction", "1", "--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY]),
     "smoke_e20": ("smoke", ["--train-fraction", "1", "--epochs", "20", "--methods", "cl,ncl", *CLEAN_ONLY]),
+    "folder32_e5": ("smoke", ["--dataset", "folder", "--data-root", "{out}/digits32", "--train-fraction", "1",
+                              "--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY]),
 }
 GAP_LABELS = {"e5": "digits preset, 5 epochs", "mass0": "digits preset, mass term 0 (NCL; CL of the main run)",
               "projbn": "digits preset, BatchNorm in the projector", "smoke_e5": "smoke preset (tiny CNN), 5 epochs",
-              "smoke_e20": "smoke preset (tiny CNN), 20 epochs"}
+              "smoke_e20": "smoke preset (tiny CNN), 20 epochs",
+              "folder32_e5": "smoke preset, 5 epochs, 32-px ImageFolder copy (the first observation)"}
 
 
 def gap_jobs(out: Path, seeds) -> list:
-    return [(run_args(s, out / "gap" / v / f"seed{s}", extra, preset), out / "gap" / v / f"seed{s}")
+    """The NCL-gap runs not yet done (writing the 32-px digits ImageFolder first when one of them needs it)."""
+    jobs = [(run_args(s, out / "gap" / v / f"seed{s}", [a.replace("{out}", str(out)) for a in extra], preset),
+             out / "gap" / v / f"seed{s}")
             for v, (preset, extra) in GAP_VARIANTS.items() for s in seeds
             if not (out / "gap" / v / f"seed{s}" / "probe.json").exists()]
+    if any(str(out / "digits32") in cmd for cmd, _ in jobs):
+        write_digits_folder(out / "digits32", size=32)
+    return jobs
 
 
 def ncl_gap(out: str | Path, seeds) -> dict:

@@ -133,3 +133,18 @@ def test_digits_experiment_reaches_a_plateau(tmp_path):
         assert res["plateau"][m]["plateau"], (m, res["plateau"][m])
         assert res["cells"]["label noise 0"][m]["mean"] > 0.8, m  # chance is 10 %
     print((out / "digits.md").read_text())
+
+
+def test_ncl_gap_jobs_cover_every_variant_and_write_the_folder_copy(tmp_path, monkeypatch):
+    """`--ncl-gap` plans one run per variant and seed; the first-observation variant gets its 32-px folder."""
+    from monotheory.vision import digits
+
+    written = []
+    monkeypatch.setattr(digits, "write_digits_folder", lambda root, size: written.append((root, size)))
+    jobs = digits.gap_jobs(tmp_path, [0, 1])
+    assert len(jobs) == 2 * len(digits.GAP_VARIANTS)
+    folder = [cmd for cmd, out in jobs if out.parent.name == "folder32_e5"]
+    assert len(folder) == 2 and all(cmd[cmd.index("--data-root") + 1] == str(tmp_path / "digits32") for cmd in folder)
+    assert all(cmd[len(cmd) - 1 - cmd[::-1].index("--dataset") + 1] == "folder" for cmd in folder)  # the last wins
+    assert written == [(tmp_path / "digits32", 32)]
+    assert all("{out}" not in " ".join(cmd) for cmd, _ in jobs)
