@@ -5,7 +5,8 @@ alignment; none of that runs here).
 Pipeline (``monotheory lora-digits``, or ``python -m monotheory.lora.digits``):
 
 1. the digits (1,797 8×8 images, 10 classes) are written as an ImageFolder (``image_size`` px RGB, 16 by
-   default, every 5th image of a class to ``val``), as ``tests/vision/test_digits.py`` does (there at 32 px);
+   default) by :func:`monotheory.vision.digits.write_digits_folder`: the split of ``--dataset digits`` (every
+   5th image of a class to ``val``);
 2. a CL (SimCLR) encoder is pretrained with ``run-imagenet --dataset folder --preset smoke --stages pretrain``
    (the narrow TinyResNet, crops of ``image_size``; resumed if already there);
 3. for each label-noise rate η, seed and method, :func:`monotheory.vision.finetune.finetune` trains a linear
@@ -44,6 +45,7 @@ from monotheory.config import (
     to_dict,
 )
 from monotheory.errors import ConfigError
+from monotheory.vision.digits import write_digits_folder
 
 METHODS = ("full", "lora", "monolora")
 PAIRS = (("monolora", "lora"), ("monolora", "full"), ("lora", "full"))
@@ -104,34 +106,6 @@ class LoRADigitsConfig:
         check_int("batch_size", self.batch_size, minimum=2)
         check_choice("device", self.device, ("cpu", "cuda"))
         check_int("threads", self.threads, minimum=0)
-
-
-def write_digits_folder(root: Path, size: int = 32, val_every: int = 5) -> Path:
-    """``root/{train,val}/d<k>/<i>.png`` from scikit-learn's digits; every ``val_every``-th image of a class
-    goes to val. Written once (atomically: into a temporary folder, then renamed)."""
-    import os
-    import shutil
-
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    root = Path(root)
-    if (root / "train").is_dir() and (root / "val").is_dir():
-        return root
-    tmp = root.with_name(root.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    digits = load_digits()
-    counts = np.zeros(10, int)
-    for img, y in zip(digits.images, digits.target, strict=True):
-        split = "val" if counts[y] % val_every == 0 else "train"
-        counts[y] += 1
-        d = tmp / split / f"d{y}"
-        d.mkdir(parents=True, exist_ok=True)
-        pil = Image.fromarray((img * 255 / 16).astype(np.uint8)).resize((size, size), Image.BILINEAR)
-        pil.convert("RGB").save(d / f"{counts[y]:04d}.png")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, root)
-    return root
 
 
 def _freeze_bn_stats(backbone):

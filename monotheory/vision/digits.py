@@ -31,29 +31,76 @@ METHODS = ("cl", "sae", "ncl")
 PLATEAU_POINTS = 2.0
 
 
+def write_digits_folder(root: str | Path, size: int = 32, keep_every: int = 1) -> Path:
+    """The built-in digits split (:func:`monotheory.vision.data.digits_arrays`: 1,433 train / 364 val, every 5th
+    image of a class to val) written as an ImageFolder ``root/{train,val}/d<k>/<i>.png``, RGB, ``size`` px.
+
+    For code that needs files (``--dataset folder``, ``monotheory probe``, the LoRA experiment): the images and
+    the split are those of ``--dataset digits``. ``keep_every`` > 1 keeps every ``keep_every``-th image of each
+    split (a small copy for tests). Written once, atomically (into ``<root>.tmp``, then renamed); an existing
+    ``root`` with ``train/`` and ``val/`` is returned as it is.
+    """
+    import os
+    import shutil
+
+    from PIL import Image
+
+    from monotheory.config import check_int
+    from monotheory.vision.data import digits_arrays
+
+    check_int("size", size, 8)
+    check_int("keep_every", keep_every, 1)
+    root = Path(root)
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        return root
+    tmp = root.with_name(root.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    xtr, ytr, xva, yva = digits_arrays(size)
+    for split, xs, ys in (("train", xtr, ytr), ("val", xva, yva)):
+        for i, (img, y) in enumerate(zip(xs[::keep_every], ys[::keep_every], strict=True)):
+            d = tmp / split / f"d{y}"
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(d / f"{i:04d}.png")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, root)
+    return root
+
+
 def run_args(seed: int, out: Path, extra: list[str], preset: str = "digits") -> list[str]:
     return [sys.executable, "-m", "monotheory", "run-imagenet", "--dataset", "digits", "--preset", preset,
             "--device", "cpu", "--threads", "1", "--quiet", "--seed", str(seed), "--out", str(out), *extra]
 
 
 CLEAN_ONLY = ["--stages", "pretrain,probe", "--probe-noise-rates", "0", "--probe-sigmas", "0"]
-# the runs that decide the NCL clean gap: name → (preset, extra options, all seeds?) — under-training (5
-# epochs), the mass term (weight 0 instead of the authors' 1), the projector (BatchNorm in its hidden layer),
-# and the original observation (smoke preset: tiny CNN, 32 px, projector with BatchNorm, no mass term) at 5 and
-# 15 epochs (first seed only: a CNN costs ~10x the MLP here)
+# the runs that decide the NCL clean gap: name → (preset, extra options) — under-training of the digits preset
+# (5 epochs; 100 epochs are the plateau runs), the mass term (weight 0 instead of the authors' 1), the projector
+# (BatchNorm in its hidden layer), and the setting of the original observation (smoke preset: tiny CNN, 32-px
+# crops, projector with BatchNorm, no mass term) at 5 and 20 epochs, and on the 32-px ImageFolder copy where the
+# gap was first seen ("{out}" is the experiment folder); every seed
 GAP_VARIANTS = {
-    "e5": ("digits", ["--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY], True),
-    "mass0": ("digits", ["--mass-alpha", "0", "--methods", "ncl", *CLEAN_ONLY], True),
-    "projbn": ("digits", ["--proj-bn", "--methods", "cl,ncl", *CLEAN_ONLY], True),
-    "smoke_e5": ("smoke", ["--train-fraction", "1", "--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY], False),
-    "smoke_e15": ("smoke", ["--train-fraction", "1", "--epochs", "15", "--methods", "cl,ncl", *CLEAN_ONLY], False),
+    "e5": ("digits", ["--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY]),
+    "mass0": ("digits", ["--mass-alpha", "0", "--methods", "ncl", *CLEAN_ONLY]),
+    "projbn": ("digits", ["--proj-bn", "--methods", "cl,ncl", *CLEAN_ONLY]),
+    "smoke_e5": ("smoke", ["--train-fraction", "1", "--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY]),
+    "smoke_e20": ("smoke", ["--train-fraction", "1", "--epochs", "20", "--methods", "cl,ncl", *CLEAN_ONLY]),
+    "folder32_e5": ("smoke", ["--dataset", "folder", "--data-root", "{out}/digits32", "--train-fraction", "1",
+                              "--epochs", "5", "--methods", "cl,ncl", *CLEAN_ONLY]),
 }
+GAP_LABELS = {"e5": "digits preset, 5 epochs", "mass0": "digits preset, mass term 0 (NCL; CL of the main run)",
+              "projbn": "digits preset, BatchNorm in the projector", "smoke_e5": "smoke preset (tiny CNN), 5 epochs",
+              "smoke_e20": "smoke preset (tiny CNN), 20 epochs",
+              "folder32_e5": "smoke preset, 5 epochs, 32-px ImageFolder copy (the first observation)"}
 
 
 def gap_jobs(out: Path, seeds) -> list:
-    return [(run_args(s, out / "gap" / v / f"seed{s}", extra, preset), out / "gap" / v / f"seed{s}")
-            for v, (preset, extra, every) in GAP_VARIANTS.items() for s in (seeds if every else seeds[:1])
+    """The NCL-gap runs not yet done (writing the 32-px digits ImageFolder first when one of them needs it)."""
+    jobs = [(run_args(s, out / "gap" / v / f"seed{s}", [a.replace("{out}", str(out)) for a in extra], preset),
+             out / "gap" / v / f"seed{s}")
+            for v, (preset, extra) in GAP_VARIANTS.items() for s in seeds
             if not (out / "gap" / v / f"seed{s}" / "probe.json").exists()]
+    if any(str(out / "digits32") in cmd for cmd, _ in jobs):
+        write_digits_folder(out / "digits32", size=32)
+    return jobs
 
 
 def ncl_gap(out: str | Path, seeds) -> dict:
@@ -62,16 +109,21 @@ def ncl_gap(out: str | Path, seeds) -> dict:
     out = Path(out)
     rows = {}
     main = {m: [_probe_acc(out / f"seed{s}", m, 0.0, "0") for s in seeds] for m in ("cl", "ncl")}
-    rows["main (100 epochs, mass 1)"] = {"cl": main["cl"], "ncl": main["ncl"]}
-    for v, (_, _, every) in GAP_VARIANTS.items():
-        ss = [s for s in (seeds if every else seeds[:1]) if (out / "gap" / v / f"seed{s}" / "probe.json").exists()]
+    epochs = json.loads((out / f"seed{seeds[0]}" / "config.json").read_text())["config"]["pretrain"]["epochs"]
+    rows[f"digits preset, {epochs} epochs, mass term 1 (main run)"] = main
+    half = [out / "half" / f"seed{s}" for s in seeds]
+    if all((h / "probe.json").exists() for h in half):
+        rows[f"digits preset, {max(1, epochs // 2)} epochs (plateau runs)"] = {
+            m: [_probe_acc(h, m, 0.0, "0") for h in half] for m in ("cl", "ncl")}
+    for v in GAP_VARIANTS:
+        ss = [s for s in seeds if (out / "gap" / v / f"seed{s}" / "probe.json").exists()]
         if not ss:  # the seeds that finished (the report says how many)
             continue
         dirs = [out / "gap" / v / f"seed{s}" for s in ss]
         ncl = [_probe_acc(d, "ncl", 0.0, "0") for d in dirs]
         cl = [main["cl"][list(seeds).index(s)] for s in ss] if v == "mass0" else [
             _probe_acc(d, "cl", 0.0, "0") for d in dirs]
-        rows[v] = {"cl": cl, "ncl": ncl}
+        rows[GAP_LABELS[v]] = {"cl": cl, "ncl": ncl}
     res = {}
     for name, r in rows.items():
         res[name] = {"cl": _cell(r["cl"]), "ncl": _cell(r["ncl"]), "seeds": len(r["cl"])}

@@ -4,35 +4,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-
-def write_digits_folder(root: Path, size: int = 32, keep_every: int = 6, val_every: int = 4) -> Path:
-    """A subset of the digits (every ``keep_every``-th image) as ``root/{train,val}/d<k>/<i>.png``."""
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    counts = np.zeros(10, int)
-    for i, (img, y) in enumerate(zip(digits.images, digits.target, strict=True)):
-        if i % keep_every:
-            continue
-        split = "val" if counts[y] % val_every == 0 else "train"
-        counts[y] += 1
-        d = root / split / f"d{y}"
-        d.mkdir(parents=True, exist_ok=True)
-        pil = Image.fromarray((img * 255 / 16).astype(np.uint8)).resize((size, size), Image.BILINEAR)
-        pil.convert("RGB").save(d / f"{counts[y]:04d}.png")
-    return root
+from monotheory.vision.digits import write_digits_folder
 
 
 @pytest.fixture(scope="module")
 def digits_root(tmp_path_factory):
-    return write_digits_folder(tmp_path_factory.mktemp("digits_folder"))
+    # every 6th image of the built-in digits split (239 train / 61 val), 32 px
+    return write_digits_folder(tmp_path_factory.mktemp("digits_folder") / "digits", size=32, keep_every=6)
 
 
 def small_encoder():
