@@ -165,6 +165,8 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("theory", ["--sparsity", "0.2", "--sigma", "1e308"], "1e+308"),
         ("theory", ["--sparsity", "0.2", "--out", f], f), ("theory", ["--sparsity", "0.2", "--out", ""], "''"),
         ("theory", ["--sparsity", "0.2", "--noise-rate", "1.5"], "1.5"),
+        ("theory", ["--sparsity", "0.2", "--noise-rate", "0.5"], "noise_rate = 0.5 is outside [0, 0.5) for flip"),
+        ("theory", ["--sparsity", "0.2", "--noise-rate", "1", "--noise-model", "one_sided"], "one_sided"),
         ("theory", ["--sparsity", "0.2", "--weights", "1"], "1"), ("theory", ["--sparsity", "0.2", "--weights", "0,1"], "0"),
         ("theory", ["--sparsity", "0.2", "--weights", "nan,1"], "nan"), ("theory", ["--sparsity", "0.2", "--weights", "a,b"], "a,b"),
         ("theory", ["--sparsity", "0.2", "--weights", "1,2,3"], "3"),
@@ -197,6 +199,7 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("run-imagenet", ["--shift-corruptions", "bogus"], "bogus"), ("run-imagenet", ["--device", "cuda9"], "cuda9"),
         # probe (feature files of 3 classes in the base settings; --run/--encoder cases replace them)
         ("probe", ["--train", str(tmp / "nowhere.npz")], "nowhere.npz"), ("probe", ["--test", f], f),
+        ("probe", ["--noise-rates", "0,0.7"], "noise_rate = 0.7 is outside [0, 0.6667) for flip label noise with 3"),
         ("probe", ["--shift", "bad"], "bad"), ("probe", ["--shift", f"s={tmp / 'nowhere.npz'}"], "nowhere.npz"),
         ("probe", ["--encoder", "torchvision:resnet18"], "both --encoder and --data-root"),
         ("probe", ["--encoder", "torchvision:resnet18", "--data-root", two, "--train", str(d["tr"])], "exactly one"),
