@@ -124,24 +124,29 @@ def _backend(name: str):
 
 
 class _Draws:
-    """One chunk's random numbers (see :mod:`monotheory.theory.mc_kernel` for their order), in reused arrays."""
+    """The random numbers of one chunk, or of a run of consecutive chunks (see :mod:`monotheory.theory.mc_kernel`
+    for their order within a chunk), in reused arrays of ``rows`` rows."""
 
-    def __init__(self, chunk: int, d: int, coin: bool, flip: bool, gauss: bool):
-        self.u = np.empty((chunk, d))
-        self.coin = np.empty(chunk) if coin else None
-        self.flip = np.empty(chunk) if flip else None
-        self.gauss = np.empty((chunk, 2)) if gauss else None
-        self.zeros, self.zeros2 = np.zeros(chunk), np.zeros((chunk, 2))  # inert stand-ins for the kernel
+    def __init__(self, rows: int, d: int, coin: bool, flip: bool, gauss: bool):
+        self.u = np.empty((rows, d))
+        self.coin = np.empty(rows) if coin else None
+        self.flip = np.empty(rows) if flip else None
+        self.gauss = np.empty((rows, 2)) if gauss else None
         self.n = 0
 
-    def fill(self, rng: np.random.Generator, n: int) -> _Draws:
-        self.n = n
-        rng.random(out=self.u[:n])
-        for a in (self.coin, self.flip):
-            if a is not None:
-                rng.random(out=a[:n])
-        if self.gauss is not None:
-            rng.standard_normal(out=self.gauss[:n])
+    def fill(self, rng: np.random.Generator, *sizes: int) -> _Draws:
+        """Draw chunks of ``sizes`` rows one after another (each chunk's draws in the order of the module
+        doc), stored back to back: the same numbers as filling one chunk at a time."""
+        o = 0
+        for n in sizes:
+            rng.random(out=self.u[o:o + n])
+            for a in (self.coin, self.flip):
+                if a is not None:
+                    rng.random(out=a[o:o + n])
+            if self.gauss is not None:
+                rng.standard_normal(out=self.gauss[o:o + n])
+            o += n
+        self.n = o
         return self
 
     def args(self) -> tuple:
@@ -151,15 +156,17 @@ class _Draws:
                 None if self.flip is None else self.flip[:n], None if self.gauss is None else self.gauss[:n])
 
     def kernel_args(self) -> tuple:
-        """Kernel arguments (u, rest_u, rest_col, coin, flip, gauss); zeros stand in for unused draws."""
+        """Kernel arguments (u flat, rest, coin, flip, gauss flat); None for draws a setting does not need."""
         n = self.n
         u = self.u[:n]
-        if u.shape[1] == 2:
-            rest, col = u, 1
-        else:
-            rest, col = u[:, 1:].max(axis=1).reshape(-1, 1), 0
-        pick = lambda a, z: z[:n] if a is None else a[:n]  # noqa: E731
-        return u, rest, col, pick(self.coin, self.zeros), pick(self.flip, self.zeros), pick(self.gauss, self.zeros2)
+        rest = None
+        if u.shape[1] > 2:  # the kernel reads rows of two: copy the first two columns, pass max u[:, 1:]
+            rest = u[:, 1:].max(axis=1)
+            u = np.ascontiguousarray(u[:, :2])
+        coin = None if self.coin is None else self.coin[:n]
+        flip = None if self.flip is None else self.flip[:n]
+        gauss = None if self.gauss is None else self.gauss[:n].reshape(-1)
+        return u.reshape(-1), rest, coin, flip, gauss
 
 
 def _sampler_output(name: str, y: np.ndarray, out) -> np.ndarray:
@@ -201,6 +208,42 @@ def _two_cores() -> bool:
         return (os.cpu_count() or 1) > 1
 
 
+HANDOFF_ROWS = 1 << 17  # rows per kernel call (whole chunks): amortises the call and the thread round trip
+
+
+def _kernel_loop(kern, rng, samples, chunk, n_features, flags, consts, power, hist, hmeta, bar) -> int:
+    """The Numba path; returns the kept count. NumPy draws a group of consecutive chunks (the same numbers, in
+    the same order, as the NumPy path) while the kernel, which releases the GIL, runs on the previous group
+    in a worker thread; one kernel call per group of about :data:`HANDOFF_ROWS` rows keeps the per-call cost
+    small against the draws. One core: the same work in turn. Only the kernel writes ``power`` and ``hist``."""
+    n_chunks = -(-samples // chunk)
+    group = max(1, HANDOFF_ROWS // chunk)
+    rows = min(group * chunk, samples)
+    pair = [_Draws(rows, n_features, *flags), _Draws(rows, n_features, *flags)]
+
+    def fill(j: int) -> _Draws:  # group j: chunks j·group … (j + 1)·group − 1
+        idx = range(j * group, min((j + 1) * group, n_chunks))
+        return pair[j % 2].fill(rng, *(min(chunk, samples - i * chunk) for i in idx))
+
+    def run(j: int, draws: _Draws) -> int:
+        return kern(*draws.kernel_args(), *consts, j * group * chunk, power, hist, hmeta)
+
+    n_groups, kept = -(-n_chunks // group), 0
+    overlap = _two_cores()
+    draws = fill(0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for j in range(n_groups):
+            job = pool.submit(run, j, draws) if overlap else None
+            if not overlap:
+                kept += run(j, draws)
+            nxt = fill(j + 1) if j + 1 < n_groups else None
+            if overlap:
+                kept += job.result()
+            bar.update(draws.n)
+            draws = nxt
+    return kept
+
+
 def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_rule: str = "drop",
                 noise_rate: float = 0.0, noise_model: str = "flip", sigma: float = 0.0,
                 n_features: int = 2, chunk: int = DEFAULT_CHUNK, features=FEATURES, threshold: bool = False,
@@ -212,7 +255,7 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
     ``seed``: int or ``numpy.random.Generator``. ``samples`` draws are made in chunks of ``chunk`` rows
     (the default stays in cache; the chunking fixes the order of the random numbers, so a seed and a chunk
     size give the same result on every rerun and on either backend, up to the order of floating-point sums).
-    ``backend``: ``numba`` (a fused kernel; NumPy draws the next chunk on a second thread meanwhile),
+    ``backend``: ``numba`` (a fused kernel; NumPy draws the next chunks on a second thread meanwhile),
     ``numpy`` (pure NumPy), ``auto`` (``numba`` when installed). ``progress``: a tqdm bar on stderr (None:
     only when stderr is a terminal and there are ≥ 10 chunks of ≥ 2^15 rows).
     ``criteria``: registered moment criteria (:mod:`monotheory.theory.registry`) to estimate as well.
@@ -269,22 +312,8 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
                                                     hist if threshold else None, hmeta, buf, relabel)
                 bar.update(n)
         else:
-            pair = [_Draws(chunk, n_features, *flags), _Draws(chunk, n_features, *flags)]
-            pair[0].fill(rng, size(0))
-            overlap = _two_cores()
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                for i, n in ((i, size(i)) for i in range(n_chunks)):
-                    args = (*pair[i % 2].kernel_args(), *consts, i * chunk, power, hist, hmeta, threshold)
-                    if overlap:  # kernel on the worker thread (it releases the GIL) while NumPy draws
-                        job = pool.submit(kern, *args)
-                        if i + 1 < n_chunks:
-                            pair[(i + 1) % 2].fill(rng, size(i + 1))
-                        kept_total += job.result()
-                    else:
-                        kept_total += kern(*args)
-                        if i + 1 < n_chunks:
-                            pair[(i + 1) % 2].fill(rng, size(i + 1))
-                    bar.update(n)
+            kept_total = _kernel_loop(kern, rng, samples, chunk, n_features, flags, consts, power,
+                                      hist if threshold else None, hmeta, bar)
     out = {"n_draws": samples, "n_kept": kept_total}
     for fi, f in enumerate(FEATURES):
         if f not in features:

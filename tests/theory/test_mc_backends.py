@@ -157,3 +157,18 @@ def test_a_broken_sampler_is_refused_before_any_work(sampler, match):
         registry.register_noise_model("broken", sampler=sampler)
         with pytest.raises(ConfigError, match=match):
             monte_carlo(0.3, 10**9, 1, noise_rate=0.2, noise_model="broken")
+
+
+def test_kernel_groups_of_chunks_give_the_numpy_paths_numbers(monkeypatch):
+    """The Numba path hands the kernel groups of whole chunks (HANDOFF_ROWS rows): with several groups, a
+    ragged last chunk and every optional draw, it must consume the NumPy path's numbers in the same order and
+    fill the same histogram batches (row index mod N_BATCHES across group boundaries)."""
+    pytest.importorskip("numba", reason="numba not installed: the accelerated Monte Carlo path is not tested")
+    from monotheory.theory import montecarlo
+
+    monkeypatch.setattr(montecarlo, "HANDOFF_ROWS", 3 * 7_001)
+    kw = dict(noise_rate=0.2, sigma=0.05, tie_rule="random", n_features=3, threshold=True, chunk=7_001)
+    fast = monte_carlo(0.3, 50_000, 5, backend="numba", **kw)
+    slow = monte_carlo(0.3, 50_000, 5, backend="numpy", **kw)
+    assert fast["n_kept"] == slow["n_kept"]
+    _same(fast, slow, MOMENT_KEYS + ("threshold_error",))
