@@ -72,6 +72,7 @@ from monotheory.toy import (  # noqa: F401 (re-exported)
     REGIMES,
     TOPK_REGIMES,
 )
+from monotheory.toy import fused as _fused
 
 
 def importance_weights(n: int, kind: str = "uniform", decay: float = 0.9) -> torch.Tensor:
@@ -103,7 +104,7 @@ class FeatureSampler:
     uniforms (so a poly and a mono model with seed 3 are trained on the same data: a paired comparison),
     and an instance's data does not depend on which other instances are in the batch — which is what
     makes a batched run equal to a single-instance run with the same seed. There is one ``torch.rand`` call
-    per distinct seed and step (not per instance), then one gather and one fused clamp.
+    per distinct seed and step (not per instance), then one gather and one fused clamp per instance.
     """
 
     def __init__(self, n: int, seeds: Sequence[int], sparsities: Sequence[float], *, offset: int = 0,
@@ -114,39 +115,44 @@ class FeatureSampler:
             check_sparsity("sparsity", s)
         self.n, self.device = n, torch.device(device)
         self.unique = sorted(set(int(s) for s in seeds))
-        # features are computed once per distinct (seed, sparsity) and then gathered to the instances:
-        # one pass over the (I, batch, n) block instead of four
-        groups = sorted(set((int(s), float(p)) for s, p in zip(seeds, sparsities, strict=True)))
-        self.group_seed = torch.tensor([self.unique.index(g[0]) for g in groups], device=self.device)
-        self.group_sparsity = torch.tensor([g[1] for g in groups], device=self.device).view(-1, 1, 1)
-        self.index = torch.tensor([groups.index((int(s), float(p))) for s, p in zip(seeds, sparsities, strict=True)],
-                                  device=self.device)
-        self.identity = len(groups) == len(seeds) and bool((self.index == torch.arange(len(seeds))).all())
+        # per instance: its row of the uniforms block and its sparsity (the trainer's fused gather)
+        self.instance_seed = torch.tensor([self.unique.index(int(s)) for s in seeds], device=self.device)
+        self.instance_sparsity = torch.tensor([float(p) for p in sparsities], device=self.device)
         # `offset` separates the training stream from e.g. the probe-data stream of the same seed: the named
         # stream ("toy", "features", offset) of each seed (monotheory.seeding; no arithmetic on seeds)
         self.generators = [torch_generator(s, "toy", "features", int(offset), device=self.device)
                            for s in self.unique]
 
-    def uniforms(self, batch: int) -> torch.Tensor:
-        """Uniforms of shape (distinct seeds, batch, n)."""
-        u = torch.empty(len(self.unique), batch, self.n, device=self.device)
-        for j, g in enumerate(self.generators):  # one call per distinct seed (≤ #seeds), not per instance
-            u[j].uniform_(generator=g)
+    def uniforms(self, batch: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Uniforms of shape (distinct seeds, batch, n): one call per distinct seed (≤ #seeds), not per
+        instance. ``out``: a tensor of that shape to fill instead of a new one."""
+        shape = (len(self.unique), batch, self.n)
+        u = out if out is not None and out.shape == shape else torch.empty(shape, device=self.device)
+        self.fill_uniforms(u)
         return u
 
-    def grouped(self, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Features of each distinct (seed, sparsity) group, (groups, batch, n), and the group of each
-        instance, (I,) (None when instance k is group k). The trainer gathers a few instances at a time from
-        it, so the (I, batch, n) block is never written out whole."""
-        u = self.uniforms(batch)
-        if len(self.unique) > 1 or self.group_seed.numel() > 1:
-            u = u.index_select(0, self.group_seed)
-        return spike_and_uniform(u, self.group_sparsity), None if self.identity else self.index
+    def fill_uniforms(self, u: torch.Tensor, rows: Sequence[int] | None = None) -> None:
+        """Fill rows ``rows`` (default: all) of a uniforms block from their seeds' generators. Each row has
+        its own generator, so rows can be filled by different threads without changing the numbers."""
+        for j in range(len(self.unique)) if rows is None else rows:
+            u[j].uniform_(generator=self.generators[j])
+
+    def features(self, u: torch.Tensor, instances: slice = slice(None), out: torch.Tensor | None = None) -> torch.Tensor:
+        """Features (instances, batch, n) of the ``instances`` slice from a block of :meth:`uniforms`: each
+        instance's seed row, through :func:`spike_and_uniform` at its sparsity (one fused pass with Numba, into
+        ``out`` when it has the right shape)."""
+        rows, s = self.instance_seed[instances], self.instance_sparsity[instances].view(-1, 1, 1)
+        if u.device.type == "cpu" and _fused.available():
+            if out is None or out.shape != (len(rows), *u.shape[1:]):
+                out = torch.empty(len(rows), *u.shape[1:], device=u.device)
+            _fused.kernels()[3](u.numpy(), rows.numpy(), (1 / (1 - s)).view(-1).numpy(),
+                                (-s / (1 - s)).view(-1).numpy(), out.numpy())
+            return out
+        return spike_and_uniform(u.index_select(0, rows), s)
 
     def __call__(self, batch: int) -> torch.Tensor:
         """Features of shape (I, batch, n)."""
-        x, index = self.grouped(batch)
-        return x if index is None else x.index_select(0, index)
+        return self.features(self.uniforms(batch))
 
 
 class ToyModel(nn.Module):
@@ -244,15 +250,25 @@ class ToyModel(nn.Module):
         return rec + self.l1 * h.abs().sum(-1).mean(-1)
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor, *, with_loss: bool = True, instances: slice = slice(None)):
+    def loss_and_grads(self, x: torch.Tensor, *, with_loss: bool = True, instances: slice = slice(None),
+                       fused: bool | None = None, buffers: dict | None = None):
         """Per-instance loss (or None) and the gradients of its sum w.r.t. W and b, by hand, for the
         ``instances`` slice (x holds that slice's data).
+
+        ``fused``: the elementwise stages as one-pass Numba kernels (:mod:`monotheory.toy.fused`); None: when
+        Numba is installed and the tensors are float32 on the CPU. Otherwise the torch form below.
+        ``buffers`` (fused form only): a dict the caller keeps per chunk of instances; the returned tensors
+        then live in it and are overwritten by the next call with the same dict.
 
         The same numbers as ``loss(x).sum().backward()`` (tested) in about half the passes over the
         (I, batch, n) tensors — on a CPU the trainer is bound by those passes, not by Python overhead.
         With z = Wᵀa + b, d = ReLU(z) − x: G = (2/B)·I⊙d⊙1[z>0], ∂/∂b = Σ_batch G,
         ∂/∂W = aᵀG + (∂L/∂h)ᵀx with ∂L/∂a = G Wᵀ + (λ/B)·sign(a) and ∂L/∂h = ∂L/∂a ⊙ 1[h>0] for ReLU codes.
         """
+        if fused is None:
+            fused = x.device.type == "cpu" and x.dtype == torch.float32 and _fused.available()
+        if fused:
+            return self._loss_and_grads_fused(x, with_loss, instances, buffers)
         W, b, relu, l1 = self.W[instances], self.b[instances], self.relu_hidden[instances], self.l1[instances]
         B = x.shape[1]
         h = torch.bmm(x, W.transpose(1, 2))                            # (I, B, m)
@@ -276,6 +292,38 @@ class ToyModel(nn.Module):
         dh = torch.ops.aten.threshold_backward(da, mask, 0.0)
         gW = torch.bmm(a.transpose(1, 2), G).mul_(c).baddbmm_(dh.transpose(1, 2), x)
         return loss, gW, gb
+
+    def _loss_and_grads_fused(self, x: torch.Tensor, with_loss: bool, instances: slice, buffers: dict | None):
+        """:meth:`loss_and_grads` with the three elementwise stages fused (five products, three passes).
+        ``buffers``: a dict kept by the caller between calls on the same shapes; the step's tensors are
+        reused from it instead of allocated (fresh multi-MB tensors cost page faults on every step)."""
+        code, output_grad, hidden_grad, _ = _fused.kernels()
+        W, b = self.W[instances].detach(), self.b[instances].detach()
+        relu = self.relu_hidden[instances].view(-1).numpy()
+        topk = self.topk_code[instances].view(-1).numpy()
+        l1 = self.l1[instances]
+        c, B, _ = x.shape
+        x = x.contiguous()
+        buf = {} if buffers is None else buffers
+        if buf.get("shape") != (c, B):
+            buf.update(shape=(c, B), a=torch.empty(c, B, self.m), G=torch.empty(c, B, self.n),
+                       dh=torch.empty(c, B, self.m), gW=torch.empty(c, self.m, self.n), gb=torch.empty(c, self.n),
+                       loss=torch.empty(c), l1_sum=torch.empty(c, dtype=torch.float64))
+        a, G, dh, gW, gb, loss = buf["a"], buf["G"], buf["dh"], buf["gW"], buf["gb"], buf["loss"]
+        if buf.get("ones") is None or buf["ones"].shape != (c, 1, B):
+            buf["ones"] = torch.ones(c, 1, B)
+        cvec = self.importance * (2.0 / B)                              # loss weights, folded in below
+        torch.bmm(x, W.transpose(1, 2), out=a)                         # h, then the code a in place
+        code(a.numpy(), relu, topk, self.topk)
+        torch.baddbmm(b.unsqueeze(1), a, W, out=G)                      # z, then G (unweighted) in place
+        output_grad(G.numpy(), x.numpy(), self.importance.double().numpy(), loss.numpy(), with_loss)
+        torch.bmm(buf["ones"], G, out=gb.unsqueeze(1)).mul_(cvec)      # Σ_batch G, as a product
+        torch.bmm(G, (W * cvec).transpose(1, 2), out=dh)                # ∂L/∂a, then ∂L/∂h in place
+        hidden_grad(dh.numpy(), a.numpy(), relu, (l1.double() / B).numpy(), buf["l1_sum"].numpy(), with_loss)
+        torch.bmm(a.transpose(1, 2), G, out=gW).mul_(cvec).baddbmm_(dh.transpose(1, 2), x)
+        if with_loss:
+            loss += (l1.double() * buf["l1_sum"] / B).float()
+        return (loss if with_loss else None), gW, gb
 
     @torch.no_grad()
     def project_(self) -> None:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 from monotheory.config import check_int, check_range
+from monotheory.toy import fused as _fused
 from monotheory.toy.model import FeatureSampler, ToyModel
 
 _CHUNK_ELEMENTS = 1 << 17
+_FUSED_CHUNK_ELEMENTS = 1 << 21
 
 
 @dataclasses.dataclass
@@ -51,7 +55,9 @@ def train(model: ToyModel, sampler: FeatureSampler, cfg: TrainConfig, *, progres
 
     Adam with a cosine learning-rate decay; after each step the constraints are re-applied
     (W ≥ 0 for ``mono-nonneg-w``). ``progress`` shows a tqdm bar. Gradients are computed ``chunk``
-    instances at a time (default: as many as fit ~512 KB per tensor); the result does not depend on it.
+    instances at a time; the result does not depend on it. Default: with Numba on a CPU (the fused step of
+    :mod:`monotheory.toy.fused`), one chunk per usable core, shared out over that many threads, each of
+    which also draws its share of the next step's data; otherwise chunks whose tensors stay in L2, in turn.
     """
     with cpu_threads(1 if model.W.device.type == "cpu" else None):
         return _train(model, sampler, cfg, progress, desc, chunk)
@@ -73,6 +79,19 @@ def cpu_threads(n: int | None):
         torch.set_num_threads(old)
 
 
+def _workers(device: torch.device, n: int) -> int:
+    """Threads that share a step's chunks on a CPU: one per usable core (at most 8, at most ``n``), each
+    running torch ops on one intra-op thread. Threads that block on a join do not spin like torch's own
+    intra-op pool, which on the shared 2-core machine made training 20× slower under load."""
+    if device.type != "cpu":
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8, n))
+
+
 def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     from tqdm.auto import tqdm
 
@@ -85,39 +104,69 @@ def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     mask_w = model.trainable.to(model.W.dtype)
     mask_b = mask_w.view(-1, 1)
     tail = max(1, cfg.steps // 10)
-    # A chunk of instances whose (chunk, batch, n) tensors stay in a core's L2 cache: on CPUs the step is
-    # bound by memory traffic, and one (I, batch, n) block per op is ~2.5× slower than cache-sized pieces.
-    size = chunk or max(1, _CHUNK_ELEMENTS // (cfg.batch_size * model.n))
+    fused = model.W.device.type == "cpu" and _fused.available()
+    workers = _workers(model.W.device, model.instances) if fused else 1
+    per_sample = cfg.batch_size * model.n
+    if chunk:
+        size = chunk
+    elif fused:  # few calls per step (each holds the GIL briefly): one chunk per thread, up to a size cap
+        size = max(1, min(-(-model.instances // workers), _FUSED_CHUNK_ELEMENTS // per_sample))
+    else:  # torch form: many passes per step, so chunks whose (chunk, batch, n) tensors stay in L2
+        size = max(1, _CHUNK_ELEMENTS // per_sample)
     chunks = [slice(k, min(k + size, model.instances)) for k in range(0, model.instances, size)]
+    workers = min(workers, len(chunks))
     gW, gb = torch.zeros_like(model.W), torch.zeros_like(model.b)
     loss = torch.zeros(model.instances)
     acc = torch.zeros(model.instances)
     history = []
     every = max(1, cfg.steps // 50)
-    grouped = getattr(sampler, "grouped", None)
-    for step in tqdm(range(cfg.steps), disable=not progress, desc=desc, leave=False,
-                     **tqdm_kwargs()):
-        if grouped is None:
-            x, index = sampler(cfg.batch_size), None
-        else:  # a FeatureSampler: one block per (seed, sparsity), gathered per chunk below
-            x, index = grouped(cfg.batch_size)
-        log = step % every == 0 or step >= cfg.steps - tail
-        for sl in chunks:  # = autograd of loss(x).sum(), by hand, a few cache-sized instances at a time
-            xs = x[sl] if index is None else x.index_select(0, index[sl])
-            lv, gW[sl], gb[sl] = model.loss_and_grads(xs, with_loss=log, instances=sl)
+    parts = [chunks[w::workers] for w in range(workers)]
+    pool = ThreadPoolExecutor(workers - 1) if workers > 1 else None
+    staged = isinstance(sampler, FeatureSampler)  # uniforms per seed, then each chunk's features
+    # two uniforms blocks, reused: one in use, one being drawn (each thread draws its share of the seeds'
+    # rows for the next step after its chunks: the data does not depend on the model)
+    blocks = None
+    if staged and cfg.steps:
+        first = sampler.uniforms(cfg.batch_size)
+        blocks = [first, torch.empty_like(first)]
+    buffers = {(sl.start, sl.stop): {} for sl in chunks}  # per chunk: its features and step tensors, reused
+    n_rows = len(sampler.unique) if staged else 0
+    try:
+        for step in tqdm(range(cfg.steps), disable=not progress, desc=desc, leave=False,
+                         **tqdm_kwargs()):
+            x = blocks[step % 2] if staged else sampler(cfg.batch_size)
+            log = step % every == 0 or step >= cfg.steps - tail
+            nxt = blocks[(step + 1) % 2] if staged and step + 1 < cfg.steps else None
+
+            def work(w, x=x, log=log, nxt=nxt):  # = autograd of loss(x).sum(), by hand, chunk by chunk
+                for sl in parts[w]:
+                    buf = buffers[(sl.start, sl.stop)]
+                    xs = buf["x"] = sampler.features(x, sl, out=buf.get("x")) if staged else x[sl]
+                    lv, gW[sl], gb[sl] = model.loss_and_grads(xs, with_loss=log, instances=sl, buffers=buf)
+                    if log:
+                        loss[sl] = lv
+                if nxt is not None:
+                    sampler.fill_uniforms(nxt, range(w, n_rows, workers))
+            # disjoint chunks and rows per thread: each writes its own slices of gW, gb, loss and blocks; this
+            # thread takes part 0 itself (one thread wake-up less per step)
+            jobs = [pool.submit(work, w) for w in range(1, workers)] if pool is not None else []
+            work(0)
+            for job in jobs:
+                job.result()
+            model.W.grad = gW.mul_(mask_w)  # oracle instances are hand-built: no update (Adam step is 0 for 0 grads)
+            model.b.grad = gb.mul_(mask_b)
+            opt.step()
+            sched.step()
+            model.project_()
             if log:
-                loss[sl] = lv
-        model.W.grad = gW.mul_(mask_w)  # oracle instances are hand-built: no update (Adam step is 0 for 0 grads)
-        model.b.grad = gb.mul_(mask_b)
-        opt.step()
-        sched.step()
-        model.project_()
-        if log:
-            lv = loss.clone()
-            if step % every == 0:
-                history.append(lv)
-            if step >= cfg.steps - tail:
-                acc += lv
+                lv = loss.clone()
+                if step % every == 0:
+                    history.append(lv)
+                if step >= cfg.steps - tail:
+                    acc += lv
+    finally:
+        if pool is not None:
+            pool.shutdown()
     if cfg.steps == 0:
         with torch.no_grad():
             acc = model.loss(sampler(cfg.batch_size)).cpu()

@@ -58,10 +58,17 @@ def test_dense_features_keep_exactly_the_most_important():
     assert (norms[:, :5] > 0.95).all() and (norms[:, 5:] < 0.1).all()
 
 
+def _forms():
+    from monotheory.toy import fused
+    return [False] + ([True] if fused.available() else [])
+
+
+@pytest.mark.parametrize("fused", _forms())
 @pytest.mark.parametrize("importance", ["uniform", "geometric"])
-def test_hand_gradients_equal_autograd(importance):
+def test_hand_gradients_equal_autograd(importance, fused):
     """loss_and_grads (used by the trainer) against autograd of ToyModel.loss, every regime, λ > 0, with
-    uniform and with geometric importance (I_i = 0.8^i weights the residual in both the loss and G)."""
+    uniform and with geometric importance (I_i = 0.8^i weights the residual in both the loss and G), in the
+    torch form and in the fused Numba form."""
     regs = ["poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle", "mono-topk", "oracle-topk", "oracle-rot"]
     imp = importance_weights(12, importance, 0.8)
     seeds = list(range(len(regs)))
@@ -71,23 +78,23 @@ def test_hand_gradients_equal_autograd(importance):
     x = FeatureSampler(12, seeds, [0.5] * len(regs))(64)
     ref = m.loss(x)
     ref.sum().backward()
-    loss, gW, gb = m.loss_and_grads(x)
+    loss, gW, gb = (t.clone() for t in m.loss_and_grads(x, fused=fused))
     torch.testing.assert_close(loss, ref.detach())
     torch.testing.assert_close(gW, m.W.grad)
     torch.testing.assert_close(gb, m.b.grad)
     # a deliberately wrong gradient would be caught: mono-nonneg's without the ReLU mask on h is poly's formula
     m.relu_hidden[1] = False
-    _, wrong, _ = m.loss_and_grads(x)
+    _, wrong, _ = m.loss_and_grads(x, fused=fused)
     assert not torch.allclose(wrong[1], gW[1], atol=1e-3)
     m.relu_hidden[1] = True
     # ... and so would a top-k gradient that let the dropped entries through (mono-topk is instance 5)
     m.topk_code[5] = False
-    _, wrong, _ = m.loss_and_grads(x)
+    _, wrong, _ = m.loss_and_grads(x, fused=fused)
     assert not torch.allclose(wrong[5], gW[5], atol=1e-3)
     m.topk_code[5] = True
     if importance == "geometric":  # and so would a gradient that ignored the importance weights
         m.importance.fill_(1.0)
-        _, unweighted, _ = m.loss_and_grads(x)
+        _, unweighted, _ = m.loss_and_grads(x, fused=fused)
         assert not torch.allclose(unweighted, gW, atol=1e-3)
 
 
@@ -110,3 +117,51 @@ def test_a_seed_retrains_identically():
         return m.W.detach().clone(), m.b.detach().clone()
     (w1, b1), (w2, b2) = run(), run()
     assert torch.equal(w1, w2) and torch.equal(b1, b2)
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_fused_and_torch_forms_give_the_same_step(k):
+    """The fused Numba stages against the torch form on one step: top-k with k ≤ 4 (the repeated-max rule)
+    and k > 4 (torch.topk's), every regime, a 40 × 20 model; to float32 rounding."""
+    pytest.importorskip("numba", reason="numba not installed: the fused toy step is not tested")
+    regs = ["poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle", "mono-topk", "oracle-topk", "oracle-rot",
+            "dense-trained"]
+    seeds = list(range(len(regs)))
+    m = ToyModel(40, 20, regs, seeds, l1_penalty=0.1, topk=k, importance=importance_weights(40, "geometric", 0.9))
+    with torch.no_grad():
+        m.b.normal_(generator=torch.Generator().manual_seed(1))
+    x = FeatureSampler(40, seeds, [0.3] * len(regs))(256)
+    ref = m.loss_and_grads(x, fused=False)
+    buf = {}
+    got = m.loss_and_grads(x, fused=True, buffers=buf)
+    again = [t.clone() for t in got]
+    got2 = m.loss_and_grads(x, fused=True, buffers=buf)  # buffers reused: the same numbers again
+    for r, g, g2 in zip(ref, again, got2, strict=True):
+        torch.testing.assert_close(g, r, atol=1e-5, rtol=1e-4)
+        assert torch.equal(g, g2)
+
+
+def test_threads_and_forms_do_not_change_training(monkeypatch):
+    """The trainer shares a step's chunks out over threads: 1 or 2 threads give identical weights (each
+    instance's arithmetic does not depend on its thread); the torch form (no Numba) trains to the same weights
+    up to float32 rounding."""
+    from monotheory.toy import fused
+    from monotheory.toy import train as train_mod
+
+    regs = ["poly", "mono-l1", "mono-topk", "mono-nonneg", "oracle", "mono-nonneg-w"]
+    seeds = [0, 0, 1, 1, 2, 2]
+
+    def run():
+        m = ToyModel(10, 4, regs, seeds, l1_penalty=0.05, topk=2)
+        train(m, FeatureSampler(10, seeds, [0.6, 0.6, 0.7, 0.7, 0.8, 0.8]), TrainConfig(steps=40, batch_size=64),
+              chunk=2)
+        return m.W.detach().clone()
+
+    monkeypatch.setattr(train_mod, "_workers", lambda device, n: min(2, n))
+    two = run()
+    monkeypatch.setattr(train_mod, "_workers", lambda device, n: 1)
+    one = run()
+    assert torch.equal(one, two)
+    monkeypatch.setattr(fused, "kernels", lambda: None)
+    torch_form = run()
+    torch.testing.assert_close(torch_form, one, atol=1e-4, rtol=1e-3)
