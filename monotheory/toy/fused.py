@@ -7,13 +7,14 @@ on a CPU those passes, not the products, set the speed. Here each stage is one p
 
 * :func:`code` — h → a: ReLU for the per-unit codes, then top-k where asked (the same k-th-largest rule as
   :func:`monotheory.toy.model._kth_largest`);
-* :func:`output_grad` — z = aW + b → G = (ReLU(z) − x) ⊙ 1[z > 0] (the loss weights (2/B)·I are folded into
-  the small tensors afterwards, as in the torch form) and, when asked, the loss Σ I (ReLU(z) − x)² / B;
+* :func:`output_grad` — z = aW + b → G = (ReLU(z) − x) ⊙ 1[z > 0] and its sum over the batch (the loss
+  weights (2/B)·I are folded into the small tensors afterwards, as in the torch form) and, when asked, the
+  loss Σ I (ReLU(z) − x)² / B;
 * the features of a chunk of instances from their seeds' uniforms (gather and spike-and-uniform in one pass);
 * :func:`hidden_grad` — ∂L/∂a → ∂L/∂h: + (λ/B)·sign(a) for the L1 code, then zero where a per-unit code
   stopped the gradient (a = 0); and, when asked, Σ|a| for the L1 term of the loss.
 
-The loss sums run row by row into per-feature accumulators (no reassociation across rows), so an
+Sums over the batch run row by row into per-feature accumulators (no reassociation across rows), so an
 instance's numbers do not depend on which other instances share the call. The kernels release the GIL.
 :func:`available` is False without Numba; the model then uses its torch form.
 """
@@ -53,11 +54,13 @@ def _code_source(h, relu, topk, k):  # pragma: no cover - compiled by Numba (tes
                     row[j] = zero
 
 
-def _output_grad_source(z, x, importance, loss, with_loss):  # pragma: no cover - compiled by Numba
+def _output_grad_source(z, x, importance, gb, loss, with_loss):  # pragma: no cover - compiled by Numba
     c, B, n = z.shape
     zero = np.float32(0.0)
+    accb = np.empty(n, dtype=np.float32)
     accl = np.empty(n, dtype=np.float32)
     for i in range(c):
+        accb[:] = 0.0
         if with_loss:  # per feature (importance-weighted), on logging steps only
             accl[:] = 0.0
             for b in range(B):
@@ -66,10 +69,14 @@ def _output_grad_source(z, x, importance, loss, with_loss):  # pragma: no cover 
                     d = max(zr[j], zero) - xr[j]
                     accl[j] += d * d
             loss[i] = np.sum(accl.astype(np.float64) * importance) / B
-        zf, xf = z[i].reshape(B * n), x[i].reshape(B * n)
-        for j in range(B * n):  # flat: vectorises without a tail per row
-            zz = zf[j]
-            zf[j] = zz - xf[j] if zz > 0 else zero
+        for b in range(B):
+            zr, xr = z[i, b], x[i, b]
+            for j in range(n):
+                zz = zr[j]
+                g = zz - xr[j] if zz > 0 else zero
+                zr[j] = g
+                accb[j] += g
+        gb[i, :] = accb
 
 
 def _hidden_grad_source(da, a, relu, l1_over_b, l1_sum, with_loss):  # pragma: no cover - compiled by Numba

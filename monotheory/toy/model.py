@@ -310,14 +310,12 @@ class ToyModel(nn.Module):
                        dh=torch.empty(c, B, self.m), gW=torch.empty(c, self.m, self.n), gb=torch.empty(c, self.n),
                        loss=torch.empty(c), l1_sum=torch.empty(c, dtype=torch.float64))
         a, G, dh, gW, gb, loss = buf["a"], buf["G"], buf["dh"], buf["gW"], buf["gb"], buf["loss"]
-        if buf.get("ones") is None or buf["ones"].shape != (c, 1, B):
-            buf["ones"] = torch.ones(c, 1, B)
         cvec = self.importance * (2.0 / B)                              # loss weights, folded in below
         torch.bmm(x, W.transpose(1, 2), out=a)                         # h, then the code a in place
         code(a.numpy(), relu, topk, self.topk)
         torch.baddbmm(b.unsqueeze(1), a, W, out=G)                      # z, then G (unweighted) in place
-        output_grad(G.numpy(), x.numpy(), self.importance.double().numpy(), loss.numpy(), with_loss)
-        torch.bmm(buf["ones"], G, out=gb.unsqueeze(1)).mul_(cvec)      # Σ_batch G, as a product
+        output_grad(G.numpy(), x.numpy(), self.importance.double().numpy(), gb.numpy(), loss.numpy(), with_loss)
+        gb.mul_(cvec)
         torch.bmm(G, (W * cvec).transpose(1, 2), out=dh)                # ∂L/∂a, then ∂L/∂h in place
         hidden_grad(dh.numpy(), a.numpy(), relu, (l1.double() / B).numpy(), buf["l1_sum"].numpy(), with_loss)
         torch.bmm(a.transpose(1, 2), G, out=gW).mul_(cvec).baddbmm_(dh.transpose(1, 2), x)

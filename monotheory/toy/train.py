@@ -99,10 +99,12 @@ def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
 
     t0 = time.perf_counter()
     params = [model.W, model.b]
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    # torch's fused Adam kernel where it has one for the device (CPU, CUDA): one pass per parameter
+    opt = torch.optim.Adam(params, lr=cfg.lr, fused=model.W.device.type in ("cpu", "cuda"))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
     mask_w = model.trainable.to(model.W.dtype)
     mask_b = mask_w.view(-1, 1)
+    hand_built, nonneg = not bool(model.trainable.all()), bool(model.nonneg_w.any())
     tail = max(1, cfg.steps // 10)
     fused = model.W.device.type == "cpu" and _fused.available()
     workers = _workers(model.W.device, model.instances) if fused else 1
@@ -153,11 +155,14 @@ def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
             work(0)
             for job in jobs:
                 job.result()
-            model.W.grad = gW.mul_(mask_w)  # oracle instances are hand-built: no update (Adam step is 0 for 0 grads)
-            model.b.grad = gb.mul_(mask_b)
+            if hand_built:  # oracle instances are hand-built: no update (Adam's step is 0 for 0 gradients)
+                gW.mul_(mask_w)
+                gb.mul_(mask_b)
+            model.W.grad, model.b.grad = gW, gb
             opt.step()
             sched.step()
-            model.project_()
+            if nonneg:
+                model.project_()
             if log:
                 lv = loss.clone()
                 if step % every == 0:
