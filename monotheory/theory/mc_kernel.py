@@ -32,7 +32,7 @@ class Buffers:
     """Reusable per-chunk arrays for :func:`chunk_numpy` (allocated once per run: memory stays flat)."""
 
     def __init__(self, n: int, d: int, threshold: bool):
-        self.x0, self.rest, self.tmp = np.empty(n), np.empty(n), np.empty(n)
+        self.rest, self.tmp = np.empty(n), np.empty(n)
         self.w = np.empty((2, n))  # class weights 1{ỹ=0}, 1{ỹ=1}
         self.p = np.empty((9, n))  # 1, ν_mono^1..4, ν_poly^1..4
         self.p[0] = 1.0
@@ -49,14 +49,15 @@ def chunk_numpy(u, coin, flip_u, gauss, s, tie_code, p10, p01, sigma, w1, w2, st
     ``relabel(y1) -> ỹ`` (bool array in, bool array of the same shape out), when given, replaces the label
     flips: the hook through which a registered sampler-only noise model draws the noisy labels."""
     n, d = u.shape
-    # features in place: one uniform each (three passes, no temporaries)
+    # features up to the factor 1/(1 − S), in place: the labels (argmax, all-zero tie) do not see the scale, so
+    # it is applied only to the two columns the features read, on their way into p below
     u -= s
-    u *= 1.0 / (1.0 - s)
     np.maximum(u, 0.0, out=u)
-    x0, rest, tmp = buf.x0[:n], buf.rest[:n], buf.tmp[:n]
-    np.copyto(x0, u[:, 0])
+    inv = 1.0 / (1.0 - s)
+    rest, tmp = buf.rest[:n], buf.tmp[:n]
+    x0 = u[:, 0]
     if d == 2:
-        np.copyto(rest, u[:, 1])
+        rest = u[:, 1]
     else:
         np.max(u[:, 1:], axis=1, out=rest)
     y1, ny, drop = buf.y1[:n], buf.ny[:n], buf.drop[:n]
@@ -82,17 +83,14 @@ def chunk_numpy(u, coin, flip_u, gauss, s, tie_code, p10, p01, sigma, w1, w2, st
     np.logical_and(ny, ~drop, out=w[1], casting="unsafe")
     np.logical_or(ny, drop, out=w[0], casting="unsafe")
     np.subtract(1.0, w[0], out=w[0])
-    if gauss is not None:
-        np.multiply(gauss[:, 0], sigma, out=tmp)
-        x0 += tmp
-        np.multiply(gauss[:, 1], sigma, out=tmp)
-        tmp += u[:, 1]
-        x1 = tmp
-    else:
-        x1 = u[:, 1]
     p = buf.p[:, :n]
-    np.copyto(p[1], x0)
-    np.multiply(x1, -w2, out=p[5])
+    np.multiply(x0, inv, out=p[1])                                      # x1 (feature 1), scaled
+    np.multiply(u[:, 1], inv, out=tmp)                                  # x2, scaled
+    if gauss is not None:  # input noise after labelling
+        p[1] += sigma * gauss[:, 0]
+        tmp += sigma * gauss[:, 1]
+    x0 = p[1]
+    np.multiply(tmp, -w2, out=p[5])
     p[5] += w1 * x0 if w1 != 1.0 else x0
     for f in (1, 5):  # ν², ν³, ν⁴ in place
         np.multiply(p[f], p[f], out=p[f + 1])
