@@ -135,7 +135,7 @@ def test_long_theory_and_toy_runs_write_progress_lines_into_a_log(capsys, monkey
 
     monkeypatch.setattr(progress, "NON_TTY_INTERVAL", 0.0)
     capsys.readouterr()
-    monte_carlo(0.2, 100_000, 0, chunk=10_000, progress=True)
+    monte_carlo(0.2, 1_000_000, 0, chunk=10_000, progress=True)  # updates per group of ~2^17 rows: 8 here
     assert _progress_lines(capsys.readouterr().err, "monte carlo") >= 5
     train(ToyModel(4, 2, ["poly"], [0]), FeatureSampler(4, [0], [0.5]), TrainConfig(steps=10, batch_size=8),
           progress=True)
