@@ -172,6 +172,7 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
     mask[:, d] = 0.0                                                     # no penalty on the bias column
     lam = float(weight_decay)
     tiny = torch.finfo(dt).tiny
+    radius = Xa.norm(dim=2).amax(1)                                      # max ‖x̃‖ per instance
 
     def value(P, yk, Ak):  # P: softmax of the logits, (k, C, N)
         ce = -torch.log(P.view(len(P), -1).gather(1, yk).clamp_min(tiny)).mean(1)
@@ -182,16 +183,19 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
         G = torch.bmm(P, Xk).div_(n)
         return (G + lam * Ak * mask).reshape(len(Ak), -1) if lam else G.reshape(len(Ak), -1)
 
-    def probs(Ak, Xk):  # softmax over classes of the logits A X̃ᵀ, (k, C, N): classes-major, so the max, the
-        L = torch.bmm(Ak, Xk.transpose(1, 2))  # sum and the exp run along N, in place (1.3-1.7x torch.softmax
-        L.sub_(L.amax(1, keepdim=True)).exp_()  # over a last dim of C = 41)
+    def probs(Ak, Xk, rk):  # softmax over classes of the logits A X̃ᵀ, (k, C, N): classes-major, so the
+        L = torch.bmm(Ak, Xk.transpose(1, 2))  # max, the sum and the exp run along N, in place (1.3-1.7x
+        if bool((Ak.norm(dim=2).amax(1) * rk <= 64).all()):  # torch.softmax over a last dim of C = 41).
+            L.exp_()  # |logit| ≤ ‖A_c‖·‖x̃‖ ≤ 64: no exp can overflow and the sum is ≥ e⁻⁶⁴, so no shift needed
+        else:
+            L.sub_(L.amax(1, keepdim=True)).exp_()
         return L.div_(L.sum(1, keepdim=True))
 
     A_out = torch.zeros(inst, c, d + 1, dtype=dt, device=dev)            # [W | b] of every instance
     iters_out = torch.zeros(inst, dtype=torch.long, device=dev)
     ids = torch.arange(inst, device=dev)                                 # instance of each working row
     A = A_out.clone()
-    P = probs(A, Xa)
+    P = probs(A, Xa, radius)
     f = value(P, yi, A)
     g = grad(P, yi, A, Xa)
     S, Y, rho = [], [], []
@@ -202,7 +206,7 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
             done = ~active
             A_out[ids[done]], iters_out[ids[done]] = A[done], iters[done]
             keep = active.nonzero().squeeze(1)
-            ids, A, Xa, yi, f, g, iters = (v[keep] for v in (ids, A, Xa, yi, f, g, iters))
+            ids, A, Xa, yi, radius, f, g, iters = (v[keep] for v in (ids, A, Xa, yi, radius, f, g, iters))
             S, Y, rho = [s[keep] for s in S], [v[keep] for v in Y], [r[keep] for r in rho]
             active = active[keep]
             if keep.numel() == 0:
@@ -214,7 +218,7 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
             t = lr * torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
         Q = q.view(m, c, d + 1)
         At = torch.addcmul(A, t[:, None, None], Q)                       # first trial, every running instance
-        Pt = probs(At, Xa)
+        Pt = probs(At, Xa, radius)
         f_try = value(Pt, yi, At)
         pending = (~_armijo(f_try, f, t, slope)).nonzero().squeeze(1)
         for _ in range(max_backtracks):                                  # halve t of the rejecting ones only
@@ -222,7 +226,7 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
                 break
             t[pending] = t[pending] / 2
             Ap = torch.addcmul(A[pending], t[pending][:, None, None], Q[pending])
-            Pp = probs(Ap, Xa[pending])
+            Pp = probs(Ap, Xa[pending], radius[pending])
             At[pending], Pt[pending] = Ap, Pp
             f_try[pending] = value(Pp, yi[pending], Ap)
             pending = pending[~_armijo(f_try[pending], f[pending], t[pending], slope[pending])]
