@@ -116,6 +116,7 @@ def batched_lbfgs(fun, theta: torch.Tensor, *, max_iter: int = 500, tol: float =
     return theta, iters.cpu().numpy()
 
 
+_NO_SHIFT_BOUND = 64.0  # logits bounded by this in absolute value are exponentiated without the max shift
 BLOCK_ELEMENTS = 1 << 21  # logits per block of instances (8 MiB in float32): a few such tensors stay in L2+L3
 
 
@@ -155,9 +156,11 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
 
     Instance i minimises mean_n CE(W_i x_n + b_i, y_n) + (λ/2)‖W_i‖² (bias unpenalised; W starts at 0), with
     the algorithm of :func:`batched_lbfgs` (per-instance history, Armijo backtracking by halving, first step
-    scaled like torch's) and the stopping rules of :func:`softmax_lbfgs`. Per iteration: one product for the trial logits X̃(A + tQ)ᵀ,
-    one softmax (which gives both the value, from P[y], and the gradient), one product for the gradient; a
-    backtrack costs a product and a softmax of the rejecting instances only. The working tensors hold the
+    scaled like torch's) and the stopping rules of :func:`softmax_lbfgs`. Per iteration: one product for the
+    trial logits (A + tQ)X̃ᵀ, laid out (k, C, N); one exp of them (shifted by the per-sample max only when
+    the bound ‖A_c‖·max‖x̃‖ allows an overflow) and their sums s over the classes, which give the value from
+    E[y]/s; one product for the gradient, E·diag(1/s)·X̃ minus the per-class sums of x̃ (fixed, computed once).
+    A backtrack costs a product and an exp of the rejecting instances only. The working tensors hold the
     running instances only: an instance that stops is written out and dropped (its history with it), so
     every iteration runs on contiguous tensors without gathers and without work for finished instances.
     W is (I, C, d), b (I, C). The per-sample loss −log P[y] is floored at −log(tiny) (87 nats in float32):
@@ -167,37 +170,37 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
     c, dev, dt = num_classes, X.device, X.dtype
     Xa = torch.cat([X, X.new_ones(inst, n, 1)], 2)                       # [x, 1]: bias as a last column
     yi = y * n + torch.arange(n, device=dev)                              # flat index of (y_s, s) in (C, N)
-    minus_one = torch.full(yi.shape, -1.0, dtype=dt, device=dev)
+    csum = torch.zeros(inst, c, d + 1, dtype=dt, device=dev)             # Σ x̃_n over the samples of each class
+    csum.scatter_add_(1, y.unsqueeze(2).expand(-1, -1, d + 1), Xa)
     mask = torch.ones(c, d + 1, dtype=dt, device=dev)
     mask[:, d] = 0.0                                                     # no penalty on the bias column
     lam = float(weight_decay)
     tiny = torch.finfo(dt).tiny
     radius = Xa.norm(dim=2).amax(1)                                      # max ‖x̃‖ per instance
 
-    def value(P, yk, Ak):  # P: softmax of the logits, (k, C, N)
-        ce = -torch.log(P.view(len(P), -1).gather(1, yk).clamp_min(tiny)).mean(1)
+    def value(E, s, yk, Ak):  # E: exp of the (shifted) logits, (k, C, N); s: its sums over classes, (k, N)
+        ce = -torch.log(E.view(len(E), -1).gather(1, yk).div_(s).clamp_min(tiny)).mean(1)
         return ce + 0.5 * lam * ((Ak * mask) ** 2).sum((1, 2)) if lam else ce
 
-    def grad(P, yk, Ak, Xk):  # consumes P
-        P.view(len(P), -1).scatter_add_(1, yk, minus_one[:len(yk)])        # softmax − onehot
-        G = torch.bmm(P, Xk).div_(n)
+    def grad(E, s, Ak, Xk, Ck):  # Σ_n (softmax_n − onehot_n) x̃_nᵀ / N = (E · diag(1/s) · X̃ − class sums) / N
+        G = torch.bmm(E, Xk / s.unsqueeze(2)).sub_(Ck).div_(n)
         return (G + lam * Ak * mask).reshape(len(Ak), -1) if lam else G.reshape(len(Ak), -1)
 
-    def probs(Ak, Xk, rk):  # softmax over classes of the logits A X̃ᵀ, (k, C, N): classes-major, so the
-        L = torch.bmm(Ak, Xk.transpose(1, 2))  # max, the sum and the exp run along N, in place (1.3-1.7x
-        if bool((Ak.norm(dim=2).amax(1) * rk <= 64).all()):  # torch.softmax over a last dim of C = 41).
-            L.exp_()  # |logit| ≤ ‖A_c‖·‖x̃‖ ≤ 64: no exp can overflow and the sum is ≥ e⁻⁶⁴, so no shift needed
+    def probs(Ak, Xk, rk):  # unnormalised softmax over classes of the logits A X̃ᵀ, (k, C, N), and its sums
+        L = torch.bmm(Ak, Xk.transpose(1, 2))  # classes-major: exp, max and sum run along N, in place
+        if bool((Ak.norm(dim=2).amax(1) * rk <= _NO_SHIFT_BOUND).all()):
+            L.exp_()  # |logit| ≤ ‖A_c‖·‖x̃‖ ≤ 64: no exp overflows and the sum is ≥ e⁻⁶⁴, so no shift is needed
         else:
             L.sub_(L.amax(1, keepdim=True)).exp_()
-        return L.div_(L.sum(1, keepdim=True))
+        return L, L.sum(1)
 
     A_out = torch.zeros(inst, c, d + 1, dtype=dt, device=dev)            # [W | b] of every instance
     iters_out = torch.zeros(inst, dtype=torch.long, device=dev)
     ids = torch.arange(inst, device=dev)                                 # instance of each working row
     A = A_out.clone()
-    P = probs(A, Xa, radius)
-    f = value(P, yi, A)
-    g = grad(P, yi, A, Xa)
+    E, s = probs(A, Xa, radius)
+    f = value(E, s, yi, A)
+    g = grad(E, s, A, Xa, csum)
     S, Y, rho = [], [], []
     active = g.abs().amax(1) > tol
     iters = torch.zeros(inst, dtype=torch.long, device=dev)
@@ -206,8 +209,9 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
             done = ~active
             A_out[ids[done]], iters_out[ids[done]] = A[done], iters[done]
             keep = active.nonzero().squeeze(1)
-            ids, A, Xa, yi, radius, f, g, iters = (v[keep] for v in (ids, A, Xa, yi, radius, f, g, iters))
-            S, Y, rho = [s[keep] for s in S], [v[keep] for v in Y], [r[keep] for r in rho]
+            ids, A, Xa, yi, radius, csum = (v[keep] for v in (ids, A, Xa, yi, radius, csum))
+            f, g, iters = f[keep], g[keep], iters[keep]
+            S, Y, rho = [v[keep] for v in S], [v[keep] for v in Y], [v[keep] for v in rho]
             active = active[keep]
             if keep.numel() == 0:
                 break
@@ -218,19 +222,19 @@ def _softmax_lbfgs_block(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, 
             t = lr * torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0)
         Q = q.view(m, c, d + 1)
         At = torch.addcmul(A, t[:, None, None], Q)                       # first trial, every running instance
-        Pt = probs(At, Xa, radius)
-        f_try = value(Pt, yi, At)
+        Et, st = probs(At, Xa, radius)
+        f_try = value(Et, st, yi, At)
         pending = (~_armijo(f_try, f, t, slope)).nonzero().squeeze(1)
         for _ in range(max_backtracks):                                  # halve t of the rejecting ones only
             if pending.numel() == 0:
                 break
             t[pending] = t[pending] / 2
             Ap = torch.addcmul(A[pending], t[pending][:, None, None], Q[pending])
-            Pp = probs(Ap, Xa[pending], radius[pending])
-            At[pending], Pt[pending] = Ap, Pp
-            f_try[pending] = value(Pp, yi[pending], Ap)
+            Ep, sp = probs(Ap, Xa[pending], radius[pending])
+            At[pending], Et[pending], st[pending] = Ap, Ep, sp
+            f_try[pending] = value(Ep, sp, yi[pending], Ap)
             pending = pending[~_armijo(f_try[pending], f[pending], t[pending], slope[pending])]
-        g_new = grad(Pt, yi, At, Xa)
+        g_new = grad(Et, st, At, Xa, csum)
         stuck = torch.zeros(m, dtype=torch.bool, device=dev)
         if pending.numel():                                              # no acceptable step: keep the old
             stuck[pending] = True                                        # point, and stop
