@@ -1,11 +1,10 @@
 """Batched L-BFGS: many independent problems minimised at once, each with its own history and line search.
 
 :func:`batched_lbfgs` is generic (any smooth per-instance function, gradients by autograd).
-:func:`softmax_lbfgs` is the same algorithm specialised to multinomial logistic regression, where the logits
-are linear in the parameters: along a search direction Q the logits are L + t·D with D = X̃Qᵀ, so one
-matrix product per iteration gives every trial of the line search (each trial is only a softmax), and
-one more gives the gradient at the accepted point from the same softmax. Two batched matrix products and one
-softmax per iteration when the first trial is accepted, no autograd graph, no per-instance Python work.
+:func:`softmax_lbfgs` is the same algorithm specialised to multinomial logistic regression: one matrix
+product gives the trial logits (A + tQ)X̃ᵀ, one exp of them gives both the value and, with one more product,
+the gradient at the accepted point. Two batched matrix products and one exp per iteration when the first
+trial is accepted, no autograd graph, no per-instance Python work.
 """
 
 from __future__ import annotations
@@ -128,7 +127,8 @@ def softmax_lbfgs(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, weight_
 
     The instances are independent, so they are solved ``block`` at a time (default: as many as keep the
     (block, N, C) logits within :data:`BLOCK_ELEMENTS`): on a CPU every step is bound by passes over those
-    tensors, and cache-sized blocks were about 1.4× faster than one (I, N, C) block on the Figure 5 shapes.
+    tensors. On the Figure 5 shapes (30 instances, N = 4096, C = 41; blocks of 12 by default) blocks of 6-12
+    instances took 1.2-1.3 s, one block of 30 1.5-1.9 s and blocks of 3 1.5 s (2-core CPU, one thread).
     The result of an instance does not depend on the block size beyond floating-point rounding.
 
     Stopping rules per instance: max |gradient| ≤ ``tol``, no acceptable step, or a change of the value below
