@@ -429,8 +429,8 @@ class BatchedLinearProbe:
 
     Solvers: ``"lbfgs"`` (default) — :func:`monotheory.lbfgs.softmax_lbfgs`, full batch, with a curvature history, a
     backtracking line search and a stopping rule PER INSTANCE (unlike ``torch.optim.LBFGS`` on the summed loss,
-    whose line search would be shared), at most ``max_iter`` iterations, gradient tolerance ``tol``, trial
-    step ``lr`` (default 1);
+    whose line search would be shared), at most ``max_iter`` iterations, gradient tolerance ``tol``, a value
+    change below 1e-12 (LinearProbe's ``tolerance_change``) or no acceptable step, trial step ``lr`` (default 1);
     ``"adam"`` — full-batch Adam for ``max_iter`` steps (or ``epochs`` epochs of minibatches when
     ``batch_size`` is given; the minibatch indices are shared) with cosine LR decay; Adam is per-coordinate, so
     instances are independent too. Tested: the fits match I separate LinearProbe fits, and changing one

@@ -211,6 +211,52 @@ def test_softmax_lbfgs_blocks_of_instances_give_the_same_fits():
         np.testing.assert_array_equal(iters, one[2])
 
 
+def test_softmax_lbfgs_unshifted_exp_agrees_with_the_shifted_softmax(monkeypatch):
+    """Logits bounded by ‖A_c‖·max‖x̃‖ ≤ 64 are exponentiated without the per-sample max shift; forcing the
+    shift everywhere (bound 0) must give the same fits up to rounding, and large features (logits far above
+    64, where only the shifted path is safe) must still give finite fits that match LinearProbe."""
+    import monotheory.lbfgs as lb
+
+    X, y = batched_data()
+    Xt, yt = torch.from_numpy(X).double(), torch.from_numpy(y)
+    fast = lb.softmax_lbfgs(Xt, yt, 3, weight_decay=1e-3, max_iter=200)
+    monkeypatch.setattr(lb, "_NO_SHIFT_BOUND", 0.0)
+    shifted = lb.softmax_lbfgs(Xt, yt, 3, weight_decay=1e-3, max_iter=200)
+    np.testing.assert_allclose(fast[0].numpy(), shifted[0].numpy(), atol=1e-8)
+    np.testing.assert_allclose(fast[1].numpy(), shifted[1].numpy(), atol=1e-8)
+    monkeypatch.undo()
+    big = 50.0 * X
+    bp = BatchedLinearProbe(3, weight_decay=1e-2, dtype=torch.float64, tol=1e-9, max_iter=1000).fit(big, y)
+    assert np.isfinite(bp.coef_).all()
+    for i in range(len(X)):
+        single = LinearProbe(3, weight_decay=1e-2, dtype=torch.float64, tol=1e-9).fit(big[i], y[i])
+        np.testing.assert_allclose(bp.coef_[i], single.coef_, atol=1e-4)
+
+
+def test_armijo_rejects_a_step_that_changes_nothing_in_float32():
+    """f + c₁·t·slope rounds to f when the required decrease is below half an ulp: the test must be done on the
+    difference, or a float32 step that changes nothing passes and ends the fit early."""
+    from monotheory.lbfgs import _armijo
+
+    f0 = torch.tensor([2.8201, 2.8201], dtype=torch.float32)
+    new = torch.tensor([2.8201, 2.8200], dtype=torch.float32)
+    ok = _armijo(new, f0, torch.ones(2), torch.tensor([-3e-4, -3e-4]))
+    assert ok.tolist() == [False, True]
+
+
+def test_softmax_lbfgs_tol_change_stops_on_the_value_change():
+    """tol_change is an absolute tolerance on the change of the value (torch LBFGS's tolerance_change):
+    infinite stops every instance after one iteration; zero lets them run to the gradient tolerance."""
+    from monotheory.lbfgs import softmax_lbfgs
+
+    X, y = batched_data()
+    Xt, yt = torch.from_numpy(X).double(), torch.from_numpy(y)
+    _, _, one = softmax_lbfgs(Xt, yt, 3, weight_decay=1e-3, max_iter=200, tol_change=float("inf"))
+    assert (one == 1).all()
+    _, _, full = softmax_lbfgs(Xt, yt, 3, weight_decay=1e-3, max_iter=200, tol=1e-9, tol_change=0.0)
+    assert (full > 1).all() and (full < 200).all()
+
+
 def test_batched_lbfgs_solves_differently_scaled_problems():
     """Rosenbrock functions scaled by 1, 1e3 and 1e-3 (a classic hard non-convex case), solved together: each
     instance reaches its minimum (1, 1) with its own line search and stopping rule."""
