@@ -1,9 +1,11 @@
 """Speed of the toy trainer against the batched-matmul limit and an ARENA-style autograd trainer.
 
-Workload (the issue's): 5 regimes × 10 seeds = 50 instances, n = 40, m = 20, batch 1024, Adam. Timed in
+Workload (the issue's shapes): 50 instances cycling through every regime but ``oracle`` (8 regimes, seeds
+k // 8), n = 40, m = 20, batch 1024, Adam. Timed in
 the same run, each as steps per second:
 
-* ``train()`` — the project's trainer (hand-written gradients, one random block per seed, one torch thread);
+* ``train()`` — the project's trainer (hand-written gradients with fused Numba stages, one random block per
+  seed, a chunk of instances per core on threads with one torch thread each);
 * the **bmm limit** — only the five batched matrix products one step needs (encode x·Wᵀ, decode a·W, the
   decode input gradient G·Wᵀ, and the two weight gradients aᵀG and dhᵀx) on tensors of the step's shapes,
   nothing else; the best of 1 and 2 torch threads. No trainer can beat it without fewer flops;
@@ -16,7 +18,7 @@ the per-round ratios); the ARENA trainer once. Last line, JSON: ``ratio_to_bmm_l
 ``speedup_vs_arena`` (target ≥ 2). Measurement only. ``--scaling`` times ``train()`` at 1 … 400 instances, one
 fresh process per size (time per step and peak RSS).
 
-    python benchmarks/bench_toy.py [--steps 100] [--instances 50]
+    python benchmarks/bench_toy.py [--steps 200] [--rounds 5] [--instances 50]
     python benchmarks/bench_toy.py --scaling
 """
 
@@ -123,8 +125,8 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=40)
     p.add_argument("--m", type=int, default=20)
     p.add_argument("--batch", type=int, default=1024)
-    p.add_argument("--steps", type=int, default=100, help="steps per timed run (rates are steps/s)")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of train() and the bmm limit")
+    p.add_argument("--steps", type=int, default=200, help="steps per timed run (rates are steps/s)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds of train() and the bmm limit")
     p.add_argument("--scaling", action="store_true", help="time per step at 1 … 400 instances")
     p.add_argument("--only-project", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
