@@ -1,8 +1,7 @@
 """Speed of the toy trainer against the batched-matmul limit and an ARENA-style autograd trainer.
 
 Workload (the issue's shapes): 50 instances cycling through every regime but ``oracle`` (8 regimes, seeds
-k // 8), n = 40, m = 20, batch 1024, Adam. Timed in
-the same run, each as steps per second:
+k // 8), n = 40, m = 20, batch 1024, Adam. Timed in the same run, each as steps per second:
 
 * ``train()`` — the project's trainer (hand-written gradients with fused Numba stages, one random block per
   seed, a chunk of instances per core on threads with one torch thread each);
