@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from monotheory.errors import ConfigError
+
 
 def _armijo(values, f0, t, slope):
     """Sufficient decrease f(θ + t·q) ≤ f(θ) + c₁·t·gᵀq with c₁ = 1e-4, tested as f(θ + t·q) − f(θ) ≤ c₁·t·gᵀq:
@@ -138,6 +140,8 @@ def softmax_lbfgs(X: torch.Tensor, y: torch.Tensor, num_classes: int, *, weight_
     gradient was still ~1e-3 after a step with little progress: a mean objective gap of ~2e-4 nats on the
     Figure 5 shapes at 100 iterations, against ~2e-5 with this rule.)
     """
+    if not (isinstance(tol_change, (int, float)) and tol_change >= 0):  # inf allowed: stop after one step
+        raise ConfigError(f"tol_change = {tol_change!r}; allowed: a number ≥ 0 (inf included)")
     inst, n, _ = X.shape
     size = block or max(1, BLOCK_ELEMENTS // max(1, n * num_classes))
     kw = dict(weight_decay=weight_decay, max_iter=max_iter, tol=tol, lr=lr, history_size=history_size,

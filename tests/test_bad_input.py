@@ -331,6 +331,23 @@ def api_cases():
         (lambda: label_noise([0, 1], 1.5), "1.5"),
         (lambda: check_out_dir("/proc/monotheory"), "/proc/monotheory"),
         (lambda: check_out_dir(""), "''"),
+        *_toy_and_probe_cases(),
+    ]
+
+
+def _toy_and_probe_cases():
+    """The public functions added for issue 13: a foreign uniforms block, a negative tolerance."""
+    torch = pytest.importorskip("torch")
+    from monotheory.lbfgs import softmax_lbfgs
+    from monotheory.toy.model import FeatureSampler
+
+    sampler = FeatureSampler(6, [0, 1], [0.5, 0.5])
+    return [
+        (lambda: sampler.features(torch.zeros(3, 8, 6)), "(3, 8, 6)"),
+        (lambda: sampler.fill_uniforms(torch.zeros(2, 8, 5)), "(2, 8, 5)"),
+        (lambda: sampler.features(torch.zeros(2, 8, 6, dtype=torch.float64)), "float64"),
+        (lambda: softmax_lbfgs(torch.zeros(1, 4, 2), torch.zeros(1, 4, dtype=torch.long), 2, tol_change=-1.0),
+         "tol_change"),
     ]
 
 

@@ -134,6 +134,7 @@ class FeatureSampler:
     def fill_uniforms(self, u: torch.Tensor, rows: Sequence[int] | None = None) -> None:
         """Fill rows ``rows`` (default: all) of a uniforms block from their seeds' generators. Each row has
         its own generator, so rows can be filled by different threads without changing the numbers."""
+        self._check_block(u)
         for j in range(len(self.unique)) if rows is None else rows:
             u[j].uniform_(generator=self.generators[j])
 
@@ -141,6 +142,7 @@ class FeatureSampler:
         """Features (instances, batch, n) of the ``instances`` slice from a block of :meth:`uniforms`: each
         instance's seed row, through :func:`spike_and_uniform` at its sparsity (one fused pass with Numba, into
         ``out`` when it has the right shape)."""
+        self._check_block(u)
         rows, s = self.instance_seed[instances], self.instance_sparsity[instances].view(-1, 1, 1)
         if u.device.type == "cpu" and _fused.available():
             if out is None or out.shape != (len(rows), *u.shape[1:]):
@@ -149,6 +151,12 @@ class FeatureSampler:
                                 (-s / (1 - s)).view(-1).numpy(), out.numpy())
             return out
         return spike_and_uniform(u.index_select(0, rows), s)
+
+    def _check_block(self, u: torch.Tensor) -> None:
+        """A uniforms block of this sampler: (distinct seeds, batch, n), float32 (the fused kernels read it raw)."""
+        if u.dim() != 3 or u.shape[0] != len(self.unique) or u.shape[2] != self.n or u.dtype != torch.float32:
+            raise ConfigError(f"u has shape {tuple(u.shape)} and dtype {u.dtype}; this sampler's uniforms block "
+                              f"is float32 of shape ({len(self.unique)}, batch, {self.n}) (see uniforms())")
 
     def __call__(self, batch: int) -> torch.Tensor:
         """Features of shape (I, batch, n)."""
@@ -268,6 +276,12 @@ class ToyModel(nn.Module):
         if fused is None:
             fused = x.device.type == "cpu" and x.dtype == torch.float32 and _fused.available()
         if fused:
+            if not _fused.available():
+                raise ConfigError("fused = True needs the optional package numba (pip install monotheory[fast]); "
+                                  "allowed without it: fused = False or None")
+            if x.device.type != "cpu" or x.dtype != torch.float32:
+                raise ConfigError(f"fused = True needs float32 CPU tensors, got x of dtype {x.dtype} on "
+                                  f"{x.device}; allowed otherwise: fused = False or None")
             return self._loss_and_grads_fused(x, with_loss, instances, buffers)
         W, b, relu, l1 = self.W[instances], self.b[instances], self.relu_hidden[instances], self.l1[instances]
         B = x.shape[1]

@@ -165,3 +165,18 @@ def test_threads_and_forms_do_not_change_training(monkeypatch):
     monkeypatch.setattr(fused, "kernels", lambda: None)
     torch_form = run()
     torch.testing.assert_close(torch_form, one, atol=1e-4, rtol=1e-3)
+
+
+def test_fused_form_refuses_what_it_cannot_run(monkeypatch):
+    """fused = True on float64 tensors, or without Numba: one ConfigError sentence naming the value."""
+    from monotheory.errors import ConfigError
+    from monotheory.toy import fused
+
+    m = ToyModel(6, 3, ["poly"], [0])
+    x = FeatureSampler(6, [0], [0.5])(8)
+    if fused.available():
+        with pytest.raises(ConfigError, match="float64"):
+            m.loss_and_grads(x.double(), fused=True)
+    monkeypatch.setattr(fused, "kernels", lambda: None)
+    with pytest.raises(ConfigError, match="numba"):
+        m.loss_and_grads(x, fused=True)
