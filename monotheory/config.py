@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import types
 import typing
 from collections.abc import Iterable
@@ -190,3 +191,12 @@ def given_values(cls: type, ns: argparse.Namespace, *, prefix: str = "", exclude
 def from_namespace(cls: type, ns: argparse.Namespace, *, prefix: str = "", **overrides: Any):
     """Build ``cls`` from parsed options: fields the user did not give keep the dataclass default."""
     return cls(**{**given_values(cls, ns, prefix=prefix), **overrides})
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask on Linux, else the machine's count): how many
+    threads the Monte Carlo's draw/kernel overlap and the toy trainer share their work over."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

@@ -17,13 +17,12 @@ conservative (by B^(1/6)) in the N^(−1/2) one. Binning bias is O(h²) at a smo
 
 from __future__ import annotations
 
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from monotheory.config import check_choice, check_int, check_nonnegative
+from monotheory.config import check_choice, check_int, check_nonnegative, usable_cores
 from monotheory.errors import ConfigError
 from monotheory.theory import mc_kernel, registry
 from monotheory.theory.datamodel import (
@@ -201,13 +200,6 @@ def _relabel(name: str, eta: float, rng: np.random.Generator):
     return relabel
 
 
-def _two_cores() -> bool:
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except AttributeError:  # not Linux
-        return (os.cpu_count() or 1) > 1
-
-
 HANDOFF_ROWS = 1 << 17  # rows per kernel call (whole chunks): amortises the call and the thread round trip
 
 
@@ -229,7 +221,7 @@ def _kernel_loop(kern, rng, samples, chunk, n_features, flags, consts, power, hi
         return kern(*draws.kernel_args(), *consts, j * group * chunk, power, hist, hmeta)
 
     n_groups, kept = -(-n_chunks // group), 0
-    overlap = _two_cores()
+    overlap = usable_cores() > 1
     draws = fill(0)
     with ThreadPoolExecutor(max_workers=1) as pool:
         for j in range(n_groups):

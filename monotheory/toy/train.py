@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from monotheory.config import check_int, check_range
+from monotheory.config import check_int, check_range, usable_cores
 from monotheory.toy import fused as _fused
 from monotheory.toy.model import FeatureSampler, ToyModel
 
@@ -83,13 +82,7 @@ def _workers(device: torch.device, n: int) -> int:
     """Threads that share a step's chunks on a CPU: one per usable core (at most 8, at most ``n``), each
     running torch ops on one intra-op thread. Threads that block on a join do not spin like torch's own
     intra-op pool, which on the shared 2-core machine made training 20× slower under load."""
-    if device.type != "cpu":
-        return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8, n))
+    return 1 if device.type != "cpu" else max(1, min(usable_cores(), 8, n))
 
 
 def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
