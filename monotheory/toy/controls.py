@@ -31,6 +31,7 @@ from monotheory.toy import TOPK_REGIMES, ToyConfig, check_label_noise
 
 F = dataclasses.field
 LABELS = ("all", "capacity-matched")
+GRID_REGIMES = ("poly", "oracle", "oracle-rot", "mono-topk", "oracle-topk")
 ORACLE_FAMILY = "oracle family"
 NOISES = (("label_noise", "label noise"), ("input_noise", "input noise"))
 # (name, a, b, what a − b isolates); "k" in a regime name is filled per k of the grid
@@ -46,6 +47,7 @@ class ControlsConfig:
     """The control grid of C5 (module docstring); n, m, steps, probe, η and the seeds come from a ToyConfig."""
 
     sparsities: tuple[float, ...] = F(default=(0.2, 0.8), metadata={"help": "sparsities S (P(zero))"})
+    regimes: tuple[str, ...] = F(default=GRID_REGIMES, metadata={"help": f"regimes ({', '.join(GRID_REGIMES)})"})
     ks: tuple[int, ...] = F(default=(1, 2, 4, 8), metadata={"help": "k of the top-k codes"})
     tasks: tuple[str, ...] = F(default=("argmax", "pair"), metadata={"help": "probe tasks: argmax, pair"})
     labels: tuple[str, ...] = F(default=LABELS, metadata={"help": "labels over: all, capacity-matched"})
@@ -53,7 +55,7 @@ class ControlsConfig:
     pair_noise_model: str = F(default="uniform", metadata={"help": "label-noise model of the pair task"})
 
     def __post_init__(self):
-        for name in ("tasks", "labels"):
+        for name in ("regimes", "tasks", "labels"):
             v = getattr(self, name)
             if isinstance(v, str):
                 setattr(self, name, tuple(x.strip() for x in v.split(",") if x.strip()))
@@ -70,6 +72,11 @@ class ControlsConfig:
                 raise ConfigError(f"ks entry = {k!r} is not an integer ≥ 1")
         if len(set(self.ks)) != len(self.ks):
             raise ConfigError(f"ks = {self.ks} lists a k twice")
+        for r in self.regimes:
+            check_choice("regimes entry", r, GRID_REGIMES)
+        if "poly" not in self.regimes or "oracle" not in self.regimes:
+            raise ConfigError(f"regimes = {','.join(self.regimes)} must include poly and oracle, the references of "
+                              "every gap and contrast")
         for t in self.tasks:
             check_choice("tasks entry", t, ("argmax", "pair"))
         for lab in self.labels:
@@ -155,12 +162,15 @@ def row(res: dict, task: str, sparsity: float, labels: str, mono: str, sigma_sd:
 
 
 def paired(a, b) -> dict:
-    """Paired t over seeds of a − b; a zero-spread gap is named (``degenerate``) and gets p = NaN, never 0."""
-    g = paired_t(a, b)
-    d = np.asarray(a, float) - np.asarray(b, float)
-    if d.size < 2 or np.all(d == d[0]):
-        g = {**g, "p_value": 1.0 if d.size >= 2 and d[0] == 0 else float("nan"), "degenerate": True}
-    return g
+    """Paired t over seeds of a − b (:func:`monotheory.stats.paired_t`). A gap without spread over seeds (up to
+    rounding) or from one seed is named ``degenerate``: its interval is not estimable (NaN ends) and its p is
+    NaN (1 when every difference is 0), never 0 — the seeds do not estimate its spread."""
+    d = np.asarray(a, float).ravel() - np.asarray(b, float).ravel()
+    if d.size >= 2 and np.ptp(d) > 1e-12 * max(1.0, float(np.abs(d).max())):
+        return paired_t(a, b)
+    p = 1.0 if d.size >= 2 and float(np.abs(d).max()) <= 1e-12 else float("nan")
+    return {"mean": float(d.mean()), "ci": [float("nan"), float("nan")], "p_value": p, "n": int(d.size),
+            "test": "paired t (over units): not estimable, no spread over seeds", "degenerate": True}
 
 
 def mechanism(res: dict, task: str, sparsity: float, labels: str, sigma_sd: float) -> dict:
@@ -171,6 +181,8 @@ def mechanism(res: dict, task: str, sparsity: float, labels: str, sigma_sd: floa
     less than b)."""
     eta, rows = res["noise_rate"], []
     for name, a, b, what in CONTRASTS:
+        if a not in res["regimes"] or b not in res["regimes"]:
+            continue
         for k in (res["ks"] if a in TOPK_REGIMES else [None]):
             ka, kb = regime_key(a, k), regime_key(b, k)
             grp = group_of(ka, labels)

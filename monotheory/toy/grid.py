@@ -23,7 +23,6 @@ from monotheory.toy.controls import ORACLE_FAMILY, ControlsConfig, regime_key
 from monotheory.toy.experiments import CHANCE_RULE, code_report, code_summary, evaluate, train_models
 from monotheory.toy.model import FeatureSampler, ToyModel
 
-REGIMES = ("poly", "oracle", "oracle-rot", "mono-topk", "oracle-topk")
 _SELECTIVITY_SAMPLES = 4096
 
 
@@ -48,7 +47,7 @@ def train_codes(cc: ControlsConfig, base: ToyConfig, seeds: list[int], *, progre
     """Per k: ``(model, instances)`` with instances [(S, regime, seed)]; trained regimes trained on clean data."""
     out = {}
     for j, k in enumerate(cc.ks):
-        regimes = REGIMES if j == 0 else tuple(r for r in REGIMES if r in TOPK_REGIMES)
+        regimes = tuple(r for r in cc.regimes if j == 0 or r in TOPK_REGIMES)
         cfg = dataclasses.replace(base, topk=k, regimes=regimes)
         inst = [(S, r, s) for S in cc.sparsities for r in regimes for s in seeds]
         model, info = train_models(cfg, [i[1] for i in inst], [i[2] for i in inst], [i[0] for i in inst],
@@ -103,6 +102,17 @@ def measure_codes(cc: ControlsConfig, base: ToyConfig, trained: dict, seeds: lis
     return codes, rep
 
 
+def _keys(cc: ControlsConfig) -> list[str]:
+    return [regime_key(r, k) for r in cc.regimes for k in (cc.ks if r in TOPK_REGIMES else [None])]
+
+
+def _gram(trained: dict, where: dict, S: float, key: str, seed: int) -> np.ndarray:
+    """WᵀW of one instance (Figure 5a)."""
+    k, i = where[(S, key, seed)]
+    W = trained[k][0].W[i].detach()
+    return (W.T @ W).numpy()
+
+
 def groups(keys: list[str], labels: str) -> list[tuple[str, list[str]]]:
     """The label groups of one variant: ``all`` = every key; ``capacity-matched`` = the oracle family with poly,
     and each trained code with poly (:func:`monotheory.toy.controls.group_of`)."""
@@ -121,7 +131,8 @@ def run_grid(cc: ControlsConfig, base: ToyConfig, *, progress: bool = False) -> 
     trained = train_codes(cc, base, seeds, progress=progress)
     where = index(trained)
     codes, rep = measure_codes(cc, base, trained, seeds)
-    keys = [regime_key(r, k) for r in REGIMES for k in (cc.ks if r in TOPK_REGIMES else [None])]
+    wtw = {f"{S:g}": {key: _gram(trained, where, S, key, seeds[0]) for key in _keys(cc)} for S in cc.sparsities}
+    keys = _keys(cc)
     eta = base.noise_rate
     order = {k: j for j, k in enumerate(trained)}
     cells, feats, chance = [], {}, {}
@@ -153,7 +164,7 @@ def run_grid(cc: ControlsConfig, base: ToyConfig, *, progress: bool = False) -> 
                         for sd, a in zip(cc.sigma_sds, acc["input"], strict=True):
                             cells.append({**base_cell, "condition": "input_noise", "level": sd,
                                           "per_seed": a[p].tolist()})
-    return {"seeds": seeds, "ks": list(cc.ks), "noise_rate": eta, "cells": cells, "codes": codes,
+    return {"seeds": seeds, "ks": list(cc.ks), "regimes": list(cc.regimes), "noise_rate": eta, "wtw": wtw, "cells": cells, "codes": codes,
             "label_features": feats, "chance": chance, "chance_rule": CHANCE_RULE,
             "monosemantic_rule": MONOSEMANTIC_RULE, "labels_rule": LABELS_RULE,
             "train_seconds": float(sum(t[2] for t in trained.values())),
