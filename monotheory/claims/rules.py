@@ -51,7 +51,7 @@ import numpy as np
 from scipy import stats as sps
 
 from monotheory.errors import ConfigError
-from monotheory.stats import mcnemar_exact, paired_bootstrap
+from monotheory.stats import holm, mcnemar_exact, paired_bootstrap
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
@@ -262,16 +262,12 @@ def decide_family(cells: list[Cell], alpha: float = ALPHA) -> list[CellResult]:
         return []
     raws = [_raw_test(c) for c in cells]
     p = np.array([r["p"] for r in raws])
-    p_for_holm = np.where(np.isnan(p), 1.0, p)            # not estimable: never rejected, still counted in m
+    p_holm = holm(p)                        # a not-estimable cell (NaN) counts in m and is never rejected
     m = p.size
-    order = np.argsort(p_for_holm, kind="stable")
-    rank = np.empty(m, dtype=int)
-    rank[order] = np.arange(m)
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p_for_holm[order]))
-    p_holm = np.empty(m)
-    p_holm[order] = adj
+    rank = np.empty(m, dtype=int)           # Holm's step of each cell, in the order holm() uses
+    rank[np.argsort(np.where(np.isnan(p), 1.0, p), kind="stable")] = np.arange(m)
     out = []
-    for i, (cell, raw) in enumerate(zip(cells, raws)):
+    for i, (cell, raw) in enumerate(zip(cells, raws, strict=True)):
         step_alpha = alpha / (m - rank[i])
         level = 1 - (2 * step_alpha if cell.margin is not None else step_alpha)
         interval = _interval(raw, cell, level)
@@ -280,7 +276,7 @@ def decide_family(cells: list[Cell], alpha: float = ALPHA) -> list[CellResult]:
         out.append(CellResult(
             name=cell.name, kind="equivalence" if cell.margin is not None else "difference",
             estimate=raw["estimate"], interval=interval, level=float(level), p_value=float(p[i]),
-            p_holm=float(p_holm[i]) if np.isfinite(p[i]) else float("nan"), outcome=outcome, test=raw["test"],
+            p_holm=float(p_holm[i]), outcome=outcome, test=raw["test"],
             n=raw["n"], degenerate=raw["degenerate"], note=note, chance=cell.chance, margin=cell.margin,
             direction=cell.direction, mean_a=raw["mean_a"], mean_b=raw["mean_b"]))
     return out
