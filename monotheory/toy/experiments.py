@@ -198,7 +198,8 @@ def summarise(acc: dict[str, np.ndarray], regimes: list[str], seeds_per: int, po
             if poly in regimes and r != poly:
                 p = regimes.index(poly)
                 g = paired_t(a[sl], a[p * seeds_per:(p + 1) * seeds_per])
-                row[cond]["gap_vs_poly"] = {"mean": g["mean"], "ci": g["ci"], "p_value": g["p_value"]}
+                row[cond]["gap_vs_poly"] = {"mean": g["mean"], "ci": g["ci"], "p_value": g["p_value"],
+                                             "degenerate": g["degenerate"]}
         out[r] = row
     return out
 
