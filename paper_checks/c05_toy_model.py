@@ -10,23 +10,27 @@ oracle (hand-built, dense) and oracle-topk (the oracle with the top-k code), eve
   (the paper's σ = 0.6 on standardised pixels), probe on 4096 samples;
 * the conditions recorded by ``monotheory toy search`` on the search seeds (``monotheory/data/
   toy_conditions.json``, ``make toy-search``), one per selected mono regime;
-* each of them also **capacity-matched**: the same task over the features every compared regime represents on
-  that seed (:mod:`monotheory.toy.controls`), so that oracle − poly no longer also changes what the label can
-  depend on (oracle: 20 of 40 features, poly: 40).
+* each oracle-family row also **capacity-matched**: the same task over the features every compared regime
+  represents on that seed (:mod:`monotheory.toy.controls`), so that oracle − poly no longer also changes what the
+  label can depend on (oracle: 20 of 40 features, poly: 40). (The trained code's capacity-matched rows are in the
+  full grid: under the premise rule it is not a test, and they cost a fifth of the check's probe fits.)
 
 **Premise (is the row a test?).** mono measured monosemantic on every seed AND poly polysemantic on every seed
 (label-free rule on W, :data:`monotheory.metrics.MONOSEMANTIC_RULE`); otherwise "not a test", with the numbers.
 
 **Cells.** Per row three paired cells over seeds (mono and poly with the same seed share all data): mono − poly
 clean (claimed < 0), under label noise (claimed > 0), under input noise (claimed > 0); two-sided paired t,
-Holm-adjusted within the row (family-wise error 5 %). The decision rule: :func:`monotheory.toy.tables.decide`.
+Holm-adjusted within the row (family-wise error 5 %), decided by the one rule (:mod:`monotheory.claims.rules`:
+reproduced = every cell in its claimed direction, partly = some, not reproduced = none and some opposite,
+inconclusive = none either way, not a test = premise not met; value and interval = the cell that decided).
 
 **Mechanism table** (``c05_mechanism.json`` / ``.md``): differences-in-differences (the change under noise of a
 contrast, (a − b under noise) − (a − b clean)) for monosemanticity (oracle − poly), sparsity (oracle-topk − oracle)
-and the trained code (mono-topk − poly), paired over seeds, Holm over each table.
+and the trained code (mono-topk − poly), paired over seeds, each table one family of the same rule.
 
-The full control grid (k ∈ {1, 2, 4, 8}, the argmax and pair tasks, oracle-rot for the basis contrast) is too slow
-for the default check: ``monotheory toy controls`` / ``make toy-controls`` (docs/toy.md).
+The full control grid (k ∈ {1, 2, 4, 8}, the argmax and pair tasks, oracle-rot for the basis contrast, the trained
+codes capacity-matched) is too slow for the default check: ``monotheory toy controls`` / ``make toy-controls``
+(docs/toy.md, with the timings).
 """
 
 from __future__ import annotations
@@ -34,17 +38,9 @@ from __future__ import annotations
 import dataclasses
 
 from monotheory.checks import CheckContext, script_main
+from monotheory.claims import toy_controls
 from monotheory.config import to_dict
-from monotheory.report import (
-    NOT_REPRODUCED,
-    PARTLY,
-    REPRODUCED,
-    SKIPPED,
-    Verdict,
-    atomic_write_json,
-    atomic_write_text,
-)
-from monotheory.toy import tables
+from monotheory.report import Verdict, atomic_write_json, atomic_write_text
 from monotheory.toy.controls import ControlsConfig, mechanism, mechanism_md, regime_key, row
 
 CLAIM = "toy model: poly better on clean data, mono better under label noise and under input noise (Fig. 5)"
@@ -53,10 +49,7 @@ ROW_REGIMES = ("mono-topk", "oracle", "oracle-topk")    # the mono regimes of th
 READINGS = ((0.2, "literal reading S = P(zero) = 0.2"), (0.8, "literal reading feature probability 0.2 (S = 0.8)"))
 LITERAL_SIGMA_SD = 0.6
 HELD_OUT_OFFSET = 100
-ALPHA = tables.ALPHA
-# the decision's words → the report's statuses (inconclusive is shown as not reproduced until the report knows it)
-STATUS = {tables.REPRODUCED: REPRODUCED, tables.PARTLY: PARTLY, tables.NOT_REPRODUCED: NOT_REPRODUCED,
-          tables.INCONCLUSIVE: NOT_REPRODUCED, tables.NOT_A_TEST: SKIPPED}
+ALPHA = toy_controls.ALPHA
 
 
 def config(quick: bool, seed: int, conditions: list[dict]):
@@ -68,7 +61,7 @@ def config(quick: bool, seed: int, conditions: list[dict]):
     sigmas = tuple(sorted({LITERAL_SIGMA_SD, *(c["sigma_sd"] for c in conditions)}))
     cc = ControlsConfig(regimes=("poly", "oracle", "mono-topk", "oracle-topk"), ks=(K,), tasks=("argmax",),
                         sparsities=tuple(sorted({s for s, _ in READINGS} | {c["sparsity"] for c in conditions})),
-                        sigma_sds=sigmas)
+                        sigma_sds=sigmas, matched_trained=False)
     if quick:
         return ToyConfig(n_seeds=3, steps=150, probe_train=1024, probe_test=1024, probe_max_iter=50, seed=held,
                          noise_rate=0.9, topk=K), cc
@@ -76,37 +69,38 @@ def config(quick: bool, seed: int, conditions: list[dict]):
 
 
 def _cell_text(c: dict) -> str:
-    return f"{c['name']} {c['mean']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}] (Holm p {c['p_holm']:.3g}, {c['outcome']})"
+    ci = ("not estimable" if c["interval"] is None
+          else f"[{c['interval'][0]:+.3f}, {c['interval'][1]:+.3f}] ({100 * c['level']:.1f} %)")
+    return f"{c['name']} {c['estimate']:+.3f} {ci} (Holm p {c['p_holm']:.3g}, {c['outcome']})"
 
 
 def verdict_for(r: dict, *, label: str, reading: str, cfg, figures: list[str], mech: dict | None = None) -> Verdict:
-    """One C5 row as a Verdict; value and interval are the deciding cell's (mono − poly)."""
-    d = tables.decide(r)
-    status = STATUS[d["status"]]
+    """One C5 row as a Verdict decided by the one rule (:func:`monotheory.claims.toy_controls.decide_row`);
+    value and interval are the deciding cell's (mono − poly)."""
+    d = toy_controls.decide_row(r)
     pre = r["premise"]
     head = "" if pre["holds"] else f"NOT A TEST ({pre['why']}): "
-    deciding = d["deciding"]
     carried = ("; change under noise carried by (DiD, Holm): " + ", ".join(f"{k} {v}" for k, v in mech["carriers"].items())
                if mech else "")
     lf = r["label_features"]
     feats = f"labels over {lf['min']}–{lf['max']} represented features; " if r["labels"] == "capacity-matched" else ""
     measured = (f"{head}{r['mono']} − poly: " + "; ".join(_cell_text(c) for c in d["cells"])
-                + (f"; decided by the {deciding['name']} cell" if deciding else "") + f"; {feats}chance {r['chance']:.3f}; "
+                + f"; decided by the {d['decided_by']} cell ({d['reason']}); {feats}chance {r['chance']:.3f}; "
                 + f"{r['mono']}: {pre['measured'][r['mono']]}; poly: {pre['measured']['poly']}{carried}")
     held = f"{cfg.seed}–{cfg.seed + cfg.n_seeds - 1}"
     cond = (f"{reading}; {r['labels']} labels; n={cfg.n}, m={cfg.m}, {cfg.importance} importance, task={r['task']}, "
             f"held-out seeds {held} (models trained fresh), {cfg.steps} Adam steps; probe L-BFGS on {cfg.probe_train} "
             f"samples; label noise {r['noise_rate']:g} {cfg.noise_model}/{cfg.noise_sampling}; input noise "
-            f"{r['sigma_sd']:g} feature sd; two-sided paired t over seeds, Holm over the row's 3 cells")
-    src = deciding or d["cells"][1]
-    details = {"is_test": pre["holds"], "not_a_test_because": pre["why"] or None, "premise": pre,
-               "decision": d, "decision_status": d["status"], "labels": r["labels"],
-               "label_features": lf, "chance": r["chance"], "per_seed": {c["name"]: {"mono": c["mono"], "poly": c["poly"]}
-                                                                          for c in r["cells"]},
+            f"{r['sigma_sd']:g} feature sd; two-sided paired t over seeds, Holm over the row's 3 cells, intervals at "
+            "Holm's step level (monotheory.claims.rules)")
+    details = {"is_test": pre["holds"], "not_a_test_because": pre["why"] or None, "premise": pre, "decision": d,
+               "labels": r["labels"], "label_features": lf, "chance": r["chance"],
+               "per_seed": {c["name"]: {"mono": c["mono"], "poly": c["poly"]} for c in r["cells"]},
                "mechanism": mech, "config": to_dict(cfg)}
-    return Verdict("C5", CLAIM, status, measured=measured, value=src["mean"], interval=tuple(src["ci"]),
-                   conditions=cond, label=label + ("" if pre["holds"] else ", not a test"),
-                   paper_value="no numbers (figure only)", details=details, figures=figures)
+    return Verdict("C5", CLAIM, d["outcome"], measured=measured, value=d["value"],
+                   interval=None if d["interval"] is None else tuple(d["interval"]), conditions=cond,
+                   label=label + ("" if pre["holds"] else ", not a test"), paper_value="no numbers (figure only)",
+                   details=details, figures=figures)
 
 
 def _figures(ctx: CheckContext, res: dict, S: float, cfg) -> list[str]:
@@ -155,13 +149,15 @@ def run(ctx: CheckContext) -> list[Verdict]:
         for labels in cc.labels:
             for S in sorted({i[0] for i in items}):
                 for sd in sorted({i[3] for i in items if i[0] == S}):
-                    tables.append({**mechanism(res, "argmax", S, labels, sd), "importance": cfg.importance,
-                                   "probe_train": cfg.probe_train})
+                    tables.append({**toy_controls.decide_mechanism(mechanism(res, "argmax", S, labels, sd)),
+                                   "importance": cfg.importance, "probe_train": cfg.probe_train})
         for S, reading, regimes, sd, suffix in items:
             for labels in cc.labels:
                 mech = next(t for t in tables if (t["sparsity"], t["labels"], t["sigma_sd"], t["importance"]) ==
                             (S, labels, sd, cfg.importance))
                 for regime in regimes:
+                    if labels != "all" and regime.startswith("mono-") and not cc.matched_trained:
+                        continue
                     key = regime_key(regime, K)
                     r = row(res, "argmax", S, labels, key, sd)
                     lab = f"{key}, S={S:g}{suffix}{', capacity-matched' if labels == 'capacity-matched' else ''}"

@@ -227,6 +227,7 @@ def _search(cfg, sc, out: Path, args, progress: bool) -> int:
 
 
 def _controls(cfg, cc, out: Path, args, progress: bool) -> int:
+    from monotheory.claims import toy_controls
     from monotheory.report import atomic_write_json, atomic_write_text, to_jsonable
     from monotheory.toy import plots, tables
     from monotheory.toy.grid import run_grid
@@ -234,7 +235,8 @@ def _controls(cfg, cc, out: Path, args, progress: bool) -> int:
     t0 = time.perf_counter()
     res = run_grid(cc, cfg, progress=progress)
     axes = (cc.tasks, cc.sparsities, cc.labels, cc.sigma_sds)
-    rows, mech = tables.control_rows(res, *axes), tables.control_tables(res, *axes)
+    rows = toy_controls.decided_rows(tables.control_rows(res, *axes))
+    mech = [toy_controls.decide_mechanism(t) for t in tables.control_tables(res, *axes)]
     seconds = time.perf_counter() - t0
     held = f"seeds {cfg.seed}–{cfg.seed + cfg.n_seeds - 1}"
     header = (f"{held}; n={cfg.n}, m={cfg.m}, {cfg.importance} importance, {cfg.steps} Adam steps, probe "

@@ -13,9 +13,9 @@ The grid (:func:`monotheory.toy.grid.run_grid`, torch) measures, on the same see
   ``mono-topk (k = …)``, the features it and poly both represent), so that "mono − poly" no longer changes
   what the label can depend on.
 
-This module holds the config, the look-ups, the rows of paired cells (what a decision rule consumes: per cell
-the per-seed values of both arms and the claimed sign of mono − poly, plus the row's premise) and the
-mechanism table. It imports no torch.
+This module holds the config, the look-ups, the rows of paired cells (what the decision rule consumes: per cell
+the per-seed values of both arms and the claimed sign of mono − poly, plus the row's premise) and the cells of
+the mechanism table; :mod:`monotheory.claims.toy_controls` decides them. It imports no torch.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import numpy as np
 
 from monotheory.config import check_choice, check_nonnegative, check_sparsity
 from monotheory.errors import ConfigError
-from monotheory.stats import holm, paired_t
 from monotheory.toy import TOPK_REGIMES, ToyConfig, check_label_noise
 
 F = dataclasses.field
@@ -39,7 +38,6 @@ CONTRASTS = (("monosemanticity", "oracle", "poly", "oracle − poly: orthogonal 
              ("sparsity", "oracle-topk", "oracle", "oracle-topk − oracle: top-k at fixed monosemanticity"),
              ("basis", "oracle-rot", "oracle", "oracle-rot − oracle: basis at fixed subspace (0 for a linear probe)"),
              ("trained code", "mono-topk", "poly", "mono-topk − poly: the trained top-k code vs poly"))
-ALPHA = 0.05
 
 
 @dataclasses.dataclass
@@ -53,6 +51,8 @@ class ControlsConfig:
     labels: tuple[str, ...] = F(default=LABELS, metadata={"help": "labels over: all, capacity-matched"})
     sigma_sds: tuple[float, ...] = F(default=(0.6,), metadata={"help": "input-noise σ's in feature sds"})
     pair_noise_model: str = F(default="uniform", metadata={"help": "label-noise model of the pair task"})
+    matched_trained: bool = F(default=True, metadata={"help": "capacity-matched labels for the trained codes too "
+                                                              "(else only for the oracle family)"})
 
     def __post_init__(self):
         for name in ("regimes", "tasks", "labels"):
@@ -63,7 +63,7 @@ class ControlsConfig:
 
     def check(self) -> None:
         for f in dataclasses.fields(self):
-            if f.name != "pair_noise_model" and not tuple(getattr(self, f.name)):
+            if f.name not in ("pair_noise_model", "matched_trained") and not tuple(getattr(self, f.name)):
                 raise ConfigError(f"controls axis {f.name} is empty; give at least one value")
         for s in self.sparsities:
             check_sparsity("sparsities entry", s)
@@ -161,27 +161,17 @@ def row(res: dict, task: str, sparsity: float, labels: str, mono: str, sigma_sd:
             "chance": res["chance"][f"{task}/{sparsity:g}/{labels}/{group_of(mono, labels)}"]}
 
 
-def paired(a, b) -> dict:
-    """Paired t over seeds of a − b (:func:`monotheory.stats.paired_t`). A gap without spread over seeds (up to
-    rounding) or from one seed is named ``degenerate``: its interval is not estimable (NaN ends) and its p is
-    NaN (1 when every difference is 0), never 0 — the seeds do not estimate its spread."""
-    d = np.asarray(a, float).ravel() - np.asarray(b, float).ravel()
-    if d.size >= 2 and np.ptp(d) > 1e-12 * max(1.0, float(np.abs(d).max())):
-        return paired_t(a, b)
-    p = 1.0 if d.size >= 2 and float(np.abs(d).max()) <= 1e-12 else float("nan")
-    return {"mean": float(d.mean()), "ci": [float("nan"), float("nan")], "p_value": p, "n": int(d.size),
-            "test": "paired t (over units): not estimable, no spread over seeds", "degenerate": True}
-
-
 def mechanism(res: dict, task: str, sparsity: float, labels: str, sigma_sd: float) -> dict:
-    """The mechanism table of one run on differences-in-differences: per contrast a − b of :data:`CONTRASTS`
-    (every k for the top-k ones) and noise, DiD = (a − b under the noise) − (a − b clean), paired over seeds
-    (:func:`paired`), with the clean and noisy gaps beside it; Holm over the table's DiD cells; the carrier of
-    each noise's effect = the contrasts whose DiD is Holm-significant, with its sign (helps: the noise hurts a
-    less than b)."""
+    """The cells of one run's mechanism table on differences-in-differences: per contrast a − b of
+    :data:`CONTRASTS` (every k for the top-k ones) and noise, the per-seed gaps a − b under the noise
+    (``noisy``) and clean (``clean``): DiD = noisy − clean, paired over seeds. Undecided: the claims layer
+    decides the table as one family (:func:`monotheory.claims.toy_controls.decide_mechanism`) and fills
+    ``mean``, ``ci``, ``p_holm``, ``significant`` and the ``carriers``."""
     eta, rows = res["noise_rate"], []
     for name, a, b, what in CONTRASTS:
         if a not in res["regimes"] or b not in res["regimes"]:
+            continue
+        if labels != "all" and a.startswith("mono-") and not res.get("matched_trained", True):
             continue
         for k in (res["ks"] if a in TOPK_REGIMES else [None]):
             ka, kb = regime_key(a, k), regime_key(b, k)
@@ -189,21 +179,18 @@ def mechanism(res: dict, task: str, sparsity: float, labels: str, sigma_sd: floa
             s = lambda key, cond, lev=0.0, g=grp: series(res, task, sparsity, labels, key, cond, lev, g)  # noqa: E731
             clean = s(ka, "clean") - s(kb, "clean")
             for cond, word in NOISES:
-                noisy = s(ka, cond, eta if cond == "label_noise" else sigma_sd) - \
-                    s(kb, cond, eta if cond == "label_noise" else sigma_sd)
-                did = paired(noisy, clean)
+                lev = eta if cond == "label_noise" else sigma_sd
+                noisy = s(ka, cond, lev) - s(kb, cond, lev)
                 rows.append({"contrast": name, "k": k, "a": ka, "b": kb, "isolates": what, "noise": word,
-                             "clean_gap": float(clean.mean()), "noisy_gap": float(noisy.mean()), **did})
-    adj = holm([r["p_value"] if r["p_value"] == r["p_value"] else 1.0 for r in rows])
-    for r, p in zip(rows, adj, strict=True):
-        r["p_holm"] = float(p)
-        r["significant"] = bool(p < ALPHA and not r.get("degenerate"))
+                             "clean": clean.tolist(), "noisy": noisy.tolist(),
+                             "clean_gap": float(clean.mean()), "noisy_gap": float(noisy.mean())})
     return {"task": task, "sparsity": sparsity, "labels": labels, "sigma_sd": sigma_sd, "noise_rate": eta,
-            "rows": rows, "carriers": carriers(rows), "correction": "Holm over the table's DiD cells"}
+            "rows": rows}
 
 
 def carriers(rows: list[dict]) -> dict[str, str]:
-    """Per noise, the contrasts whose DiD is Holm-significant: ``sparsity (k = 2) helps`` etc.; ``none``."""
+    """Per noise, the contrasts whose DiD is decided (``significant``): ``sparsity (k = 2) helps`` etc.; ``none``.
+    The trained code's contrast (mono-topk − poly) is a result, not a mechanism, and is left out."""
     out = {}
     for _, word in NOISES:
         parts = [f"{contrast_name(r)} {'helps' if r['mean'] > 0 else 'hurts'}" for r in rows
@@ -217,13 +204,19 @@ def contrast_name(r: dict) -> str:
     return r["contrast"] if r["k"] is None else f"{r['contrast']} (k = {r['k']})"
 
 
+def _ci(r: dict) -> str:
+    if r["ci"] is None:
+        return f"not estimable ({r['degenerate']})"
+    return f"[{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]{'*' if r['significant'] else ''} ({100 * r['level']:.1f} %)"
+
+
 def mechanism_md(tables: list[dict]) -> str:
     """The mechanism tables as Markdown (one line per DiD cell)."""
-    lines = ["| task | S | labels | σ (sd) | contrast | noise | gap clean | gap noisy | DiD | 95 % CI | Holm p |",
+    lines = ["| task | S | labels | σ (sd) | contrast | noise | gap clean | gap noisy | DiD | CI (Holm step) | Holm p |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in tables:
         for r in t["rows"]:
             lines.append(f"| {t['task']} | {t['sparsity']:g} | {t['labels']} | {t['sigma_sd']:g} | {r['a']} − {r['b']} "
                          f"| {r['noise']} | {r['clean_gap']:+.3f} | {r['noisy_gap']:+.3f} | {r['mean']:+.3f} | "
-                         f"[{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}] | {r['p_holm']:.3g} |")
+                         f"{_ci(r)} | {r['p_holm']:.3g} |")
     return "\n".join(lines) + "\n"

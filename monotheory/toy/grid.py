@@ -113,13 +113,13 @@ def _gram(trained: dict, where: dict, S: float, key: str, seed: int) -> np.ndarr
     return (W.T @ W).numpy()
 
 
-def groups(keys: list[str], labels: str) -> list[tuple[str, list[str]]]:
+def groups(keys: list[str], labels: str, trained: bool = True) -> list[tuple[str, list[str]]]:
     """The label groups of one variant: ``all`` = every key; ``capacity-matched`` = the oracle family with poly,
-    and each trained code with poly (:func:`monotheory.toy.controls.group_of`)."""
+    and (``trained``) each trained code with poly (:func:`monotheory.toy.controls.group_of`)."""
     if labels == "all":
         return [("all", keys)]
     family = [k for k in keys if not k.startswith("mono-")]
-    return [(ORACLE_FAMILY, family)] + [(k, ["poly", k]) for k in keys if k.startswith("mono-")]
+    return [(ORACLE_FAMILY, family)] + [(k, ["poly", k]) for k in keys if trained and k.startswith("mono-")]
 
 
 def run_grid(cc: ControlsConfig, base: ToyConfig, *, progress: bool = False) -> dict:
@@ -140,16 +140,16 @@ def run_grid(cc: ControlsConfig, base: ToyConfig, *, progress: bool = False) -> 
         cfg = cc.task_config(base, task)
         for S in cc.sparsities:
             for labels in cc.labels:
-                virt = [(g, key, s) for g, members in groups(keys, labels) for key in members for s in seeds]
+                virt = [(g, key, s) for g, members in groups(keys, labels, cc.matched_trained) for key in members for s in seeds]
                 virt.sort(key=lambda v: order[where[(S, v[1], v[2])][0]])                # contiguous per model
-                members = dict(groups(keys, labels))
+                members = dict(groups(keys, labels, cc.matched_trained))
                 mask = torch.stack([_label_mask(base.n, rep, S, members[g], s, labels) for g, _, s in virt])
                 parts = [(trained[k][0], [where[(S, key, s)][1] for _, key, s in virt if where[(S, key, s)][0] == k])
                          for k in trained]
                 sig = [np.full(len(virt), sd * feature_sd(S)) for sd in cc.sigma_sds]
                 acc = evaluate(cfg, StackedCodes(parts), [v[2] for v in virt], [S] * len(virt), [eta], sig,
                                label_features=mask)
-                for g, members in groups(keys, labels):
+                for g, members in groups(keys, labels, cc.matched_trained):
                     pos = {key: [i for i, v in enumerate(virt) if v[0] == g and v[1] == key] for key in members}
                     first = pos[members[0]]
                     feats[f"{task}/{S:g}/{labels}/{g}"] = mask[first].sum(-1).tolist()
@@ -164,7 +164,8 @@ def run_grid(cc: ControlsConfig, base: ToyConfig, *, progress: bool = False) -> 
                         for sd, a in zip(cc.sigma_sds, acc["input"], strict=True):
                             cells.append({**base_cell, "condition": "input_noise", "level": sd,
                                           "per_seed": a[p].tolist()})
-    return {"seeds": seeds, "ks": list(cc.ks), "regimes": list(cc.regimes), "noise_rate": eta, "wtw": wtw, "cells": cells, "codes": codes,
+    return {"seeds": seeds, "ks": list(cc.ks), "regimes": list(cc.regimes), "noise_rate": eta, "wtw": wtw,
+            "matched_trained": cc.matched_trained, "cells": cells, "codes": codes,
             "label_features": feats, "chance": chance, "chance_rule": CHANCE_RULE,
             "monosemantic_rule": MONOSEMANTIC_RULE, "labels_rule": LABELS_RULE,
             "train_seconds": float(sum(t[2] for t in trained.values())),

@@ -181,8 +181,8 @@ def search_figures(res: dict, out: str | Path) -> list[Path]:
 
 
 def k_sweep_data(rows: list[dict]) -> dict:
-    """From decided control rows (:func:`monotheory.toy.tables.control_rows`): per (task, labels, S, σ) and top-k
-    regime, mono − poly per cell against k, with 95 % intervals."""
+    """From decided control rows (:func:`monotheory.claims.toy_controls.decided_rows`): per (task, labels, S, σ)
+    and top-k regime, mono − poly per cell against k, with the rule's intervals (Holm's step level)."""
     out: dict = {}
     for r in rows:
         if "(k = " not in r["mono"]:
@@ -191,14 +191,16 @@ def k_sweep_data(rows: list[dict]) -> dict:
         panel = out.setdefault(f"{r['task']}, {r['labels']}", {})
         line = panel.setdefault(f"{regime}, S={r['sparsity']:g}, σ={r['sigma_sd']:g}", {"k": [], "cells": {}})
         line["k"].append(int(k.rstrip(")")))
-        for c in r["cells"]:
-            line["cells"].setdefault(c["name"], []).append({"mean": c["mean"], "ci": c["ci"]})
+        for c in r["decision"]["cells"]:
+            ci = [float("nan")] * 2 if c["interval"] is None else list(c["interval"])
+            line["cells"].setdefault(c["name"], []).append({"mean": c["estimate"], "ci": ci, "level": c["level"]})
     return out
 
 
 def plot_k_sweep(rows: list[dict], *, path: str | Path | None = None):
     """mono − poly against k for every top-k code: one row of panels per (task, labels), one panel per cell
-    (clean, label noise, input noise), one line per (regime, S, σ), 95 % bands; the zero line dashed."""
+    (clean, label noise, input noise), one line per (regime, S, σ), bands = the rule's intervals (Holm's step
+    level of each row); the zero line dashed."""
     data = k_sweep_data(rows)
     names = ("clean", "label noise", "input noise")
     fig, axes = pyplot().subplots(max(len(data), 1), 3, figsize=(11, 2.8 * max(len(data), 1)), squeeze=False)

@@ -1,6 +1,7 @@
-"""C5's decision on rows of paired cells (monotheory.toy.tables.decide, paper_checks/c05_toy_model.py) with
-hand-made per-seed values whose answers are known: the premise gate, Holm within a row, intervals containing 0
-(never reproduced or partly), constant gaps (never p = 0), and the value/interval of the cell that decided."""
+"""C5's rows of paired cells decided by the one rule (monotheory.claims.toy_controls.decide_row on
+monotheory.claims.rules; paper_checks/c05_toy_model.py) with hand-made per-seed values whose answers are known: the
+claimed signs, the premise gate, Holm within a row, intervals containing 0 (never reproduced or partly), constant
+gaps (never p = 0), and the value/interval of the cell that decided."""
 
 import importlib.util
 from pathlib import Path
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, SKIPPED
+from monotheory.claims.rules import INCONCLUSIVE, NOT_A_TEST, NOT_REPRODUCED, PARTLY, REPRODUCED
+from monotheory.claims.toy_controls import decide_row
 from monotheory.stats import holm
-from monotheory.toy import ToyConfig, tables
+from monotheory.toy import ToyConfig
 
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("c05", REPO / "paper_checks" / "c05_toy_model.py")
@@ -22,11 +24,12 @@ SEEDS = 20
 JITTER = np.random.default_rng(0).standard_normal((6, SEEDS)) * 0.004   # fixed, seed-dependent jitter
 
 
-def make_row(gaps, *, premise=True, spread=None):
-    """A row whose cells have mono − poly ≈ ``gaps`` (clean, label, input) per seed, poly at 0.5."""
+def make_row(gaps, *, premise=True, spread=None, dyadic=False):
+    """A row whose cells have mono − poly ≈ ``gaps`` (clean, label, input) per seed, poly at 0.5 (``dyadic``:
+    poly on a grid of 1/4096, as accuracies on 4096 items are, so that a constant gap is exactly constant)."""
     cells = []
     for j, (name, sign) in enumerate((("clean", -1), ("label noise", 1), ("input noise", 1))):
-        poly = 0.5 + JITTER[2 * j]
+        poly = 0.5 + (np.arange(SEEDS) / 4096 if dyadic else JITTER[2 * j])
         mono = poly + gaps[j] + (JITTER[2 * j + 1] if spread is None else spread[j])
         cells.append({"name": name, "mono": mono, "poly": poly, "sign": sign})
     measured = {"oracle": "monosemantic on 20/20 seeds", "poly": "monosemantic on 0/20 seeds"}
@@ -36,48 +39,50 @@ def make_row(gaps, *, premise=True, spread=None):
                         "measured": measured, "rule": "rule"}}
 
 
-def test_every_cell_holds_is_reproduced():
-    d = tables.decide(make_row((-0.1, 0.05, 0.05)))
-    assert d["status"] == tables.REPRODUCED and [c["outcome"] for c in d["cells"]] == ["holds"] * 3
+def test_every_cell_in_its_claimed_direction_is_reproduced():
+    """Clean is claimed mono < poly (sign −1), both noises mono > poly."""
+    d = decide_row(make_row((-0.1, 0.05, 0.05)))
+    assert d["outcome"] == REPRODUCED and [c["outcome"] for c in d["cells"]] == [REPRODUCED] * 3
+    assert [c["direction"] for c in d["cells"]] == [-1, 1, 1]
 
 
 def test_some_cells_hold_is_partly_and_the_opposite_is_not_reproduced():
-    assert tables.decide(make_row((-0.1, 0.05, -0.05)))["status"] == tables.PARTLY
-    d = tables.decide(make_row((0.1, -0.05, 0.0)))
-    assert d["status"] == tables.NOT_REPRODUCED and d["deciding"]["outcome"] == "opposite"
+    assert decide_row(make_row((-0.1, 0.05, -0.05)))["outcome"] == PARTLY
+    d = decide_row(make_row((0.1, -0.05, 0.0)))
+    assert d["outcome"] == NOT_REPRODUCED
 
 
 def test_intervals_containing_zero_are_inconclusive_never_partly():
-    """Every gap 0 ± jitter: no cell is significant, so the row is inconclusive (not partly, not reproduced)."""
-    d = tables.decide(make_row((0.0, 0.0005, 0.0)))
-    assert d["status"] == tables.INCONCLUSIVE
-    assert all(c["outcome"] == "inconclusive" for c in d["cells"])
-    assert any(c["ci"][0] < 0 < c["ci"][1] for c in d["cells"])
+    """Every gap 0 ± jitter: no cell is decided, so the row is inconclusive (not partly, not reproduced)."""
+    d = decide_row(make_row((0.0, 0.0005, 0.0)))
+    assert d["outcome"] == INCONCLUSIVE
+    assert all(c["outcome"] == INCONCLUSIVE for c in d["cells"])
+    assert any(c["interval"][0] < 0 < c["interval"][1] for c in d["cells"])
 
 
 def test_premise_not_met_is_not_a_test_whatever_the_numbers():
-    d = tables.decide(make_row((-0.1, 0.05, 0.05), premise=False))
-    assert d["status"] == tables.NOT_A_TEST and d["deciding"] is None
+    d = decide_row(make_row((-0.1, 0.05, 0.05), premise=False))
+    assert d["outcome"] == NOT_A_TEST and "oracle not monosemantic" in d["reason"]
 
 
 def test_holm_within_the_row_matches_scipy_and_the_formula():
     r = make_row((-0.003, 0.002, 0.001))
-    d = tables.decide(r)
+    d = decide_row(r)
     p = np.array([stats.ttest_rel(c["mono"], c["poly"]).pvalue for c in r["cells"]])
-    np.testing.assert_allclose([c["p"] for c in d["cells"]], p)
-    np.testing.assert_allclose([c["p_holm"] for c in d["cells"]], holm(p))
+    np.testing.assert_allclose([c["p_value"] for c in d["cells"]], p)
     order = np.argsort(p)
     by_hand = np.empty(3)
     by_hand[order] = np.maximum.accumulate(np.minimum(1, p[order] * np.array([3, 2, 1])))
     np.testing.assert_allclose([c["p_holm"] for c in d["cells"]], by_hand)
+    np.testing.assert_allclose(by_hand, holm(p))
 
 
 def test_a_constant_gap_is_never_p_zero():
-    """Every seed with the same gap: zero spread; the cell is named degenerate, p is not 0 and it decides nothing."""
+    """Every seed with the same gap: zero spread; the cells are not estimable (no interval, p NaN), never p = 0."""
     zero = np.zeros(SEEDS)
-    d = tables.decide(make_row((-0.1, 0.05, 0.05), spread=(zero, zero, zero)))
-    assert all(c["degenerate"] and not c["p"] == 0 and np.isnan(c["ci"]).all() for c in d["cells"])
-    assert d["status"] == tables.INCONCLUSIVE
+    d = decide_row(make_row((-0.125, 0.0625, 0.0625), spread=(zero, zero, zero), dyadic=True))
+    assert all(c["degenerate"] and np.isnan(c["p_value"]) and c["interval"] is None for c in d["cells"])
+    assert d["outcome"] == INCONCLUSIVE
 
 
 def verdict(r):
@@ -86,19 +91,21 @@ def verdict(r):
 
 
 def test_the_row_shows_the_cell_that_decided_it():
-    """Label noise inconclusive, input noise holds: the value and interval are the input-noise cell's."""
-    r = make_row((-0.1, 0.0, 0.05))
-    v = verdict(r)
-    cells = {c["name"]: c for c in v.details["decision"]["cells"]}
-    assert v.verdict == PARTLY and v.details["decision"]["deciding"]["name"] in ("clean", "input noise")
-    deciding = v.details["decision"]["deciding"]
-    assert v.value == pytest.approx(deciding["mean"]) and list(v.interval) == deciding["ci"]
-    assert cells["label noise"]["outcome"] == "inconclusive" and v.value != pytest.approx(cells["label noise"]["mean"])
-    assert "decided by the" in v.measured and "held-out seeds 100–119" in v.conditions
+    """Clean and input noise hold, label noise is inconclusive: the row is partly, and its value and interval
+    are the label-noise cell's (the part that did not hold), not another cell's."""
+    v = verdict(make_row((-0.1, 0.0, 0.05)))
+    d = v.details["decision"]
+    cells = {c["name"]: c for c in d["cells"]}
+    assert v.verdict == PARTLY and d["decided_by"] == "label noise"
+    assert v.value == pytest.approx(cells["label noise"]["estimate"])
+    assert list(v.interval) == list(cells["label noise"]["interval"])
+    assert "decided by the label noise cell" in v.measured and "held-out seeds 100–119" in v.conditions
 
 
 def test_verdict_statuses():
     assert verdict(make_row((-0.1, 0.05, 0.05))).verdict == REPRODUCED
     v = verdict(make_row((-0.1, 0.05, 0.05), premise=False))
-    assert v.verdict == SKIPPED and v.measured.startswith("NOT A TEST (oracle not monosemantic") and not v.details["is_test"]
+    assert v.verdict == NOT_A_TEST and v.measured.startswith("NOT A TEST (oracle not monosemantic")
+    assert not v.details["is_test"]
     assert verdict(make_row((0.1, -0.05, -0.05))).verdict == NOT_REPRODUCED
+    assert verdict(make_row((0.0, 0.0005, 0.0))).verdict == INCONCLUSIVE

@@ -113,7 +113,9 @@ def test_toy_controls_writes_rows_tables_and_the_k_sweep(cli, tmp_path):
     # per task (2) × labels (2) × mono regime (mono-topk and oracle-topk at k = 1, 2, the oracle)
     assert len(doc["rows"]) == 2 * 2 * 5
     assert {r["task"] for r in doc["rows"]} == {"argmax", "pair"}
-    assert all(len(c["ci"]) == 2 for r in doc["rows"] for c in r["cells"])
+    assert all(len(r["decision"]["cells"]) == 3 for r in doc["rows"])
+    assert {r["verdict"] for r in doc["rows"]} <= {"reproduced", "partly reproduced", "not reproduced", "inconclusive",
+                                                   "not a test"}
     contrasts = {r["contrast"] for t in doc["mechanism"] for r in t["rows"]}
     assert contrasts == {"monosemanticity", "sparsity", "basis", "trained code"}
     md = (tmp_path / "controls.md").read_text()
