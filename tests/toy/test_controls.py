@@ -13,7 +13,8 @@ from monotheory.stats import holm
 from monotheory.toy import ToyConfig
 from monotheory.toy.controls import ControlsConfig, group_of, mechanism, regime_key, row, series
 from monotheory.toy.experiments import labels_for
-from monotheory.toy.grid import StackedCodes, groups, run_grid, train_codes
+from monotheory.toy.grid import StackedCodes, groups, run_grid, selectivity, train_codes
+from monotheory.toy.model import FeatureSampler, ToyModel
 
 TINY = dict(n=10, m=5, n_seeds=3, steps=60, batch_size=128, probe_train=512, probe_test=512, probe_max_iter=40,
             seed=100)
@@ -142,3 +143,17 @@ def test_controls_config_against_the_base():
         ControlsConfig(ks=(8,)).check_against(ToyConfig(n=10, m=5))
     with pytest.raises(ConfigError, match="0.9"):
         ControlsConfig(pair_noise_model="flip").check_against(ToyConfig(noise_rate=0.9))
+
+
+def test_selectivity_is_one_for_the_oracle_and_drops_when_units_mix_features():
+    """oracle-topk units fire only when their own feature is active (1.0); a top-2 code whose units each add a
+    second feature at 0.8 of the first fires without its own feature, so its selectivity is below 1."""
+    model = ToyModel(10, 5, ["oracle-topk", "mono-topk"], [0, 0], topk=2)
+    with torch.no_grad():
+        W = torch.zeros(5, 10)
+        W[torch.arange(5), torch.arange(5)] = 1.0
+        W[torch.arange(5), torch.arange(5, 10)] = 0.8
+        model.W[1] = W
+    x = FeatureSampler(10, [0, 0], [0.8, 0.8], offset=7)(2048)
+    s = selectivity(model, x)
+    assert s[0] == 1.0 and s[1] < 0.9
