@@ -260,7 +260,8 @@ def zero_fraction(features: Any) -> float:
 REPRESENTED_NORM = 0.5
 # The premise rule of the toy checks (issue 22 restored the interference bound for per-unit codes, which had been
 # dropped for them on 2026-12-02). Why these thresholds — measured on search seeds 0–4 (1000 Adam steps, n = 40,
-# m = 20, uniform importance; docs/toy.md has the table), before any accuracy was looked at:
+# m = 20, uniform importance; `monotheory toy controls --seed 0 --n-seeds 5 --controls-ks 1,2,4,8,20
+# --controls-tasks argmax --controls-labels all`, table in docs/toy.md), before any accuracy was looked at:
 # * interference (basis-free, the off-diagonal mass of WᵀW that the paper's Figure 5a shows): codes monosemantic by
 #   construction (oracle, oracle-rot, oracle-topk at every k) 0.000; poly (linear, trained) 0.52 at S = 0.2 and 1.02
 #   at S = 0.8; trained top-k codes with ≥ 2.4 features per unit (k ≥ 4 at S = 0.8, every k at S = 0.2) 0.47–5.7;
