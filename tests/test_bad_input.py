@@ -203,6 +203,12 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("run-imagenet", ["--methods", "bogus"], "bogus"), ("run-imagenet", ["--ft-fractions", "1.5"], "1.5"),
         ("run-imagenet", ["--ft-fractions", "0"], "0"), ("run-imagenet", ["--shift-severities", "9"], "9"),
         ("run-imagenet", ["--shift-corruptions", "bogus"], "bogus"), ("run-imagenet", ["--device", "cuda9"], "cuda9"),
+        # issue 24: options of the authors' recipe and the combinations they refuse
+        ("run-imagenet", ["--probe-solver", "lars", "--probe-schedule", "cosine"], "lars"),
+        ("run-imagenet", ["--probe-solver", "adam", "--probe-schedule", "warmup_cosine"], "adam"),
+        ("run-imagenet", ["--probe-uniform-noise", "0,200"], "200"), ("run-imagenet", ["--stem-padding", "9"], "9"),
+        ("run-imagenet", ["--warmup-start-lr", "5"], "5"), ("run-imagenet", ["--sae-optimizer", "sgd"], "sgd"),
+        ("run-imagenet", ["--ft-nce-encoder", "sae"], "sae"), ("run-imagenet", ["--sae-backbone-mode", "frozen"], "frozen"),
         # probe (feature files of 3 classes in the base settings; --run/--encoder cases replace them)
         ("probe", ["--train", str(tmp / "nowhere.npz")], "nowhere.npz"), ("probe", ["--test", f], f),
         ("probe", ["--noise-rates", "0,0.7"], "noise_rate = 0.7 is outside [0, 0.6667) for flip label noise with 3"),
@@ -338,6 +344,26 @@ def api_cases():
         (lambda: check_out_dir("/proc/monotheory"), "/proc/monotheory"),
         (lambda: check_out_dir(""), "''"),
         *_toy_and_probe_cases(),
+        *_preset_cases(),
+    ]
+
+
+def _preset_cases():
+    """Issue 24's public additions: the record's data sets, the CIFAR stem's padding, the authors' probe."""
+    torch = pytest.importorskip("torch")
+    from monotheory.vision import authors, presets
+    from monotheory.vision.encoders import make_backbone
+    from monotheory.vision.linear_eval import StepProbe
+
+    x, y = torch.randn(6, 2), torch.tensor([0, 1] * 3)
+    return [
+        (lambda: authors.entries("folder"), "folder"),
+        (lambda: presets.paper_values("imagenet1k"), "imagenet1k"),
+        (lambda: presets.preset_values("paper", "svhn"), "svhn"),
+        (lambda: make_backbone("resnet18", True, stem_padding=9), "9"),
+        (lambda: StepProbe(2, optimizer="adam").fit(x, y), "adam"),
+        (lambda: StepProbe(2, schedule="cosine").fit(x, y), "cosine"),
+        (lambda: StepProbe(2, warmup_epochs=-1).fit(x, y), "-1"),
     ]
 
 
