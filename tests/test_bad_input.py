@@ -182,6 +182,12 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("toy", ["sweep", "--task", "pair", "--noise-rates", "0,0.9"], "0.9"),
         ("toy", ["--threads", "0"], "threads = 0"), ("toy", ["--sparsity", "1"], "sparsity = 1"),
         ("toy", ["--m", "0"], "m = 0"), ("toy", ["--noise-rates", "0.3"], "--noise-rates"),
+        ("toy", ["controls", "--sigma-sd", "1"], "--sigma-sd"), ("toy", ["--controls-ks", "2"], "--controls-ks"),
+        ("toy", ["controls", "--controls-ks", "0"], "ks entry = 0"), ("toy", ["controls", "--controls-tasks", "xor"], "xor"),
+        ("toy", ["controls", "--m", "4", "--controls-ks", "8"], "ks entry = 8"),
+        ("toy", ["controls", "--controls-labels", "some"], "some"),
+        ("toy", ["controls", "--controls-regimes", "oracle"], "must include poly"),
+        ("toy", ["controls", "--controls-pair-noise-model", "flip"], "0.9"),
         # run-imagenet
         ("run-imagenet", ["--out", f], f), ("run-imagenet", ["--out", two + "/out"], "--data-root"),
         ("run-imagenet", ["--out", "/proc/monotheory"], "/proc/monotheory"), ("run-imagenet", ["--out", ""], "''"),
@@ -362,13 +368,20 @@ def _preset_cases():
 
 
 def _toy_and_probe_cases():
-    """The public functions added for issue 13: a foreign uniforms block, a negative tolerance."""
+    """The public functions added for issue 13 (a foreign uniforms block, a negative tolerance) and issue 22 (label
+    features of the capacity-matched task, the controls grid)."""
     torch = pytest.importorskip("torch")
     from monotheory.lbfgs import softmax_lbfgs
     from monotheory.toy.model import FeatureSampler
 
     sampler = FeatureSampler(6, [0, 1], [0.5, 0.5])
+    from monotheory.toy.controls import ControlsConfig
+    from monotheory.toy.experiments import labels_for
+
     return [
+        (lambda: labels_for(torch.zeros(2, 4, 6), "pair", torch.zeros(2, 6, dtype=torch.bool)), "needs at least 2"),
+        (lambda: labels_for(torch.zeros(2, 4, 6), "argmax", torch.ones(3, 6, dtype=torch.bool)), "(3, 6)"),
+        (lambda: ControlsConfig(ks=(2, 2)), "twice"), (lambda: ControlsConfig(sigma_sds=()), "sigma_sds is empty"),
         (lambda: sampler.features(torch.zeros(3, 8, 6)), "(3, 8, 6)"),
         (lambda: sampler.fill_uniforms(torch.zeros(2, 8, 5)), "(2, 8, 5)"),
         (lambda: sampler.features(torch.zeros(2, 8, 6, dtype=torch.float64)), "float64"),
