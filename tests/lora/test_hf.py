@@ -1,5 +1,5 @@
 """MonoLoRA on a tiny Hugging Face Llama built from a config (random weights, no download): the own injection
-and the peft route."""
+and the peft route, each trained from the real initialisation (B = 0)."""
 
 from __future__ import annotations
 
@@ -98,3 +98,54 @@ def test_peft_monolora_roundtrip(tmp_path):
         load_monolora(tiny_llama(hidden=48), tmp_path / "mono")
     with pytest.raises(ConfigError, match="monolora_relu = 'sigmoid'"):
         MonoLoraConfig(r=4, monolora_relu="sigmoid")
+
+
+def _max_b(model) -> float:
+    return max(p.detach().abs().max().item() for n, p in model.named_parameters() if "lora_B" in n)
+
+
+def _adapted(route: str, relu):
+    """A tiny Llama with adapters at their real init (B = 0), through the own injection or peft."""
+    model = tiny_llama()
+    if route == "own":
+        inject(model, LoRAConfig(rank=4, alpha=8, relu=relu, target_modules=TARGETS))
+        return model
+    pytest.importorskip("peft")
+    from peft import LoraConfig, get_peft_model
+
+    from monotheory.lora.hf import MonoLoraConfig
+
+    cfg = (LoraConfig(r=4, lora_alpha=8, target_modules=list(TARGETS)) if relu is None else
+           MonoLoraConfig(r=4, lora_alpha=8, target_modules=list(TARGETS), monolora_relu=relu))
+    return get_peft_model(model, cfg)
+
+
+@pytest.mark.parametrize("route", ["own", "peft"])
+@pytest.mark.parametrize("relu", [None, "hidden", "output"])
+def test_every_placement_trains_from_the_real_init(route, relu):
+    """Issue 24: with B = 0 a plain ReLU after B passes no gradient, so ``output`` never trained (max|B| stayed 0,
+    the loss did not move). From the real init: the model equals the base model, then B and the loss move."""
+    ids = _tokens()
+    y0 = tiny_llama()(ids).logits.detach()
+    model = _adapted(route, relu)
+    assert _max_b(model) == 0.0
+    assert torch.equal(model(ids).logits, y0)
+    losses = _train_steps(model, ids)
+    assert _max_b(model) > 1e-3
+    assert losses[-1] < losses[0] - 0.05, losses
+
+
+def test_peft_refuses_what_it_would_silently_make_plain_lora():
+    pytest.importorskip("peft")
+    from peft import get_peft_model
+
+    from monotheory.lora.hf import MonoLoraConfig
+
+    with pytest.raises(ConfigError, match="selects a module of type Embedding"):
+        get_peft_model(tiny_llama(), MonoLoraConfig(r=4, target_modules=["embed_tokens", "q_proj"]))
+    with pytest.raises(ConfigError, match="use_dora = True"):
+        MonoLoraConfig(r=4, target_modules=["q_proj"], use_dora=True)
+    with pytest.raises(ConfigError, match="init_lora_weights = 'pissa'"):
+        MonoLoraConfig(r=4, target_modules=["q_proj"], init_lora_weights="pissa")
+    with pytest.raises(ConfigError, match="not a valid regular expression"):
+        MonoLoraConfig(r=4, target_modules="(q_proj")
