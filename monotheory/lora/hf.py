@@ -47,6 +47,7 @@ if Version(peft.__version__) < Version(MIN_PEFT):
     raise ImportError(f"monotheory.lora.hf needs peft >= {MIN_PEFT}, found {peft.__version__}; "
                       f"pip install 'peft>={MIN_PEFT}'")
 
+
 class ReluVariant(LoraVariant):
     """peft LoRA variant: result + scaling·B·ReLU(A x) (``hidden``) or + scaling·ReLU₊(B·A x) (``output``)."""
 
@@ -84,8 +85,22 @@ class MonoLoraLinear(_PeftLinear):
         super().__init__(base_layer, adapter_name, *args, **kwargs)
         self.fan_in_fan_out = isinstance(self.get_base_layer(), Conv1D)
 
+    _resolving_mono = False
+
+    @property
+    def lora_variants(self):
+        # peft ≥ 0.21 resolves variants from the config fields tagged is_lora_variant (monolora_relu is): this
+        # layer accepts it for a MonoLoraConfig; peft's plain layers do not, so a MonoLoRA adapter added to one
+        # is a ValueError there instead of plain LoRA
+        base = getattr(super(), "lora_variants", {(): None})
+        return {**base, ("monolora_relu",): None} if self._resolving_mono else base
+
     def resolve_lora_variant(self, *, config, **kwargs):
-        other = super().resolve_lora_variant(config=config, **kwargs)
+        self._resolving_mono = isinstance(config, MonoLoraConfig)
+        try:
+            other = super().resolve_lora_variant(config=config, **kwargs)
+        finally:
+            self._resolving_mono = False
         if not isinstance(config, MonoLoraConfig):  # a plain LoraConfig adapter added to this layer stays plain
             return other
         if other is not None:
@@ -111,7 +126,8 @@ class MonoLoraConfig(LoraConfig):
     branch output). All LoRA fields (``r``, ``lora_alpha``, ``lora_dropout``, ``target_modules``, …) as in peft;
     ``use_dora``, ``target_parameters`` and the ``init_lora_weights`` that rewrite the base weight are refused."""
 
-    monolora_relu: str = dataclasses.field(default="hidden", metadata={"help": "hidden or output"})
+    monolora_relu: str = dataclasses.field(default="hidden", metadata={"help": "hidden or output",
+                                                                       "is_lora_variant": True})
 
     def __post_init__(self):
         if self.monolora_relu not in RELU_PLACEMENTS:

@@ -149,3 +149,23 @@ def test_peft_refuses_what_it_would_silently_make_plain_lora():
         MonoLoraConfig(r=4, target_modules=["q_proj"], init_lora_weights="pissa")
     with pytest.raises(ConfigError, match="not a valid regular expression"):
         MonoLoraConfig(r=4, target_modules="(q_proj")
+
+
+def test_adapters_added_later_keep_their_kind():
+    """A plain LoraConfig adapter added to MonoLoRA layers stays plain LoRA; a MonoLoRA adapter added to plain
+    peft LoRA layers is refused by peft ≥ 0.21 (it would be plain LoRA; older peft cannot tell)."""
+    peft = pytest.importorskip("peft")
+    from packaging.version import Version
+    from peft import LoraConfig, get_peft_model
+
+    from monotheory.lora.hf import MonoLoraConfig, ReluVariant
+
+    pm = get_peft_model(tiny_llama(), MonoLoraConfig(r=4, target_modules=["q_proj"], monolora_relu="output"))
+    pm.add_adapter("plain", LoraConfig(r=4, target_modules=["q_proj"]))
+    q = pm.base_model.model.model.layers[0].self_attn.q_proj
+    assert isinstance(q.lora_variant["default"], ReluVariant) and q.lora_variant["default"].placement == "output"
+    assert "plain" in q.lora_A and "plain" not in q.lora_variant
+    if Version(peft.__version__) >= Version("0.21"):
+        plain = get_peft_model(tiny_llama(), LoraConfig(r=4, target_modules=["q_proj"]))
+        with pytest.raises(ValueError, match="monolora_relu"):
+            plain.add_adapter("mono", MonoLoraConfig(r=4, target_modules=["q_proj"]))
