@@ -4,7 +4,8 @@ Skipped here, for a stated reason: the claim is about Llama-2 fine-tuned on SST2
 by ShieldGemma-9B and a Beavertails judge. Those weights, data sets and judges cannot be downloaded on this
 project's machines, which have no GPU either; and the paper publishes no MonoLoRA formula, hyperparameters or
 numbers. What exists here: :mod:`monotheory.lora` implements MonoLoRA (ReLU on the rank-r code or on the branch
-output; plain LoRA as the baseline), for any torch model and through peft, tested on tiny random Llama models;
+output; plain LoRA as the baseline), for any torch model and through peft (≥ 0.19), tested on tiny random Llama and
+GPT-2 models (``docs/monolora.md``);
 ``monotheory lora-digits`` runs a digits analogue (LoRA vs MonoLoRA vs full fine-tuning under label noise),
 which is NOT a test of this claim and is not reported as one.
 

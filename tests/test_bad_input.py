@@ -345,6 +345,7 @@ def api_cases():
         (lambda: check_out_dir(""), "''"),
         *_toy_and_probe_cases(),
         *_preset_cases(),
+        *_lora_cases(),
     ]
 
 
@@ -387,6 +388,40 @@ def _toy_and_probe_cases():
         (lambda: sampler.features(torch.zeros(2, 8, 6, dtype=torch.float64)), "float64"),
         (lambda: softmax_lbfgs(torch.zeros(1, 4, 2), torch.zeros(1, 4, dtype=torch.long), 2, tol_change=-1.0),
          "tol_change"),
+    ]
+
+
+def _lora_cases():
+    """MonoLoRA (issue 24): a bad target regex, unwritable or folder adapter paths, a selection that matches only
+    module types LoRA does not wrap, and the peft options that would not give MonoLoRA."""
+    pytest.importorskip("torch")
+    from torch import nn
+
+    from monotheory.lora import LoRAConfig, inject, read_adapter, save_adapter
+
+    def adapted():
+        m = nn.Sequential(nn.Linear(4, 4))
+        inject(m, LoRAConfig(rank=2))
+        return m
+
+    cases = [
+        (lambda: LoRAConfig(target_modules="(q_proj"), "(q_proj"),
+        (lambda: save_adapter(adapted(), "/proc/monotheory/a.pt"), "/proc/monotheory/a.pt"),
+        (lambda: save_adapter(adapted(), "/dev/null/a.pt"), "/dev/null/a.pt"),
+        (lambda: save_adapter(adapted(), "/tmp"), "'/tmp' is a folder"),
+        (lambda: read_adapter("/tmp"), "/tmp"),
+        (lambda: inject(nn.Sequential(nn.Embedding(3, 4), nn.Linear(4, 2)), LoRAConfig(target_modules=("0",))),
+         "Embedding"),
+    ]
+    try:
+        from monotheory.lora.hf import MonoLoraConfig
+    except ImportError:  # peft (or transformers) not installed
+        return cases
+    return cases + [
+        (lambda: MonoLoraConfig(r=2, target_modules="[q"), "[q"),
+        (lambda: MonoLoraConfig(r=2, target_modules=["q"], use_dora=True), "use_dora"),
+        (lambda: MonoLoraConfig(r=2, target_modules=["q"], init_lora_weights="olora"), "olora"),
+        (lambda: MonoLoraConfig(r=2, target_modules=["q"], monolora_relu="gelu"), "gelu"),
     ]
 
 

@@ -6,19 +6,31 @@ the base model before training. MonoLoRA (the paper's §5.3, no formula publishe
 placement is ours to choose and is recorded in ``relu``:
 
 - ``relu="hidden"``: y = W x + (α/r)·B·ReLU(A x) — the rank-r *code* ReLU(A x) is non-negative and sparse;
-- ``relu="output"``: y = W x + (α/r)·ReLU(B·A x) — the branch *output* is non-negative and sparse;
+- ``relu="output"``: y = W x + (α/r)·ReLU(B·A x) — the branch *output* is non-negative and sparse; since
+  B·A x = 0 at init, the ReLU takes its right derivative 1 at 0 so that B gets a gradient (see
+  :mod:`monotheory.lora.layers`);
 - ``relu=None``: plain LoRA, y = W x + (α/r)·B·A x (the only placement that can be merged into W).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 from monotheory.config import check_int, check_range
 from monotheory.errors import ConfigError
 
 RELU_PLACEMENTS = ("hidden", "output")
+
+
+def check_regex(name: str, pattern: str) -> None:
+    """ConfigError unless ``pattern`` compiles as a Python regular expression."""
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise ConfigError(f"{name} = {pattern!r} is not a valid regular expression ({e}); give one that "
+                          "re.fullmatch accepts, or a tuple of module names") from None
 
 
 @dataclass
@@ -60,6 +72,8 @@ class LoRAConfig:
                 isinstance(t, tuple) and t and all(isinstance(s, str) and s for s in t)):
             raise ConfigError(f"target_modules = {t!r} is not allowed; give a non-empty tuple of module names, "
                               "one regular expression, or None")
+        if isinstance(t, str):
+            check_regex("target_modules", t)
 
     @property
     def scaling(self) -> float:

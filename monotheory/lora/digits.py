@@ -19,7 +19,8 @@ Pipeline (``monotheory lora-digits``, or ``python -m monotheory.lora.digits``):
    the paper's sparsity and the monosemanticity score of their codes on the validation images;
 5. per η: means with t intervals over seeds, paired t intervals (:func:`monotheory.stats.paired_t`, units =
    seeds, same data split, noise and classifier init within a seed) for monolora−lora, monolora−full and
-   lora−full, Holm-adjusted over all comparisons of the run.
+   lora−full, Holm-adjusted over all comparisons of the run; a gap whose interval contains 0 is printed as
+   inconclusive (:func:`reading`).
 
 Results: ``lora_digits.json`` (every run, the summary, the config) and ``lora_digits_accuracy.png`` with its data
 (``lora_digits_accuracy.json``; a distinct name, so the figure's data never overwrites the results file).
@@ -28,12 +29,16 @@ Results: ``lora_digits.json`` (every run, the summary, the config) and ``lora_di
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from monotheory.config import (
     add_dataclass_arguments,
@@ -45,7 +50,17 @@ from monotheory.config import (
     to_dict,
 )
 from monotheory.errors import ConfigError
+from monotheory.lora import LoRAConfig, activation_measures, inject, record_codes
+from monotheory.noise import check_label_noise_rate
+from monotheory.plots import pyplot, save_figure
+from monotheory.report import atomic_write_json, atomic_write_text, check_out_dir
+from monotheory.stats import holm, paired_t, t_interval
+from monotheory.vision.config import FinetuneConfig
 from monotheory.vision.digits import write_digits_folder
+from monotheory.vision.presets import build_config
+
+# Importing this module imports torch (through monotheory.lora); torchvision, which the vision pipeline
+# (monotheory.vision.finetune / .context / .run) imports, is deferred to the functions that train.
 
 METHODS = ("full", "lora", "monolora")
 PAIRS = (("monolora", "lora"), ("monolora", "full"), ("lora", "full"))
@@ -96,8 +111,6 @@ class LoRADigitsConfig:
             raise ConfigError(f"seeds = {self.seeds} repeat a seed; give distinct seeds")
         for m in self.methods:
             check_choice("method", m, METHODS)
-        from monotheory.lora.config import LoRAConfig
-
         LoRAConfig(rank=self.rank, alpha=self.alpha, relu=self.relu)  # validates rank, alpha, relu
         if self.relu is None or self.relu == "none":
             raise ConfigError("relu = None is plain LoRA; MonoLoRA needs relu = hidden or output")
@@ -108,34 +121,28 @@ class LoRADigitsConfig:
         check_int("threads", self.threads, minimum=0)
 
 
-def _freeze_bn_stats(backbone):
-    """The backbone in a wrapper whose ``train()`` keeps every BatchNorm in eval mode (adapter runs change
-    nothing of the base model but the adapters)."""
-    from torch import nn
+class _FrozenStats(nn.Module):
+    """A backbone whose ``train()`` keeps every BatchNorm in eval mode (adapter runs change nothing of the base
+    model but the adapters)."""
 
-    class FrozenStats(nn.Module):
-        def __init__(self, body):
-            super().__init__()
-            self.body = body
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
 
-        def train(self, mode: bool = True):
-            super().train(mode)
-            for m in self.body.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
-            return self
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for m in self.body.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+        return self
 
-        def forward(self, x):
-            return self.body(x)
-
-    return FrozenStats(backbone)
+    def forward(self, x):
+        return self.body(x)
 
 
 def _in_memory(ds):
     """The (un-augmented) data set decoded once into tensors: PNG decoding would otherwise dominate every epoch
     of these 16-px images. Keeps ``.targets`` and ``.classes``, as :func:`monotheory.vision.finetune.finetune` needs."""
-    import torch
-
     xs, ys = zip(*(ds[i] for i in range(len(ds))), strict=True)
     out = torch.utils.data.TensorDataset(torch.stack(xs), torch.as_tensor(ys))
     out.targets = [int(y) for y in ys]
@@ -144,20 +151,14 @@ def _in_memory(ds):
 
 
 def _one_run(encoder, train, val, num_classes: int, cfg: LoRADigitsConfig, method: str, rate: float, seed: int):
-    import copy
-
-    import torch
-
-    from monotheory.lora import LoRAConfig, activation_measures, inject, record_codes
-    from monotheory.vision.config import FinetuneConfig
-    from monotheory.vision.finetune import finetune
+    from monotheory.vision.finetune import finetune  # imports torchvision
 
     enc = copy.deepcopy(encoder).cpu()
     lcfg = None
     if method != "full":
         lcfg = LoRAConfig(rank=cfg.rank, alpha=cfg.alpha, relu=None if method == "lora" else cfg.relu, seed=seed)
         inject(enc.backbone, lcfg)  # every Conv2d of the backbone; all else frozen
-        enc.backbone = _freeze_bn_stats(enc.backbone)
+        enc.backbone = _FrozenStats(enc.backbone)
     fcfg = FinetuneConfig(head="ce", epochs=cfg.epochs, lr=cfg.lr_full if method == "full" else cfg.lr_adapter,
                           batch_size=cfg.batch_size, schedule="cosine", weight_decay=1e-4, noise_rate=rate,
                           seed=seed)
@@ -184,8 +185,6 @@ def _one_run(encoder, train, val, num_classes: int, cfg: LoRADigitsConfig, metho
 
 def summarise(runs: list[dict], cfg: LoRADigitsConfig) -> dict:
     """Per noise rate: per-method means with t intervals, paired t gaps over seeds, Holm over all gaps."""
-    from monotheory.stats import holm, paired_t, t_interval
-
     out, tests = {}, []
     for rate in cfg.noise_rates:
         cell = {"methods": {}, "gaps": {}}
@@ -215,29 +214,51 @@ def summarise(runs: list[dict], cfg: LoRADigitsConfig) -> dict:
     return out
 
 
+def reading(name: str, gap: dict, level: float = 0.05) -> str:
+    """What a paired gap ``a-b:metric`` shows, without over-claiming: an interval that contains 0 is
+    inconclusive; one that excludes 0 names the direction, and whether it survives Holm.
+
+    >>> reading("monolora-lora:val_acc", {"mean": 0.01, "ci": [-0.02, 0.04], "p_holm": 0.9})
+    'inconclusive (CI contains 0)'
+    >>> reading("monolora-lora:val_acc", {"mean": -0.03, "ci": [-0.05, -0.01], "p_holm": 0.2})
+    'monolora lower (CI excludes 0; not after Holm)'
+    """
+    lo, hi = gap["ci"]
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 <= hi:
+        return "inconclusive (CI contains 0)"
+    a = name.split("-", 1)[0]
+    side = "higher" if gap["mean"] > 0 else "lower"
+    holm_ok = gap.get("p_holm", 1.0) < level
+    return f"{a} {side} (CI excludes 0; {'survives Holm' if holm_ok else 'not after Holm'})"
+
+
 def table_markdown(summary: dict, cfg: LoRADigitsConfig) -> str:
-    """One row per (η, method): train (noisy labels) and val accuracy with 95 % t intervals, adapter sparsity."""
-    lines = ["| η | method | train acc (noisy labels) | val acc | code zeros | code monosem. |",
-             "|---|---|---|---|---|---|"]
+    """One row per (η, method): train (noisy labels) and val accuracy with 95 % t intervals, the adapters' share
+    of exact zeros in the rank-r code (``hidden`` puts the ReLU there) and in the branch output (``output``
+    puts it there), the codes' monosemanticity; then the paired gaps with what each shows."""
+    lines = ["| η | method | train acc (noisy labels) | val acc | code zeros | output zeros | code monosem. |",
+             "|---|---|---|---|---|---|---|"]
     for rate, cell in summary.items():
         for m, d in cell["methods"].items():
             tr, va = d["train_acc"], d["val_acc"]
             z = f"{d['code']['zero_fraction']:.2f}" if "code" in d else "–"
+            oz = f"{d['output']['zero_fraction']:.2f}" if "output" in d else "–"
             ms = f"{d['code']['monosemanticity']:.2f}" if "code" in d else "–"
             lines.append(f"| {rate} | {m} | {100 * tr['mean']:.1f} [{100 * tr['ci'][0]:.1f}, {100 * tr['ci'][1]:.1f}]"
-                         f" | {100 * va['mean']:.1f} [{100 * va['ci'][0]:.1f}, {100 * va['ci'][1]:.1f}] | {z} | {ms} |")
-    lines += ["", "| η | gap (paired over seeds) | mean (pt) | 95 % CI (pt) | p | p (Holm) |", "|---|---|---|---|---|---|"]
+                         f" | {100 * va['mean']:.1f} [{100 * va['ci'][0]:.1f}, {100 * va['ci'][1]:.1f}] | {z} | {oz} "
+                         f"| {ms} |")
+    lines += ["", "| η | gap a−b (paired t over seeds) | mean (pt) | 95 % CI (pt) | p | p (Holm) | reading |",
+              "|---|---|---|---|---|---|---|"]
     for rate, cell in summary.items():
         for name, g in cell["gaps"].items():
             lines.append(f"| {rate} | {name} | {100 * g['mean']:+.1f} | [{100 * g['ci'][0]:+.1f}, "
-                         f"{100 * g['ci'][1]:+.1f}] | {g['p_value']:.3f} | {g.get('p_holm', float('nan')):.3f} |")
+                         f"{100 * g['ci'][1]:+.1f}] | {g['p_value']:.3f} | {g.get('p_holm', float('nan')):.3f} | "
+                         f"{reading(name, g)} |")
     return "\n".join(lines)
 
 
 def plot(summary: dict, path: Path) -> None:
     """Train (noisy labels) and val accuracy against η per method, with t intervals; PNG + JSON data."""
-    from monotheory.plots import pyplot, save_figure
-
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
     rates = [float(r) for r in summary]
@@ -261,9 +282,6 @@ def check_before_work(cfg: LoRADigitsConfig) -> None:
     """Refuse, before any work (issue 11): an ``out`` that cannot be written or lies inside ``data_root``, a
     ``data_root`` that is a file, and noise rates that the number of classes makes degenerate (flip η ≥ (C−1)/C,
     :func:`monotheory.noise.check_label_noise_rate`; C = 10 for the written digits folder)."""
-    from monotheory.noise import check_label_noise_rate
-    from monotheory.report import check_out_dir
-
     root = Path(cfg.data_root) if cfg.data_root else None
     if root is not None and root.exists() and not root.is_dir():
         raise ConfigError(f"--data-root {cfg.data_root!r} is a file, not a folder")
@@ -277,16 +295,12 @@ def check_before_work(cfg: LoRADigitsConfig) -> None:
 
 def run(cfg: LoRADigitsConfig, log=None) -> dict:
     """Pretrain (or reuse) the encoder, run every (η, seed, method), write ``lora_digits.json`` + figure."""
-    from monotheory.report import atomic_write_json, atomic_write_text
-    from monotheory.vision.context import RunContext
-    from monotheory.vision.presets import build_config
+    from monotheory.vision.context import RunContext  # imports torchvision
     from monotheory.vision.run import run as run_vision
 
     if not isinstance(cfg, LoRADigitsConfig):
         raise ConfigError(f"cfg must be a LoRADigitsConfig, got {type(cfg).__name__}")
     if cfg.threads:
-        import torch
-
         torch.set_num_threads(cfg.threads)
     log = log or (lambda msg: None if cfg.quiet else print(f"[lora-digits] {msg}", file=sys.stderr, flush=True))
     check_before_work(cfg)
@@ -303,8 +317,6 @@ def run(cfg: LoRADigitsConfig, log=None) -> dict:
     train, val, num_classes = _in_memory(ctx.train_eval), _in_memory(ctx.val), ctx.num_classes
     parts = out / "runs"
     runs = []
-    import json
-
     for seed in cfg.seeds:  # seed-major: an interrupted run has every η for the first seeds
         for rate in cfg.noise_rates:
             for m in cfg.methods:
@@ -339,7 +351,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["LoRADigitsConfig", "run", "summarise", "table_markdown", "write_digits_folder"]
+__all__ = ["LoRADigitsConfig", "reading", "run", "summarise", "table_markdown", "write_digits_folder"]
 
 if __name__ == "__main__":
     from monotheory.cli import main as cli_main

@@ -1,17 +1,23 @@
 """MonoLoRA through peft (Hugging Face): ``get_peft_model(model, MonoLoraConfig(...))`` and the usual
 ``save_pretrained`` / ``PeftModel.from_pretrained``.
 
-peft's experimental custom-module API (``LoraConfig._register_custom_module``, peft ≥ 0.14; written against
-0.21) maps ``nn.Linear`` to :class:`MonoLoraLinear`, a subclass of peft's own LoRA ``Linear`` whose
-``resolve_lora_variant`` returns a :class:`ReluVariant` (peft's ``LoraVariant`` hook, as DoRA uses). So the
-adapter keeps peft's names (``lora_A`` / ``lora_B``, ``r``, ``lora_alpha``, ``lora_dropout``, B = 0 at
-init), its state_dict and file layout; only the forward adds the ReLU.
+peft's experimental custom-module API (``LoraConfig._register_custom_module``) maps ``nn.Linear`` and
+transformers' ``Conv1D`` (GPT-2's layers) to :class:`MonoLoraLinear`, a subclass of peft's own LoRA ``Linear``
+whose ``resolve_lora_variant`` returns a :class:`ReluVariant` (peft's ``LoraVariant`` hook, as DoRA uses). So the
+adapter keeps peft's names (``lora_A`` / ``lora_B``, ``r``, ``lora_alpha``, ``lora_dropout``, B = 0 at init),
+its state_dict and file layout; only the forward adds the ReLU. ``relu="output"`` uses
+:func:`monotheory.lora.layers.relu_right` (derivative 1 at 0), so B moves from its zero init, as in the own
+route. Any other module type that ``target_modules`` selects (``nn.Embedding``, ``nn.Conv2d``, …) and
+``target_parameters`` are refused with a ConfigError: peft would give them plain LoRA layers, silently.
+
+Needs peft ≥ 0.19 (:data:`MIN_PEFT`): 0.16–0.18 have ``LoraVariant`` but resolve it from ``use_dora`` alone,
+without the config that holds the placement; 0.14–0.15 have no ``LoraVariant``.
 
 :class:`MonoLoraConfig` is a ``LoraConfig`` with one more field, ``monolora_relu`` (``"hidden"`` or ``"output"``),
 written into ``adapter_config.json``. Plain ``PeftModel.from_pretrained`` reads that file with ``LoraConfig``,
 which drops the unknown key with a warning and would give *plain* LoRA: load with :func:`load_monolora` (or
 pass ``config=MonoLoraConfig.from_dir(path)``). Merging a MonoLoRA adapter raises ConfigError (the branch is
-not linear). Importing this module imports peft.
+not linear). Importing this module imports peft and transformers.
 """
 
 from __future__ import annotations
@@ -22,19 +28,28 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+import peft
 import torch
 import torch.nn.functional as F
+from packaging.version import Version
 from peft import LoraConfig, PeftModel
 from peft.tuners.lora.layer import Linear as _PeftLinear
 from peft.tuners.lora.layer import LoraVariant
 from torch import nn
+from transformers.pytorch_utils import Conv1D
 
 from monotheory.errors import ConfigError
-from monotheory.lora.config import RELU_PLACEMENTS
+from monotheory.lora.config import RELU_PLACEMENTS, check_regex
+from monotheory.lora.layers import relu_right
+
+MIN_PEFT = "0.19"
+if Version(peft.__version__) < Version(MIN_PEFT):
+    raise ImportError(f"monotheory.lora.hf needs peft >= {MIN_PEFT}, found {peft.__version__}; "
+                      f"pip install 'peft>={MIN_PEFT}'")
 
 
 class ReluVariant(LoraVariant):
-    """peft LoRA variant: result + scaling·B·ReLU(A x) (``hidden``) or + scaling·ReLU(B·A x) (``output``)."""
+    """peft LoRA variant: result + scaling·B·ReLU(A x) (``hidden``) or + scaling·ReLU₊(B·A x) (``output``)."""
 
     def __init__(self, placement: str):
         self.placement = placement
@@ -58,32 +73,83 @@ class ReluVariant(LoraVariant):
             h = F.relu(h)
         out = b(h)
         if self.placement == "output":
-            out = F.relu(out)
+            out = relu_right(out)
         return result + out * module.scaling[active_adapter]
 
 
 class MonoLoraLinear(_PeftLinear):
-    """peft's LoRA ``Linear`` with a :class:`ReluVariant` for every adapter (placement from the config)."""
+    """peft's LoRA ``Linear`` with a :class:`ReluVariant` for every adapter (placement from the config); wraps
+    ``nn.Linear`` and transformers' ``Conv1D`` (whose weight is stored transposed: ``fan_in_fan_out``)."""
+
+    def __init__(self, base_layer, adapter_name: str, *args, **kwargs):
+        super().__init__(base_layer, adapter_name, *args, **kwargs)
+        self.fan_in_fan_out = isinstance(self.get_base_layer(), Conv1D)
+
+    _resolving_mono = False
+
+    @property
+    def lora_variants(self):
+        # peft ≥ 0.21 resolves variants from the config fields tagged is_lora_variant (monolora_relu is): this
+        # layer accepts it for a MonoLoraConfig; peft's plain layers do not, so a MonoLoRA adapter added to one
+        # is a ValueError there instead of plain LoRA
+        base = getattr(super(), "lora_variants", {(): None})
+        return {**base, ("monolora_relu",): None} if self._resolving_mono else base
 
     def resolve_lora_variant(self, *, config, **kwargs):
-        return ReluVariant(getattr(config, "monolora_relu", "hidden"))
+        self._resolving_mono = isinstance(config, MonoLoraConfig)
+        try:
+            other = super().resolve_lora_variant(config=config, **kwargs)
+        finally:
+            self._resolving_mono = False
+        if not isinstance(config, MonoLoraConfig):  # a plain LoraConfig adapter added to this layer stays plain
+            return other
+        if other is not None:
+            raise ConfigError(f"MonoLoRA cannot be combined with peft's {type(other).__name__}; "
+                              "turn that option off in the MonoLoraConfig")
+        return ReluVariant(config.monolora_relu)
+
+
+class _Refused(nn.Module):
+    """Dispatch target for every module type MonoLoRA does not cover: a ConfigError instead of plain LoRA."""
+
+    def __init__(self, target, adapter_name: str, *args, **kwargs):
+        base = target.get_base_layer() if hasattr(target, "get_base_layer") else target
+        what = f"parameter {kwargs['parameter_name']!r} of " if kwargs.get("parameter_name") else ""
+        raise ConfigError(f"target_modules selects {what}a module of type {type(base).__name__} ({adapter_name!r} "
+                          "adapter), where peft would give plain LoRA; MonoLoRA wraps nn.Linear and transformers "
+                          "Conv1D layers only")
 
 
 @dataclasses.dataclass
 class MonoLoraConfig(LoraConfig):
     """``peft.LoraConfig`` plus ``monolora_relu`` (``"hidden"``: ReLU on the rank-r code; ``"output"``: on the
-    branch output). All LoRA fields (``r``, ``lora_alpha``, ``lora_dropout``, ``target_modules``, …) as in peft."""
+    branch output). All LoRA fields (``r``, ``lora_alpha``, ``lora_dropout``, ``target_modules``, …) as in peft;
+    ``use_dora``, ``target_parameters`` and the ``init_lora_weights`` that rewrite the base weight are refused."""
 
-    monolora_relu: str = dataclasses.field(default="hidden", metadata={"help": "hidden or output"})
+    monolora_relu: str = dataclasses.field(default="hidden", metadata={"help": "hidden or output",
+                                                                       "is_lora_variant": True})
 
     def __post_init__(self):
-        super().__post_init__()
         if self.monolora_relu not in RELU_PLACEMENTS:
             raise ConfigError(f"monolora_relu = {self.monolora_relu!r} is unknown; choose hidden or output "
                               "(plain LoRA is peft.LoraConfig)")
         if not isinstance(self.r, int) or isinstance(self.r, bool) or self.r < 1:
             raise ConfigError(f"r = {self.r!r} must be an integer ≥ 1")
-        self._register_custom_module({nn.Linear: MonoLoraLinear})
+        if isinstance(self.target_modules, str):
+            check_regex("target_modules", self.target_modules)
+        if self.use_dora:
+            raise ConfigError("use_dora = True cannot be combined with MonoLoRA (DoRA rescales a linear update); "
+                              "use peft.LoraConfig for DoRA")
+        if getattr(self, "target_parameters", None):
+            raise ConfigError(f"target_parameters = {self.target_parameters!r} would give plain LoRA on raw "
+                              "parameters; MonoLoRA wraps modules: give target_modules")
+        init = self.init_lora_weights
+        if not (init is True or init is False or init == "gaussian"):
+            raise ConfigError(f"init_lora_weights = {init!r} is not supported with MonoLoRA (it assumes a linear "
+                              "branch); choose True (B = 0), 'gaussian' (B = 0) or False (B random)")
+        super().__post_init__()
+        # first match wins: Linear and Conv1D get MonoLoRA, every other module type a clear refusal
+        self._register_custom_module({nn.Linear: MonoLoraLinear, Conv1D: MonoLoraLinear, nn.Module: _Refused})
 
     @classmethod
     def from_dir(cls, path: str | os.PathLike) -> MonoLoraConfig:

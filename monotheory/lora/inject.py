@@ -1,7 +1,7 @@
 """Putting (Mono)LoRA adapters into any ``nn.Module``, and taking their state out again.
 
-:func:`inject` replaces the matching ``nn.Linear`` / ``nn.Conv2d`` modules in place and freezes every other
-parameter of the model. :func:`adapter_state_dict`, :func:`save_adapter` and :func:`load_adapter` handle the
+:func:`inject` replaces the matching ``nn.Linear`` / ``nn.Conv2d`` / transformers ``Conv1D`` modules in place
+and freezes every other parameter of the model. :func:`adapter_state_dict`, :func:`save_adapter` and :func:`load_adapter` handle the
 adapter weights only (keys ``<module name>.lora_A.weight`` / ``.lora_B.weight``); the file also holds the
 :class:`LoRAConfig`, so loading rebuilds the adapters on a fresh base model. Files: safetensors when the path
 ends in ``.safetensors`` (needs the ``safetensors`` package), otherwise ``torch.save`` of plain tensors and
@@ -22,7 +22,7 @@ from torch import nn
 
 from monotheory.errors import ConfigError
 from monotheory.lora.config import LoRAConfig
-from monotheory.lora.layers import ADAPTER_TYPES, wrap
+from monotheory.lora.layers import ADAPTER_TYPES, is_conv1d, wrap, wrappable
 
 Predicate = Callable[[str, nn.Module], bool]
 _FORMAT = "monotheory.lora/1"
@@ -37,14 +37,33 @@ def _matches(name: str, targets) -> bool:
 
 
 def find_targets(model: nn.Module, cfg: LoRAConfig, predicate: Predicate | None = None) -> list[str]:
-    """Names of the ``nn.Linear`` / ``nn.Conv2d`` modules that ``cfg.target_modules`` and ``predicate`` select."""
+    """Names of the ``nn.Linear`` / ``nn.Conv2d`` / ``Conv1D`` modules that ``cfg.target_modules`` and
+    ``predicate`` select."""
     out = []
     for name, mod in model.named_modules():
-        if not isinstance(mod, (nn.Linear, nn.Conv2d)) or isinstance(mod, ADAPTER_TYPES) or not name:
+        if not wrappable(mod) or isinstance(mod, ADAPTER_TYPES) or not name:
             continue
         if _matches(name, cfg.target_modules) and (predicate is None or predicate(name, mod)):
             out.append(name)
     return out
+
+
+def _no_match(model: nn.Module, cfg: LoRAConfig) -> ConfigError:
+    """The one-sentence error for a selection that matches nothing: what the names do match (modules of a type
+    LoRA does not wrap), and the names of the layers this model does have."""
+    named = [(n, m) for n, m in model.named_modules() if n and not isinstance(m, ADAPTER_TYPES)]
+    selected = [m for n, m in named if _matches(n, cfg.target_modules)]
+    other = sorted({type(m).__name__ for m in selected if not wrappable(m)})
+    leaves = sorted({n.rsplit(".", 1)[-1] for n, m in named if wrappable(m)})
+    if any(wrappable(m) for m in selected):
+        what = "selects layers, but the predicate accepts none of them"
+    elif other:
+        what = f"selects only modules of type {', '.join(other)}, which LoRA does not wrap"
+    else:
+        what = "matches no nn.Linear, nn.Conv2d or transformers Conv1D of the model"
+    shown = ", ".join(repr(n) for n in leaves[:12]) + (f" and {len(leaves) - 12} more" if len(leaves) > 12 else "")
+    has = f"this model's wrappable layers are named {shown}" if leaves else "this model has no wrappable layer"
+    return ConfigError(f"target_modules = {cfg.target_modules!r} {what}; {has}")
 
 
 def inject(model: nn.Module, cfg: LoRAConfig, predicate: Predicate | None = None, *,
@@ -61,9 +80,7 @@ def inject(model: nn.Module, cfg: LoRAConfig, predicate: Predicate | None = None
         raise ConfigError("the model already holds LoRA adapters; inject into a fresh model")
     names = find_targets(model, cfg, predicate)
     if not names:
-        raise ConfigError(f"target_modules = {cfg.target_modules!r} (with the predicate, if any) matches no "
-                          "nn.Linear or nn.Conv2d of the model; give names such as 'q_proj' that occur in "
-                          "model.named_modules()")
+        raise _no_match(model, cfg)
     wrapped = {n: wrap(model.get_submodule(n), cfg, n) for n in names}  # all checks before any change
     if freeze:
         model.requires_grad_(False)
@@ -113,21 +130,37 @@ def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
-    """Write the adapter weights and config to ``path`` (atomically); return the path."""
+    """Write the adapter weights and config to ``path`` (atomically); return the path.
+
+    A path that is a folder or cannot be written (a missing permission, a file where a folder should be) is a
+    ConfigError, and nothing is left behind.
+    """
     path = Path(path)
     state = adapter_state_dict(model)
     if not state:
         raise ConfigError("the model holds no LoRA adapters to save")
+    if path.is_dir() or not path.name:
+        raise ConfigError(f"adapter path {str(path)!r} is a folder; give a file name ending in .safetensors or .pt")
     meta = {"format": _FORMAT, "config": json.dumps(adapter_config(model).to_dict())}
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import save_file
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".safetensors":
+            from safetensors.torch import save_file
 
-        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
-    else:
-        torch.save({"meta": meta, "state": state}, tmp)
-    os.replace(tmp, path)
+            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
+        else:
+            torch.save({"meta": meta, "state": state}, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:  # torch.save reports an unwritable file as a RuntimeError
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        reason = (f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror and e.filename
+                  else str(e).splitlines()[0])
+        raise ConfigError(f"cannot write the adapter to {str(path)!r} ({reason}); give a writable file path") from None
+    except ImportError:
+        raise ConfigError(f"adapter path {str(path)!r} ends in .safetensors, which needs the safetensors package "
+                          "(pip install safetensors); or give a .pt path") from None
     return path
 
 
@@ -135,7 +168,8 @@ def read_adapter(path: str | os.PathLike) -> tuple[LoRAConfig, dict[str, torch.T
     """The config and weights stored in an adapter file."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"adapter file {path} does not exist")
+        raise ConfigError(f"adapter path {path} is a folder, not an adapter file" if path.is_dir() else
+                          f"adapter file {path} does not exist")
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -167,9 +201,9 @@ def load_adapter(model: nn.Module, path: str | os.PathLike, *, freeze: bool = Tr
     for n in names:  # check every layer before touching the model
         m = mods.get(n)
         base = m.base if isinstance(m, ADAPTER_TYPES) else m
-        if not isinstance(base, (nn.Linear, nn.Conv2d)):
+        if base is None or not wrappable(base):
             raise ConfigError(f"adapter file {path} has a layer {n!r} that the model lacks (or is not a "
-                              "Linear/Conv2d there); load it into the model it was trained on")
+                              "Linear/Conv2d/Conv1D there); load it into the model it was trained on")
         for part in ("lora_A", "lora_B"):
             want = tuple(state[f"{n}.{part}.weight"].shape)
             shape = _adapter_shape(base, cfg.rank, part)
@@ -192,6 +226,9 @@ def load_adapter(model: nn.Module, path: str | os.PathLike, *, freeze: bool = Tr
 def _adapter_shape(base: nn.Module, rank: int, part: str) -> tuple[int, ...]:
     if isinstance(base, nn.Linear):
         return (rank, base.in_features) if part == "lora_A" else (base.out_features, rank)
+    if is_conv1d(base):  # weight (in, out)
+        d_in, d_out = base.weight.shape
+        return (rank, d_in) if part == "lora_A" else (d_out, rank)
     return (rank, base.in_channels, *base.kernel_size) if part == "lora_A" else (base.out_channels, rank, 1, 1)
 
 

@@ -1,18 +1,34 @@
-"""LoRA and MonoLoRA wrappers of ``nn.Linear`` and ``nn.Conv2d`` (see :mod:`monotheory.lora.config`).
+"""LoRA and MonoLoRA wrappers of ``nn.Linear``, ``nn.Conv2d`` and transformers' ``Conv1D`` (see
+:mod:`monotheory.lora.config`).
 
 ``LoRALinear(base, cfg)``: y = base(x) + (α/r)·B·φ(A·drop(x)) with φ the identity (``cfg.relu=None``) or a ReLU
-on the code (``"hidden"``) or on the branch output (``"output"``, then y = base(x) + (α/r)·ReLU(B·A·drop(x))).
+on the code (``"hidden"``) or on the branch output (``"output"``, then y = base(x) + (α/r)·ReLU₊(B·A·drop(x))).
 The base layer is kept as ``.base`` with its parameters frozen. ``MonoLoRALinear`` is the same class with a
 ReLU required. Two ``nn.Identity`` taps, ``.code_tap`` (the rank-r code after φ for ``"hidden"``) and
 ``.out_tap`` (the branch output before scaling), let forward hooks record activations without changing them.
 
+``relu="output"`` and the initialisation. B starts at 0 (so the wrapped model *is* the base model at init, the
+LoRA property), so every pre-activation B·A x is exactly 0 at init; torch's ReLU has derivative 0 there, which
+would leave B at 0 for ever. ReLU₊ (:func:`relu_right`) is the ReLU with another valid subgradient at 0 (any
+value in [0, 1] is one): its right derivative 1. The forward is the ReLU exactly, so the model still equals the
+base model at init, and the first gradient of B is plain LoRA's; after one step B·A x is almost never exactly 0
+and ReLU₊ and torch's ReLU agree. Rejected alternatives: a nonzero B init (ReLU(B·A x) would add a
+non-negative offset to every output at init, so the adapted model would not be the base model), subtracting
+the branch's initial output (a frozen copy of A and B, and the branch output is no longer ≥ 0 or sparse), the
+ReLU before B (that is ``"hidden"``). ``"hidden"`` keeps torch's ReLU: ReLU(A x) is nonzero at
+init, so B gets a gradient from the first step.
+
 The conv wrappers use A = Conv2d(C_in, r, k, stride, padding, dilation) and B = 1×1 Conv2d(r, C_out), so the
 rank-r code is an (N, r, H', W') map; merged, the update is ΔW[o, i, :, :] = (α/r)·Σ_j B[o, j]·A[j, i, :, :].
+transformers' ``Conv1D`` (GPT-2's attention and MLP layers) is a linear layer whose weight is stored
+transposed, (in, out): :class:`LoRAConv1D` wraps it with A = Linear(in, r), B = Linear(r, out) and merges
+ΔWᵀ. It is recognised without importing transformers (a model that holds one has imported it).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -23,10 +39,37 @@ from monotheory.lora.config import LoRAConfig
 from monotheory.seeding import torch_generator
 
 
+def relu_right(x: torch.Tensor) -> torch.Tensor:
+    """max(x, 0) with derivative 1 at x = 0 (the right derivative; torch's ReLU takes 0 there).
+
+    >>> x = torch.zeros(2, requires_grad=True); relu_right(x).sum().backward(); x.grad.tolist()
+    [1.0, 1.0]
+    """
+    return torch.where(x >= 0, x, torch.zeros_like(x))
+
+
+def conv1d_type() -> type | None:
+    """transformers' ``Conv1D`` class if transformers is already imported, else None (no import here)."""
+    return getattr(sys.modules.get("transformers.pytorch_utils"), "Conv1D", None)
+
+
+def is_conv1d(module: nn.Module) -> bool:
+    """Whether ``module`` is a transformers ``Conv1D`` (y = x·W + b with W stored as (in, out))."""
+    t = conv1d_type()
+    return t is not None and isinstance(module, t)
+
+
+def wrappable(module: nn.Module) -> bool:
+    """Whether :func:`wrap` takes ``module``: an ``nn.Linear``, ``nn.Conv2d`` or transformers ``Conv1D``."""
+    return isinstance(module, (nn.Linear, nn.Conv2d)) or is_conv1d(module)
+
+
 def _dims(base: nn.Module) -> tuple[int, int]:
     """(input size, output size) of the layer's weight as a matrix."""
     if isinstance(base, nn.Linear):
         return base.in_features, base.out_features
+    if is_conv1d(base):
+        return tuple(base.weight.shape)
     kh, kw = base.kernel_size
     return base.in_channels * kh * kw, base.out_channels
 
@@ -68,7 +111,7 @@ class _LoRABase(nn.Module):
     def branch(self, x: torch.Tensor) -> torch.Tensor:
         """The adapter's unscaled output B·φ(A x), ReLU'd for ``relu="output"``."""
         b = self.lora_B(self.code_tap(self.code(x)))
-        return self.out_tap(F.relu(b) if self.relu == "output" else b)
+        return self.out_tap(relu_right(b) if self.relu == "output" else b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
@@ -80,6 +123,8 @@ class _LoRABase(nn.Module):
         """(α/r)·B·A in the base weight's shape (defined for plain LoRA only)."""
         a, b = self.lora_A.weight, self.lora_B.weight
         d = b.flatten(1) @ a.flatten(1)
+        if is_conv1d(self.base):  # Conv1D stores W transposed, (in, out)
+            d = d.T
         return (self.scaling * d).reshape(self.base.weight.shape)
 
     def _check_mergeable(self) -> None:
@@ -145,13 +190,30 @@ class LoRAConv2d(_LoRABase):
         self._init_weights()
 
 
-ADAPTER_TYPES = (LoRALinear, LoRAConv2d)
+class LoRAConv1D(_LoRABase):
+    """transformers' ``Conv1D`` (weight (in, out)) with a (Mono)LoRA branch; see the module docstring."""
+
+    def __init__(self, base: nn.Module, cfg: LoRAConfig, name: str = ""):
+        if not is_conv1d(base):
+            raise ConfigError(f"LoRAConv1D wraps a transformers Conv1D, got {type(base).__name__}")
+        super().__init__(base, cfg, name)
+        d_in, d_out = _dims(base)
+        dev, dt = base.weight.device, base.weight.dtype
+        self.lora_A = nn.Linear(d_in, cfg.rank, bias=False, device=dev, dtype=dt)
+        self.lora_B = nn.Linear(cfg.rank, d_out, bias=False, device=dev, dtype=dt)
+        self._init_weights()
+
+
+ADAPTER_TYPES = (LoRALinear, LoRAConv2d, LoRAConv1D)
 
 
 def wrap(module: nn.Module, cfg: LoRAConfig, name: str = "") -> _LoRABase:
-    """The adapter class for ``module`` (Linear → LoRALinear / MonoLoRALinear, Conv2d → LoRAConv2d)."""
+    """The adapter for ``module`` (Linear → LoRALinear / MonoLoRALinear, Conv2d → LoRAConv2d, Conv1D → LoRAConv1D)."""
     if isinstance(module, nn.Linear):
         return (LoRALinear if cfg.relu is None else MonoLoRALinear)(module, cfg, name)
     if isinstance(module, nn.Conv2d):
         return LoRAConv2d(module, cfg, name)
-    raise ConfigError(f"module {name!r} is a {type(module).__name__}; LoRA wraps nn.Linear and nn.Conv2d only")
+    if is_conv1d(module):
+        return LoRAConv1D(module, cfg, name)
+    raise ConfigError(f"module {name!r} is a {type(module).__name__}; LoRA wraps nn.Linear, nn.Conv2d and "
+                      "transformers' Conv1D only")

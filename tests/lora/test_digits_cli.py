@@ -71,3 +71,7 @@ def test_summary_pairs_runs_by_seed():
     assert summ["0"]["methods"]["monolora"]["code"]["zero_fraction"] == 0.5
     table = table_markdown(summ, cfg)
     assert "| 0.5 | monolora-lora:val_acc | +4.0 |" in table
+    # gaps 5, 2, 5 pt: t(2) interval [-0.3, +8.3] pt contains 0, so the table must not call it a difference
+    row = next(line for line in table.splitlines() if line.startswith("| 0.5 | monolora-lora:val_acc"))
+    assert gap["ci"][0] < 0 < gap["ci"][1] and row.endswith("| inconclusive (CI contains 0) |"), row
+    assert "| 0 | monolora | " in table and table.splitlines()[0].count("zeros") == 2  # code and output zeros

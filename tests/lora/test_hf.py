@@ -1,5 +1,5 @@
 """MonoLoRA on a tiny Hugging Face Llama built from a config (random weights, no download): the own injection
-and the peft route."""
+and the peft route, each trained from the real initialisation (B = 0)."""
 
 from __future__ import annotations
 
@@ -98,3 +98,74 @@ def test_peft_monolora_roundtrip(tmp_path):
         load_monolora(tiny_llama(hidden=48), tmp_path / "mono")
     with pytest.raises(ConfigError, match="monolora_relu = 'sigmoid'"):
         MonoLoraConfig(r=4, monolora_relu="sigmoid")
+
+
+def _max_b(model) -> float:
+    return max(p.detach().abs().max().item() for n, p in model.named_parameters() if "lora_B" in n)
+
+
+def _adapted(route: str, relu):
+    """A tiny Llama with adapters at their real init (B = 0), through the own injection or peft."""
+    model = tiny_llama()
+    if route == "own":
+        inject(model, LoRAConfig(rank=4, alpha=8, relu=relu, target_modules=TARGETS))
+        return model
+    pytest.importorskip("peft")
+    from peft import LoraConfig, get_peft_model
+
+    from monotheory.lora.hf import MonoLoraConfig
+
+    cfg = (LoraConfig(r=4, lora_alpha=8, target_modules=list(TARGETS)) if relu is None else
+           MonoLoraConfig(r=4, lora_alpha=8, target_modules=list(TARGETS), monolora_relu=relu))
+    return get_peft_model(model, cfg)
+
+
+@pytest.mark.parametrize("route", ["own", "peft"])
+@pytest.mark.parametrize("relu", [None, "hidden", "output"])
+def test_every_placement_trains_from_the_real_init(route, relu):
+    """Issue 24: with B = 0 a plain ReLU after B passes no gradient, so ``output`` never trained (max|B| stayed 0,
+    the loss did not move). From the real init: the model equals the base model, then B and the loss move."""
+    ids = _tokens()
+    y0 = tiny_llama()(ids).logits.detach()
+    model = _adapted(route, relu)
+    assert _max_b(model) == 0.0
+    assert torch.equal(model(ids).logits, y0)
+    losses = _train_steps(model, ids)
+    assert _max_b(model) > 1e-3
+    assert losses[-1] < losses[0] - 0.05, losses
+
+
+def test_peft_refuses_what_it_would_silently_make_plain_lora():
+    pytest.importorskip("peft")
+    from peft import get_peft_model
+
+    from monotheory.lora.hf import MonoLoraConfig
+
+    with pytest.raises(ConfigError, match="selects a module of type Embedding"):
+        get_peft_model(tiny_llama(), MonoLoraConfig(r=4, target_modules=["embed_tokens", "q_proj"]))
+    with pytest.raises(ConfigError, match="use_dora = True"):
+        MonoLoraConfig(r=4, target_modules=["q_proj"], use_dora=True)
+    with pytest.raises(ConfigError, match="init_lora_weights = 'pissa'"):
+        MonoLoraConfig(r=4, target_modules=["q_proj"], init_lora_weights="pissa")
+    with pytest.raises(ConfigError, match="not a valid regular expression"):
+        MonoLoraConfig(r=4, target_modules="(q_proj")
+
+
+def test_adapters_added_later_keep_their_kind():
+    """A plain LoraConfig adapter added to MonoLoRA layers stays plain LoRA; a MonoLoRA adapter added to plain
+    peft LoRA layers is refused by peft ≥ 0.21 (it would be plain LoRA; older peft cannot tell)."""
+    peft = pytest.importorskip("peft")
+    from packaging.version import Version
+    from peft import LoraConfig, get_peft_model
+
+    from monotheory.lora.hf import MonoLoraConfig, ReluVariant
+
+    pm = get_peft_model(tiny_llama(), MonoLoraConfig(r=4, target_modules=["q_proj"], monolora_relu="output"))
+    pm.add_adapter("plain", LoraConfig(r=4, target_modules=["q_proj"]))
+    q = pm.base_model.model.model.layers[0].self_attn.q_proj
+    assert isinstance(q.lora_variant["default"], ReluVariant) and q.lora_variant["default"].placement == "output"
+    assert "plain" in q.lora_A and "plain" not in q.lora_variant
+    if Version(peft.__version__) >= Version("0.21"):
+        plain = get_peft_model(tiny_llama(), LoraConfig(r=4, target_modules=["q_proj"]))
+        with pytest.raises(ValueError, match="monolora_relu"):
+            plain.add_adapter("mono", MonoLoraConfig(r=4, target_modules=["q_proj"]))

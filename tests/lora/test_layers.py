@@ -19,6 +19,7 @@ from monotheory.lora import (
     load_adapter,
     merge,
     record_codes,
+    relu_right,
     save_adapter,
     unmerge,
 )
@@ -50,6 +51,35 @@ def test_unchanged_at_init_and_only_adapters_train(relu):
     trainable = {n for n, p in m.named_parameters() if p.requires_grad}
     assert trainable and all(".lora_A." in n or ".lora_B." in n for n in trainable)
     assert isinstance(m[3], MonoLoRALinear if relu else LoRALinear) and isinstance(m[0], LoRAConv2d)
+
+
+def test_relu_right_is_relu_with_derivative_one_at_zero():
+    x = torch.tensor([-2.0, -0.0, 0.0, 3.0], requires_grad=True)
+    y = relu_right(x)
+    assert torch.equal(y.detach(), torch.relu(x.detach()))
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("relu", [None, "hidden", "output"])
+def test_every_placement_trains_from_the_real_init_linear_and_conv(relu):
+    """Issue 24: from B = 0 (no randomised B), every adapter's B moves and the loss falls, Conv2d and Linear
+    alike; torch's ReLU after B would leave every B at exactly 0 for ``output``."""
+    m = _net()
+    inject(m, LoRAConfig(rank=2, relu=relu))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 3, 4, 4, generator=g), torch.randint(0, 5, (32,), generator=g)
+    opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-2)
+    losses = []
+    for _ in range(10):
+        loss = nn.functional.cross_entropy(m(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    for name in ("0", "3", "5"):
+        assert m[int(name)].lora_B.weight.abs().max() > 1e-3, name
+    assert losses[-1] < losses[0] - 0.05, losses
 
 
 def test_relu_hidden_gives_exact_zeros_in_code_and_output_placement_nonnegative():
