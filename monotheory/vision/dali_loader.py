@@ -156,6 +156,13 @@ class DaliImages:
     def __len__(self) -> int:
         return len(self.files)
 
+    def subset(self, indices) -> DaliImages:
+        """The same pipelines over ``files[i] for i in indices`` (a rank's share of feature extraction)."""
+        idx = list(indices)
+        return DaliImages([self.files[i] for i in idx], [self.targets[i] for i in idx], self.classes, crop=self.crop,
+                          resize=self.resize, mean=self.mean, std=self.std, blur=self.blur, two_views=self.two_views,
+                          device=self.device, num_threads=self.num_threads)
+
     def loader(self, batch_size: int, *, seed: int = 0, device_id: int = 0, shard_id: int = 0,
                num_shards: int = 1) -> DaliLoader:
         if self.two_views:
