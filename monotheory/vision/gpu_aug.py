@@ -21,9 +21,11 @@ transforms.AugSpec`:
 Where this differs from torchvision's per-image pipeline (:func:`~monotheory.vision.transforms.pil_transform`),
 all in distribution detail: the four jitter operations run in the fixed order brightness → contrast →
 saturation → hue (torchvision permutes them per image; DALI, the authors' loader, also has a fixed order);
-pixel values stay float between operations (PIL rounds to uint8 after each); the batched ``grid_sample`` crop
-reads real neighbours at the crop's border where the per-image resize repeats the edge pixel. Tested in
-``tests/vision/test_gpu_aug.py``.
+pixel values stay float between operations (PIL rounds to uint8 after each); kornia's hue rotation goes through
+its own HSV conversion (equal to torchvision's to ~1e-4). The batched ``grid_sample`` crop of in-memory images
+uses torch's plain bicubic (Keys a = −0.75) where the per-image path and PIL use a = −0.5, and it reads the real
+neighbours at the crop's border where a crop-then-resize repeats the edge pixel (a few grey levels on average).
+Tested in ``tests/vision/test_gpu_aug.py``.
 """
 
 from __future__ import annotations
