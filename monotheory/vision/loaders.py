@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from monotheory.config import check_choice
+from monotheory.vision.config import LOADERS
 from monotheory.vision.data import EpochSampler
 from monotheory.vision.folders import UnreadableImageError
 from monotheory.vision.gpu_aug import BatchAugment, UniformTable, eval_batch, view_params
@@ -256,6 +258,7 @@ def gpu_sets(train, val, cfg, mean, std, device) -> dict:
 def resolve_loader(loader: str, dataset: str, device_type: str) -> str:
     """``auto`` → ``gpu`` for image folders on CUDA, ``tensor`` for in-memory sets on CUDA, ``torchvision`` on
     a CPU (its per-image PIL pipeline is the faster one there at ImageNet sizes); any other value unchanged."""
+    check_choice("loader", loader, LOADERS)
     if loader != "auto":
         return loader
     if device_type == "cuda":
