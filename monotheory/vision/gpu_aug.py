@@ -160,7 +160,7 @@ class BatchAugment:
             import kornia.augmentation as K
 
             s = self.spec
-            self._mods = {"jitter": K.ColorJitter(*s.jitter, p=s.p_jitter, order=ORDER),
+            self._mods = {"jitter": K.ColorJitter(*s.jitter, p=s.p_jitter),  # the order comes with the params
                           "gray": K.RandomGrayscale(p=s.p_gray),
                           "blur": K.RandomGaussianBlur((s.blur_kernel,) * 2, s.blur_sigma, p=s.p_blur,
                                                        border_type="reflect"),

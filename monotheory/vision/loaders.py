@@ -6,12 +6,16 @@ DaliImages`): image files (any ImageFolder) or an in-memory uint8 array (digits,
 (``simclr``: two views; ``classifier``: the fine-tuning crop + flip; ``eval``: resize + centre crop) and the
 device. :meth:`GpuImages.loader` builds a :class:`GpuLoader`:
 
-- files: ``DataLoader`` workers read each file's bytes (``torchvision.io.read_file``); on CUDA the JPEGs of a
-  batch are decoded together by ``torchvision.io.decode_jpeg(list, device="cuda")`` (nvJPEG), other formats and
-  every file on a CPU run by ``decode_image`` in the worker. A JPEG nvJPEG refuses (CMYK, a PNG named .JPEG, as a
-  few in ImageNet) is decoded on the CPU instead. A file nothing decodes raises :class:`UnreadableImageError`
-  naming it, or with ``skip_bad`` is dropped from its batch and listed in ``skipped_files``;
-- arrays: the batch is gathered from memory, no workers.
+- files on CUDA: ``DataLoader`` workers read each file's bytes (``torchvision.io.read_file``); the JPEGs of a
+  batch are decoded together by ``torchvision.io.decode_jpeg(list, device="cuda")`` (nvJPEG) and augmented on the
+  GPU in the main process; other formats are decoded by ``decode_image`` in the worker, and a JPEG nvJPEG
+  refuses (CMYK, a PNG named .JPEG, as a few in ImageNet) on the CPU instead;
+- files on a CPU: the same decoding (``decode_image``) and the same kornia code run inside the workers
+  (:class:`WorkerBatches`), so the work is spread over them as the PIL pipeline's is;
+- arrays: the batch is gathered from memory and augmented in the main process, no workers.
+
+A file nothing decodes raises :class:`UnreadableImageError` naming it, or with ``skip_bad`` is dropped from its
+batch and listed in ``skipped_files``.
 
 The order is :class:`~monotheory.vision.data.EpochSampler`'s (seeded per epoch; ``DistributedSampler`` under
 DDP), the augmentation per item from :class:`~monotheory.vision.gpu_aug.UniformTable`, so batches are the same
@@ -53,8 +57,8 @@ def decode_cpu(data: torch.Tensor) -> torch.Tensor | None:
 
 
 class FileBytes(Dataset):
-    """Worker side: key ``(epoch, i)`` → ``(i, payload)``; payload = the file's bytes (a JPEG to decode on the
-    device), a decoded uint8 image (``decode=True`` or not a JPEG), or ``None`` (unreadable)."""
+    """Worker side: key ``(epoch, i)`` → ``(epoch, i, payload)``; payload = the file's bytes (a JPEG to decode on
+    the device), a decoded uint8 image (``decode=True`` or not a JPEG), or ``None`` (unreadable)."""
 
     def __init__(self, files: Sequence[str], decode: bool):
         self.files, self.decode = list(files), bool(decode)
@@ -65,18 +69,68 @@ class FileBytes(Dataset):
     def __getitem__(self, key):
         from torchvision.io import read_file
 
-        i = key[1]
+        epoch, i = key
         try:
             data = read_file(self.files[i])
         except (OSError, RuntimeError):
-            return i, None
+            return epoch, i, None
         if self.decode or not is_jpeg(data):
-            return i, decode_cpu(data)
-        return i, data
+            return epoch, i, decode_cpu(data)
+        return epoch, i, data
 
 
 def _collate(items):
-    return [i for i, _ in items], [p for _, p in items]
+    return [i for _, i, _ in items], [p for _, _, p in items]
+
+
+class Augment:
+    """What a batch of decoded images becomes: the views of ``kind`` (per-item random numbers from a
+    :class:`~monotheory.vision.gpu_aug.UniformTable` of ``seed``) or the evaluation transform. Picklable: on a
+    CPU run it works inside the DataLoader workers (:class:`WorkerBatches`), on CUDA in the main process."""
+
+    def __init__(self, kind: str, crop: int, mean, std, resize, blur: bool, seed: int):
+        self.kind, self.crop, self.mean, self.std, self.resize = kind, crop, mean, std, resize
+        self.views = 2 if kind == "simclr" else 1
+        if kind != "eval":
+            spec = simclr_spec(crop, blur=blur) if kind == "simclr" else classifier_spec(crop)
+            self.aug = BatchAugment(spec, mean, std)
+            self.table = UniformTable(seed, self.views, f"augment-{kind}")
+
+    def __call__(self, idx, imgs, epoch: int):
+        if self.kind == "eval":
+            return eval_batch(imgs, self.crop, self.resize, self.mean, self.std)
+        if isinstance(imgs, list):
+            hw, batched = np.array([p.shape[-2:] for p in imgs]), False
+        else:  # one in-memory size: one batched crop when no crop is shrunk
+            hw, batched = np.tile(imgs.shape[-2:], (len(idx), 1)), self.crop >= max(imgs.shape[-2:])
+        u = self.table.rows(epoch, idx)
+        views = [self.aug(imgs, view_params(u[:, v], hw[:, 0], hw[:, 1], self.aug.spec), batched=batched)
+                 for v in range(self.views)]
+        return tuple(views) if self.views == 2 else views[0]
+
+
+def drop_bad(idx, payloads, files, skip_bad: bool):
+    """(kept indices, kept images, skipped paths); an unreadable image raises unless ``skip_bad``."""
+    skipped = [files[i] for i, p in zip(idx, payloads, strict=True) if p is None]
+    if skipped and not skip_bad:
+        raise UnreadableImageError(f"cannot decode image file {skipped[0]} with torchvision.io; {SKIP_HINT}")
+    keep = [(i, p) for i, p in zip(idx, payloads, strict=True) if p is not None]
+    return [i for i, _ in keep], [p for _, p in keep], skipped
+
+
+class WorkerBatches:
+    """DataLoader ``collate_fn`` of a CPU run: decoded images → augmented batch, in the worker process, so the
+    augmentation runs in parallel over the workers as the PIL pipeline does. Returns ``(indices, views,
+    skipped paths)``; a batch of a training loader (``min_size`` 2) left with fewer images is ``None``."""
+
+    def __init__(self, augment: Augment, files, skip_bad: bool, min_size: int):
+        self.augment, self.files, self.skip_bad, self.min_size = augment, files, skip_bad, min_size
+
+    def __call__(self, items):
+        idx, imgs, skipped = drop_bad([i for _, i, _ in items], [p for _, _, p in items], self.files, self.skip_bad)
+        if len(idx) < self.min_size:
+            return idx, None, skipped
+        return idx, self.augment(idx, imgs, items[0][0]), skipped
 
 
 class GpuImages:
@@ -143,19 +197,16 @@ class GpuLoader:
             inner = DistributedSampler(range(n), num_replicas=dist.world_size, rank=dist.rank, shuffle=shuffle,
                                        seed=seed, drop_last=drop_last)
         self.sampler = EpochSampler(n, seed, inner, shuffle=shuffle)
-        kind = images.kind
-        self.views = 2 if kind == "simclr" else 1
-        if kind != "eval":
-            spec = simclr_spec(images.crop, blur=images.blur) if kind == "simclr" else classifier_spec(images.crop)
-            self.aug = BatchAugment(spec, images.mean, images.std)
-            self.table = UniformTable(seed, self.views, f"augment-{kind}")
+        self.augment = Augment(images.kind, images.crop, images.mean, images.std, images.resize, images.blur, seed)
+        self.in_workers = images.files is not None and self.device.type != "cuda"
         self._dl = None
         if images.files is not None:
-            workers = images.num_workers
-            self._dl = DataLoader(FileBytes(images.files, decode=self.device.type != "cuda"), batch_size=self.batch_size,
-                                  sampler=self.sampler, num_workers=workers, collate_fn=_collate,
-                                  drop_last=self.drop_last, persistent_workers=workers > 0,
-                                  pin_memory=self.device.type == "cuda")
+            workers, cuda = images.num_workers, self.device.type == "cuda"
+            collate = _collate if cuda else WorkerBatches(self.augment, images.files, images.skip_bad,
+                                                          2 if self.drop_last else 1)
+            self._dl = DataLoader(FileBytes(images.files, decode=not cuda), batch_size=self.batch_size,
+                                  sampler=self.sampler, num_workers=workers, collate_fn=collate,
+                                  drop_last=self.drop_last, persistent_workers=workers > 0, pin_memory=cuda)
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
         self.sampler.set_epoch(epoch, start=start_batch * self.batch_size)
@@ -165,18 +216,26 @@ class GpuLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _batches(self):
-        """(indices, images) per batch: a list of device tensors (files) or one (B, 3, H, W) tensor (array)."""
-        if self._dl is not None:
+        """(indices, views) per batch."""
+        epoch = self.sampler.epoch
+        if self.in_workers:  # decoded and augmented in the workers
+            for idx, x, skipped in self._dl:
+                self.images.skipped_files += skipped
+                if x is not None:
+                    yield idx, x
+            return
+        if self._dl is not None:  # CUDA: bytes from the workers, decoded and augmented on the device
             for idx, payloads in self._dl:
-                keep, imgs = self._decode(idx, payloads)
-                if keep:
-                    yield keep, imgs
+                idx, imgs = self._decode(idx, payloads)
+                if len(idx) >= (2 if self.drop_last else 1):
+                    yield idx, self.augment(idx, imgs, epoch)
             return
         keys = [i for _, i in self.sampler]
         stop = len(keys) - len(keys) % self.batch_size if self.drop_last else len(keys)
         for s in range(0, stop, self.batch_size):
             idx = keys[s:s + self.batch_size]
-            yield idx, torch.from_numpy(self.images.array[idx]).permute(0, 3, 1, 2).to(self.device)
+            yield idx, self.augment(idx, torch.from_numpy(self.images.array[idx]).permute(0, 3, 1, 2).to(self.device),
+                                    epoch)
 
     def _decode(self, idx, payloads):
         from torchvision.io import ImageReadMode, decode_jpeg
@@ -195,30 +254,12 @@ class GpuLoader:
                         dec.append(decode_cpu(out[k]))
             for k, img in zip(raw, dec, strict=True):
                 out[k] = img
-        bad = [k for k, p in enumerate(out) if p is None]
-        for k in bad:
-            path = self.images.files[idx[k]]
-            if not self.images.skip_bad:
-                raise UnreadableImageError(f"cannot decode image file {path} with torchvision.io; {SKIP_HINT}")
-            self.images.skipped_files.append(path)
-        keep = [(i, p.to(self.device, non_blocking=True)) for i, p in zip(idx, out, strict=True) if p is not None]
-        if self.drop_last and len(keep) < 2:  # a training batch needs 2+ images (BatchNorm, contrastive pairs)
-            return [], []
-        return [i for i, _ in keep], [p for _, p in keep]
+        idx, imgs, skipped = drop_bad(idx, out, self.images.files, self.images.skip_bad)
+        self.images.skipped_files += skipped
+        return idx, [p.to(self.device, non_blocking=True) for p in imgs]
 
     def __iter__(self):
-        im, epoch = self.images, self.sampler.epoch
-        for idx, imgs in self._batches():
-            if im.kind == "eval":
-                x = eval_batch(imgs, im.crop, im.resize, im.mean, im.std)
-            else:
-                hw = np.array([p.shape[-2:] for p in imgs]) if isinstance(imgs, list) else np.tile(imgs.shape[-2:],
-                                                                                                      (len(idx), 1))
-                batched = not isinstance(imgs, list) and im.crop >= max(imgs.shape[-2:])  # crops never shrink
-                u = self.table.rows(epoch, idx)
-                views = [self.aug(imgs, view_params(u[:, v], hw[:, 0], hw[:, 1], self.aug.spec), batched=batched)
-                         for v in range(self.views)]
-                x = tuple(views) if self.views == 2 else views[0]
+        for idx, x in self._batches():
             sel = torch.as_tensor(idx)
             yield (x, self.targets[sel], *(e[sel] for e in self.extras))
 
