@@ -85,7 +85,7 @@ def gpu_rate(root: Path, crop: int, batch: int, workers: int, seconds: float, de
     from monotheory.vision.loaders import GpuImages
 
     files = sorted(str(p) for p in (root / "train").glob("*/*.jpg"))
-    g = GpuImages(files=files, targets=[int(Path(f).parent.name[1:]) for f in files], classes=["c"], kind="simclr",
+    g = GpuImages(files=files, targets=[0] * len(files), classes=["c"], kind="simclr",
                   crop=crop, mean=IMAGENET_MEAN, std=IMAGENET_STD, blur=True, device=device, num_workers=workers)
     loader = g.loader(batch, seed=0, shuffle=True)
     epochs = iter(range(10 ** 9))
@@ -102,8 +102,7 @@ def dali_rate(root: Path, crop: int, batch: int, workers: int, seconds: float, d
     from monotheory.vision.data import IMAGENET_MEAN, IMAGENET_STD
 
     files = sorted(str(p) for p in (root / "train").glob("*/*.jpg"))
-    labels = [int(Path(f).parent.name[1:]) for f in files]
-    loader = pretrain_loader(files, labels, crop=crop, mean=IMAGENET_MEAN, std=IMAGENET_STD, blur=True,
+    loader = pretrain_loader(files, [0] * len(files), crop=crop, mean=IMAGENET_MEAN, std=IMAGENET_STD, blur=True,
                              batch_size=batch, seed=0, device=device, num_threads=max(1, workers))
     return timed_passes(lambda: loader, seconds)
 

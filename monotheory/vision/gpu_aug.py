@@ -173,8 +173,8 @@ class BatchAugment:
         x = crop_resize(images, params["box"], self.spec.crop, batched=batched)
         dev = x.device
 
-        def t(a, dtype=torch.float32):
-            return torch.as_tensor(np.asarray(a), dtype=dtype)
+        def t(a):  # per-sample parameters on the images' device (kornia would move them; no version is relied on)
+            return torch.as_tensor(np.asarray(a), dtype=torch.float32).to(dev, non_blocking=True)
 
         steps = (("jitter", lambda mask: {**dict(zip(("brightness_factor", "contrast_factor", "saturation_factor",
                                                       "hue_factor"), t(params["factors"]).T, strict=True)),
