@@ -289,8 +289,10 @@ class RunContext:
         if self.dist.enabled:
             data = shard(data, range(lo * bs, min(len(data), hi * bs)))
         fn = _Inputs(model, sigma, p.input_noise, self.cfg.seed, lo, lambda n: self.eta.tick(n * self.dist.world_size))
+        self.eta.resume()  # the stage's clock runs during extraction only (not while probes are fitted)
         x, y = extract(fn, data, batch_size=bs, device=self.device, num_workers=self.cfg.num_workers,
                        progress=self.progress and self.dist.is_main, desc=f"features {enc} {split} σ={sigma:g}")
+        self.eta.pause()
         d = gather_to_file({"features": x, "targets": y}, path, self.dist)
         return d["features"], d["targets"]
 

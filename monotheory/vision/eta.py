@@ -71,22 +71,32 @@ class Eta:
 
     def begin(self, stage: str, label: str) -> None:
         """Start measuring a (part of a) stage; ``label`` names it in the line (e.g. ``pretrain cl``)."""
-        self.stage, self.label, self.steps, self.units, self.t0, self.said = stage, label, 0, 0.0, None, False
+        self.stage, self.label, self.steps, self.units, self.busy, self.said = stage, label, 0, 0.0, 0.0, False
+        self.t_last = self.clock()
+
+    def pause(self) -> None:
+        """Stop the clock between measured pieces of work (e.g. probe fitting between feature extractions)."""
+        self.t_last = None
+
+    def resume(self) -> None:
+        self.t_last = self.clock()
 
     def tick(self, units: float) -> None:
-        """``units`` of work just done by the stage in progress."""
+        """``units`` of work just done by the stage in progress (the time since the previous tick, or since
+        :meth:`begin` / :meth:`resume`, is what it took)."""
         if self.stage is None:
             return
+        now = self.clock()
+        dt = now - self.t_last if self.t_last is not None else 0.0
+        self.t_last = now
         self.left[self.stage] = max(0.0, self.left.get(self.stage, 0.0) - units)
         self.steps += 1
-        if self.steps == self.warmup:  # the clock starts after the warm-up steps (workers, cuDNN autotuning)
-            self.t0 = self.clock()
-        elif self.steps > self.warmup:
+        if self.steps > self.warmup:  # the warm-up steps (workers, cuDNN autotuning) are not timed
             self.units += units
-            dt = self.clock() - self.t0
-            if not self.said and self.steps - self.warmup >= self.min_steps and dt >= self.min_seconds:
+            self.busy += dt
+            if not self.said and self.steps - self.warmup >= self.min_steps and self.busy >= self.min_seconds:
                 self.said = True
-                self.log(self.line(self.units / dt))
+                self.log(self.line(self.units / self.busy))
 
     def line(self, rate: float) -> str:
         here = self.left.get(self.stage, 0.0) / rate

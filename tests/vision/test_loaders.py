@@ -163,6 +163,18 @@ def test_time_estimate_line_after_the_warmup(tmp_path):
     assert len(lines) == 1 and "pretrain cl" in lines[0] and "2,400" in lines[0]
     left = sum(units.values()) - 6 * 1200
     assert f"{left / 2400 / 60:.1f} min" in lines[0] or f"{left / 2400 / 3600:.1f} h" in lines[0]
+    # time between pause() and resume() (probes being fitted between extractions) is not measured
+    lines2 = []
+    eta = Eta(lines2.append, units, warmup=2, min_steps=3, min_seconds=1.0, clock=lambda: now[0])
+    eta.begin("probe", "probe (features)")
+    for k in range(6):
+        if k == 3:
+            eta.pause()
+            now[0] += 100.0
+            eta.resume()
+        now[0] += 0.5
+        eta.tick(1200.0)
+    assert len(lines2) == 1 and "2,400" in lines2[0]
     hours = estimate_hours(cfg, 2400.0)
     assert hours["total"] == pytest.approx(sum(plan_units(cfg, 126_689, 5_000).values()) / 2400 / 3600)
 
