@@ -173,8 +173,8 @@ class GpuImages:
                          targets=targets, extras=extras)
 
     def __getitem__(self, i: int):
-        """Item ``i`` as a single-image batch through the pipeline (epoch 0): (tensor(s), label)."""
-        x, y = next(iter(self.subset([i]).loader(1)))
+        """Item ``i`` as a single-image batch through the pipeline (epoch 0, no workers): (tensor(s), label)."""
+        x, y = next(iter(self.subset([i])._copy(num_workers=0).loader(1)))
         return (tuple(v[0] for v in x) if self.two_views else x[0]), int(y[0])
 
 
