@@ -172,7 +172,7 @@ def main(argv=None) -> int:
     logs.mkdir(exist_ok=True)
     cuda = a.device == "cuda"
     t0 = time.perf_counter()
-    deadline = t0 + (a.budget or (285 if cuda else 1800))
+    deadline = t0 + (a.budget if a.budget is not None else (285 if cuda else 1800))
     report: dict = {"check": "gpu_check", "device": a.device, "versions": versions(a.device), "steps": {}}
     if cuda and not report["versions"]["cuda_available"]:
         print("gpu_check: --device cuda but no CUDA device is available; use --device cpu", file=sys.stderr)
