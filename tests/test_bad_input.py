@@ -73,6 +73,16 @@ def data(tmp_path_factory) -> dict[str, Path]:
     made["checks"] = checks
     (base / "empty").mkdir()
     made["empty"] = base / "empty"
+    from PIL import Image
+
+    for split in ("train", "val"):  # issue 20: a truncated JPEG, for --loader gpu
+        for c in range(2):
+            p = base / "badjpg" / split / f"c{c}" / "0.jpg"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((8, 8, 3), 60 * c, np.uint8)).save(p, quality=90)
+    broken = base / "badjpg" / "train" / "c1" / "0.jpg"
+    broken.write_bytes(broken.read_bytes()[:100])
+    made["badjpg"] = base / "badjpg"
     X = np.random.default_rng(0).normal(size=(30, 5))
     for name in ("tr", "te"):
         np.savez(base / f"{name}.npz", X=X, y=np.arange(30) % 3)
@@ -209,6 +219,10 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("run-imagenet", ["--probe-uniform-noise", "0,200"], "200"), ("run-imagenet", ["--stem-padding", "9"], "9"),
         ("run-imagenet", ["--warmup-start-lr", "5"], "5"), ("run-imagenet", ["--sae-optimizer", "sgd"], "sgd"),
         ("run-imagenet", ["--ft-nce-encoder", "sae"], "sae"), ("run-imagenet", ["--sae-backbone-mode", "frozen"], "frozen"),
+        # issue 20: the loaders (an undecodable file is named before anything is written; DALI, CUDA missing)
+        ("run-imagenet", ["--loader", "gpu", "--data-root", str(d["badjpg"])], "train/c1/0.jpg"),
+        ("run-imagenet", ["--loader", "tensor"], "--loader tensor"),
+        *_missing_backend_cases(),
         # probe (feature files of 3 classes in the base settings; --run/--encoder cases replace them)
         ("probe", ["--train", str(tmp / "nowhere.npz")], "nowhere.npz"), ("probe", ["--test", f], f),
         ("probe", ["--noise-rates", "0,0.7"], "noise_rate = 0.7 is outside [0, 0.6667) for flip label noise with 3"),
@@ -238,6 +252,19 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("verify", [str(tmp / "nowhere")], "nowhere"), ("verify", [str(d["empty"])], "empty"), ("verify", [f], f),
         ("verify", [str(d["empty"]), "--retrain", ""], "--retrain"),
     ]
+
+
+def _missing_backend_cases() -> list[tuple[str, list[str], str]]:
+    """``--loader dali`` without DALI and ``--device cuda`` without a GPU, where this machine lacks them."""
+    import importlib.util
+
+    cases = []
+    if importlib.util.find_spec("nvidia") is None or importlib.util.find_spec("nvidia.dali") is None:
+        cases.append(("run-imagenet", ["--loader", "dali"], "nvidia-dali-cuda130"))
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        cases.append(("run-imagenet", ["--device", "cuda", "--loader", "gpu"], "no CUDA device"))
+    return cases
 
 
 def base_args(command: str, d: dict[str, Path], out: Path) -> list[str]:
@@ -346,6 +373,7 @@ def api_cases():
         *_toy_and_probe_cases(),
         *_preset_cases(),
         *_lora_cases(),
+        *_loader_cases(),
     ]
 
 
@@ -365,6 +393,28 @@ def _preset_cases():
         (lambda: StepProbe(2, optimizer="adam").fit(x, y), "adam"),
         (lambda: StepProbe(2, schedule="cosine").fit(x, y), "cosine"),
         (lambda: StepProbe(2, warmup_epochs=-1).fit(x, y), "-1"),
+    ]
+
+
+def _loader_cases():
+    """Issue 20's public additions: the augmentation spec, the evaluation size, the loader rule, the loader."""
+    pytest.importorskip("torch")
+    from monotheory.vision.loaders import GpuImages, resolve_loader
+    from monotheory.vision.transforms import AugSpec, eval_size, simclr_spec
+
+    def decode_junk():
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            f = Path(tmp) / "monotheory_bad_input_junk.jpg"
+            f.write_text("not an image")
+            g = GpuImages(targets=[0], classes=["a"], kind="eval", crop=8, mean=(0,) * 3, std=(1,) * 3, files=[str(f)])
+            next(iter(g.loader(1)))
+
+    return [
+        (lambda: AugSpec(0), "crop_size = 0"), (lambda: AugSpec(32, p_flip=1.5), "1.5"),
+        (lambda: simclr_spec(-3), "-3"), (lambda: eval_size(224, 100), "resize = 100"),
+        (lambda: resolve_loader("bogus", "folder", "cpu"), "bogus"), (decode_junk, "monotheory_bad_input_junk.jpg"),
     ]
 
 

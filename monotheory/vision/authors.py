@@ -20,6 +20,7 @@ from importlib import resources
 
 from monotheory.config import check_choice
 from monotheory.vision.config import DATASETS, RunConfig
+from monotheory.vision.transforms import simclr_spec
 
 RECORD = "data/authors_settings.json"
 UNKNOWN = "(unknown: a placeholder path in their scripts)"
@@ -111,12 +112,12 @@ def _uniform(cfg) -> set:
     return set(p.uniform_noise) | (set(p.sigmas) if p.input_noise == "uniform" else {0.0} & set(p.sigmas))
 
 
-def _blur_applied(cfg) -> bool:  # vision/data.py's simclr_transform skips blur for crops ≤ 32 px
-    return cfg.blur and cfg.crop_size > 32
+def _blur_applied(cfg) -> bool:  # vision/transforms.py's simclr_spec blurs whenever --blur is on
+    return bool(cfg.blur)
 
 
 def _blur_kernel(cfg) -> str:
-    k = int(0.1 * cfg.crop_size) // 2 * 2 + 1
+    k = simclr_spec(cfg.crop_size).blur_kernel
     return f"window {k}, sigma ~ U[0.1, 2]" if _blur_applied(cfg) else "none"
 
 

@@ -21,7 +21,7 @@ REGIME = {"cl": "poly", "sae": "mono", "ncl": "mono"}
 # fine-tuning heads: CE on the linear head (poly), NCE on the non-negative head (mono)
 HEAD_REGIME = {"ce": "poly", "nce": "mono"}
 PRESETS = ("paper", "smoke", "digits")
-LOADERS = ("torchvision", "tensor", "dali")
+LOADERS = ("auto", "torchvision", "gpu", "tensor", "dali")
 DEVICES = ("auto", "cpu", "cuda")
 ARCHS = ("resnet18", "resnet34", "resnet50", "tiny", "mlp")
 RUNTIME_KEYS = ("stages", "device", "num_workers", "compile", "progress", "force", "threads")
@@ -80,9 +80,11 @@ class PretrainConfig:
 class SAEConfig:
     """Settings of the SAE stage (defaults: 2048 latents, k 256, Adam 1e-4, wd 1e-4, batch 128, 200 epochs).
 
-    ``batch_size`` counts what one optimiser step sees over all processes: feature vectors for
-    ``train_data="clean"``, images (two views each) for ``"two_crop"`` (the authors: 2 GPUs × 128 with
-    synchronised BatchNorm, 256). ``lr`` is the lr used (solo-learn's batch/256 scaling is 1 at 256).
+    ``batch_size`` is per process, as every batch size of the run: feature vectors for ``train_data="clean"``,
+    images (two views each) for ``"two_crop"``; the global batch is ``batch_size × world size`` (printed at the
+    start of the stage). The authors trained on 2 GPUs × 128 (global 256): the paper preset sets 256 for one
+    process; under ``torchrun --nproc_per_node=2`` pass ``--sae-batch-size 128``. ``lr`` is the lr used
+    (solo-learn's batch/256 scaling is 1 at 256).
     """
 
     n_latents: int = _f(2048, "SAE latents")
@@ -93,7 +95,8 @@ class SAEConfig:
     weight_decay: float = _f(1e-4, "weight decay")
     trust_coefficient: float = _f(0.02, "LARS trust coefficient")
     clip_lr: bool = _f(False, "LARS: cap the adaptive lr at the base lr")
-    batch_size: int = _f(128, "SAE batch per optimiser step over all processes (vectors for clean, images for two_crop)")
+    batch_size: int = _f(128, "SAE batch per process (vectors for clean, images for two_crop); the global batch is "
+                         "this × the world size (the authors: 2 GPUs × 128)")
     epochs: int = _f(200, "SAE epochs")
     postact: str = _f("relu", "activation on the kept top-k values", choices=("relu", "identity"))
     train_data: str = _f("clean", "SAE inputs: clean (cached features of un-augmented images) or two_crop (both "
@@ -230,7 +233,8 @@ class FinetuneConfig:
     # the optimisation (every run)
     epochs: int = _f(50, "fine-tuning epochs (full training set)")
     lr: float = _f(1.5, "SGD base learning rate (scaled by batch/256 unless --no-ft-scale-lr)")
-    batch_size: int = _f(256, "batch size")
+    batch_size: int = _f(256, "batch size of each fine-tuning run (under torchrun the runs are spread over the "
+                         "processes, one run per process at a time)")
     weight_decay: float = _f(0.0, "weight decay")
     momentum: float = _f(0.9, "SGD momentum")
     schedule: str = _f("step", "lr schedule: step (×0.1 at decay_epochs) or cosine (to 0)", choices=FINETUNE_SCHEDULES)
@@ -322,15 +326,18 @@ class RunConfig:
     eval_resize: int = _f(256, "resize before the evaluation centre crop (0 = none)")
     blur: bool = _f(True, "Gaussian blur in the SimCLR augmentations")
     train_fraction: float = _f(1.0, "stratified share of the training set to use (1 = all)")
-    loader: str = _f("torchvision", "data-loading backend of pretraining and feature extraction: torchvision "
-                     "(PIL, per image), tensor (batched augmentation of in-memory images: digits) or dali (NVIDIA "
-                     "DALI; needs the dali extra)", choices=LOADERS)
+    loader: str = _f("auto", "data-loading backend of every stage: auto (gpu on CUDA, torchvision on a CPU), "
+                     "torchvision (PIL, per image, in DataLoader workers), gpu (JPEG bytes decoded in batches by "
+                     "torchvision.io on the device, kornia augmentation of the batch), tensor (the gpu pipeline "
+                     "on in-memory images: digits, cifar100) or dali (NVIDIA DALI; needs the dali extra)",
+                     choices=LOADERS)
     seed: int = _f(0, "seed of every random draw (init, augmentations, noise, probes)")
     device: str = _f("auto", "auto, cpu or cuda")
     num_workers: int = _f(4, "data-loader worker processes")
     threads: int = _f(0, "torch CPU threads of this process (0 = torch's default; 1 avoids spinning on a busy CPU)")
     compile: bool = _f(False, "torch.compile the pretraining step")
-    skip_bad_images: bool = _f(False, "skip unreadable images instead of stopping")
+    skip_bad_images: bool = _f(False, "skip unreadable images instead of stopping (checked up front with PIL; "
+                               "the gpu loader also skips, and counts, any file torchvision.io cannot decode)")
     force: bool = _f(False, "redo the requested stages under a config that differs from config.json")
     shift: tuple[str, ...] = _f((), "shifted test sets NAME=DIR (same class folders as val/)")
     progress: bool | None = None
@@ -350,8 +357,9 @@ class RunConfig:
         check_choice("device", self.device, DEVICES)
         check_choice("arch", self.arch, ARCHS)
         check_choice("loader", self.loader, LOADERS)
-        if self.loader == "tensor" and self.dataset != "digits":
-            raise ConfigError(f"--loader tensor needs in-memory images (--dataset digits), not --dataset {self.dataset}")
+        if self.loader == "tensor" and self.dataset not in ("digits", "cifar100"):
+            raise ConfigError(f"--loader tensor needs in-memory images (--dataset digits or cifar100), not --dataset "
+                              f"{self.dataset}")
         if not self.methods:
             raise ConfigError("methods is empty; choose some of cl, sae, ncl")
         for m in self.methods:

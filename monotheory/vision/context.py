@@ -29,7 +29,12 @@ import torch
 from monotheory.config import to_dict
 from monotheory.encoder_spec import FeatureCache, extract
 from monotheory.errors import ConfigError
+from monotheory.noise import input_noise
+from monotheory.seeding import stream_seed
 from monotheory.vision.config import REGIME, RUNTIME_KEYS, RunConfig
+from monotheory.vision.distributed import gather_to_file, shard_bounds
+from monotheory.vision.eta import Eta, plan_units
+from monotheory.vision.loaders import resolve_loader
 
 
 def sigma_key(sigma: float) -> str:
@@ -87,6 +92,8 @@ class RunContext:
         self.device = torch.device(f"cuda:{self.dist.local_rank}" if want == "cuda" and self.dist.enabled else want)
         self.progress = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
         self.cache = FeatureCache(self.out / "features")
+        self.loader = resolve_loader(cfg.loader, cfg.dataset, self.device.type)
+        self._eta = None
         self._data = None
         self._train_ft = None
         self._encoders: dict = {}
@@ -137,8 +144,26 @@ class RunContext:
         from monotheory.report import atomic_write_json
 
         if self.dist.is_main:
-            atomic_write_json(self.result_path(name), {**obj, "regimes": dict(REGIME),
-                                                       "run_config": config_record(self.cfg)})
+            atomic_write_json(self.result_path(name), {**obj, "world_size": self.dist.world_size, "loader": self.loader,
+                                                       "skipped_bad_images": self.skipped_files(),
+                                                       "regimes": dict(REGIME), "run_config": config_record(self.cfg)})
+
+    def skipped_files(self) -> list[str]:
+        """Unreadable image files left out so far (``--skip-bad-images``): by the up-front check and, in the
+        ``gpu`` loader, at decoding time (this process's)."""
+        if self._data is None:
+            return []
+        sets = [v for k, v in self._data.items() if hasattr(v, "skipped_files")] + (
+            [self._train_ft] if self._train_ft is not None else [])
+        return sorted({f for s in sets for f in s.skipped_files})
+
+    @property
+    def eta(self):
+        """The run's :class:`~monotheory.vision.eta.Eta` (the work of every requested stage not done yet)."""
+        if self._eta is None:
+            todo = [s for s in self.cfg.stages if not self.result_path(s if s != "pretrain" else "pretrain_cl").exists()]
+            self._eta = Eta(self.log, plan_units(self.cfg, len(self.train_eval), len(self.val), todo))
+        return self._eta
 
     # -- data
     def _load(self):
@@ -156,24 +181,26 @@ class RunContext:
             plain, val_raw, _ = D.load_datasets(c.dataset, c.data_root, train_transform=ev, eval_transform=raw, **kw)
             for ds in (plain, val, val_raw):  # in-memory images (digits): transform the evaluation sets once
                 getattr(ds, "precompute", lambda: None)()
-            if c.loader == "tensor":  # batched SimCLR augmentation of the in-memory images (pretraining)
-                from monotheory.vision.batch_aug import BatchSimCLR
-
-                aug.batch_transform = BatchSimCLR(c.crop_size, mean, std)
             if c.train_fraction < 1:
                 idx = D.few_shot_indices(aug.targets, c.train_fraction, c.seed)
                 aug, plain = D.subset(aug, idx), D.subset(plain, idx)
             self._data = dict(train_aug=aug, train_eval=plain, val=val, val_raw=val_raw, names=list(names),
                               mean=mean, std=std, eval_tf=ev)
-            if c.loader == "dali":  # file-backed DALI pipelines for pretraining and feature extraction
+            if self.loader == "dali":  # file-backed DALI pipelines for pretraining and feature extraction
                 from monotheory.vision.dali_loader import dali_sets
 
                 self._data.update(dali_sets(aug, plain, val, c, mean, std, self.device.type))
+            elif self.loader in ("gpu", "tensor"):  # batched decoding + kornia augmentation on the device
+                from monotheory.vision.loaders import gpu_sets
+
+                self._data.update(gpu_sets(plain, val, c, mean, std, self.device))
         return self._data
 
     @property
     def train_ft(self):
         """The training set with the fine-tuning augmentation (RandomResizedCrop + flip), loaded on first use."""
+        if self._train_ft is None and "gpu_train_ft" in self._load():
+            self._train_ft = self._load()["gpu_train_ft"]
         if self._train_ft is None:
             from monotheory.vision import data as D
 
@@ -186,9 +213,13 @@ class RunContext:
             self._train_ft = ds
         return self._train_ft
 
-    train_aug = property(lambda self: self._load().get("dali_train_aug", self._load()["train_aug"]))
-    train_eval = property(lambda self: self._load()["train_eval"])
-    val = property(lambda self: self._load()["val"])
+    def _pick(self, key: str, backends=("gpu",)):
+        d = self._load()
+        return next((d[f"{b}_{key}"] for b in backends if f"{b}_{key}" in d), d[key])
+
+    train_aug = property(lambda self: self._pick("train_aug", ("gpu", "dali")))
+    train_eval = property(lambda self: self._pick("train_eval"))
+    val = property(lambda self: self._pick("val"))
     val_raw = property(lambda self: self._load()["val_raw"])
     class_names = property(lambda self: self._load()["names"])
     num_classes = property(lambda self: len(self._load()["names"]))
@@ -235,28 +266,40 @@ class RunContext:
                  "data_root": "sklearn:digits" if c.dataset == "digits" else str(Path(c.data_root).expanduser().resolve()), "train_fraction": c.train_fraction,
                  "crop": c.crop_size, "resize": c.eval_resize, "seed": c.seed, "skip_bad": c.skip_bad_images,
                  "sigma": float(sigma), "noise": (kind or c.probe.input_noise) if sigma > 0 else None,
-                 "shift": sorted(c.shift) if split.startswith("shift-") else None, "device": self.device.type}
+                 "shift": sorted(c.shift) if split.startswith("shift-") else None, "device": self.device.type,
+                 "loader": self.loader}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
     def features(self, enc: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe",
                  kind: str | None = None):
         """Cached (features, targets) of encoder ``enc`` on ``split`` (``train``/``val``/a shift set) at σ, with
         noise of ``probe.input_noise`` (files ``…_s<σ>_…``) or of an explicit ``kind`` (``…_<kind[0]><σ>_…``:
-        the ``probe.uniform_noise`` scales)."""
+        the ``probe.uniform_noise`` scales).
+
+        Under DDP every rank extracts a contiguous block of whole batches (input noise seeded by the global batch
+        index, so the features are those of one process) and the blocks are joined through the cache folder."""
         p = self.cfg.probe
         self.require(f"pretrain_{enc}", stage)  # before feature_key reads the encoder file
-
-        def build():
-            model = self.load_encoder(enc, stage)
-            d = self._load()
-            data = ds if ds is not None else {"train": d.get("dali_train_eval", d["train_eval"]),
-                                              "val": d.get("dali_val", d["val"])}[split]
-            return extract(model, data, batch_size=p.extract_batch_size, device=self.device, sigma=sigma,
-                           kind=kind or p.input_noise, seed=self.cfg.seed, num_workers=self.cfg.num_workers,
-                           progress=self.progress, desc=f"features {enc} {split} σ={sigma:g}")
-
         tag = f"{kind[0]}{sigma_key(sigma)}" if kind else f"s{sigma_key(sigma)}"
-        return self.cache.get(f"{enc}_{split}_{tag}_{self.feature_key(enc, split, sigma, kind)}", build)
+        path = self.cache.path(f"{enc}_{split}_{tag}_{self.feature_key(enc, split, sigma, kind)}")
+        if self.broadcast(path.exists()):
+            d = torch.load(path, weights_only=True)
+            return d["features"], d["targets"]
+        model = self.load_encoder(enc, stage)
+        data = ds if ds is not None else {"train": self._pick("train_eval", ("gpu", "dali")),
+                                          "val": self._pick("val", ("gpu", "dali"))}[split]
+        bs = p.extract_batch_size
+        lo, hi = shard_bounds(-(-len(data) // bs), self.dist)
+        if self.dist.enabled:
+            data = shard(data, range(lo * bs, min(len(data), hi * bs)))
+        fn = _Inputs(model, sigma, kind or p.input_noise, self.cfg.seed, lo,
+                     lambda n: self.eta.tick(n * self.dist.world_size))
+        self.eta.resume()  # the stage's clock runs during extraction only (not while probes are fitted)
+        x, y = extract(fn, data, batch_size=bs, device=self.device, num_workers=self.cfg.num_workers,
+                       progress=self.progress and self.dist.is_main, desc=f"features {enc} {split} σ={sigma:g}")
+        self.eta.pause()
+        d = gather_to_file({"features": x, "targets": y}, path, self.dist)
+        return d["features"], d["targets"]
 
     def method_features(self, method: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe",
                         kind: str | None = None):
@@ -267,3 +310,26 @@ class RunContext:
             x, y = self.features("cl", split, sigma, ds, stage, kind)
             return sae_codes(self.load_sae(stage), x, normalize=self.cfg.sae.probe_input == "normalized"), y
         return self.features(method, split, sigma, ds, stage, kind)
+
+
+class _Inputs:
+    """``model`` with the test-time input noise of :func:`monotheory.encoder_spec.extract` applied to each batch,
+    seeded by the *global* batch index (``first_batch`` + the batches seen), and a tick per batch."""
+
+    def __init__(self, model, sigma: float, kind: str, seed: int, first_batch: int, tick):
+        self.model, self.sigma, self.kind, self.seed, self.i, self.tick = model, sigma, kind, seed, first_batch, tick
+
+    def __call__(self, x):
+        if self.sigma > 0:
+            x = input_noise(x, self.sigma, kind=self.kind, seed=stream_seed(self.seed, "input-noise",
+                                                                          f"{self.sigma:g}", self.i))
+        self.i += 1
+        self.tick(x.shape[0])
+        return self.model(x)
+
+
+def shard(ds, indices):
+    """``ds`` restricted to ``indices`` (a range), for any data set a stage extracts features from."""
+    if hasattr(ds, "subset"):  # GpuImages, DaliImages
+        return ds.subset(list(indices))
+    return torch.utils.data.Subset(ds, list(indices))

@@ -3,7 +3,7 @@
 The authors loaded ImageNet-100 with DALI (solo-learn's ``format: dali``); a PIL loader at 224 px typically
 cannot feed a modern GPU. Same augmentations as :func:`monotheory.vision.data.simclr_transform`:
 RandomResizedCrop (scale 0.08–1, bicubic), colour jitter (0.8, 0.8, 0.8, 0.2) with p = 0.8, grayscale p = 0.2,
-Gaussian blur p = 0.5 for crops > 32 px, horizontal flip p = 0.5, normalisation to the data set's mean/std,
+Gaussian blur p = 0.5, horizontal flip p = 0.5, normalisation to the data set's mean/std,
 CHW float32. The evaluation pipeline: resize the shorter side (bilinear), centre crop, normalise. As in
 solo-learn's DALI code, the random choices switch parameters to their identity values (e.g. brightness 1)
 rather than branching; DALI's contrast is centred on mid-grey (torchvision: the image's mean grey) and the
@@ -22,6 +22,7 @@ import importlib.util
 from collections.abc import Sequence
 
 from monotheory.errors import ConfigError
+from monotheory.vision.transforms import simclr_spec
 
 INSTALL = "install it with `pip install nvidia-dali-cuda130` (or the project's `dali` extra)"
 
@@ -53,8 +54,8 @@ def _augment(images, crop: int, mean, std, blur: bool):
     x = fn.brightness_contrast(x, brightness=b, contrast=c)
     gray = fn.random.coin_flip(probability=0.2)
     x = fn.hsv(x, hue=h, saturation=s * (1.0 - gray))  # saturation 0 = grayscale
-    if blur and crop > 32:
-        kernel = int(0.1 * crop) // 2 * 2 + 1
+    if blur:
+        kernel = simclr_spec(crop).blur_kernel
         on = fn.random.coin_flip(probability=0.5)
         sigma = on * fn.random.uniform(range=[0.1, 2.0]) + (1.0 - on) * 1e-3  # σ 1e-3: the identity
         x = fn.gaussian_blur(x, window_size=kernel, sigma=sigma)
@@ -155,6 +156,13 @@ class DaliImages:
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def subset(self, indices) -> DaliImages:
+        """The same pipelines over ``files[i] for i in indices`` (a rank's share of feature extraction)."""
+        idx = list(indices)
+        return DaliImages([self.files[i] for i in idx], [self.targets[i] for i in idx], self.classes, crop=self.crop,
+                          resize=self.resize, mean=self.mean, std=self.std, blur=self.blur, two_views=self.two_views,
+                          device=self.device, num_threads=self.num_threads)
 
     def loader(self, batch_size: int, *, seed: int = 0, device_id: int = 0, shard_id: int = 0,
                num_shards: int = 1) -> DaliLoader:

@@ -54,11 +54,11 @@ DIFFERENCES = (
                "every draw from a named stream under `--seed` (monotheory.seeding)",
                "their label noise and probe initialisation are unseeded, the few-shot split is scikit-learn's with "
                "random_state 42; no seed here reproduces their draws; not an option"),
-    Difference("Gaussian blur at 32 px, CIFAR-100",
-               ("cifar100/augment/gaussian_blur.prob", "cifar100/augment/code.blur_kernel"), "blur",
-               "none: `vision/data.py` (and the DALI loader) skip the blur for crops ≤ 32 px even with `--blur`",
-               "the preset sets `--blur`, so removing that guard in the rewrite of `vision/data.py` gives p = 0.5; "
-               "the kernel then is torchvision's (3 px at 32 px), theirs PIL's radius-σ blur"),
+    Difference("Gaussian blur kernel at 32 px, CIFAR-100",
+               ("cifar100/augment/code.blur_kernel",), None,
+               "a Gaussian window of 13 px (±3σ of the largest σ = 2), torchvision's or kornia's, p = 0.5 as theirs",
+               "their CIFAR-100 pipeline blurs with PIL's radius-σ Gaussian (a box-filter approximation without a "
+               "window), which has no tensor equivalent; the 13-px window holds the whole Gaussian; not an option"),
     Difference("Normalisation of the CIFAR-100 linear evaluation", ("cifar100/linear/code.normalization",), None,
                "CIFAR-100's mean and sd, as in pretraining",
                "their linear pipeline normalises with CIFAR-10's statistics, their pretraining with CIFAR-100's; we "

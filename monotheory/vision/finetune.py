@@ -145,9 +145,27 @@ def _resume_keys(cfg: FinetuneConfig) -> dict:
     return d
 
 
+def _loaders(train_ds, val_ds, idx: np.ndarray, noisy: np.ndarray, clean: np.ndarray, cfg: FinetuneConfig, device):
+    """(train loader, its sampler, val loader): the torchvision DataLoaders, or the batched loaders of a
+    :class:`~monotheory.vision.loaders.GpuImages` (``gpu`` / ``tensor`` backends); the training batches are
+    (images, noisy labels, clean labels)."""
+    n = len(idx)
+    drop = n % cfg.batch_size == 1  # BatchNorm needs 2+ images in a training batch
+    if hasattr(train_ds, "with_kind"):  # GpuImages
+        train = train_ds.subset(idx).loader(cfg.batch_size, seed=cfg.seed, shuffle=True, drop_last=drop,
+                                            targets=noisy, extras=(clean,))
+        return train, train, val_ds.loader(cfg.batch_size)
+    sampler = EpochSampler(n, cfg.seed)
+    train = make_loader(SeededItems(_NoisyLabels(subset(train_ds, idx), noisy), cfg.seed), cfg.batch_size,
+                        shuffle=False, sampler=sampler, num_workers=cfg.num_workers, seed=cfg.seed, drop_last=drop,
+                        device=device)
+    val = make_loader(val_ds, cfg.batch_size, shuffle=False, num_workers=cfg.num_workers, seed=cfg.seed, device=device)
+    return train, sampler, val
+
+
 def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes: int, cfg: FinetuneConfig, *,
              device: str | torch.device = "cpu", progress: bool | None = None,
-             checkpoint_path: str | os.PathLike | None = None, return_model: bool = False) -> dict:
+             checkpoint_path: str | os.PathLike | None = None, return_model: bool = False, on_step=None) -> dict:
     """Fine-tune a copy of ``encoder`` (attributes ``.backbone`` and ``.projector``) on ``train_ds``.
 
     ``train_ds`` / ``val_ds`` return (normalised image, class index) and expose ``.targets``. With
@@ -157,7 +175,9 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     "n_train", "n_val", "val_correct"}`` (``val_correct``: 0/1 per validation image of the final model, so
     that two heads scored on the same images get paired statistics); ``history`` has one ``{"epoch", "loss", "train_acc", "train_acc_clean",
     "val_acc"}`` per epoch. ``return_model=True`` adds the fine-tuned :class:`FinetuneModel` under ``"model"``
-    (not JSON-serialisable; the caller's ``encoder`` itself is never modified).
+    (not JSON-serialisable; the caller's ``encoder`` itself is never modified). ``on_step(units)`` is called
+    after every training step (images × 3 forward-equivalents) and validation pass (images), for time estimates.
+    ``train_ds`` / ``val_ds`` may be :class:`~monotheory.vision.loaders.GpuImages` (batched GPU pipeline).
     """
     from tqdm.auto import tqdm
 
@@ -180,20 +200,15 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     noise = label_noise(clean, cfg.noise_rate, num_classes, model=cfg.noise_model, sampling=cfg.noise_sampling,
                         seed=cfg.seed)
     noisy = np.asarray(noise.labels, dtype=np.int64)
-    train = _NoisyLabels(subset(train_ds, idx), noisy)
-    n = len(train)
-    sampler = EpochSampler(n, cfg.seed)
-    train_loader = make_loader(SeededItems(train, cfg.seed), cfg.batch_size, shuffle=False, sampler=sampler,
-                               num_workers=cfg.num_workers, seed=cfg.seed, drop_last=n % cfg.batch_size == 1,
-                               device=device)  # BN needs 2+
-    val_loader = make_loader(val_ds, cfg.batch_size, shuffle=False, num_workers=cfg.num_workers,
-                             seed=cfg.seed, device=device)
+    n = len(idx)
+    train_loader, sampler, val_loader = _loaders(train_ds, val_ds, idx, noisy, clean, cfg, device)
+    tick = on_step or (lambda units: None)
 
     # model: copy of the encoder + a seeded classifier sized from one forward pass
     enc = copy.deepcopy(encoder).to(device)
     enc.eval()
     with torch.no_grad():
-        d = enc.projector(enc.backbone(train[0][0][None].to(device))).shape[1]
+        d = enc.projector(enc.backbone(val_ds[0][0][None].to(device))).shape[1]
     torch_gen = torch.Generator().manual_seed(cfg.seed)
     model = FinetuneModel(enc, num_classes, d, nonneg=cfg.head == "nce").to(device)
     with torch.no_grad():  # nn.Linear's default init, drawn from our generator instead of the global one
@@ -241,10 +256,12 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
             hits += torch.stack([(pred == y_noisy).sum(), (pred == y_clean).sum()])
             seen += len(x)
             bar.update(len(x))
+            tick(3 * len(x))
         recalibrate = (epoch + 1) * len(train_loader) < BN_SETTLE_STEPS
         if recalibrate:
             _recalibrate_bn(model.backbone, train_loader, device)
         val_acc = _evaluate(model, val_loader, device, amp)
+        tick(len(val_ds))
         hits_cpu = hits.tolist()
         history.append({"epoch": epoch + 1, "loss": loss_sum.item() / seen, "train_acc": hits_cpu[0] / seen,
                         "train_acc_clean": hits_cpu[1] / seen, "val_acc": val_acc,

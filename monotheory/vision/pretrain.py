@@ -24,6 +24,7 @@ from monotheory.report import atomic_torch_save
 from monotheory.vision.config import REGIME, PretrainConfig
 from monotheory.vision.distributed import DistInfo
 from monotheory.vision.encoders import Encoder, contrastive_loss
+from monotheory.vision.eta import FWD_BWD
 
 
 class LARS(torch.optim.Optimizer):
@@ -121,6 +122,9 @@ def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num
     """
     from monotheory.vision.data import EpochSampler, SeededItems, make_loader
 
+    if hasattr(train_ds, "with_kind"):  # the gpu / tensor backends (GpuImages): the loader is its own sampler
+        loader = train_ds.loader(batch, seed=seed, shuffle=True, drop_last=True, dist=dist)
+        return loader, loader
     if hasattr(train_ds, "two_views"):  # the dali backend: the loader reshuffles itself; it is its own sampler
         loader = train_ds.loader(batch, seed=seed, device_id=max(0, torch.device(device).index or 0),
                                  shard_id=dist.rank, num_shards=dist.world_size)
@@ -132,14 +136,6 @@ def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num
         inner = DistributedSampler(train_ds, num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
                                    seed=seed, drop_last=True)
     sampler = EpochSampler(len(train_ds), seed, inner)
-    if getattr(train_ds, "batch_transform", None) is not None:  # the ``tensor`` backend: batched augmentation
-        from monotheory.vision.batch_aug import BatchItems, BatchTwoViewCollate
-
-        loader = torch.utils.data.DataLoader(
-            BatchItems(train_ds.images, train_ds.targets), batch_size=batch, sampler=sampler, drop_last=True,
-            num_workers=num_workers, persistent_workers=num_workers > 0,
-            collate_fn=BatchTwoViewCollate(train_ds.batch_transform, seed, dist.rank))
-        return loader, sampler
     loader = make_loader(SeededItems(train_ds, seed, dist.rank), batch, shuffle=False, num_workers=num_workers,
                          seed=seed, drop_last=True, sampler=sampler, device=device)
     return loader, sampler
@@ -147,11 +143,12 @@ def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num
 
 def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.device | str = "cpu", seed: int = 0,
              num_workers: int = 0, checkpoint_path: str | Path | None = None, dist: DistInfo | None = None,
-             compile: bool = False, progress: bool | None = None, on_epoch_end=None) -> dict:
+             compile: bool = False, progress: bool | None = None, on_epoch_end=None, on_step=None) -> dict:
     """Train ``encoder`` with the contrastive loss on ``train_ds`` (items ``((view1, view2), label)``).
 
     ``encoder.nonneg`` selects NCL. Resumes from ``checkpoint_path`` when it exists. ``on_epoch_end(epoch)``
-    is called after each epoch's checkpoint (tests use it to simulate an interruption). Returns
+    is called after each epoch's checkpoint (tests use it to simulate an interruption), ``on_step(images)``
+    after every step with the number of images of the global batch (time estimates). Returns
     ``{"history": [{epoch, loss, lr, images_per_s, seconds}], "epochs", "lr_effective", ...}``;
     ``lr_effective`` is the peak lr after :func:`effective_lr`.
     """
@@ -213,6 +210,8 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
             total_loss += loss.item()
             n_steps += 1
             seen += n * dist.world_size
+            if on_step is not None:
+                on_step(n * dist.world_size)
             bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
         dt = time.perf_counter() - t0
         history.append({"epoch": epoch + 1, "loss": total_loss / max(1, n_steps), "lr": lr if n_steps else base_lr,
@@ -235,6 +234,7 @@ def run_pretrain_stage(ctx) -> None:
     CL and NCL start from the same initial weights and see the same batches and augmentations (same seed),
     so the only difference between them is the ReLU (and the optional activation-mass term).
     """
+    c, world = ctx.cfg.pretrain, ctx.dist.world_size
     for name in ctx.cfg.encoders_needed():
         if ctx.done(f"pretrain_{name}", "pretrain"):
             continue
@@ -242,11 +242,16 @@ def run_pretrain_stage(ctx) -> None:
         if ckpt.exists():
             ctx.log(f"pretrain {name}: resuming from {ckpt.name}")
         else:
-            ctx.log(f"pretrain {name}: {ctx.cfg.pretrain.epochs} epochs on {len(ctx.train_aug)} images")
+            ctx.log(f"pretrain {name}: {c.epochs} epochs on {len(ctx.train_aug)} images ({ctx.loader} loader)")
+        batch = max(2, min(c.batch_size, len(ctx.train_aug) // world))
+        ctx.log(f"pretrain {name}: batch {batch} per process × {world} process(es) = {batch * world} global, lr "
+                + (f"{c.lr:g} × {batch * world}/256 = {effective_lr(c, batch, world):g}" if c.scale_lr else f"{c.lr:g}"))
         enc = ctx.new_encoder(name)
-        res = pretrain(enc, ctx.train_aug, ctx.cfg.pretrain, device=ctx.device, seed=ctx.cfg.seed,
+        ctx.eta.begin("pretrain", f"pretrain {name}")
+        res = pretrain(enc, ctx.train_aug, c, device=ctx.device, seed=ctx.cfg.seed,
                        num_workers=ctx.cfg.num_workers, checkpoint_path=ckpt, dist=ctx.dist,
-                       compile=ctx.cfg.compile, progress=ctx.progress)
+                       compile=ctx.cfg.compile, progress=ctx.progress,
+                       on_step=lambda images: ctx.eta.tick(images * 2 * FWD_BWD))
         if ctx.dist.is_main:
             atomic_torch_save(enc.state_dict(), ctx.encoder_path(name))
             ctx.write_result(f"pretrain_{name}", {"encoder": name, "method": name, "regime": REGIME[name], **res, "n_train": len(ctx.train_aug),

@@ -71,13 +71,19 @@ def run_probe_stage(ctx: RunContext) -> None:
     for m in methods:
         ctx.require("sae" if m == "sae" else f"pretrain_{m}", "probe")
     results, correct = {}, {}
+    ctx.log(f"probe: batch {cfg.batch_size}, lr {probe_lr(cfg):g}; features extracted by {ctx.dist.world_size} "
+            "process(es), probes fitted by one")
+    ctx.eta.begin("probe", "probe (features)")
     for m in methods:
         ctx.log(f"probe {m}")
         train = ctx.method_features(m, "train", 0.0)
         tests = {sigma_key(s): ctx.method_features(m, "val", s) for s in cfg.sigmas}
-        stats = feature_stats(*tests[sigma_key(0.0)]) if sigma_key(0.0) in tests else feature_stats(*train)
+        stats_on = tests[sigma_key(0.0)] if sigma_key(0.0) in tests else train
         for a in (a for a in cfg.uniform_noise if a > 0):  # X + a·U[0, 1), the authors' uniform_noise
             tests[f"u{sigma_key(a)}"] = ctx.method_features(m, "val", a, kind="uniform")
+        if not ctx.dist.is_main:  # every rank extracts its share of the features; rank 0 fits the probes
+            continue
+        stats = feature_stats(*stats_on)
         rows, correct[m], clean = probe_method(train, tests, ctx.num_classes, cfg, seed=ctx.cfg.seed,
                                                device=ctx.device)
         for r in rows:  # the uniform-noise scores apart, so that test_acc keeps its σ keys
@@ -85,6 +91,8 @@ def run_probe_stage(ctx: RunContext) -> None:
         save_probe(ctx.ckpt_dir / f"probe_{m}.pt", clean)
         results[m] = {"regime": REGIME[m], "stats": stats, "rows": rows}
         ctx.log(f"probe {m}: " + ", ".join(f"η={r['noise_rate']:g}: {r['test_acc']}" for r in rows))
+    if not ctx.dist.is_main:
+        return
     save_correct(ctx.out / "probe_correct.npz", correct)
     ctx.write_result("probe", {"methods": results, "num_classes": ctx.num_classes, "n_train": len(ctx.train_eval),
                                "n_test": len(ctx.val), "dataset": ctx.cfg.dataset, "lr_effective": probe_lr(cfg),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from monotheory.config import check_choice
@@ -97,17 +98,57 @@ def check_inputs(cfg: RunConfig) -> None:
 
         for name in cfg.shift_eval.corruptions:
             check_choice("corruption", name, CORRUPTIONS)
-    if cfg.loader == "dali":
-        from monotheory.vision.dali_loader import require_dali
-
-        require_dali()
-        if cfg.dataset in ("cifar100", "digits"):
-            raise ConfigError(f"--loader dali reads image files: use --dataset imagenet100 or folder, not {cfg.dataset}")
     if cfg.device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+    check_loader(cfg)
+
+
+def device_type(cfg: RunConfig) -> str:
+    """``cuda`` or ``cpu``: what ``--device`` (``auto``: CUDA when available) resolves to."""
+    if cfg.device != "auto":
+        return cfg.device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_loader(cfg: RunConfig) -> None:
+    """The loader's own needs, before anything is written: DALI or kornia installed; for the ``gpu`` loader on
+    image files (without ``--skip-bad-images``) every file of the class folders passes a structural check
+    (:func:`monotheory.vision.loaders.scan_files`: a JPEG with both end markers, a whole PNG, or a format PIL
+    knows), so that a broken file is named now rather than hours into pretraining (on local rank 0 only)."""
+    import importlib.util
+    import os
+
+    from monotheory.vision.loaders import resolve_loader
+
+    loader = resolve_loader(cfg.loader, cfg.dataset, device_type(cfg))
+    if loader == "dali":
+        from monotheory.vision.dali_loader import require_dali
+
+        require_dali()
+        if cfg.dataset in ("cifar100", "digits"):
+            raise ConfigError(f"--loader dali reads image files: use --dataset imagenet100 or folder, not {cfg.dataset}")
+    if loader in ("gpu", "tensor") and importlib.util.find_spec("kornia") is None:
+        raise ConfigError(f"--loader {loader} needs kornia, which is not installed; install it with `pip install "
+                          "kornia` (or the project's vision extra)")
+    if loader != "gpu" or cfg.skip_bad_images or cfg.dataset not in ("imagenet100", "folder"):
+        return
+    if os.environ.get("LOCAL_RANK", "0") != "0":
+        return
+    from monotheory.vision.data import class_names
+    from monotheory.vision.loaders import scan_files
+
+    root = Path(cfg.data_root).expanduser()
+    files = [str(f) for split in ("train", "val") for c in class_names(cfg.dataset, root)
+             if (root / split / c).is_dir() for f in sorted((root / split / c).iterdir()) if f.is_file()]
+    bad = scan_files(files)
+    if bad:
+        raise ConfigError(f"{len(bad)} image file(s) under {root} cannot be decoded (truncated or not an image), e.g. "
+                          f"{bad[0]}; rerun with --skip-bad-images to skip such files")
 
 
 def check_label_noise_rates(cfg: RunConfig) -> None:
@@ -170,7 +211,10 @@ def clear_stages(out: str | Path, stages) -> list[str]:
 def run(cfg: RunConfig, *, log=None) -> dict:
     """Run the requested stages of ``cfg`` (resuming), write the summary, and return it.
 
-    Under ``torchrun`` every rank pretrains; the later stages run on rank 0 only (the others return ``{}``).
+    Under ``torchrun`` every rank runs every stage (:mod:`monotheory.vision.distributed`); rank 0 writes the
+    summary and returns it (the others return ``{}``). Each stage's wall time goes into ``timings.json``
+    (rewritten after every stage) and each stage logs a time estimate after its first steps
+    (:mod:`monotheory.vision.eta`).
     """
     check_inputs(cfg)
     from monotheory.report import remove_stale_temps
@@ -194,22 +238,27 @@ def run(cfg: RunConfig, *, log=None) -> dict:
             if gone:
                 ctx.log("--force: removed the old results of " + ", ".join(gone) + " (redone or stale)")
         ctx.barrier()
-        from monotheory.vision.pretrain import run_pretrain_stage
-
-        if "pretrain" in cfg.stages:
-            run_pretrain_stage(ctx)
-        ctx.barrier()
-        if not ctx.dist.is_main:
-            return {}
         from monotheory.vision.finetune_stage import run_finetune_stage
+        from monotheory.vision.pretrain import run_pretrain_stage
         from monotheory.vision.probe_stage import run_probe_stage
         from monotheory.vision.sae import run_sae_stage
         from monotheory.vision.shift_stage import run_shift_stage
 
-        for stage, fn in (("sae", run_sae_stage), ("probe", run_probe_stage), ("finetune", run_finetune_stage),
-                          ("shift", run_shift_stage)):
+        ctx.log(f"device {ctx.device}, {ctx.dist.world_size} process(es), {ctx.loader} loader; batch sizes are per "
+                "process")
+        for stage, fn in (("pretrain", run_pretrain_stage), ("sae", run_sae_stage), ("probe", run_probe_stage),
+                          ("finetune", run_finetune_stage), ("shift", run_shift_stage)):
             if stage in cfg.stages:
+                names = [f"pretrain_{e}" for e in cfg.encoders_needed()] if stage == "pretrain" else [stage]
+                ran_before = all(ctx.result_path(n).exists() for n in names) and not ctx.fresh(stage)
+                t0 = time.perf_counter()
                 fn(ctx)
+                ctx.barrier()
+                ctx.eta.finish(stage)
+                if ctx.dist.is_main and not ran_before:
+                    record_timing(cfg.out, stage, time.perf_counter() - t0, ctx)
+        if not ctx.dist.is_main:
+            return {}
         from monotheory.vision.summary import write_summary
 
         summary = write_summary(cfg.out)
@@ -220,6 +269,16 @@ def run(cfg: RunConfig, *, log=None) -> dict:
         return summary
     finally:
         ctx.close()
+
+
+def record_timing(out, stage: str, seconds: float, ctx) -> None:
+    """Add ``stage``'s wall time of this invocation to ``<out>/timings.json`` (with the world size, device and
+    loader it ran with); stages of earlier invocations keep their entries."""
+    path = Path(out) / "timings.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    stages = {**old.get("stage_seconds", {}), stage: round(seconds, 3)}
+    atomic_write_json(path, {"stage_seconds": stages, "world_size": ctx.dist.world_size, "device": str(ctx.device),
+                             "loader": ctx.loader})
 
 
 def default_log(msg: str) -> None:

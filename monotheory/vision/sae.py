@@ -18,6 +18,7 @@ from torch import nn
 
 from monotheory.config import check_int
 from monotheory.vision.config import SAEConfig
+from monotheory.vision.distributed import DistInfo, all_reduce_sum
 from monotheory.vision.pretrain import LARS, lars_groups
 
 
@@ -136,17 +137,24 @@ def scheduled_lr(base: float, step: int, total: int, warmup: int) -> float:
 
 
 def fit_sae(sae: TopKSAE, epoch_batches, cfg: SAEConfig, steps_per_epoch: int, *,
-            progress: bool | None = None) -> list[float]:
+            progress: bool | None = None, dist: DistInfo | None = None) -> list[float]:
     """Train ``sae`` for ``cfg.epochs``; ``epoch_batches(epoch)`` yields the (already normalised) input batches.
 
     Returns the per-epoch mean normalised MSE. Options: ``schedule`` (constant or warmup_cosine over every
     parameter group), ``normalize_decoder`` (unit-norm decoder columns after each step), ``decoder_lr``.
+    Under DDP (``dist.enabled``) every rank yields its share of each global batch, the same number of batches,
+    and the gradients are averaged by ``DistributedDataParallel``; the losses are summed over the ranks.
     """
     from tqdm.auto import tqdm
 
+    dist = dist or DistInfo()
     opt = sae_optimizer(sae, cfg)
+    model = sae
+    if dist.enabled:
+        dev = next(sae.parameters()).device
+        model = nn.parallel.DistributedDataParallel(sae, device_ids=[dev.index] if dev.type == "cuda" else None)
     total, warm = cfg.epochs * steps_per_epoch, WARMUP_EPOCHS * steps_per_epoch
-    show = sys.stderr.isatty() if progress is None else progress
+    show = (sys.stderr.isatty() if progress is None else progress) and dist.is_main
     losses, step = [], 0
     for epoch in tqdm(range(cfg.epochs), desc="sae", disable=not show, leave=False):
         tot, n = 0.0, 0
@@ -154,7 +162,7 @@ def fit_sae(sae: TopKSAE, epoch_batches, cfg: SAEConfig, steps_per_epoch: int, *
             if cfg.schedule == "warmup_cosine":
                 for g in opt.param_groups:
                     g["lr"] = scheduled_lr(g["base_lr"], step, total, warm)
-            x_hat, _ = sae(xb)
+            x_hat, _ = model(xb)
             loss = normalized_mse(x_hat, xb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -165,17 +173,21 @@ def fit_sae(sae: TopKSAE, epoch_batches, cfg: SAEConfig, steps_per_epoch: int, *
             tot += loss.item() * xb.shape[0]
             n += xb.shape[0]
             step += 1
+        tot, n = all_reduce_sum([tot, n], dist, next(sae.parameters()).device)
         losses.append(tot / max(1, n))
     return losses
 
 
 def train_sae(features: torch.Tensor, cfg: SAEConfig, *, seed: int = 0, device="cpu", progress: bool | None = None,
-              normalize: bool = True) -> tuple[TopKSAE, dict]:
+              normalize: bool = True, dist: DistInfo | None = None) -> tuple[TopKSAE, dict]:
     """Fit a :class:`TopKSAE` to ``features`` (N, d); rows are L2-normalised first when ``normalize``.
 
     Returns the model (in eval mode, on ``device``) and a history dict: per-epoch normalised MSE,
     final dead-latent count (latents never active on any training row) and the fraction of variance
-    unexplained. Deterministic given ``seed`` (shuffling uses its own ``torch.Generator``).
+    unexplained. Deterministic given ``seed`` (shuffling uses its own ``torch.Generator``). Under DDP every
+    rank holds all ``features``, draws the same permutation and takes its ``cfg.batch_size`` rows of each global
+    batch of ``batch_size × world_size`` rows; the last incomplete global batch of an epoch is dropped (every
+    rank must take the same number of steps). One process keeps every row.
     """
     from monotheory.seeding import torch_generator
 
@@ -187,26 +199,33 @@ def train_sae(features: torch.Tensor, cfg: SAEConfig, *, seed: int = 0, device="
     g = torch_generator(seed, "sae", "shuffle")
     n = x.shape[0]
 
+    dist = dist or DistInfo()
+    bs, world = cfg.batch_size, dist.world_size
+    steps = -(-n // bs) if world == 1 else max(1, n // (bs * world))
+
     def batches(epoch):
         perm = torch.randperm(n, generator=g).to(device)
-        for i in range(0, n, cfg.batch_size):
-            yield x[perm[i:i + cfg.batch_size]]
+        for i in range(steps):
+            lo = i * bs * world + dist.rank * bs
+            yield x[perm[lo:lo + bs]]
 
-    losses = fit_sae(sae, batches, cfg, -(-n // cfg.batch_size), progress=progress)
+    losses = fit_sae(sae, batches, cfg, steps, progress=progress, dist=dist)
     sae.eval()
     return sae, {"loss": losses, **sae_stats(sae, x)}
 
 
 def train_sae_two_crop(encoder: nn.Module, loader, sampler, cfg: SAEConfig, x_clean: torch.Tensor, *,
-                       seed: int = 0, device="cpu", progress: bool | None = None) -> tuple[TopKSAE, dict]:
+                       seed: int = 0, device="cpu", progress: bool | None = None, dist: DistInfo | None = None,
+                       on_step=None) -> tuple[TopKSAE, dict]:
     """Fit the SAE on the frozen ``encoder``'s L2-normalised outputs of both SimCLR views of every image,
     re-augmented every epoch (the authors' SAE training through their pretraining pipeline). The encoder runs
     on one view at a time, in eval mode, or with ``cfg.backbone_mode="train"`` as the authors' (batch statistics of
     each view; a copy takes the BatchNorm running-statistics updates, so ``encoder`` itself is left unchanged).
 
     ``loader``/``sampler``: the pretraining loader (:func:`monotheory.vision.pretrain.make_pretrain_loader`,
-    batches of ``cfg.batch_size`` images → 2 × that many vectors). ``x_clean``: the clean training features,
-    for the pre-bias mean (when asked) and the reported statistics.
+    batches of ``cfg.batch_size`` images → 2 × that many vectors; under DDP each rank's share). ``x_clean``: the
+    clean training features, for the pre-bias mean (when asked) and the reported statistics. ``on_step(images)``
+    after every batch (time estimates).
     """
     x_clean = F.normalize(x_clean.float(), dim=1).to(device)
     sae = make_sae(x_clean.shape[1], cfg, x_clean, seed=seed).to(device)
@@ -215,11 +234,15 @@ def train_sae_two_crop(encoder: nn.Module, loader, sampler, cfg: SAEConfig, x_cl
     def batches(epoch):
         sampler.set_epoch(epoch)
         for (x1, x2), _ in loader:
-            with torch.no_grad():
+            # one view at a time: in train mode each view gets its own BatchNorm batch statistics, as the authors'
+            with torch.no_grad(), torch.autocast(torch.device(device).type, dtype=torch.bfloat16,
+                                                 enabled=torch.device(device).type == "cuda"):
                 z = torch.cat([encoder(x1.to(device)), encoder(x2.to(device))]).float()
+            if on_step is not None:
+                on_step(x1.shape[0])
             yield F.normalize(z, dim=1)
 
-    losses = fit_sae(sae, batches, cfg, max(1, len(loader)), progress=progress)
+    losses = fit_sae(sae, batches, cfg, max(1, len(loader)), progress=progress, dist=dist)
     sae.eval()
     return sae, {"loss": losses, **sae_stats(sae, x_clean)}
 
@@ -278,21 +301,28 @@ def run_sae_stage(ctx) -> None:
         return
     if ctx.done("sae"):
         return
-    c = ctx.cfg.sae
+    c, world = ctx.cfg.sae, ctx.dist.world_size
+    ctx.eta.begin("sae", "sae (CL features)")
     x, _ = ctx.features("cl", "train", 0.0, stage="sae")
-    ctx.log(f"sae: {c.n_latents} latents, k={c.k}, on {x.shape[0]} CL features ({c.train_data})")
+    bs = min(c.batch_size, max(1, len(ctx.train_aug) // world)) if c.train_data == "two_crop" else c.batch_size
+    global_bs = bs * world * (2 if c.train_data == "two_crop" else 1)
+    ctx.log(f"sae: {c.n_latents} latents, k={c.k}, on {x.shape[0]} CL features ({c.train_data}); batch {bs} "
+            f"{'images' if c.train_data == 'two_crop' else 'rows'} per process × {world} process(es) = "
+            f"{global_bs} SAE inputs a step; {c.optimizer} lr {c.lr:g}, decoder {c.decoder_lr or c.lr:g} (not scaled)")
     if c.train_data == "two_crop":
-        from monotheory.vision.distributed import DistInfo
         from monotheory.vision.pretrain import make_pretrain_loader
 
-        loader, sampler = make_pretrain_loader(ctx.train_aug, min(c.batch_size, len(ctx.train_aug)),
-                                               seed=ctx.cfg.seed, dist=DistInfo(), num_workers=ctx.cfg.num_workers,
-                                               device=ctx.device)
+        loader, sampler = make_pretrain_loader(ctx.train_aug, bs, seed=ctx.cfg.seed, dist=ctx.dist,
+                                               num_workers=ctx.cfg.num_workers, device=ctx.device)
+        ctx.eta.begin("sae", "sae")
         sae, hist = train_sae_two_crop(ctx.load_encoder("cl", "sae"), loader, sampler, c, x, seed=ctx.cfg.seed,
-                                       device=ctx.device, progress=ctx.progress)
+                                       device=ctx.device, progress=ctx.progress, dist=ctx.dist,
+                                       on_step=lambda images: ctx.eta.tick(2 * images * world))
         del loader
     else:
-        sae, hist = train_sae(x, c, seed=ctx.cfg.seed, device=ctx.device, progress=ctx.progress)
-    save_sae(sae, ctx.ckpt_dir / "sae.pt")
-    ctx.write_result("sae", {"method": "sae", "regime": "mono", **hist, "n_train": int(x.shape[0]), "config": to_dict(c)})
+        sae, hist = train_sae(x, c, seed=ctx.cfg.seed, device=ctx.device, progress=ctx.progress, dist=ctx.dist)
+    if ctx.dist.is_main:
+        save_sae(sae, ctx.ckpt_dir / "sae.pt")
+    ctx.write_result("sae", {"method": "sae", "regime": "mono", **hist, "n_train": int(x.shape[0]),
+                             "batch_size_per_process": bs, "global_batch_size": global_bs, "config": to_dict(c)})
     ctx.log(f"sae: normalised MSE {hist['normalized_mse']:.4f}, dead latents {hist['dead_latents']}")

@@ -32,11 +32,14 @@ def run_shift_stage(ctx: RunContext) -> None:
             kinds[f"{name}-{sev}"] = "corruption"
     methods = [m for m in METHODS if m in ctx.cfg.methods]
     out = {}
+    ctx.eta.begin("shift", "shift (features)")
     for set_name, ds in sets.items():
         out[set_name] = {"kind": kinds[set_name], "n": len(ds), "acc": {}}
         for m in methods:
+            x, y = ctx.method_features(m, f"shift-{set_name}", 0.0, ds=ds, stage="shift")  # every rank a share
+            if not ctx.dist.is_main:
+                continue
             probe = load_probe(ctx.ckpt_dir / f"probe_{m}.pt")
-            x, y = ctx.method_features(m, f"shift-{set_name}", 0.0, ds=ds, stage="shift")
             pred = predict(probe, prepare(x, ctx.cfg.probe.normalize_features))
             out[set_name]["acc"][m] = float((pred.cpu() == y.long()).float().mean()) if len(y) else float("nan")
         ctx.log(f"shift {set_name}: {out[set_name]['acc']}")

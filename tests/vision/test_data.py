@@ -82,7 +82,7 @@ def test_imagenet100_ids_and_fake_root(tmp_path, make_folder):
 def test_extra_imagenet_folders_are_logged(tmp_path, make_folder, caplog):
     ids = D.imagenet100_classes()
     root = make_folder(tmp_path / "in100", ids[:2] + ["junk"], 1, size=8)
-    with caplog.at_level(logging.INFO, logger="monotheory.vision.data"):
+    with caplog.at_level(logging.INFO, logger="monotheory.vision.folders"):
         D.load_datasets("imagenet100", root, classes=ids[:2])
     assert "ignoring 1 extra class folder" in caplog.text
 

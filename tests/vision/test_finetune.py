@@ -260,10 +260,14 @@ def test_nce_runs_start_from_the_chosen_encoder(nce_encoder, tmp_path, monkeypat
         return {"history": []}
 
     monkeypatch.setattr(ft, "finetune", fake_finetune)
+    from monotheory.vision.distributed import DistInfo
+
+    eta = types.SimpleNamespace(begin=lambda *a: None, tick=lambda n: None)
     ctx = types.SimpleNamespace(cfg=cfg, out=tmp_path, ckpt_dir=tmp_path, val=[0], num_classes=2, device="cpu",
                                 progress=False, train_ft=[0], train_eval=[0], done=lambda name: False,
                                 load_encoder=lambda name: encoders[name], log=lambda m: None,
-                                write_result=lambda name, obj: None)
+                                write_result=lambda name, obj: None, dist=DistInfo(), eta=eta,
+                                barrier=lambda: None)
     finetune_stage.run_finetune_stage(ctx)
     want = encoders[nce_encoder].out_features
     assert sorted(started) == sorted([("ce", 2), ("ce", 2), ("nce", want), ("nce", want)])

@@ -280,19 +280,3 @@ def test_digits_without_sklearn_is_one_line_exit_2(monkeypatch, capsys, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "scikit-learn" in err[0] and "pip install" in err[0]
     assert not (tmp_path / "o").exists()
-
-
-def test_batched_simclr_views_are_normalised_and_seeded():
-    from monotheory.seeding import torch_generator
-    from monotheory.vision.batch_aug import BatchSimCLR
-    from monotheory.vision.data import IMAGENET_MEAN, IMAGENET_STD
-
-    imgs = (torch.arange(6 * 3 * 8 * 8) % 251).to(torch.uint8).view(6, 3, 8, 8)
-    aug = BatchSimCLR(8, IMAGENET_MEAN, IMAGENET_STD)
-    a = aug(imgs, torch_generator(0, "t"))
-    b = aug(imgs, torch_generator(0, "t"))
-    c = aug(imgs, torch_generator(1, "t"))
-    assert a.shape == (6, 3, 8, 8) and a.dtype == torch.float32 and torch.equal(a, b) and not torch.equal(a, c)
-    lo = (0 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
-    hi = (1 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
-    assert (a >= lo.view(1, 3, 1, 1) - 1e-5).all() and (a <= hi.view(1, 3, 1, 1) + 1e-5).all()

@@ -57,7 +57,7 @@ def test_feature_cache_is_keyed_by_everything_that_makes_the_features(tiny_folde
     builds = []
 
     def fake_extract(fn, ds, **kw):
-        builds.append(kw)
+        builds.append({**kw, "kind": fn.kind})  # the input noise is applied by the context's model wrapper
         return torch.zeros(len(ds), 4), torch.zeros(len(ds), dtype=torch.long)
 
     monkeypatch.setattr(context, "extract", fake_extract)
