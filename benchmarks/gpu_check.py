@@ -180,7 +180,7 @@ def main(argv=None) -> int:
     report["seconds"] = time.perf_counter() - t0
     report["ok"] = all(s["rc"] == 0 for s in report["steps"].values()) and all(
         report["steps"][k]["outputs"]["ok"] for k in ("slice", "slice_torchrun"))
-    from monotheory.report import atomic_write_json
+    from monotheory.files import atomic_write_json
 
     atomic_write_json(out / "gpu_check.json", report)
     print(json.dumps({"gpu_check": str(out / "gpu_check.json"), "ok": report["ok"], "seconds": report["seconds"]}))

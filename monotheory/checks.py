@@ -1,7 +1,7 @@
 """``monotheory check``: run every claim check in ``paper_checks/`` and write the verdict table.
 
 A check is a small script ``paper_checks/cNN_*.py`` that defines ``run(ctx: CheckContext)`` returning a
-:class:`~monotheory.report.Verdict` or a list of them, and ends with ``script_main(run)`` so it also runs
+:class:`~monotheory.claims.verdict.Verdict` or a list of them, and ends with ``script_main(run)`` so it also runs
 on its own (``python paper_checks/c06_poly_separable_clean.py``). ``monotheory check`` loads them in
 process (torch is imported once), writes ``results/checks/<file>.json`` after each check and rewrites
 ``results/verdicts.json`` / ``results/verdicts.md`` from those per-check files, so a killed run loses at most
@@ -27,20 +27,10 @@ import time
 import traceback
 from pathlib import Path
 
+from monotheory.claims.verdict import ERROR, Verdict, relative_figures, skipped, write_verdicts
 from monotheory.config import check_int
 from monotheory.errors import ConfigError
-from monotheory.report import (
-    ERROR,
-    Verdict,
-    atomic_write_json,
-    check_out_dir,
-    relative_figures,
-    remove_stale_temps,
-    sha256_file,
-    skipped,
-    write_manifest,
-    write_verdicts,
-)
+from monotheory.files import atomic_write_json, check_out_dir, remove_stale_temps, sha256_file, write_manifest
 
 # optional dependency (top-level module name) → the extra that installs it
 EXTRAS = {"torch": "toy", "torchvision": "vision", "PIL": "vision", "sklearn": "vision",

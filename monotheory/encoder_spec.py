@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from monotheory.errors import ConfigError
-from monotheory.report import atomic_torch_save
+from monotheory.files import atomic_torch_save
 
 _HEADS = ("fc", "classifier", "heads", "head")
 _IMPORT_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")

@@ -115,7 +115,7 @@ def _check_encoder_options(args) -> None:
 def main(args: argparse.Namespace) -> int:
     from monotheory.config import from_namespace, to_dict
     from monotheory.feature_files import parse_named
-    from monotheory.report import check_out_dir
+    from monotheory.files import check_out_dir
 
     cfg = from_namespace(ProfileConfig, args)
     _check_encoder_options(args)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monotheory.report import atomic_write_bytes, atomic_write_json, atomic_write_text, to_jsonable
+from monotheory.files import atomic_write_bytes, atomic_write_json, atomic_write_text, to_jsonable
 
 
 def feature_measures(features, labels) -> dict:

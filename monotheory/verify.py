@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from monotheory.errors import ConfigError
-from monotheory.report import MANIFEST, manifest_files, sha256_file
+from monotheory.files import MANIFEST, manifest_files, sha256_file
 
 
 def first_difference(a: Any, b: Any, where: str = "") -> str | None:
@@ -87,7 +87,7 @@ def verify_manifest(out: Path) -> list[str]:
 def verify_check_folder(out: Path) -> list[str]:
     """Rebuild the verdict table from ``checks/*.json`` and compare with ``verdicts.json`` / ``verdicts.md``."""
     from monotheory.checks import load_part
-    from monotheory.report import Verdict, verdicts_markdown
+    from monotheory.claims.verdict import Verdict, verdicts_markdown
 
     written = _load(out / "verdicts.json")
     parts = written.get("meta", {}).get("checks")

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from monotheory.checks import CheckContext, script_main
-from monotheory.report import skipped
+from monotheory.claims.verdict import skipped
 from monotheory.vision.claims import probe_claim, run_dataset
 
 CLAIM = "CIFAR-100, clean labels: CL is slightly more accurate than NCL"

@@ -36,16 +36,9 @@ from __future__ import annotations
 import numpy as np
 
 from monotheory.checks import CheckContext, script_main
+from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, SKIPPED, Verdict
 from monotheory.config import to_dict
-from monotheory.report import (
-    NOT_REPRODUCED,
-    PARTLY,
-    REPRODUCED,
-    SKIPPED,
-    Verdict,
-    atomic_write_json,
-    atomic_write_text,
-)
+from monotheory.files import atomic_write_json, atomic_write_text
 from monotheory.stats import holm, paired_t
 
 CLAIM = "toy model: poly better on clean data, mono better under label noise and under input noise (Fig. 5)"

@@ -14,8 +14,8 @@ import numpy as np
 from scipy.stats import norm
 
 from monotheory.checks import CheckContext, script_main
+from monotheory.claims.verdict import ERROR, NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
 from monotheory.plots import pyplot, save_figure
-from monotheory.report import ERROR, NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
 from monotheory.seeding import generator
 from monotheory.theory import CRITERIA, NOISE_MODELS, crossover, monte_carlo, separability_curve
 from monotheory.theory.separation import score

@@ -11,7 +11,7 @@ A digits experiment folder (``monotheory.vision.digits``) is accepted too: its r
 """
 
 from monotheory.checks import CheckContext, script_main
-from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
 from monotheory.vision.claims import final, finetune_runs
 from monotheory.vision.digits_claims import finetune_rows, is_digits_folder
 from monotheory.vision.statistics import finetune_gap

@@ -23,7 +23,7 @@ with the same trainer, data and settings and score both with the judges::
 """
 
 from monotheory.checks import CheckContext, script_main
-from monotheory.report import Verdict, skipped
+from monotheory.claims.verdict import Verdict, skipped
 
 CLAIM = "MonoLoRA ≈ LoRA on the fine-tuning task, with better alignment (Table 2)"
 

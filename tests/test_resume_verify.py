@@ -9,7 +9,7 @@ import stat
 from monotheory.cli import main
 
 CHECK = """from pathlib import Path
-from monotheory.report import Verdict, REPRODUCED
+from monotheory.claims.verdict import REPRODUCED, Verdict
 def run(ctx):
     log = Path(ctx.out_dir).parent / "runs.log"
     log.write_text(log.read_text() + "{cid}\\n" if log.exists() else "{cid}\\n")
@@ -61,7 +61,7 @@ def test_force_reruns_and_stale_temp_files_are_removed(tmp_path):
     assert json.loads((out / "verdicts.json").read_text())["meta"]["checks"] == ["checks/c01_a.json"]
 
 
-FIG_CHECK = """from monotheory.report import Verdict, REPRODUCED
+FIG_CHECK = """from monotheory.claims.verdict import REPRODUCED, Verdict
 def run(ctx):
     p = ctx.figures_dir / "f.png"
     p.write_bytes(b"png")
@@ -96,7 +96,7 @@ def test_figure_paths_do_not_depend_on_the_working_folder(tmp_path, monkeypatch,
 
 BLOCKING_CHECK = """import time
 from pathlib import Path
-from monotheory.report import Verdict, REPRODUCED
+from monotheory.claims.verdict import REPRODUCED, Verdict
 def run(ctx):
     base = Path(ctx.out_dir).parent
     log = base / "runs.log"

@@ -261,8 +261,8 @@ def check_before_work(cfg: LoRADigitsConfig) -> None:
     """Refuse, before any work (issue 11): an ``out`` that cannot be written or lies inside ``data_root``, a
     ``data_root`` that is a file, and noise rates that the number of classes makes degenerate (flip η ≥ (C−1)/C,
     :func:`monotheory.noise.check_label_noise_rate`; C = 10 for the written digits folder)."""
+    from monotheory.files import check_out_dir
     from monotheory.noise import check_label_noise_rate
-    from monotheory.report import check_out_dir
 
     root = Path(cfg.data_root) if cfg.data_root else None
     if root is not None and root.exists() and not root.is_dir():
@@ -277,7 +277,7 @@ def check_before_work(cfg: LoRADigitsConfig) -> None:
 
 def run(cfg: LoRADigitsConfig, log=None) -> dict:
     """Pretrain (or reuse) the encoder, run every (η, seed, method), write ``lora_digits.json`` + figure."""
-    from monotheory.report import atomic_write_json, atomic_write_text
+    from monotheory.files import atomic_write_json, atomic_write_text
     from monotheory.vision.config import build_config
     from monotheory.vision.context import RunContext
     from monotheory.vision.run import run as run_vision

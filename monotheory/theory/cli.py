@@ -7,7 +7,7 @@ columns are filled. ``--samples 0`` skips the Monte Carlo.
 ``--json`` prints one JSON object instead of the table; ``--quiet`` hides the progress bar; ``--out DIR``
 also writes ``results.json`` (what ``--json`` prints), ``config.json`` and the figure ``theory_curves.png``
 (the criterion of both regimes against η and against σ, crossovers marked) with its data
-``theory_curves.json``, each atomically (:mod:`monotheory.report`).
+``theory_curves.json``, each atomically (:mod:`monotheory.files`).
 
 ``--plugin MODULE`` (repeatable; a module name on PYTHONPATH or a path to a .py file) is imported before
 the options are checked, so the criteria and noise models it registers (:mod:`monotheory.theory.registry`)
@@ -220,8 +220,8 @@ def curves(cfg: TheoryConfig, result: dict | None = None) -> dict | None:
 
 def write_outputs(out: Path, cfg: TheoryConfig, result: dict) -> list[Path]:
     """``results.json``, ``config.json`` and (two features) ``theory_curves.png`` + ``.json`` in ``out``."""
+    from monotheory.files import atomic_write_json
     from monotheory.plots import plot_regime_curves, pyplot, save_figure
-    from monotheory.report import atomic_write_json
 
     paths = [atomic_write_json(out / "results.json", result), atomic_write_json(out / "config.json", to_dict(cfg))]
     data = curves(cfg, result)
@@ -264,7 +264,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = from_namespace(TheoryConfig, args)
     out = None
     if getattr(args, "out", None) is not None:
-        from monotheory.report import check_out_dir
+        from monotheory.files import check_out_dir
 
         out = check_out_dir(args.out)  # before any work
     from monotheory.progress import announce  # issue 11: a huge run says so before it starts
@@ -275,7 +275,7 @@ def main(args: argparse.Namespace) -> int:
     result["plugins"] = plugins
     paths = write_outputs(out, cfg, result) if out is not None else []
     if args.json:
-        from monotheory.report import to_jsonable
+        from monotheory.files import to_jsonable
 
         print(json.dumps(to_jsonable(result), indent=2, allow_nan=False))
     else:

@@ -109,12 +109,12 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads = {args.threads} must be ≥ 1")
     if args.mode == "sweep" and sw.mono not in cfg.regimes:  # issue 11: it built an oracle map silently
         raise ConfigError(f"--mono {sw.mono} is not among --regimes {','.join(cfg.regimes)}; add it or choose one of those")
-    from monotheory.report import check_out_dir
+    from monotheory.files import check_out_dir
 
     check_out_dir(args.out)  # before training (issue 11)
     import torch
 
-    from monotheory.report import atomic_write_json
+    from monotheory.files import atomic_write_json
     from monotheory.toy import experiments, plots
 
     if args.threads:
@@ -135,7 +135,7 @@ def main(args: argparse.Namespace) -> int:
         plots.save(plots.plot_accuracy_bars(res["summary"], title=title, chance=res["chance"]),
                    out / "fig5b_accuracy.png", plots.bars_data(res["summary"], res["chance"]))
         if args.json:
-            from monotheory.report import to_jsonable
+            from monotheory.files import to_jsonable
 
             slim = {k: v for k, v in res.items() if k != "WtW_seed0"}
             print(json.dumps(to_jsonable(slim), indent=2))
@@ -157,7 +157,7 @@ def main(args: argparse.Namespace) -> int:
     plots.save(plots.plot_sweeps(sweeps), out / "sweeps.png", sweeps)
     plots.save(plots.plot_phase_map(pmap), out / "phase_map.png", pmap)
     if args.json:
-        from monotheory.report import to_jsonable
+        from monotheory.files import to_jsonable
 
         print(json.dumps(to_jsonable(res), indent=2))
     else:
@@ -173,7 +173,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _search(cfg, sc, out: Path, args, progress: bool) -> int:
-    from monotheory.report import atomic_write_json, to_jsonable
+    from monotheory.files import atomic_write_json, to_jsonable
     from monotheory.toy import plots, search
 
     res = search.run_search(sc, cfg, progress=progress)

@@ -113,7 +113,7 @@ def select(res: dict, sc: SearchConfig) -> list[dict]:
 
 def write_conditions(res: dict, path: str | Path = CONDITIONS_FILE) -> Path:
     """Write the selected conditions (and the grid and seeds that selected them) as the package data file."""
-    from monotheory.report import atomic_write_json
+    from monotheory.files import atomic_write_json
 
     data = {"about": "conditions selected by `monotheory toy search` (make toy-search) on the search seeds; C5 "
                      "re-runs them with fresh models on held-out seeds",

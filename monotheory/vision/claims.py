@@ -45,7 +45,7 @@ def run_dataset(results_dir) -> str | None:
 
 def equivalence_verdict(lo: float, hi: float, tolerance: float) -> tuple[str, str]:
     """Two one-sided tests in interval form: (verdict, why) for "the gap is within ±tolerance"."""
-    from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED
+    from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED
 
     if -tolerance <= lo and hi <= tolerance:
         return REPRODUCED, f"the whole 95 % interval lies within ±{tolerance:g} pt"
@@ -67,7 +67,7 @@ def probe_claim(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule
     otherwise; ``"greater"`` — reproduced when the interval lies above 0, partly when only the point
     estimate does, not reproduced otherwise.
     """
-    from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+    from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
 
     rate, sigma = PAPER_CELLS[row]
     probe, reason = claim_inputs(results_dir, "probe", dataset)

@@ -79,8 +79,8 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "print_config", False):
         print_config(cfg)
         return 0
+    from monotheory.files import check_out_dir
     from monotheory.progress import announce
-    from monotheory.report import check_out_dir
     from monotheory.vision.config import parse_shift, preset_values
     from monotheory.vision.run import run
 

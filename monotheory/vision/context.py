@@ -134,7 +134,7 @@ class RunContext:
 
     def write_result(self, name: str, obj: dict) -> None:
         """Write ``<name>.json`` (rank 0) with the method → regime map and the run's config record beside ``obj``."""
-        from monotheory.report import atomic_write_json
+        from monotheory.files import atomic_write_json
 
         if self.dist.is_main:
             atomic_write_json(self.result_path(name), {**obj, "regimes": dict(REGIME),

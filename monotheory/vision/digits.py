@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from monotheory.report import atomic_write_json, atomic_write_text
+from monotheory.files import atomic_write_json, atomic_write_text
 from monotheory.vision.config import DIGITS_EPOCHS
 
 METHODS = ("cl", "sae", "ncl")

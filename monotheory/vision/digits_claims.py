@@ -46,7 +46,7 @@ def probe_rows(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule:
     """Rows for C1 (``row="clean"``, equivalence within ±``tolerance``), C2 (``label_noise``: the grid's highest
     rate, 0.8 on digits — 0.9 flip noise carries no information with 10 classes) and C3 (``input_noise``:
     σ = 0.6); ``rule`` as :func:`monotheory.vision.claims.probe_claim`."""
-    from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+    from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
     from monotheory.vision.claims import equivalence_verdict
 
     res = _load(results_dir)
@@ -85,7 +85,7 @@ def probe_rows(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule:
 def finetune_rows(results_dir, *, claim_id: str, claim: str, kind: str):
     """C9 (``kind="label_noise"``: the highest fine-tuning noise rate; NCE − CE validation gap and training
     accuracy on the noisy labels) or C10 (``kind="few_shot"``: one row per fraction < 1, NCE ≥ CE)."""
-    from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+    from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
     from monotheory.stats import paired_t
 
     res = _load(results_dir)

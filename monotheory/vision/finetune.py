@@ -46,8 +46,8 @@ from monotheory.config import (
     to_dict,
 )
 from monotheory.errors import ConfigError
+from monotheory.files import atomic_torch_save
 from monotheory.noise import check_label_noise_rate, label_noise
-from monotheory.report import atomic_torch_save
 from monotheory.vision.config import FINETUNE_OPTIMISATION_FIELDS, FinetuneConfig
 from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
 

@@ -6,7 +6,7 @@ import copy
 import dataclasses
 import json
 
-from monotheory.report import atomic_write_json
+from monotheory.files import atomic_write_json
 from monotheory.vision.config import HEAD_REGIME
 
 

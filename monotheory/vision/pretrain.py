@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from monotheory.config import to_dict
-from monotheory.report import atomic_torch_save
+from monotheory.files import atomic_torch_save
 from monotheory.vision.config import REGIME, PretrainConfig
 from monotheory.vision.distributed import DistInfo
 from monotheory.vision.encoders import Encoder, contrastive_loss

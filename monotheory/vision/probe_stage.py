@@ -88,7 +88,7 @@ def run_probe_stage(ctx: RunContext) -> None:
 def save_probe(path: Path, probe) -> None:
     """Save a fitted probe's weights as plain tensors (``coef``, ``intercept``, ``classes``; loads with
     ``weights_only=True``), atomically."""
-    from monotheory.report import atomic_torch_save
+    from monotheory.files import atomic_torch_save
 
     atomic_torch_save({"coef": torch.as_tensor(probe.coef_).cpu(), "intercept": torch.as_tensor(probe.intercept_).cpu(),
                        "classes": torch.as_tensor(getattr(probe, "classes_", range(len(probe.intercept_))))}, path)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from monotheory.config import check_choice
 from monotheory.errors import ConfigError
-from monotheory.report import atomic_write_json
+from monotheory.files import atomic_write_json
 from monotheory.vision.config import RUNTIME_KEYS, STAGES, RunConfig, parse_shift
 from monotheory.vision.context import config_record
 
@@ -173,7 +173,7 @@ def run(cfg: RunConfig, *, log=None) -> dict:
     Under ``torchrun`` every rank pretrains; the later stages run on rank 0 only (the others return ``{}``).
     """
     check_inputs(cfg)
-    from monotheory.report import remove_stale_temps
+    from monotheory.files import remove_stale_temps
     from monotheory.vision.context import RunContext
 
     ctx = RunContext(cfg, log=log or default_log)
@@ -213,7 +213,7 @@ def run(cfg: RunConfig, *, log=None) -> dict:
         from monotheory.vision.summary import write_summary
 
         summary = write_summary(cfg.out)
-        from monotheory.report import write_manifest
+        from monotheory.files import write_manifest
 
         write_manifest(cfg.out, exclude=("features",))  # last: SHA-256 of every result (monotheory verify)
         ctx.log(f"done; summary in {Path(cfg.out) / 'summary.md'}")

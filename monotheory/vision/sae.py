@@ -245,7 +245,7 @@ def sae_codes(sae: TopKSAE, features: torch.Tensor, batch_size: int = 4096, norm
 def save_sae(sae: TopKSAE, path) -> None:
     """Save the SAE as its state dict and sizes (plain tensors and values; :func:`load_sae` reads it with
     ``weights_only=True``), atomically."""
-    from monotheory.report import atomic_torch_save
+    from monotheory.files import atomic_torch_save
 
     atomic_torch_save({"state_dict": sae.state_dict(), "d_in": sae.decoder.out_features,
                 "n_latents": sae.encoder.out_features, "k": sae.k, "postact": sae.postact}, path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monotheory.report import atomic_write_json, atomic_write_text
+from monotheory.files import atomic_write_json, atomic_write_text
 from monotheory.vision.tables import COLUMNS, figure1_markdown, figure1_rows, load_json
 
 

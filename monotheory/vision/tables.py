@@ -93,7 +93,7 @@ def save_correct(path: str | Path, correct: dict[str, dict]) -> None:
     """Save per-sample correctness as ``.npz`` with keys ``<method>|<rate>|<σ>`` (atomically)."""
     import io
 
-    from monotheory.report import atomic_write_bytes
+    from monotheory.files import atomic_write_bytes
 
     buf = io.BytesIO()
     flat = {f"{m}|{r:g}|{s}": v for m, d in correct.items() for (r, s), v in d.items()}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monotheory.report import NOT_REPRODUCED, REPRODUCED, SKIPPED
+from monotheory.claims.verdict import NOT_REPRODUCED, REPRODUCED, SKIPPED
 from monotheory.stats import holm
 from monotheory.toy import ToyConfig
 from monotheory.toy.experiments import summarise

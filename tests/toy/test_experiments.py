@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from monotheory.checks import CheckContext
+from monotheory.claims.verdict import STATUSES, Verdict
 from monotheory.errors import ConfigError
-from monotheory.report import STATUSES, Verdict
 from monotheory.toy import SearchConfig, SweepConfig, ToyConfig, experiments, feature_sd, search, sweeps
 from monotheory.toy.experiments import (
     evaluate,

@@ -1,6 +1,6 @@
 """Every checkpoint the vision layer writes (pretraining resume state, encoder, SAE, clean probes, feature
 cache) holds only tensors and plain values, so it loads with ``torch.load(..., weights_only=True)``; every
-site saves through :func:`monotheory.report.atomic_torch_save`."""
+site saves through :func:`monotheory.files.atomic_torch_save`."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from monotheory.checks import CheckContext, load_check
-from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, SKIPPED
+from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, SKIPPED
 from monotheory.vision import tables as S
 
 CHECKS = Path(__file__).resolve().parents[2] / "paper_checks"

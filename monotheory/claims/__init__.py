@@ -1,0 +1,5 @@
+"""The claims of the paper, checked: verdict rows, the check runner, ``verify``, and the readers that turn a
+``run-imagenet`` or digits results folder into verdict rows.
+
+Light on purpose (no torch): ``monotheory check`` runs the checks that need only the theory on the core install.
+"""
