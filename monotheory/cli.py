@@ -17,12 +17,12 @@ from monotheory.errors import ConfigError
 
 # name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "check": ("monotheory.checks", "run every paper check that can run here; write results/verdicts.{json,md}"),
+    "check": ("monotheory.claims.runner", "run every paper check that can run here; write results/verdicts.{json,md}"),
     "theory": ("monotheory.theory.cli", "the two-feature theory (Thm 4.1, 4.2, App. B.3): exact and Monte Carlo"),
     "toy": ("monotheory.toy.cli", "Elhage et al. toy models: mono vs poly under label and input noise (Fig. 5)"),
     "run-imagenet": ("monotheory.vision.cli", "CL vs NCL vs SAE on ImageNet-100 (or a folder): pretrain, probe, "
                      "fine-tune, shift"),
-    "verify": ("monotheory.verify", "re-derive a check or run-imagenet folder's tables and check its manifest.json"),
+    "verify": ("monotheory.claims.verify", "re-derive a check or run-imagenet folder's tables and check its manifest.json"),
     "probe": ("monotheory.probe_cli", "robustness profile of any feature set or encoder (label/input noise, shift)"),
     "lora-digits": ("monotheory.lora.digits", "LoRA vs MonoLoRA vs full fine-tuning on digits under label noise "
                     "(an analogue of C9 / C11, not the paper's LLM run)"),
@@ -65,7 +65,7 @@ def _check_requirements(command: str | None) -> None:
 
 def _missing_extra(command: str | None, error: ModuleNotFoundError) -> int:
     """One line naming the extra to install when an optional dependency (torch, …) is missing; exit 2."""
-    from monotheory.checks import missing_extra
+    from monotheory.claims.runner import missing_extra
 
     extra = missing_extra(error)
     if extra is None:

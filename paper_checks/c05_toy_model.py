@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from monotheory.checks import CheckContext, script_main
+from monotheory.claims.runner import CheckContext, script_main
 from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, SKIPPED, Verdict
 from monotheory.config import to_dict
 from monotheory.files import atomic_write_json, atomic_write_text

@@ -10,7 +10,7 @@ error_mono − error_poly (> 0: poly ahead). Convention: S = P(feature is zero);
 import numpy as np
 from scipy.stats import norm
 
-from monotheory.checks import CheckContext, script_main
+from monotheory.claims.runner import CheckContext, script_main
 from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
 from monotheory.plots import pyplot, save_figure
 from monotheory.seeding import generator

@@ -13,7 +13,7 @@ partly if a crossover exists elsewhere, not reproduced if there is none. Convent
 import numpy as np
 from scipy.stats import norm
 
-from monotheory.checks import CheckContext, script_main
+from monotheory.claims.runner import CheckContext, script_main
 from monotheory.claims.verdict import ERROR, NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
 from monotheory.plots import pyplot, save_figure
 from monotheory.seeding import generator

@@ -22,7 +22,7 @@ with the same trainer, data and settings and score both with the judges::
     # compare task accuracy and the ShieldGemma-9B / Beavertails harmfulness rates (paired over prompts)
 """
 
-from monotheory.checks import CheckContext, script_main
+from monotheory.claims.runner import CheckContext, script_main
 from monotheory.claims.verdict import Verdict, skipped
 
 CLAIM = "MonoLoRA ≈ LoRA on the fine-tuning task, with better alignment (Table 2)"

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from monotheory.checks import CheckContext, run_checks
+from monotheory.claims.runner import CheckContext, run_checks
 from monotheory.claims.verdict import NOT_REPRODUCED, REPRODUCED, Verdict, verdicts_markdown, write_verdicts
 from monotheory.files import atomic_write_json, to_jsonable
 
@@ -77,7 +77,7 @@ def test_check_rejects_a_negative_seed_in_one_line(cli):
 def test_claim_id_of_a_script():
     from pathlib import Path
 
-    from monotheory.checks import claim_id
+    from monotheory.claims.runner import claim_id
 
     assert claim_id(Path("c06_poly.py")) == "C6" and claim_id(Path("c11_x.py")) == "C11"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from monotheory.checks import CheckContext, load_check
+from monotheory.claims.runner import CheckContext, load_check
 from monotheory.claims.verdict import NOT_REPRODUCED, REPRODUCED
 
 CHECKS = Path(__file__).resolve().parents[2] / "paper_checks"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from monotheory.checks import CheckContext
+from monotheory.claims.runner import CheckContext
 from monotheory.claims.verdict import STATUSES, Verdict
 from monotheory.errors import ConfigError
 from monotheory.toy import SearchConfig, SweepConfig, ToyConfig, experiments, feature_sd, search, sweeps

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monotheory.checks import CheckContext, load_check
+from monotheory.claims.runner import CheckContext, load_check
 from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, SKIPPED
 from monotheory.vision import tables as S
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import importlib.util
+import json
 import os
 import platform
 import sys
@@ -126,15 +128,11 @@ def run_check(path: Path, ctx: CheckContext) -> list[Verdict]:
 
 
 def _sha256_text(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def library_sha256() -> str:
     """SHA-256 over the monotheory package's Python sources (paths and bytes): a check's result depends on them."""
-    import hashlib
-
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for f in sorted(root.rglob("*.py")):
@@ -171,8 +169,6 @@ def select_scripts(checks_dir, only: list[str] | None) -> list[Path]:
 
 def load_part(path: Path) -> dict | None:
     """A per-check result file, or None when missing or unreadable (then the check is rerun)."""
-    import json
-
     try:
         d = json.loads(Path(path).read_text())
         [Verdict(**v) for v in d["verdicts"]]

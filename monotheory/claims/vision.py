@@ -1,11 +1,13 @@
 """Claim-verdict logic of the vision checks (C1–C4, C9, C10 in ``paper_checks/``): the inputs a claim needs
-from a ``run-imagenet`` folder, the equivalence rule, and the verdict rows of a Figure-1 claim."""
+from a ``run-imagenet`` folder, the equivalence rule, the paired gaps (:mod:`monotheory.stats`: SciPy's paired
+bootstrap, McNemar's exact test) and the verdict rows of a Figure-1 claim."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from monotheory.vision.statistics import paired_gap
+from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+from monotheory.stats import mcnemar_exact, paired_bootstrap
 from monotheory.vision.tables import PAPER_CELLS, figure1_rows, grid, has_cell, load_correct, load_json
 
 
@@ -27,9 +29,27 @@ def claim_inputs(results_dir, stage: str, dataset: str | None):
 
 
 def probe_gap(results_dir, a: str, b: str, rate: float, sigma_key: str, seed: int = 0):
-    """Paired gap (points) between methods ``a`` and ``b`` at one grid cell, from ``probe_correct.npz``."""
+    """Accuracy gap a − b in points (×100) between methods ``a`` and ``b`` at one grid cell of
+    ``probe_correct.npz`` (the same test images), with a paired bootstrap interval: ``(gap, lo, hi)``.
+
+    The interval is :func:`monotheory.stats.paired_bootstrap` (2000 resamples, 95 %, ``random_state=seed``), so
+    it reflects the test-set size only, not the variance over pretraining seeds."""
     correct = load_correct(Path(results_dir) / "probe_correct.npz")
-    return paired_gap(correct[(a, rate, sigma_key)], correct[(b, rate, sigma_key)], seed=seed)
+    bs = paired_bootstrap(correct[(a, rate, sigma_key)], correct[(b, rate, sigma_key)], confidence=0.95,
+                          n_resamples=2000, random_state=seed)
+    return 100 * bs["gap"], 100 * bs["ci"][0], 100 * bs["ci"][1]
+
+
+def finetune_gap(run_a: dict, run_b: dict, *, seed: int = 0, confidence: float = 0.95):
+    """Validation-accuracy gap a − b (points) of two fine-tuning runs scored on the same validation images:
+    ``(gap, lo, hi, p_mcnemar)`` with a paired bootstrap interval over images and McNemar's exact p-value
+    (:mod:`monotheory.stats`), or ``None`` when a run has no per-image correctness (``val_correct``, written
+    since the fine-tuning stage records it; rerun that stage for older folders)."""
+    a, b = run_a.get("val_correct"), run_b.get("val_correct")
+    if a is None or b is None or len(a) != len(b):
+        return None
+    bs = paired_bootstrap(a, b, confidence=confidence, random_state=seed)
+    return 100 * bs["gap"], 100 * bs["ci"][0], 100 * bs["ci"][1], mcnemar_exact(a, b)["p_value"]
 
 
 def run_dataset(results_dir) -> str | None:
@@ -45,8 +65,6 @@ def run_dataset(results_dir) -> str | None:
 
 def equivalence_verdict(lo: float, hi: float, tolerance: float) -> tuple[str, str]:
     """Two one-sided tests in interval form: (verdict, why) for "the gap is within ±tolerance"."""
-    from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED
-
     if -tolerance <= lo and hi <= tolerance:
         return REPRODUCED, f"the whole 95 % interval lies within ±{tolerance:g} pt"
     if hi < -tolerance or lo > tolerance:
@@ -67,8 +85,6 @@ def probe_claim(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule
     otherwise; ``"greater"`` — reproduced when the interval lies above 0, partly when only the point
     estimate does, not reproduced otherwise.
     """
-    from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-
     rate, sigma = PAPER_CELLS[row]
     probe, reason = claim_inputs(results_dir, "probe", dataset)
     if probe is not None and not (Path(results_dir) / "probe_correct.npz").exists():

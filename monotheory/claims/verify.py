@@ -23,14 +23,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from monotheory.claims.runner import CheckContext, check_key, claim_id, discover, load_part, run_check
+from monotheory.claims.verdict import Verdict, verdicts_markdown
 from monotheory.errors import ConfigError
 from monotheory.files import MANIFEST, manifest_files, sha256_file
+from monotheory.vision.config import STAGES
+from monotheory.vision.summary import write_summary
 
 
 def first_difference(a: Any, b: Any, where: str = "") -> str | None:
@@ -86,9 +91,6 @@ def verify_manifest(out: Path) -> list[str]:
 
 def verify_check_folder(out: Path) -> list[str]:
     """Rebuild the verdict table from ``checks/*.json`` and compare with ``verdicts.json`` / ``verdicts.md``."""
-    from monotheory.checks import load_part
-    from monotheory.claims.verdict import Verdict, verdicts_markdown
-
     written = _load(out / "verdicts.json")
     parts = written.get("meta", {}).get("checks")
     if parts is None:
@@ -123,8 +125,6 @@ def verify_check_folder(out: Path) -> list[str]:
 
 def verify_imagenet_folder(out: Path) -> list[str]:
     """Rebuild ``summary.json``/``summary.md`` from copies of the stage results and compare."""
-    from monotheory.vision.summary import write_summary
-
     bad = []
     with tempfile.TemporaryDirectory(prefix="monotheory-verify-") as tmp:
         t = Path(tmp)
@@ -154,8 +154,6 @@ def verify_imagenet_folder(out: Path) -> list[str]:
 
 def retrain_check(out: Path, cid: str) -> list[str]:
     """Rerun check ``cid`` with the recorded seed/quick/inputs in a scratch folder; compare its verdicts."""
-    from monotheory.checks import CheckContext, check_key, claim_id, discover, load_part, run_check
-
     written = _load(out / "verdicts.json") or {}
     meta = written.get("meta", {})
     checks_dir = Path(meta.get("checks_dir") or "paper_checks")
@@ -200,7 +198,6 @@ def _close_json(a: Any, b: Any, where: str, tol: bool) -> str | None:
     """:func:`first_difference`, or with ``tol`` numbers compared within (GPU_RTOL, GPU_ATOL)."""
     if not tol:
         return first_difference(a, b, where)
-    import math
 
     if isinstance(a, dict) and isinstance(b, dict):
         if set(a) != set(b):
@@ -265,7 +262,6 @@ def _compare_file(new: Path, old: Path, rel: str, tol: bool) -> str | None:
 
 def retrain_stage(out: Path, stage: str) -> list[str]:
     """Rerun ``run-imagenet`` stage ``stage`` of folder ``out`` in a scratch folder and compare its files."""
-    from monotheory.vision.config import STAGES
     from monotheory.vision.context import config_from_record
     from monotheory.vision.run import STAGE_FILES, run
 

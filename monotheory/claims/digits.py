@@ -13,6 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+from monotheory.claims.vision import equivalence_verdict
+from monotheory.stats import holm, paired_t
+
 SCALE_NOTE = "digits (scikit-learn, 8×8, 10 classes), CPU MLP scale — NOT ImageNet-100"
 
 
@@ -30,8 +34,6 @@ def _test(res: dict, family: str, cell: str, pair: str) -> dict | None:
 
 
 def _holm_rows(tests: list[dict]) -> list[float]:
-    from monotheory.stats import holm
-
     ps = [t["p_value"] for t in tests]
     return [float(q) for q in holm(ps)] if ps else []
 
@@ -45,10 +47,7 @@ def _conditions(res: dict, cell: str, extra: str = "") -> str:
 def probe_rows(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule: str, tolerance: float = 0.6):
     """Rows for C1 (``row="clean"``, equivalence within ±``tolerance``), C2 (``label_noise``: the grid's highest
     rate, 0.8 on digits — 0.9 flip noise carries no information with 10 classes) and C3 (``input_noise``:
-    σ = 0.6); ``rule`` as :func:`monotheory.vision.claims.probe_claim`."""
-    from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-    from monotheory.vision.claims import equivalence_verdict
-
+    σ = 0.6); ``rule`` as :func:`monotheory.claims.vision.probe_claim`."""
     res = _load(results_dir)
     if row == "clean":
         family, cell = "label noise", "label noise 0"
@@ -85,9 +84,6 @@ def probe_rows(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule:
 def finetune_rows(results_dir, *, claim_id: str, claim: str, kind: str):
     """C9 (``kind="label_noise"``: the highest fine-tuning noise rate; NCE − CE validation gap and training
     accuracy on the noisy labels) or C10 (``kind="few_shot"``: one row per fraction < 1, NCE ≥ CE)."""
-    from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-    from monotheory.stats import paired_t
-
     res = _load(results_dir)
     ft = {n: c for n, c in res["cells"].items() if n.startswith("fine-tune ")}
 
