@@ -12,7 +12,7 @@ of a comparison, and a paired t-interval over seeds when ``seeds ≥ 2``.
 Entry points (each returns a :class:`monotheory.profile.Profile` with ``.table()``, ``.plot(ax=…)``,
 ``.to_json()``, ``.save(out)``): :func:`profile_features` (arrays; input noise in feature space),
 :func:`profile_encoder` (an encoder spec + an ImageFolder root; input noise on the normalised image, as in the
-paper), :func:`profile_run` (the cached features of a ``run-imagenet`` folder). :func:`probe_grid` is the
+paper), :func:`profile_run` (the cached features of a ``run-imagenet`` folder). :func:`~monotheory.probes.grid.probe_grid` is the
 probe loop that ``run-imagenet``'s probe stage also uses.
 
 Conventions: ``noise_rate`` η of :func:`monotheory.noise.label_noise` on the training labels only (test labels
@@ -25,14 +25,13 @@ shared by every view. Random streams come from :mod:`monotheory.seeding` (``labe
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_range
 from monotheory.errors import ConfigError
+from monotheory.probes.grid import probe_grid
 from monotheory.seeding import stream_seed
 
 MONO_VIEWS = ("sae-topk", "relu")
@@ -161,44 +160,6 @@ def view_name(spec: str, dim: int, latents: int = 0) -> str:
     """The column name of a ``--mono`` view, with its k resolved (``sae-topk`` → ``sae-topk:8`` at d = 64)."""
     name, k = parse_mono(spec, dim, latents)
     return name if k is None else f"{name}:{k}"
-
-
-def _prepare(x: torch.Tensor, normalize: bool) -> torch.Tensor:
-    return F.normalize(x.float(), dim=1) if normalize else x.float()
-
-
-def probe_grid(train, tests: dict, num_classes: int, *, noise_rates, noise_model: str, noise_sampling: str,
-               make_probe, label_seed, normalize: bool = False) -> tuple[list, dict, Any]:
-    """Fit one probe per training label-noise rate and score it on every test set.
-
-    ``train`` = (features, clean labels); ``tests`` maps a key → (features, labels); ``make_probe(rate)``
-    returns an unfitted :class:`~monotheory.probes.LinearProbe`, ``label_seed(rate)`` the seed of that rate's
-    label-noise draw. Returns (rows, correct, clean_probe): rows ``[{noise_rate, realised_rate,
-    train_acc_noisy, train_acc_clean, test_acc: {key: acc}}]``, ``correct[(rate, key)]`` = per-test-item 0/1
-    (uint8), and the probe of rate 0 (or of the smallest rate).
-    """
-    from monotheory.noise import label_noise
-
-    x_tr, y_tr = _prepare(torch.as_tensor(train[0]), normalize), torch.as_tensor(train[1]).long()
-    rows, correct, clean_probe = [], {}, None
-    for rate in noise_rates:
-        noisy = label_noise(y_tr, rate, num_classes, model=noise_model, sampling=noise_sampling,
-                            seed=label_seed(rate))
-        y_noisy = torch.as_tensor(np.asarray(noisy.labels)).long()
-        probe = make_probe(rate)
-        probe.fit(x_tr, y_noisy)
-        row = {"noise_rate": rate, "realised_rate": float(noisy.realised_rate),
-               "train_acc_noisy": float(probe.score(x_tr, y_noisy)),
-               "train_acc_clean": float(probe.score(x_tr, y_tr)), "test_acc": {}}
-        for key, (x_te, y_te) in tests.items():
-            pred = torch.as_tensor(np.asarray(probe.predict(_prepare(torch.as_tensor(x_te), normalize)))).long()
-            ok = (pred.cpu() == torch.as_tensor(y_te).long().cpu()).numpy().astype(np.uint8)
-            correct[(rate, key)] = ok
-            row["test_acc"][key] = float(ok.mean()) if ok.size else float("nan")
-        rows.append(row)
-        if rate == 0.0 or clean_probe is None and rate == min(noise_rates):
-            clean_probe = probe
-    return rows, correct, clean_probe
 
 
 # ------------------------------------------------------------------------------------------- views

@@ -46,7 +46,7 @@ def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tupl
     test_acc: {σ: acc}}]``, ``correct[(rate, σ)]`` = per-test-sample 0/1 correctness (for paired
     intervals), and the probe trained on clean labels (used for the shift stage).
     """
-    from monotheory.evaluate import probe_grid
+    from monotheory.probes.grid import probe_grid
     from monotheory.vision.linear_eval import make_probe as probe_for
 
     def make_probe(rate):  # cosine or the authors' step schedule (ProbeConfig.schedule)

@@ -12,7 +12,7 @@ from monotheory.vision.probe_stage import probe_lr, probe_method
 
 
 def _old_probe_method(train, tests, num_classes, cfg, *, seed=0, device="cpu"):
-    """Copy of the probe stage's probe_method before it delegated to monotheory.evaluate.probe_grid (its label
+    """Copy of the probe stage's probe_method before it delegated to monotheory.probes.grid.probe_grid (its label
     seeds now from the named stream ("label-noise", rate), as the stage's)."""
     from monotheory.noise import label_noise
     from monotheory.probes import LinearProbe
