@@ -10,7 +10,7 @@ Inputs (exactly one form):
 
 ``--mono sae-topk[:k],relu`` adds the paper's monosemantic views of the same features, compared with them by
 paired statistics. Every input is checked before any work starts; a problem is one line on stderr, exit 2,
-and nothing is written. The profile options come from :class:`monotheory.evaluate.ProfileConfig`.
+and nothing is written. The profile options come from :class:`monotheory.probe.config.ProfileConfig`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from monotheory.config import add_dataclass_arguments
+from monotheory.config import add_dataclass_arguments, check_int, from_namespace, to_dict
 from monotheory.errors import ConfigError
-from monotheory.evaluate import ProfileConfig
+from monotheory.files import check_out_dir
+from monotheory.probe.api import profile_encoder, profile_features, profile_run
+from monotheory.probe.config import ProfileConfig
+from monotheory.probe.feature_files import load_splits, parse_named
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -101,8 +104,6 @@ ENCODER_ONLY = ("crop_size", "resize", "mean", "std", "cache")  # options withou
 
 def _check_encoder_options(args) -> None:
     """The extraction options, checked in every mode (before any work), whether or not they are used."""
-    from monotheory.config import check_int
-
     for name in ("crop_size", "resize"):
         if getattr(args, name) is not None:
             check_int(name, getattr(args, name))
@@ -113,10 +114,6 @@ def _check_encoder_options(args) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from monotheory.config import from_namespace, to_dict
-    from monotheory.feature_files import parse_named
-    from monotheory.files import check_out_dir
-
     cfg = from_namespace(ProfileConfig, args)
     _check_encoder_options(args)
     mode = _mode(args)
@@ -128,16 +125,11 @@ def main(args: argparse.Namespace) -> int:
     timing: dict = {}
     record = {"profile": to_dict(cfg), "input": mode, "argv": sys.argv[1:]}
     if mode == "files":
-        from monotheory.evaluate import profile_features
-        from monotheory.feature_files import load_splits
-
         d = load_splits(args.train, args.test, shifts)
         record.update(train=args.train, test=args.test, shifts=shifts)
         prof = profile_features(*d["train"], *d["test"], shifts=d["shifts"], config=cfg,
                                 source=f"feature files {args.train} / {args.test}")
     elif mode == "encoder":
-        from monotheory.evaluate import profile_encoder
-
         cache = args.cache or (str(out / "features") if out is not None else None)
         record.update(encoder=args.encoder, weights=args.weights, data_root=args.data_root, shifts=shifts,
                       crop_size=args.crop_size, resize=args.resize, mean=args.mean, std=args.std, cache=cache)
@@ -146,8 +138,6 @@ def main(args: argparse.Namespace) -> int:
                                std=_floats(args.std, "--std"), shifts=shifts, batch_size=args.extract_batch_size,
                                num_workers=args.num_workers, cache_dir=cache, progress=progress, timing=timing)
     else:
-        from monotheory.evaluate import profile_run
-
         record.update(run=args.run)
         prof = profile_run(args.run, config=cfg)
     if timing.get("extract"):

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from monotheory.config import to_dict
-from monotheory.encoder_spec import FeatureCache, extract
+from monotheory.vision.features import FeatureCache, extract
 from monotheory.errors import ConfigError
 from monotheory.vision.config import REGIME, RUNTIME_KEYS, RunConfig
 

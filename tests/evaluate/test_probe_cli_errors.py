@@ -93,7 +93,7 @@ def test_bad_invocation(cli, tmp_path, args, word):
 @pytest.mark.parametrize("spec,word", [
     ("torchvision:no_such_net", "does not resolve"),
     ("no_such_module_xyz:make", "does not resolve"),
-    ("monotheory.evaluate:no_such_factory", "does not resolve"),
+    ("monotheory.probe.api:no_such_factory", "does not resolve"),
     ("not a spec", "does not resolve"),
 ])
 def test_encoder_spec_that_does_not_resolve(cli, tmp_path, spec, word):

@@ -56,7 +56,7 @@ def test_resnet18_on_digits_end_to_end_and_cache(cli, digits_root, tmp_path):
 
 def test_torchscript_and_module_callable_agree(cli, digits_root, tmp_path):
     ts = tmp_path / "enc.torchscript"
-    from monotheory.encoder_spec import resolve_encoder
+    from monotheory.probe.encoders import resolve_encoder
 
     spec = "tests.evaluate.test_probe_encoder:small_encoder"
     torch.jit.script(resolve_encoder(spec, seed=0)[0]).save(str(ts))   # the same module, as TorchScript

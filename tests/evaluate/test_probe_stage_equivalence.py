@@ -1,4 +1,4 @@
-"""run-imagenet's probe stage now runs through monotheory.evaluate: same seed, same numbers as its old copy."""
+"""run-imagenet's probe stage now runs through monotheory.probes.grid: same seed, same numbers as its old copy."""
 
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ def test_probe_stage_numbers_unchanged():
 
 
 def test_extract_seeds_each_batch_from_a_named_stream():
-    from monotheory.encoder_spec import extract
     from monotheory.noise import input_noise
+    from monotheory.vision.features import extract
 
     imgs = torch.randn(10, 3, 4, 4, generator=torch.Generator().manual_seed(1))
     ds = torch.utils.data.TensorDataset(imgs, torch.arange(10) % 2)

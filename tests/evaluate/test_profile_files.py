@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from monotheory.errors import ConfigError
-from monotheory.evaluate import ProfileConfig, profile_features
-from monotheory.feature_files import load_feature_file
-from monotheory.profile import feature_measures
+from monotheory.probe.api import profile_features
+from monotheory.probe.config import ProfileConfig
+from monotheory.probe.feature_files import load_feature_file
+from monotheory.probe.profile import feature_measures
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
-"""Feature sets from images for :mod:`monotheory.evaluate`: an encoder on an ImageFolder, or a run-imagenet folder.
+"""Feature sets from images for :mod:`monotheory.probe.api`: an encoder on an ImageFolder, or a run-imagenet folder.
 
 :func:`image_feature_sets` validates everything it can before extracting (the root and its class folders, the
 encoder spec, the weights, the shape of one forward pass, ``--mono`` k against d), then extracts the training
 features once and the validation features once per σ (noise on the normalised image, seeded per batch from the
-``input-noise`` stream), through a :class:`~monotheory.encoder_spec.FeatureCache` when ``cache_dir`` is given.
+``input-noise`` stream), through a :class:`~monotheory.vision.features.FeatureCache` when ``cache_dir`` is given.
 :func:`run_feature_sets` reads the feature cache a ``run-imagenet`` probe stage left behind.
 """
 
@@ -14,12 +14,19 @@ from pathlib import Path
 
 import torch
 
+from monotheory.config import check_int
 from monotheory.errors import ConfigError
+from monotheory.probe.config import allowed_noise_rates, parse_mono
+from monotheory.probe.encoders import fingerprint, resolve_encoder
+from monotheory.vision import data as D
+from monotheory.vision.context import sigma_key
+from monotheory.vision.data import IMAGENET_MEAN, IMAGENET_STD, eval_transform
+from monotheory.vision.features import FeatureCache, cache_key, extract
+from monotheory.vision.sae import load_sae, sae_codes
+from monotheory.vision.shift import load_shift_roots
 
 
 def _transform(meta: dict, crop_size, resize, mean, std) -> tuple:
-    from monotheory.vision.data import IMAGENET_MEAN, IMAGENET_STD, eval_transform
-
     crop = int(crop_size or meta.get("crop_size") or 224)
     rs = resize if resize is not None else (meta.get("resize") if crop_size is None else None)
     mean = tuple(mean or meta.get("mean") or IMAGENET_MEAN)
@@ -34,20 +41,13 @@ def _transform(meta: dict, crop_size, resize, mean, std) -> tuple:
 def image_feature_sets(encoder: str, data_root: str, cfg, *, weights=None, crop_size=None, resize=None, mean=None,
                        std=None, shifts=None, batch_size=256, num_workers=0, cache_dir=None, progress=None,
                        timing=None):
-    """``(sets, num_classes, conditions)`` for :func:`monotheory.evaluate.run_profile`."""
-    from monotheory.config import check_int
-    from monotheory.encoder_spec import FeatureCache, cache_key, extract, fingerprint, resolve_encoder
-    from monotheory.evaluate import parse_mono
-    from monotheory.vision import data as D
-    from monotheory.vision.shift import load_shift_roots
-
+    """``(sets, num_classes, conditions)`` for :func:`monotheory.probe.api.run_profile`."""
     batch_size = check_int("batch_size", batch_size)
     model, meta = resolve_encoder(encoder, weights, cfg.seed)
     tf, tf_info = _transform(meta, crop_size, resize, mean, std)
     train_ds, val_ds, names = D.load_datasets("folder", data_root, train_transform=tf, eval_transform=tf)
     if len(names) < 2:
         raise ConfigError(f"data root {data_root!r} has {len(names)} class folder; a probe needs at least 2")
-    from monotheory.evaluate import allowed_noise_rates
 
     allowed_noise_rates(cfg, len(names), note=False)  # refused before any extraction
     shift_sets = dict(load_shift_roots([f"{k}={v}" for k, v in (shifts or {}).items()], names, tf)) if shifts else {}
@@ -107,8 +107,6 @@ def _plain(d: dict, sae=None):
 
 
 def _codes(d: dict, sae):
-    from monotheory.vision.sae import sae_codes
-
     return sae_codes(sae, d["features"]), d["targets"]
 
 
@@ -118,8 +116,6 @@ def run_feature_sets(run_dir: str, cfg, methods=("cl", "sae", "ncl")):
     Uses ``features/<enc>_train_s0_*.pt`` and ``features/<enc>_val_s<σ>_*.pt`` (the newest file of each when
     several runs left some), and ``checkpoints/sae.pt`` for the SAE codes of the CL features. σ values of
     ``cfg.sigmas`` without cached features are left out and listed under ``missing``."""
-    from monotheory.vision.context import sigma_key
-
     run = Path(run_dir)
     feats = run / "features"
     if not feats.is_dir():
@@ -136,7 +132,6 @@ def run_feature_sets(run_dir: str, cfg, methods=("cl", "sae", "ncl")):
             if not (run / "checkpoints" / "sae.pt").is_file():
                 missing.append("sae (no checkpoints/sae.pt)")
                 continue
-            from monotheory.vision.sae import load_sae
 
             sae = sae or load_sae(run / "checkpoints" / "sae.pt")
         conv = _codes if m == "sae" else _plain

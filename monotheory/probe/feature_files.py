@@ -1,11 +1,11 @@
-"""Feature files for :mod:`monotheory.evaluate`: load (X, y) pairs and validate them before any work starts.
+"""Feature files for :mod:`monotheory.probe.api`: load (X, y) pairs and validate them before any work starts.
 
 Accepted forms of one split (features X of shape (N, d), integer labels y of shape (N,)):
 
 - ``FILE.npz`` with arrays ``X`` and ``y``;
 - ``X.npy,y.npy``: two ``.npy`` files, comma-separated;
 - ``FILE.pt``: a ``torch.save`` d dict with tensors ``X``/``y`` or ``features``/``targets`` (the latter is the
-  feature cache of ``run-imagenet`` and of :func:`monotheory.encoder_spec.extract`), loaded with
+  feature cache of ``run-imagenet`` and of :func:`monotheory.vision.features.extract`), loaded with
   ``weights_only=True``;
 - ``FILE.safetensors`` with tensors ``X``/``y`` (or ``features``/``targets``).
 

@@ -1,4 +1,4 @@
-"""The :class:`Profile` returned by :mod:`monotheory.evaluate`: numbers with intervals, paired comparisons,
+"""The :class:`Profile` returned by :mod:`monotheory.probe.api`: numbers with intervals, paired comparisons,
 a Markdown table, a plot, and atomic files.
 
 Per feature set and cell (training label-noise rate η × test set): mean accuracy over seeds with a t-interval
@@ -18,7 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
+from monotheory.config import to_dict
+from monotheory.errors import ConfigError
 from monotheory.files import atomic_write_bytes, atomic_write_json, atomic_write_text, to_jsonable
+from monotheory.metrics import fisher_separability, monosemanticity_score, near_zero_fraction
+from monotheory.plots import pyplot, save_figure
+from monotheory.stats import (
+    holm,
+    mcnemar_exact,
+    paired_bootstrap,
+    paired_t,
+    proportion_interval,
+    t_interval,
+)
 
 
 def feature_measures(features, labels) -> dict:
@@ -34,8 +46,6 @@ def feature_measures(features, labels) -> dict:
     dimension (finite values; ``constant_dims`` counts dimensions with no within-class spread).
     """
     import torch
-
-    from monotheory.metrics import fisher_separability, monosemanticity_score, near_zero_fraction
 
     z = torch.as_tensor(features).float()
     y = np.asarray(torch.as_tensor(labels).cpu().numpy(), dtype=np.int64)
@@ -68,16 +78,6 @@ class Profile:
 
     @classmethod
     def build(cls, sets: dict, correct: dict, cfg, conditions: dict) -> Profile:
-        from monotheory.config import to_dict
-        from monotheory.stats import (
-            holm,
-            mcnemar_exact,
-            paired_bootstrap,
-            paired_t,
-            proportion_interval,
-            t_interval,
-        )
-
         c, seeds, tests = conditions["num_classes"], cfg.seeds, conditions["tests"]
         out_sets = {}
         for name, e in sets.items():
@@ -199,14 +199,10 @@ class Profile:
         """Accuracy vs training label-noise rate and vs test input noise σ, one line per feature set, with
         intervals and the chance level. ``ax``: a pair of axes (or None for a new figure); returns the figure.
         With ``path``, also saves it with :meth:`curves` as its data file (the figure stays open)."""
-        from monotheory.plots import pyplot, save_figure
-
         if ax is None:
             fig, ax = pyplot().subplots(1, 2, figsize=(9, 3.4))
         ax = list(np.atleast_1d(ax))
         if len(ax) != 2:
-            from monotheory.errors import ConfigError
-
             raise ConfigError(f"Profile.plot needs two axes (label noise, input noise), got {len(ax)}")
         data = self.curves()
         for n, cv in data["curves"].items():
@@ -227,8 +223,6 @@ class Profile:
     def save(self, out: str | os.PathLike, config: dict | None = None) -> Path:
         """Write ``config.json``, ``profile.json``, ``profile.md``, ``noise_curves.png`` + ``.json`` and the
         per-item correctness ``correct.npz`` (keys ``set|seed|η|test``) into ``out``, each atomically."""
-        from monotheory.plots import save_figure
-
         out = Path(out)
         buf = io.BytesIO()
         np.savez_compressed(buf, **{f"{n}|{s}|{r:g}|{t}": v for (n, s, r, t), v in self.correct.items()})

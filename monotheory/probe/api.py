@@ -9,11 +9,12 @@ statistics: every feature set is scored on the same test items with the same noi
 gap gets McNemar's exact test and a paired bootstrap interval over items (seed 0), Holm-adjusted over the cells
 of a comparison, and a paired t-interval over seeds when ``seeds ≥ 2``.
 
-Entry points (each returns a :class:`monotheory.profile.Profile` with ``.table()``, ``.plot(ax=…)``,
+Entry points (each returns a :class:`monotheory.probe.profile.Profile` with ``.table()``, ``.plot(ax=…)``,
 ``.to_json()``, ``.save(out)``): :func:`profile_features` (arrays; input noise in feature space),
 :func:`profile_encoder` (an encoder spec + an ImageFolder root; input noise on the normalised image, as in the
-paper), :func:`profile_run` (the cached features of a ``run-imagenet`` folder). :func:`~monotheory.probes.grid.probe_grid` is the
-probe loop that ``run-imagenet``'s probe stage also uses.
+paper), :func:`profile_run` (the cached features of a ``run-imagenet`` folder). The settings are a
+:class:`~monotheory.probe.config.ProfileConfig`; the probe loop is :func:`monotheory.probes.grid.probe_grid`, which
+``run-imagenet``'s probe stage also uses.
 
 Conventions: ``noise_rate`` η of :func:`monotheory.noise.label_noise` on the training labels only (test labels
 clean); σ of :func:`monotheory.noise.input_noise` at test time only. In feature space the noise is isotropic,
@@ -24,143 +25,20 @@ shared by every view. Random streams come from :mod:`monotheory.seeding` (``labe
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
 
-from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_range
 from monotheory.errors import ConfigError
+from monotheory.noise import input_noise
+from monotheory.probe.config import ProfileConfig, allowed_noise_rates, parse_mono, view_name
+from monotheory.probe.feature_files import check_labels, check_split
+from monotheory.probe.images import image_feature_sets, run_feature_sets
+from monotheory.probe.profile import Profile, feature_measures
+from monotheory.probes import LinearProbe
 from monotheory.probes.grid import probe_grid
 from monotheory.seeding import stream_seed
-
-MONO_VIEWS = ("sae-topk", "relu")
-DEFAULT_NOISE_RATES = (0.0, 0.3, 0.6, 0.9)
-
-
-def _f(default, help_):
-    return dataclasses.field(default=default, metadata={"help": help_})
-
-
-@dataclasses.dataclass
-class ProfileConfig:
-    """Settings of one profile (saved whole as ``config.json``)."""
-
-    noise_rates: tuple[float, ...] = _f(DEFAULT_NOISE_RATES, "training label-noise rates η (each below (C−1)/C "
-                                        "for flip noise on C classes; the default grid drops those that are not)")
-    noise_model: str = _f("flip", "label noise: flip (to another class) or uniform (to any class)")
-    noise_sampling: str = _f("exact", "exact (round(η·N) labels changed) or bernoulli")
-    sigmas: tuple[float, ...] = _f((0.0, 0.2, 0.6), "test input-noise scales σ (images: on the normalised image; "
-                                   "feature files: × the features' average sd)")
-    input_noise: str = _f("gaussian", "test input noise: gaussian (σ·N(0,1)) or uniform (σ·U[0,1))")
-    mono: tuple[str, ...] = _f((), "monosemantic views profiled beside the features: sae-topk[:k], relu")
-    seeds: int = _f(1, "seeds (label-noise draw, probe, SAE); ≥ 2 gives seed-level intervals")
-    seed: int = _f(0, "base seed of every random stream")
-    solver: str = _f("lbfgs", "probe solver: lbfgs, sgd or adam")
-    lr: float | None = _f(None, "probe learning rate (default: the solver's)")
-    weight_decay: float = _f(1e-4, "probe L2 penalty λ/2·‖W‖² (on standardised features when --standardize)")
-    max_iter: int = _f(300, "L-BFGS iterations")
-    epochs: int = _f(50, "sgd/adam epochs")
-    batch_size: int = _f(256, "sgd/adam batch size")
-    normalize_features: bool = _f(False, "L2-normalise every feature vector before the probe")
-    standardize: bool = _f(True, "standardise features for the probe fit (conditioning; scale-free comparisons)")
-    sae_latents: int = _f(0, "SAE latents for --mono sae-topk (0: the feature width d)")
-    sae_epochs: int = _f(50, "SAE training epochs")
-    confidence: float = _f(0.95, "confidence level of every interval")
-    n_boot: int = _f(2000, "paired bootstrap resamples")
-    device: str = _f("cpu", "torch device for extraction, SAE and probes (cpu, cuda, cuda:1 …)")
-
-    def __post_init__(self):
-        self.noise_rates = tuple(float(r) for r in self.noise_rates)
-        self.sigmas = tuple(float(s) for s in self.sigmas)
-        self.mono = tuple(self.mono)
-        self.check()
-
-    def check(self) -> None:
-        if not self.noise_rates or not self.sigmas:
-            raise ConfigError("noise_rates and sigmas need at least one value each")
-        for r in self.noise_rates:
-            check_probability("noise_rate", r)
-        for s in self.sigmas:
-            check_nonnegative("sigma", s)
-        check_choice("noise_model", self.noise_model, ("flip", "uniform"))
-        check_choice("noise_sampling", self.noise_sampling, ("exact", "bernoulli"))
-        check_choice("input_noise", self.input_noise, ("gaussian", "uniform"))
-        check_int("seeds", self.seeds)
-        check_int("seed", self.seed, minimum=0)
-        check_choice("solver", self.solver, ("lbfgs", "sgd", "adam"))
-        check_nonnegative("weight_decay", self.weight_decay)
-        if self.lr is not None:
-            check_range("lr", self.lr, 0, float("inf"), lo_closed=False, hi_closed=False)
-        check_int("max_iter", self.max_iter)
-        check_int("epochs", self.epochs)
-        check_int("batch_size", self.batch_size)
-        check_int("sae_latents", self.sae_latents, minimum=0)
-        check_int("sae_epochs", self.sae_epochs)
-        check_range("confidence", self.confidence, 0, 1, lo_closed=False, hi_closed=False)
-        check_int("n_boot", self.n_boot, minimum=100)
-        for m in self.mono:
-            parse_mono(m)
-
-
-def allowed_noise_rates(cfg: ProfileConfig, num_classes: int, *, note: bool = True) -> ProfileConfig:
-    """``cfg`` with a label-noise grid that is valid for ``num_classes`` classes.
-
-    A rate that :func:`monotheory.noise.check_label_noise_rate` refuses (flip: η ≥ (C−1)/C, where a wrong label
-    is at least as likely as the right one) raises :class:`ConfigError` when the user chose the grid; the
-    default grid drops such rates instead (one note on stderr when ``note``), so that 0.9 is kept for 100
-    ImageNet classes and dropped for 10 digits.
-    """
-    import sys
-
-    from monotheory.noise import check_label_noise_rate
-
-    if tuple(cfg.noise_rates) != DEFAULT_NOISE_RATES:
-        for r in cfg.noise_rates:
-            check_label_noise_rate("noise_rate", r, num_classes, cfg.noise_model)
-        return cfg
-    kept, dropped = [], []
-    for r in cfg.noise_rates:
-        try:
-            kept.append(check_label_noise_rate("noise_rate", r, num_classes, cfg.noise_model))
-        except ConfigError:
-            dropped.append(r)
-    if dropped and note:
-        print(f"note: default noise rates {', '.join(f'{r:g}' for r in dropped)} dropped: {cfg.noise_model} label "
-              f"noise with {num_classes} classes allows η < {(num_classes - 1) / num_classes:.4g}", file=sys.stderr)
-    return dataclasses.replace(cfg, noise_rates=tuple(kept))
-
-
-def parse_mono(spec: str, dim: int | None = None, latents: int = 0) -> tuple[str, int | None]:
-    """``"relu"`` → ("relu", None); ``"sae-topk[:k]"`` → ("sae-topk", k) with k ≤ the SAE's latents (default
-    latents = d, default k = latents // 8, the paper's 256 of 2048). ``dim`` checks k once d is known."""
-    name, _, arg = str(spec).partition(":")
-    check_choice("--mono", name, MONO_VIEWS)
-    if name == "relu":
-        if arg:
-            raise ConfigError(f"--mono {spec!r}: relu takes no argument")
-        return name, None
-    k = None
-    if arg:
-        try:
-            k = int(arg)
-        except ValueError:
-            raise ConfigError(f"--mono {spec!r}: k = {arg!r} is not an integer") from None
-        check_int("--mono sae-topk k", k)
-    if dim is not None:
-        n = latents or dim
-        k = max(1, n // 8) if k is None else k
-        if k > n:
-            raise ConfigError(f"--mono {spec!r}: k = {k} exceeds the SAE's {n} latents (the feature width d = {dim}"
-                              f"{'' if not latents else ', --sae-latents'}); choose k ≤ {n}")
-    return name, k
-
-
-def view_name(spec: str, dim: int, latents: int = 0) -> str:
-    """The column name of a ``--mono`` view, with its k resolved (``sae-topk`` → ``sae-topk:8`` at d = 64)."""
-    name, k = parse_mono(spec, dim, latents)
-    return name if k is None else f"{name}:{k}"
-
+from monotheory.vision.config import SAEConfig
+from monotheory.vision.sae import sae_codes, train_sae
 
 # ------------------------------------------------------------------------------------------- views
 
@@ -170,8 +48,6 @@ def _view(spec: str, x_train: torch.Tensor, cfg: ProfileConfig, s: int):
     name, k = parse_mono(spec, x_train.shape[1], cfg.sae_latents)
     if name == "relu":
         return (lambda x: torch.relu(x.float())), {"view": "relu", "what": "max(0, features) (NCL-style)"}
-    from monotheory.vision.config import SAEConfig
-    from monotheory.vision.sae import sae_codes, train_sae
 
     n = cfg.sae_latents or x_train.shape[1]
     sc = SAEConfig(n_latents=n, k=k, lr=1e-3, weight_decay=1e-4, batch_size=128, epochs=cfg.sae_epochs)
@@ -187,8 +63,6 @@ def _view(spec: str, x_train: torch.Tensor, cfg: ProfileConfig, s: int):
 
 
 def _fit_probe(cfg: ProfileConfig, num_classes: int, s: int, rate: float):
-    from monotheory.probes import LinearProbe
-
     return LinearProbe(num_classes, solver=cfg.solver, lr=cfg.lr, weight_decay=cfg.weight_decay,
                        max_iter=cfg.max_iter, epochs=cfg.epochs, batch_size=cfg.batch_size, device=cfg.device,
                        standardize=cfg.standardize,
@@ -202,8 +76,6 @@ def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: di
     sets; test keys are ``clean``, ``σ=<s>`` and ``shift:<name>``. The ``cfg.mono`` views are derived from the
     first set (the reference of every comparison).
     """
-    from monotheory.profile import Profile, feature_measures
-
     cfg = allowed_noise_rates(cfg, num_classes)
     ref = next(iter(sets))
     x_ref = torch.as_tensor(sets[ref]["train"][0]).float()
@@ -240,8 +112,6 @@ def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: di
 
 
 def _feature_noise_tests(x_tr: np.ndarray, x_te: np.ndarray, y_te, cfg: ProfileConfig) -> tuple[dict, float]:
-    from monotheory.noise import input_noise
-
     scale = float(np.sqrt(x_tr.astype(np.float64).var(0).mean()))
     tests = {}
     for sigma in cfg.sigmas:
@@ -259,8 +129,6 @@ def profile_features(X_train, y_train, X_test, y_test, *, shifts: dict | None = 
 
     ``shifts`` maps a name → (X, y) of a shifted test set. Every input is validated first (one-line
     :class:`ConfigError`: lengths, NaN/inf, non-integer labels, a single class, widths)."""
-    from monotheory.feature_files import check_labels, check_split
-
     cfg = config or ProfileConfig()
     tr, te = check_split(X_train, y_train, "train"), check_split(X_test, y_test, "test")
     sh = {k: check_split(x, y, f"shift {k}") for k, (x, y) in (shifts or {}).items()}
@@ -285,10 +153,8 @@ def profile_encoder(encoder: str, data_root: str, *, weights: str | None = None,
                     crop_size: int | None = None, resize: int | None = None, mean=None, std=None,
                     shifts: dict | None = None, batch_size: int = 256, num_workers: int = 0,
                     cache_dir: str | None = None, progress: bool | None = None, timing: dict | None = None):
-    """Profile an encoder (spec, see :mod:`monotheory.encoder_spec`) on an ImageFolder root (``train/``,
+    """Profile an encoder (spec, see :mod:`monotheory.probe.encoders`) on an ImageFolder root (``train/``,
     ``val/``); input noise is added to the normalised image. ``timing`` (a dict) receives extraction times."""
-    from monotheory.evaluate_images import image_feature_sets
-
     cfg = config or ProfileConfig()
     sets, c, cond = image_feature_sets(encoder, data_root, cfg, weights=weights, crop_size=crop_size, resize=resize,
                                        mean=mean, std=std, shifts=shifts, batch_size=batch_size,
@@ -299,8 +165,6 @@ def profile_encoder(encoder: str, data_root: str, *, weights: str | None = None,
 
 def profile_run(run_dir: str, *, config: ProfileConfig | None = None, methods=("cl", "sae", "ncl")):
     """Profile the cached features of a finished ``run-imagenet`` folder (its CL, SAE and NCL feature sets)."""
-    from monotheory.evaluate_images import run_feature_sets
-
     cfg = config or ProfileConfig()
     sets, c, cond = run_feature_sets(run_dir, cfg, methods)
     return run_profile(sets, c, cfg, cond)
