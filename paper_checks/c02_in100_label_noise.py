@@ -10,8 +10,9 @@ A digits experiment folder (``monotheory.vision.digits``) is accepted too: its r
 """
 
 from monotheory.claims.digits import is_digits_folder, probe_rows
-from monotheory.claims.runner import CheckContext, script_main
+from monotheory.claims.runner import CheckContext
 from monotheory.claims.vision import probe_claim
+from monotheory.cli.check import script_main
 
 CLAIM = "ImageNet-100, 90 % training label noise: monosemantic features (NCL, SAE) beat CL"
 PAIRS = [("ncl", "cl", "48.1 vs 34.4 (+13.7 pt)"), ("sae", "cl", "45.9 vs 34.4 (+11.5 pt)")]

@@ -10,8 +10,9 @@ A digits experiment folder (``monotheory.vision.digits``) is accepted too: its r
 """
 
 from monotheory.claims.digits import is_digits_folder, probe_rows
-from monotheory.claims.runner import CheckContext, script_main
+from monotheory.claims.runner import CheckContext
 from monotheory.claims.vision import probe_claim
+from monotheory.cli.check import script_main
 
 CLAIM = "ImageNet-100, Gaussian test input noise σ = 0.6: monosemantic features (NCL, SAE) beat CL"
 PAIRS = [("ncl", "cl", "33.3 vs 28.7 (+4.6 pt)"), ("sae", "cl", "30.6 vs 28.7 (+1.9 pt)")]

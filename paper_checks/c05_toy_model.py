@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from monotheory.claims.runner import CheckContext, script_main
+from monotheory.claims.runner import CheckContext
 from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, SKIPPED, Verdict
+from monotheory.cli.check import script_main
 from monotheory.config import to_dict
 from monotheory.files import atomic_write_json, atomic_write_text
 from monotheory.stats import holm, paired_t

@@ -11,9 +11,10 @@ A digits experiment folder (``monotheory.vision.digits``) is accepted too: its r
 """
 
 from monotheory.claims.digits import finetune_rows, is_digits_folder
-from monotheory.claims.runner import CheckContext, script_main
+from monotheory.claims.runner import CheckContext
 from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
 from monotheory.claims.vision import final, finetune_gap, finetune_runs
+from monotheory.cli.check import script_main
 
 CLAIM = "Few-shot fine-tuning: monosemantic features (NCE) are at least as accurate as polysemantic (CE)"
 

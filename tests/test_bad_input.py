@@ -371,7 +371,7 @@ def test_check_out_dir_refuses_a_read_only_folder(tmp_path):
 
 def test_huge_runs_announce_themselves_and_ctrl_c_exits_130(capsys, monkeypatch):
     """`theory --samples 10**12`: one estimate line before the work, then Ctrl-C → 130 (the run is stubbed)."""
-    import monotheory.theory.cli as tcli
+    import monotheory.cli.theory as tcli
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt

@@ -1,9 +1,9 @@
-"""``monotheory check``: run every claim check in ``paper_checks/`` and write the verdict table.
+"""The check runner behind ``monotheory check``: run every claim check in ``paper_checks/``, write the verdicts.
 
 A check is a small script ``paper_checks/cNN_*.py`` that defines ``run(ctx: CheckContext)`` returning a
-:class:`~monotheory.claims.verdict.Verdict` or a list of them, and ends with ``script_main(run)`` so it also runs
-on its own (``python paper_checks/c06_poly_separable_clean.py``). ``monotheory check`` loads them in
-process (torch is imported once), writes ``results/checks/<file>.json`` after each check and rewrites
+:class:`~monotheory.claims.verdict.Verdict` or a list of them, and ends with ``script_main(run)``
+(:func:`monotheory.cli.check.script_main`) so it also runs on its own (``python
+paper_checks/c06_poly_separable_clean.py``). ``monotheory check`` loads them in process (torch is imported once), writes ``results/checks/<file>.json`` after each check and rewrites
 ``results/verdicts.json`` / ``results/verdicts.md`` from those per-check files, so a killed run loses at most
 the check in flight. Figure paths are stored relative to the results folder, so ``verdicts.md`` does not depend on
 the working folder. A check that raises is recorded as ``error`` and makes the command exit with status 1;
@@ -17,22 +17,18 @@ SHA-256 of every result file; ``monotheory verify`` re-derives the verdict table
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import importlib.util
 import json
 import os
-import platform
-import sys
 import time
 import traceback
 from pathlib import Path
 
 from monotheory.claims.verdict import ERROR, Verdict, relative_figures, skipped, write_verdicts
-from monotheory.config import check_int
 from monotheory.errors import ConfigError
-from monotheory.files import atomic_write_json, check_out_dir, remove_stale_temps, sha256_file, write_manifest
+from monotheory.files import atomic_write_json, remove_stale_temps, sha256_file
 
 # optional dependency (top-level module name) → the extra that installs it
 EXTRAS = {"torch": "toy", "torchvision": "vision", "PIL": "vision", "sklearn": "vision",
@@ -71,7 +67,7 @@ def default_checks_dir() -> Path:
     try:
         import monotheory.paper_checks
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[1] / "paper_checks"
+        return Path(__file__).resolve().parents[2] / "paper_checks"
     return Path(monotheory.paper_checks.__file__).resolve().parent
 
 
@@ -95,7 +91,7 @@ def load_check(path: Path):
     return module
 
 
-def _as_list(result) -> list[Verdict]:
+def as_verdicts(result) -> list[Verdict]:
     items = result if isinstance(result, (list, tuple)) else [result]
     for v in items:
         if not isinstance(v, Verdict):
@@ -112,7 +108,7 @@ def claim_id(path: Path) -> str:
 def run_check(path: Path, ctx: CheckContext) -> list[Verdict]:
     """Run one check script; an exception becomes an ``error`` row (with the traceback in ``details``)."""
     try:
-        verdicts = _as_list(load_check(path).run(ctx))
+        verdicts = as_verdicts(load_check(path).run(ctx))
     except ModuleNotFoundError as e:
         extra = missing_extra(e)
         if extra is None:
@@ -133,7 +129,7 @@ def _sha256_text(text: str) -> str:
 
 def library_sha256() -> str:
     """SHA-256 over the monotheory package's Python sources (paths and bytes): a check's result depends on them."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the monotheory package (this file is claims/runner.py)
     h = hashlib.sha256()
     for f in sorted(root.rglob("*.py")):
         h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
@@ -220,65 +216,3 @@ def run_checks(checks_dir: str | os.PathLike, ctx: CheckContext, only: list[str]
         all_verdicts.extend(verdicts)
         write_verdicts(verdicts_of_parts(out, parts), out, {**(meta or {}), "checks": parts})
     return all_verdicts
-
-
-def script_main(run, argv: list[str] | None = None) -> int:
-    """Entry point for running one check script on its own: prints its rows and writes its JSON."""
-    p = argparse.ArgumentParser(description=(run.__module__ or "check"))
-    p.add_argument("--out", default="results", help="results folder (default: results)")
-    p.add_argument("--imagenet-results", default=None, help="a finished run-imagenet output folder")
-    p.add_argument("--quick", action="store_true", help="small, fast settings")
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(argv)
-    if a.seed < 0:
-        p.error(f"--seed {a.seed} is negative; it must be ≥ 0")
-    ctx = CheckContext(Path(a.out), Path(a.imagenet_results) if a.imagenet_results else None, a.quick, a.seed)
-    try:
-        verdicts = relative_figures(_as_list(run(ctx)), ctx.out_dir)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    name = Path(sys.argv[0]).stem if argv is None else "check"
-    atomic_write_json(Path(a.out) / "checks" / f"{name}.json", {"verdicts": [v.to_dict() for v in verdicts]})
-    for v in verdicts:
-        print(v.row())
-    return 0
-
-
-# ------------------------------------------------------------------------------------------------------ CLI
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="results", help="results folder (default: results)")
-    p.add_argument("--checks-dir", default=None, help="folder of check scripts (default: ./paper_checks)")
-    p.add_argument("--imagenet-results", default=None,
-                   help="a finished `monotheory run-imagenet` output folder, for the full-scale claims")
-    p.add_argument("--only", default=None, help="comma-separated claim ids to run, e.g. C6,C7")
-    p.add_argument("--quick", action="store_true", help="small settings (as in the test suite)")
-    p.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
-    p.add_argument("--force", action="store_true", help="rerun finished checks instead of reusing their results")
-
-
-def main(args: argparse.Namespace) -> int:
-    check_int("seed", args.seed, minimum=0)
-    if args.imagenet_results is not None and not str(args.imagenet_results).strip():
-        raise ConfigError("--imagenet-results '' is empty; give a run-imagenet output folder or leave it out")
-    if args.checks_dir is not None and not str(args.checks_dir).strip():
-        raise ConfigError("--checks-dir '' is empty; give a folder of check scripts or leave it out")
-    res = Path(args.imagenet_results) if args.imagenet_results else None
-    if res is not None and not res.is_dir():
-        raise ConfigError(f"--imagenet-results {str(res)!r} is not a folder")
-    checks_dir = Path(args.checks_dir) if args.checks_dir else default_checks_dir()
-    out = check_out_dir(args.out, inputs={"--checks-dir": checks_dir, "--imagenet-results": res})
-    only = [s.strip() for s in args.only.split(",")] if args.only is not None else None
-    select_scripts(checks_dir, only)  # refuse a bad --only before any work
-    ctx = CheckContext(out_dir=out, imagenet_results=res, quick=args.quick, seed=args.seed)
-    t0 = time.perf_counter()
-    meta = {"python": platform.python_version(), "machine": f"{platform.machine()} {platform.system()}, "
-            f"{os.cpu_count()} cpus", "quick": args.quick, "seed": args.seed, "imagenet_results": res,
-            "checks_dir": str(checks_dir.resolve())}
-    verdicts = run_checks(checks_dir, ctx, only=only, force=args.force, meta=meta)
-    write_manifest(out)
-    print(f"wrote {out / 'verdicts.md'}, {out / 'verdicts.json'} and {out / 'manifest.json'} ({len(verdicts)} rows, "
-          f"{time.perf_counter() - t0:.0f} s)")
-    return 1 if any(v.verdict == ERROR for v in verdicts) else 0

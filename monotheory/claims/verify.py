@@ -1,4 +1,5 @@
-"""``monotheory verify DIR``: re-derive a results folder's tables from its per-stage files and check its manifest.
+"""What ``monotheory verify DIR`` does: re-derive a results folder's tables from its per-stage files and check its
+manifest (the command is :mod:`monotheory.cli.verify`).
 
 Two kinds of folder are known:
 
@@ -21,11 +22,9 @@ matches, 1 naming the first mismatch, 2 for a folder that is neither kind.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -320,25 +319,3 @@ def verify(out: str | Path, retrain: str | None = None) -> list[str]:
     except _Mismatch as e:
         bad = [str(e)]
     return bad
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="DIR", help="a `monotheory check` or `run-imagenet` output folder")
-    p.add_argument("--retrain", metavar="ID", default=None,
-                   help="also rerun one check (e.g. C6) of a check folder, or one stage (pretrain, sae, probe, "
-                        "finetune, shift) of a run-imagenet folder, from its saved inputs and seed, and compare "
-                        "(bit-identical on CPU; within rtol 1e-3, atol 1e-4 on CUDA)")
-
-
-def main(args: argparse.Namespace) -> int:
-    if args.retrain is not None and not args.retrain.strip():
-        raise ConfigError("--retrain '' is empty; give a claim id such as C6 or a run-imagenet stage such as sae")
-    bad = verify(args.dir, args.retrain)
-    for line in bad:
-        print(f"MISMATCH {line}")
-    if bad:
-        print(f"monotheory verify: {args.dir}: {len(bad)} mismatch(es); first: {bad[0]}", file=sys.stderr)
-        return 1
-    print(f"monotheory verify: {args.dir}: every table re-derived and every file matches manifest.json"
-          + (f"; {args.retrain} reproduces" if args.retrain else ""))
-    return 0

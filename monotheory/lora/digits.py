@@ -27,7 +27,6 @@ Results: ``lora_digits.json`` (every run, the summary, the config) and ``lora_di
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass, field
@@ -36,12 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from monotheory.config import (
-    add_dataclass_arguments,
     check_choice,
     check_int,
     check_probability,
     check_range,
-    from_namespace,
     to_dict,
 )
 from monotheory.errors import ConfigError
@@ -329,19 +326,4 @@ def run(cfg: LoRADigitsConfig, log=None) -> dict:
     return res
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_dataclass_arguments(parser, LoRADigitsConfig)
-
-
-def main(args: argparse.Namespace) -> int:
-    cfg = from_namespace(LoRADigitsConfig, args)
-    run(cfg)
-    return 0
-
-
 __all__ = ["LoRADigitsConfig", "run", "summarise", "table_markdown", "write_digits_folder"]
-
-if __name__ == "__main__":
-    from monotheory.cli import main as cli_main
-
-    sys.exit(cli_main(["lora-digits", *sys.argv[1:]]))

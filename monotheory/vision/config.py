@@ -1,7 +1,7 @@
 """Configuration of ``run-imagenet``: one dataclass per stage, the run's config, and the presets.
 
 ``paper`` is the authors' settings (PAPER.md §5 and their configs), ``smoke`` a minutes-long CPU version.
-Every option of the CLI is generated from these dataclasses (:mod:`monotheory.vision.cli`), and the whole
+Every option of the CLI is generated from these dataclasses (:mod:`monotheory.cli.run_imagenet`), and the whole
 :class:`RunConfig` is saved as ``config.json`` beside the results. Imports no torch.
 """
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import torch
 
 from monotheory.config import to_dict
-from monotheory.vision.features import FeatureCache, extract
 from monotheory.errors import ConfigError
 from monotheory.vision.config import REGIME, RUNTIME_KEYS, RunConfig
+from monotheory.vision.features import FeatureCache, extract
 
 
 def sigma_key(sigma: float) -> str:

@@ -95,7 +95,7 @@ def test_bad_input_is_one_line_exit_2(cli, args, text):
 
 
 def test_cli_module_does_not_import_torch():
-    code = ("import sys, argparse, monotheory.toy.cli as c; c.add_arguments(argparse.ArgumentParser()); "
+    code = ("import sys, argparse, monotheory.cli.toy as c; c.add_arguments(argparse.ArgumentParser()); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

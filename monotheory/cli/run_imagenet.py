@@ -15,15 +15,23 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
-from monotheory.config import add_dataclass_arguments
+from monotheory.config import add_dataclass_arguments, check_choice, given_values, to_dict
+from monotheory.files import check_out_dir
+from monotheory.progress import announce
 from monotheory.vision.config import (
     FINETUNE_RUN_FIELDS,
     NESTED,
     PRESETS,
     PretrainConfig,
     RunConfig,
+    build_config,
+    parse_shift,
+    preset_values,
 )
+from monotheory.vision.differences import DIFFERENCES, lookup
 
 # nested config → option prefix (pretraining options have none: --epochs, --batch-size, --lr …)
 PREFIXES = {"pretrain": "", "sae": "sae-", "probe": "probe-", "finetune": "ft-", "shift_eval": "shift-"}
@@ -46,9 +54,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The :class:`RunConfig` of parsed options: preset first, then every explicitly given option."""
-    from monotheory.config import check_choice, given_values
-    from monotheory.vision.config import build_config
-
     preset = check_choice("preset", args.preset, PRESETS)
     top = given_values(RunConfig, args, exclude=_TOP_EXCLUDE)
     top["shift"] = tuple(args.shift) if args.shift else None
@@ -60,11 +65,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def print_config(cfg: RunConfig) -> None:
     """The resolved config as JSON, then one line per row of the differences table: key, value now, theirs."""
-    import json
-
-    from monotheory.config import to_dict
-    from monotheory.vision.differences import DIFFERENCES, lookup
-
     print(json.dumps(to_dict(cfg), indent=2, default=list))
     print("# differences from the authors' code (key: value now | their value | monotheory default)")
     for d in DIFFERENCES:
@@ -79,9 +79,6 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "print_config", False):
         print_config(cfg)
         return 0
-    from monotheory.files import check_out_dir
-    from monotheory.progress import announce
-    from monotheory.vision.config import parse_shift, preset_values
     from monotheory.vision.run import run
 
     default_epochs = preset_values(cfg.preset, cfg.dataset).get("pretrain", {}).get("epochs", PretrainConfig.epochs)
@@ -91,7 +88,5 @@ def main(args: argparse.Namespace) -> int:
 
     summary = run(cfg)
     if summary:
-        from pathlib import Path
-
         print((Path(cfg.out) / "summary.md").read_text())
     return 0

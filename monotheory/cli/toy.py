@@ -15,7 +15,7 @@
   ``--sigmas``, ``--sparsities``, ``--map-noise``, ``--mono``) only apply to this mode.
 
 The mode is an optional positional word rather than an argparse subparser, so every option can come
-before or after it. torch is imported only inside :func:`main`. ``--json`` prints one JSON object on stdout
+before or after it. torch (the toy layer: experiments, sweeps, search) is imported only inside :func:`main`. ``--json`` prints one JSON object on stdout
 instead of the table; ``--quiet`` hides the progress bars (as for ``monotheory theory``).
 """
 
@@ -29,30 +29,20 @@ from pathlib import Path
 
 from monotheory.config import add_dataclass_arguments, from_namespace, to_dict
 from monotheory.errors import ConfigError
+from monotheory.files import atomic_write_json, check_out_dir, to_jsonable
+from monotheory.progress import announce
+from monotheory.toy import DEFAULT_STEPS, SearchConfig, SweepConfig, ToyConfig, plots
 
 MODES = ("figure5", "sweep", "search")
 TOY_DEFAULT_SECONDS = 5.1  # the training part of the default figure5 run (1000 steps), quiet 2-core CPU, 2026-12-03 (fused trainer)
 
 
-def _configs():
-    from monotheory.toy import SweepConfig, ToyConfig  # torch-free
-
-    return ToyConfig, SweepConfig
-
-
-def _search_config():
-    from monotheory.toy import SearchConfig
-
-    return SearchConfig
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    ToyConfig, SweepConfig = _configs()
     parser.add_argument("mode", nargs="?", default="figure5", choices=MODES,
                         help="figure5 (default): one setting, all regimes; sweep: noise sweeps and phase map")
     add_dataclass_arguments(parser, ToyConfig)
     add_dataclass_arguments(parser, SweepConfig)
-    add_dataclass_arguments(parser, _search_config(), prefix="search-")
+    add_dataclass_arguments(parser, SearchConfig, prefix="search-")
     parser.add_argument("--write-conditions", action="store_true",
                         help="search mode: also write the selection to monotheory/data/toy_conditions.json")
     parser.add_argument("--out", default="results/toy", help="output folder (default: results/toy)")
@@ -87,10 +77,8 @@ def _table(summary: dict, chance: float | None = None) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    ToyConfig, SweepConfig = _configs()
     cfg = from_namespace(ToyConfig, args)
     sw = from_namespace(SweepConfig, args)
-    SearchConfig = _search_config()
     sc = from_namespace(SearchConfig, args, prefix="search-")
     if args.mode != "sweep":
         given = [f.name for f in dataclasses.fields(SweepConfig) if getattr(args, f.name, None) is not None]
@@ -109,20 +97,14 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads = {args.threads} must be ≥ 1")
     if args.mode == "sweep" and sw.mono not in cfg.regimes:  # issue 11: it built an oracle map silently
         raise ConfigError(f"--mono {sw.mono} is not among --regimes {','.join(cfg.regimes)}; add it or choose one of those")
-    from monotheory.files import check_out_dir
-
     check_out_dir(args.out)  # before training (issue 11)
-    import torch
+    import torch  # the toy layer needs torch: imported only when a run starts, so --help and bad input stay light
 
-    from monotheory.files import atomic_write_json
-    from monotheory.toy import experiments, plots
+    from monotheory.toy import experiments, search, sweeps
 
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
-    from monotheory.progress import announce  # issue 11: a huge run says so before it starts
-    from monotheory.toy import DEFAULT_STEPS
-
     long = announce("toy", "--steps", cfg.steps, DEFAULT_STEPS, TOY_DEFAULT_SECONDS)
     progress = False if args.quiet else (long or sys.stderr.isatty())
     if args.mode == "figure5":
@@ -135,8 +117,6 @@ def main(args: argparse.Namespace) -> int:
         plots.save(plots.plot_accuracy_bars(res["summary"], title=title, chance=res["chance"]),
                    out / "fig5b_accuracy.png", plots.bars_data(res["summary"], res["chance"]))
         if args.json:
-            from monotheory.files import to_jsonable
-
             slim = {k: v for k, v in res.items() if k != "WtW_seed0"}
             print(json.dumps(to_jsonable(slim), indent=2))
         else:
@@ -147,18 +127,14 @@ def main(args: argparse.Namespace) -> int:
             print(f"wrote {out / 'results.json'} and figures ({res['train_seconds']:.1f} s training)")
         return 0
     if args.mode == "search":
-        return _search(cfg, sc, out, args, progress)
-    from monotheory.toy import sweeps as sweep_mod
-
-    sweeps = sweep_mod.run_sweeps(cfg, sw, progress=progress)
-    pmap = sweep_mod.run_phase_map(cfg, sw, progress=progress)
-    res = {"config": to_dict(cfg), "sweep_config": to_dict(sw), "sweeps": sweeps, "phase_map": pmap}
+        return _search(search, cfg, sc, out, args, progress)
+    swept = sweeps.run_sweeps(cfg, sw, progress=progress)
+    pmap = sweeps.run_phase_map(cfg, sw, progress=progress)
+    res = {"config": to_dict(cfg), "sweep_config": to_dict(sw), "sweeps": swept, "phase_map": pmap}
     atomic_write_json(out / "sweep_results.json", res)
-    plots.save(plots.plot_sweeps(sweeps), out / "sweeps.png", sweeps)
+    plots.save(plots.plot_sweeps(swept), out / "sweeps.png", swept)
     plots.save(plots.plot_phase_map(pmap), out / "phase_map.png", pmap)
     if args.json:
-        from monotheory.files import to_jsonable
-
         print(json.dumps(to_jsonable(res), indent=2))
     else:
         print(f"mono ({sw.mono}) − poly accuracy, rows = sparsity, columns = {pmap['noise_label']}:")
@@ -172,10 +148,8 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _search(cfg, sc, out: Path, args, progress: bool) -> int:
-    from monotheory.files import atomic_write_json, to_jsonable
-    from monotheory.toy import plots, search
-
+def _search(search, cfg, sc, out: Path, args, progress: bool) -> int:
+    """``monotheory toy search`` (``search`` is :mod:`monotheory.toy.search`, imported by :func:`main`)."""
     res = search.run_search(sc, cfg, progress=progress)
     res["config"], res["search_config"] = to_dict(cfg), to_dict(sc)
     atomic_write_json(out / "search.json", res)

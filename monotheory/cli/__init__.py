@@ -1,7 +1,9 @@
 """The ``monotheory`` command: one subcommand per job, each a thin layer over one library call.
 
-Only the chosen subcommand's module is imported, so ``monotheory theory`` never loads torch. Each
-command module provides ``add_arguments(parser)`` and ``main(args) -> int``. A
+One module of this package per command (``monotheory.cli.check``, ``.theory``, ``.toy``, ``.run_imagenet``,
+``.verify``, ``.probe``, ``.lora_digits``); command lines are parsed here and nowhere below. Only the chosen
+subcommand's module is imported, so ``monotheory theory`` never loads torch. Each command module provides
+``add_arguments(parser)`` and ``main(args) -> int``. A
 :class:`~monotheory.errors.ConfigError` (bad value, missing file) is printed as one line on stderr with
 exit status 2; so is an argparse usage error.
 """
@@ -10,21 +12,25 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import os
 import sys
 
 from monotheory import __version__
+from monotheory.claims.runner import missing_extra
 from monotheory.errors import ConfigError
 
 # name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "check": ("monotheory.claims.runner", "run every paper check that can run here; write results/verdicts.{json,md}"),
-    "theory": ("monotheory.theory.cli", "the two-feature theory (Thm 4.1, 4.2, App. B.3): exact and Monte Carlo"),
-    "toy": ("monotheory.toy.cli", "Elhage et al. toy models: mono vs poly under label and input noise (Fig. 5)"),
-    "run-imagenet": ("monotheory.vision.cli", "CL vs NCL vs SAE on ImageNet-100 (or a folder): pretrain, probe, "
+    "check": ("monotheory.cli.check", "run every paper check that can run here; write results/verdicts.{json,md}"),
+    "theory": ("monotheory.cli.theory", "the two-feature theory (Thm 4.1, 4.2, App. B.3): exact and Monte Carlo"),
+    "toy": ("monotheory.cli.toy", "Elhage et al. toy models: mono vs poly under label and input noise (Fig. 5)"),
+    "run-imagenet": ("monotheory.cli.run_imagenet", "CL vs NCL vs SAE on ImageNet-100 (or a folder): pretrain, probe, "
                      "fine-tune, shift"),
-    "verify": ("monotheory.claims.verify", "re-derive a check or run-imagenet folder's tables and check its manifest.json"),
-    "probe": ("monotheory.probe_cli", "robustness profile of any feature set or encoder (label/input noise, shift)"),
-    "lora-digits": ("monotheory.lora.digits", "LoRA vs MonoLoRA vs full fine-tuning on digits under label noise "
+    "verify": ("monotheory.cli.verify", "re-derive a check or run-imagenet folder's tables and check its "
+               "manifest.json"),
+    "probe": ("monotheory.cli.probe", "robustness profile of any feature set or encoder (label/input noise, shift)"),
+    "lora-digits": ("monotheory.cli.lora_digits", "LoRA vs MonoLoRA vs full fine-tuning on digits under label noise "
                     "(an analogue of C9 / C11, not the paper's LLM run)"),
 }
 
@@ -48,7 +54,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-# the optional modules a command cannot start without (its extra is named by checks.EXTRAS)
+# the optional modules a command cannot start without (its extra is named by claims.runner.EXTRAS)
 REQUIRES: dict[str, tuple[str, ...]] = {"toy": ("torch",), "run-imagenet": ("torch", "torchvision"),
                                         "probe": ("torch",), "lora-digits": ("torch", "torchvision")}
 
@@ -56,8 +62,6 @@ REQUIRES: dict[str, tuple[str, ...]] = {"toy": ("torch",), "run-imagenet": ("tor
 def _check_requirements(command: str | None) -> None:
     """Raise ModuleNotFoundError for the first missing module ``command`` needs (before parsing, so
     ``--help`` says it too)."""
-    import importlib.util
-
     for name in REQUIRES.get(command or "", ()):
         if importlib.util.find_spec(name) is None:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
@@ -65,8 +69,6 @@ def _check_requirements(command: str | None) -> None:
 
 def _missing_extra(command: str | None, error: ModuleNotFoundError) -> int:
     """One line naming the extra to install when an optional dependency (torch, …) is missing; exit 2."""
-    from monotheory.claims.runner import missing_extra
-
     extra = missing_extra(error)
     if extra is None:
         raise error
@@ -95,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as e:
         return _missing_extra(args.command, e)
     except BrokenPipeError:  # e.g. `monotheory theory --json | head`: the reader left; not an error
-        import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0

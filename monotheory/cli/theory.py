@@ -32,12 +32,16 @@ from monotheory.config import (
     check_int,
     check_nonnegative,
     check_probability,
+    check_range,
     check_sparsity,
     from_namespace,
     to_dict,
 )
 from monotheory.errors import ConfigError
+from monotheory.files import atomic_write_json, check_out_dir, to_jsonable
 from monotheory.noise import check_label_noise_rate
+from monotheory.plots import plot_regime_curves, pyplot, save_figure
+from monotheory.progress import announce
 from monotheory.theory import registry
 from monotheory.theory import separation as cx
 from monotheory.theory import symbolic as sy
@@ -125,8 +129,6 @@ def check_monte_carlo_size(cfg: TheoryConfig) -> None:
     """Refuse a Monte Carlo too small to estimate anything: ``samples`` in 1..999 (the standard error of 20
     batch estimates came out 0) or ``samples·(1 − S)`` < 100 expected draws with a nonzero feature (S close to
     1: every Monte Carlo column NaN). ``--samples 0`` (exact values only) is always allowed."""
-    from monotheory.config import check_range
-
     check_range("sigma", cfg.sigma, 0, sy.MAX_SIGMA)
     if cfg.samples == 0:
         return
@@ -220,9 +222,6 @@ def curves(cfg: TheoryConfig, result: dict | None = None) -> dict | None:
 
 def write_outputs(out: Path, cfg: TheoryConfig, result: dict) -> list[Path]:
     """``results.json``, ``config.json`` and (two features) ``theory_curves.png`` + ``.json`` in ``out``."""
-    from monotheory.files import atomic_write_json
-    from monotheory.plots import plot_regime_curves, pyplot, save_figure
-
     paths = [atomic_write_json(out / "results.json", result), atomic_write_json(out / "config.json", to_dict(cfg))]
     data = curves(cfg, result)
     if data is not None:
@@ -264,10 +263,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = from_namespace(TheoryConfig, args)
     out = None
     if getattr(args, "out", None) is not None:
-        from monotheory.files import check_out_dir
-
         out = check_out_dir(args.out)  # before any work
-    from monotheory.progress import announce  # issue 11: a huge run says so before it starts
 
     long = announce("theory", "--samples", cfg.samples, 1_000_000, 0.05)  # s per 1e6 draws (measured 0.02–0.04)
     progress = False if args.quiet else (True if long else None)
@@ -275,8 +271,6 @@ def main(args: argparse.Namespace) -> int:
     result["plugins"] = plugins
     paths = write_outputs(out, cfg, result) if out is not None else []
     if args.json:
-        from monotheory.files import to_jsonable
-
         print(json.dumps(to_jsonable(result), indent=2, allow_nan=False))
     else:
         print(table(result))
