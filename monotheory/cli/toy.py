@@ -31,7 +31,8 @@ from monotheory.config import add_dataclass_arguments, from_namespace, to_dict
 from monotheory.errors import ConfigError
 from monotheory.files import atomic_write_json, check_out_dir, to_jsonable
 from monotheory.progress import announce
-from monotheory.toy import DEFAULT_STEPS, SearchConfig, SweepConfig, ToyConfig, plots
+from monotheory.toy import plots
+from monotheory.toy.config import DEFAULT_STEPS, SearchConfig, SweepConfig, ToyConfig
 
 MODES = ("figure5", "sweep", "search")
 TOY_DEFAULT_SECONDS = 5.1  # the training part of the default figure5 run (1000 steps), quiet 2-core CPU, 2026-12-03 (fused trainer)

@@ -28,7 +28,7 @@ from monotheory.errors import ConfigError
 from monotheory.metrics import MONOSEMANTIC_RULE, chance_level, monosemantic_verdict
 from monotheory.seeding import stream_seed, torch_generator
 from monotheory.stats import paired_t, t_interval
-from monotheory.toy import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, ToyConfig
+from monotheory.toy.config import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, ToyConfig
 from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
 from monotheory.toy.train import cpu_threads, train
 

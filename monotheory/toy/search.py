@@ -22,7 +22,7 @@ import numpy as np
 
 from monotheory.stats import holm, paired_t
 from monotheory.stats import paired_t_statistic as _t
-from monotheory.toy import SearchConfig, ToyConfig, feature_sd
+from monotheory.toy.config import SearchConfig, ToyConfig, feature_sd
 from monotheory.toy.experiments import code_report, evaluate, run_figure5_multi, train_models
 
 CONDITIONS_FILE = Path(__file__).resolve().parents[1] / "data" / "toy_conditions.json"
