@@ -41,6 +41,7 @@ from monotheory.cli.check import script_main
 from monotheory.config import to_dict
 from monotheory.files import atomic_write_json, atomic_write_text
 from monotheory.stats import holm, paired_t
+from monotheory.toy import ToyConfig, plots
 
 CLAIM = "toy model: poly better on clean data, mono better under label noise and under input noise (Fig. 5)"
 # dense-trained (the S = 0 control) is reported by `monotheory toy search`; left out here for the time budget
@@ -54,8 +55,6 @@ ALPHA = 0.05
 
 
 def config(quick: bool, seed: int):
-    from monotheory.toy import ToyConfig
-
     held = seed + HELD_OUT_OFFSET
     if quick:
         return ToyConfig(regimes=REGIMES, n_seeds=3, steps=150, probe_train=1024, probe_test=1024, probe_max_iter=50,
@@ -167,7 +166,7 @@ def _mechanism_md(tables: list[dict]) -> str:
 
 
 def run(ctx: CheckContext) -> list[Verdict]:
-    from monotheory.toy import plots, search
+    from monotheory.toy import search  # torch: loaded only when the check runs (the core install skips C5)
 
     base = config(ctx.quick, ctx.seed)
     recorded = search.load_conditions()

@@ -64,11 +64,10 @@ class CheckContext:
 def default_checks_dir() -> Path:
     """The claim checks: the installed package ``monotheory.paper_checks`` (mapped from the source tree's
     ``paper_checks/``), or that folder beside the package when running from an uninstalled checkout."""
-    try:
-        import monotheory.paper_checks
-    except ModuleNotFoundError:
+    spec = importlib.util.find_spec("monotheory.paper_checks")
+    if spec is None or spec.origin is None:
         return Path(__file__).resolve().parents[2] / "paper_checks"
-    return Path(monotheory.paper_checks.__file__).resolve().parent
+    return Path(spec.origin).resolve().parent
 
 
 def discover(checks_dir: str | os.PathLike) -> list[Path]:

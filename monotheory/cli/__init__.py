@@ -97,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as e:
         return _missing_extra(args.command, e)
     except BrokenPipeError:  # e.g. `monotheory theory --json | head`: the reader left; not an error
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
     except KeyboardInterrupt:

@@ -42,7 +42,16 @@ from monotheory.config import (
     to_dict,
 )
 from monotheory.errors import ConfigError
+from monotheory.files import atomic_write_json, atomic_write_text, check_out_dir
+from monotheory.lora import LoRAConfig, activation_measures, inject, record_codes
+from monotheory.noise import check_label_noise_rate
+from monotheory.plots import pyplot, save_figure
+from monotheory.stats import holm, paired_t, t_interval
+from monotheory.vision.config import FinetuneConfig, build_config
+from monotheory.vision.context import RunContext
 from monotheory.vision.digits import write_digits_folder
+from monotheory.vision.finetune import finetune
+from monotheory.vision.run import run as run_vision
 
 METHODS = ("full", "lora", "monolora")
 PAIRS = (("monolora", "lora"), ("monolora", "full"), ("lora", "full"))
@@ -93,7 +102,6 @@ class LoRADigitsConfig:
             raise ConfigError(f"seeds = {self.seeds} repeat a seed; give distinct seeds")
         for m in self.methods:
             check_choice("method", m, METHODS)
-        from monotheory.lora.config import LoRAConfig
 
         LoRAConfig(rank=self.rank, alpha=self.alpha, relu=self.relu)  # validates rank, alpha, relu
         if self.relu is None or self.relu == "none":
@@ -145,10 +153,6 @@ def _one_run(encoder, train, val, num_classes: int, cfg: LoRADigitsConfig, metho
 
     import torch
 
-    from monotheory.lora import LoRAConfig, activation_measures, inject, record_codes
-    from monotheory.vision.config import FinetuneConfig
-    from monotheory.vision.finetune import finetune
-
     enc = copy.deepcopy(encoder).cpu()
     lcfg = None
     if method != "full":
@@ -181,8 +185,6 @@ def _one_run(encoder, train, val, num_classes: int, cfg: LoRADigitsConfig, metho
 
 def summarise(runs: list[dict], cfg: LoRADigitsConfig) -> dict:
     """Per noise rate: per-method means with t intervals, paired t gaps over seeds, Holm over all gaps."""
-    from monotheory.stats import holm, paired_t, t_interval
-
     out, tests = {}, []
     for rate in cfg.noise_rates:
         cell = {"methods": {}, "gaps": {}}
@@ -233,8 +235,6 @@ def table_markdown(summary: dict, cfg: LoRADigitsConfig) -> str:
 
 def plot(summary: dict, path: Path) -> None:
     """Train (noisy labels) and val accuracy against η per method, with t intervals; PNG + JSON data."""
-    from monotheory.plots import pyplot, save_figure
-
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
     rates = [float(r) for r in summary]
@@ -258,9 +258,6 @@ def check_before_work(cfg: LoRADigitsConfig) -> None:
     """Refuse, before any work (issue 11): an ``out`` that cannot be written or lies inside ``data_root``, a
     ``data_root`` that is a file, and noise rates that the number of classes makes degenerate (flip η ≥ (C−1)/C,
     :func:`monotheory.noise.check_label_noise_rate`; C = 10 for the written digits folder)."""
-    from monotheory.files import check_out_dir
-    from monotheory.noise import check_label_noise_rate
-
     root = Path(cfg.data_root) if cfg.data_root else None
     if root is not None and root.exists() and not root.is_dir():
         raise ConfigError(f"--data-root {cfg.data_root!r} is a file, not a folder")
@@ -274,11 +271,6 @@ def check_before_work(cfg: LoRADigitsConfig) -> None:
 
 def run(cfg: LoRADigitsConfig, log=None) -> dict:
     """Pretrain (or reuse) the encoder, run every (η, seed, method), write ``lora_digits.json`` + figure."""
-    from monotheory.files import atomic_write_json, atomic_write_text
-    from monotheory.vision.config import build_config
-    from monotheory.vision.context import RunContext
-    from monotheory.vision.run import run as run_vision
-
     if not isinstance(cfg, LoRADigitsConfig):
         raise ConfigError(f"cfg must be a LoRADigitsConfig, got {type(cfg).__name__}")
     if cfg.threads:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monotheory.files import atomic_write_json
 from monotheory.stats import holm, paired_t
 from monotheory.stats import paired_t_statistic as _t
 from monotheory.toy.config import SearchConfig, ToyConfig, feature_sd
@@ -113,8 +114,6 @@ def select(res: dict, sc: SearchConfig) -> list[dict]:
 
 def write_conditions(res: dict, path: str | Path = CONDITIONS_FILE) -> Path:
     """Write the selected conditions (and the grid and seeds that selected them) as the package data file."""
-    from monotheory.files import atomic_write_json
-
     data = {"about": "conditions selected by `monotheory toy search` (make toy-search) on the search seeds; C5 "
                      "re-runs them with fresh models on held-out seeds",
             "search_seeds": res["search_seeds"], "grid": res["grid"], "score_rule": res["score_rule"],

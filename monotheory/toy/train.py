@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from monotheory.config import usable_cores
+from monotheory.progress import tqdm_kwargs
 from monotheory.toy import fused as _fused
 from monotheory.toy.config import TrainConfig  # noqa: F401 (re-exported: monotheory.toy.train.TrainConfig)
 from monotheory.toy.model import FeatureSampler, ToyModel
@@ -71,8 +72,6 @@ def _workers(device: torch.device, n: int) -> int:
 
 def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     from tqdm.auto import tqdm
-
-    from monotheory.progress import tqdm_kwargs
 
     t0 = time.perf_counter()
     params = [model.W, model.b]

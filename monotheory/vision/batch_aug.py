@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from monotheory.seeding import torch_generator
+
 GRAY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
 
 
@@ -124,8 +126,6 @@ class BatchTwoViewCollate:
         self.transform, self.seed, self.rank = transform, int(seed), int(rank)
 
     def __call__(self, items):
-        from monotheory.seeding import torch_generator
-
         imgs = torch.stack([it[0] for it in items])
         labels = torch.as_tensor([it[1] for it in items])
         epoch, first = items[0][2], items[0][3]

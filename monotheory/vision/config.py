@@ -17,6 +17,7 @@ from monotheory.config import (
     check_range,
 )
 from monotheory.errors import ConfigError
+from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES
 
 STAGES = ("pretrain", "sae", "probe", "finetune", "shift")
 DATASETS = ("imagenet100", "cifar100", "folder", "digits")
@@ -253,8 +254,6 @@ class FinetuneConfig:
         self.check()
 
     def check(self):
-        from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES
-
         check_int("finetune few_shot_epochs", self.few_shot_epochs, 0)
         for h in self.heads:
             check_choice("finetune head", h, FINETUNE_HEADS)

@@ -28,8 +28,15 @@ import torch
 
 from monotheory.config import to_dict
 from monotheory.errors import ConfigError
-from monotheory.vision.config import REGIME, RUNTIME_KEYS, RunConfig
+from monotheory.files import atomic_write_json
+from monotheory.vision import data as D
+from monotheory.vision.batch_aug import BatchSimCLR
+from monotheory.vision.config import FINETUNE_RUN_FIELDS, NESTED, REGIME, RUNTIME_KEYS, RunConfig
+from monotheory.vision.dali_loader import dali_sets
+from monotheory.vision.distributed import barrier, broadcast_object, init_distributed, shutdown
+from monotheory.vision.encoders import Encoder, EncoderConfig
 from monotheory.vision.features import FeatureCache, extract
+from monotheory.vision.sae import load_sae, sae_codes
 
 
 def sigma_key(sigma: float) -> str:
@@ -40,7 +47,6 @@ def sigma_key(sigma: float) -> str:
 def config_record(cfg: RunConfig) -> dict:
     """The part of the config that fixes the results (runtime keys and the output path left out)."""
     d = json.loads(json.dumps(to_dict(cfg), default=list))
-    from monotheory.vision.config import FINETUNE_RUN_FIELDS
 
     for k in FINETUNE_RUN_FIELDS:  # set per run by the stage, not settings of the run
         d["finetune"].pop(k, None)
@@ -53,8 +59,6 @@ def config_record(cfg: RunConfig) -> dict:
 def config_from_record(record: dict, **runtime) -> RunConfig:
     """The :class:`RunConfig` of a :func:`config_record` (``config.json``'s ``config``) plus runtime keys and
     ``out`` (e.g. ``stages=("sae",)``); used by ``monotheory verify --retrain`` to rerun a stage."""
-    from monotheory.vision.config import NESTED
-
     def fields(d: dict) -> dict:  # to_dict's "_type" tags are not fields
         return {k: v for k, v in d.items() if not k.startswith("_")}
 
@@ -75,8 +79,6 @@ class RunContext:
     """
 
     def __init__(self, cfg, log=print):
-        from monotheory.vision.distributed import init_distributed
-
         self.cfg, self._log = cfg, log
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -98,18 +100,12 @@ class RunContext:
             self._log(msg)
 
     def broadcast(self, obj):
-        from monotheory.vision.distributed import broadcast_object
-
         return broadcast_object(obj, self.dist)
 
     def barrier(self) -> None:
-        from monotheory.vision.distributed import barrier
-
         barrier(self.dist)
 
     def close(self) -> None:
-        from monotheory.vision.distributed import shutdown
-
         shutdown(self.dist)
 
     def result_path(self, name: str) -> Path:
@@ -134,8 +130,6 @@ class RunContext:
 
     def write_result(self, name: str, obj: dict) -> None:
         """Write ``<name>.json`` (rank 0) with the method → regime map and the run's config record beside ``obj``."""
-        from monotheory.files import atomic_write_json
-
         if self.dist.is_main:
             atomic_write_json(self.result_path(name), {**obj, "regimes": dict(REGIME),
                                                        "run_config": config_record(self.cfg)})
@@ -143,8 +137,6 @@ class RunContext:
     # -- data
     def _load(self):
         if self._data is None:
-            from monotheory.vision import data as D
-
             c = self.cfg
             mean, std = D.normalization(c.dataset)
             resize = c.eval_resize or None
@@ -157,8 +149,6 @@ class RunContext:
             for ds in (plain, val, val_raw):  # in-memory images (digits): transform the evaluation sets once
                 getattr(ds, "precompute", lambda: None)()
             if c.loader == "tensor":  # batched SimCLR augmentation of the in-memory images (pretraining)
-                from monotheory.vision.batch_aug import BatchSimCLR
-
                 aug.batch_transform = BatchSimCLR(c.crop_size, mean, std)
             if c.train_fraction < 1:
                 idx = D.few_shot_indices(aug.targets, c.train_fraction, c.seed)
@@ -166,8 +156,6 @@ class RunContext:
             self._data = dict(train_aug=aug, train_eval=plain, val=val, val_raw=val_raw, names=list(names),
                               mean=mean, std=std, eval_tf=ev)
             if c.loader == "dali":  # file-backed DALI pipelines for pretraining and feature extraction
-                from monotheory.vision.dali_loader import dali_sets
-
                 self._data.update(dali_sets(aug, plain, val, c, mean, std, self.device.type))
         return self._data
 
@@ -175,8 +163,6 @@ class RunContext:
     def train_ft(self):
         """The training set with the fine-tuning augmentation (RandomResizedCrop + flip), loaded on first use."""
         if self._train_ft is None:
-            from monotheory.vision import data as D
-
             c, d = self.cfg, self._load()
             tf = D.classifier_train_transform(c.crop_size, d["mean"], d["std"])
             ds, _, _ = D.load_datasets(c.dataset, c.data_root, train_transform=tf, eval_transform=None,
@@ -196,8 +182,6 @@ class RunContext:
     # -- models
     def new_encoder(self, name: str):
         """A freshly initialised encoder (``cl`` or ``ncl``), seeded so that CL and NCL start from the same weights."""
-        from monotheory.vision.encoders import Encoder, EncoderConfig
-
         c = self.cfg
         with torch.random.fork_rng(devices=[]):  # restores the CPU generator only, so seed only that one
             torch.default_generator.manual_seed(c.seed)
@@ -218,8 +202,6 @@ class RunContext:
 
     def load_sae(self, stage: str = "probe"):
         if self._sae is None:
-            from monotheory.vision.sae import load_sae
-
             self.require("sae", stage)
             self._sae = load_sae(self.ckpt_dir / "sae.pt", self.device)
         return self._sae
@@ -257,8 +239,6 @@ class RunContext:
     def method_features(self, method: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe"):
         """Features of a Figure-1 column: ``cl``, ``ncl``, or ``sae`` (codes of the CL features)."""
         if method == "sae":
-            from monotheory.vision.sae import sae_codes
-
             x, y = self.features("cl", split, sigma, ds, stage)
             return sae_codes(self.load_sae(stage), x, normalize=self.cfg.sae.probe_input == "normalized"), y
         return self.features(method, split, sigma, ds, stage)

@@ -48,6 +48,7 @@ from monotheory.config import (
 from monotheory.errors import ConfigError
 from monotheory.files import atomic_torch_save
 from monotheory.noise import check_label_noise_rate, label_noise
+from monotheory.progress import tqdm_kwargs
 from monotheory.vision.config import FINETUNE_OPTIMISATION_FIELDS, FinetuneConfig
 from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
 
@@ -160,8 +161,6 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     (not JSON-serialisable; the caller's ``encoder`` itself is never modified).
     """
     from tqdm.auto import tqdm
-
-    from monotheory.progress import tqdm_kwargs
 
     if not isinstance(cfg, FinetuneConfig):
         raise ConfigError(f"cfg must be a FinetuneConfig, got {type(cfg).__name__}")

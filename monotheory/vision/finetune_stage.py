@@ -8,6 +8,7 @@ import json
 
 from monotheory.files import atomic_write_json
 from monotheory.vision.config import HEAD_REGIME
+from monotheory.vision.finetune import finetune
 
 
 def run_finetune_stage(ctx) -> None:
@@ -17,8 +18,6 @@ def run_finetune_stage(ctx) -> None:
     ``finetune.json`` (the stage's result) gathers them. Few-shot runs (fraction < 1) train for
     ``few_shot_epochs`` when set; the lr is ``lr × batch_size / 256`` when ``scale_lr`` (recorded per run).
     """
-
-    from monotheory.vision.finetune import finetune
 
     if ctx.done("finetune"):
         return

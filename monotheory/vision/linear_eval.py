@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from monotheory.config import check_int, check_range
+from monotheory.probes import LinearProbe
+from monotheory.seeding import stream_seed, torch_generator
 
 
 def step_lr(base_lr: float, epoch: int, decay_epochs, gamma: float = 0.1) -> float:
@@ -38,8 +40,6 @@ class StepProbe:
         self.device, self.random_state = device, random_state
 
     def fit(self, X, y) -> StepProbe:
-        from monotheory.seeding import stream_seed, torch_generator
-
         check_int("num_classes", self.num_classes, 2)
         check_int("epochs", self.epochs)
         check_int("batch_size", self.batch_size)
@@ -89,7 +89,6 @@ def make_probe(cfg, num_classes: int, lr: float, *, seed: int = 0, device="cpu")
         return StepProbe(num_classes, lr=lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
                          weight_decay=cfg.weight_decay, decay_epochs=cfg.decay_epochs, device=device,
                          random_state=seed)
-    from monotheory.probes import LinearProbe
 
     return LinearProbe(num_classes, solver=cfg.solver, lr=lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs,
                        batch_size=cfg.batch_size, device=device, random_state=seed)

@@ -21,7 +21,10 @@ from torch import nn
 
 from monotheory.config import to_dict
 from monotheory.files import atomic_torch_save
+from monotheory.progress import tqdm_kwargs
+from monotheory.vision.batch_aug import BatchItems, BatchTwoViewCollate
 from monotheory.vision.config import REGIME, PretrainConfig
+from monotheory.vision.data import EpochSampler, SeededItems, make_loader
 from monotheory.vision.distributed import DistInfo
 from monotheory.vision.encoders import Encoder, contrastive_loss
 
@@ -107,8 +110,6 @@ def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num
     (seed, epoch) — by ``DistributedSampler`` under DDP — and every item's augmentation by (seed, epoch,
     index, rank) through :class:`~monotheory.vision.data.SeededItems`.
     """
-    from monotheory.vision.data import EpochSampler, SeededItems, make_loader
-
     if hasattr(train_ds, "two_views"):  # the dali backend: the loader reshuffles itself; it is its own sampler
         loader = train_ds.loader(batch, seed=seed, device_id=max(0, torch.device(device).index or 0),
                                  shard_id=dist.rank, num_shards=dist.world_size)
@@ -121,8 +122,6 @@ def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num
                                    seed=seed, drop_last=True)
     sampler = EpochSampler(len(train_ds), seed, inner)
     if getattr(train_ds, "batch_transform", None) is not None:  # the ``tensor`` backend: batched augmentation
-        from monotheory.vision.batch_aug import BatchItems, BatchTwoViewCollate
-
         loader = torch.utils.data.DataLoader(
             BatchItems(train_ds.images, train_ds.targets), batch_size=batch, sampler=sampler, drop_last=True,
             num_workers=num_workers, persistent_workers=num_workers > 0,
@@ -144,8 +143,6 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
     ``lr_effective`` is the peak lr after :func:`effective_lr`.
     """
     from tqdm.auto import tqdm
-
-    from monotheory.progress import tqdm_kwargs
 
     dist = dist or DistInfo()
     device = torch.device(device)

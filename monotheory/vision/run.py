@@ -23,9 +23,19 @@ from pathlib import Path
 
 from monotheory.config import check_choice
 from monotheory.errors import ConfigError
-from monotheory.files import atomic_write_json
+from monotheory.files import atomic_write_json, remove_stale_temps, write_manifest
+from monotheory.noise import check_label_noise_rate
 from monotheory.vision.config import RUNTIME_KEYS, STAGES, RunConfig, parse_shift
-from monotheory.vision.context import config_record
+from monotheory.vision.context import RunContext, config_record
+from monotheory.vision.dali_loader import require_dali
+from monotheory.vision.data import class_names
+from monotheory.vision.finetune_stage import run_finetune_stage
+from monotheory.vision.pretrain import run_pretrain_stage
+from monotheory.vision.probe_stage import run_probe_stage
+from monotheory.vision.sae import run_sae_stage
+from monotheory.vision.shift import CORRUPTIONS, check_shift_root
+from monotheory.vision.shift_stage import run_shift_stage
+from monotheory.vision.summary import write_summary
 
 # ------------------------------------------------------------------------------------ config.json & resume
 
@@ -85,21 +95,14 @@ def check_inputs(cfg: RunConfig) -> None:
         if not Path(d).is_dir():
             raise ConfigError(f"--shift {name}={d}: folder {d!r} does not exist")
     if cfg.shift:  # every class folder, now rather than after hours of pretraining
-        from monotheory.vision.data import class_names
-        from monotheory.vision.shift import check_shift_root
-
         names = class_names(cfg.dataset, cfg.data_root)
         for name, d in parse_shift(cfg.shift):
             check_shift_root(name, Path(d).expanduser(), names)
     check_label_noise_rates(cfg)
     if "shift" in cfg.stages:
-        from monotheory.vision.shift import CORRUPTIONS
-
         for name in cfg.shift_eval.corruptions:
             check_choice("corruption", name, CORRUPTIONS)
     if cfg.loader == "dali":
-        from monotheory.vision.dali_loader import require_dali
-
         require_dali()
         if cfg.dataset in ("cifar100", "digits"):
             raise ConfigError(f"--loader dali reads image files: use --dataset imagenet100 or folder, not {cfg.dataset}")
@@ -113,9 +116,6 @@ def check_inputs(cfg: RunConfig) -> None:
 def check_label_noise_rates(cfg: RunConfig) -> None:
     """Refuse, before any training, a data set with fewer than 2 classes and label-noise rates that the number
     of classes makes degenerate (:func:`monotheory.noise.check_label_noise_rate`: flip η ≥ (C − 1)/C)."""
-    from monotheory.noise import check_label_noise_rate
-    from monotheory.vision.data import class_names
-
     if cfg.dataset == "folder":  # name the split that is wrong (a file train/c made the loader blame val/)
         root = Path(cfg.data_root).expanduser()
         for split, other in (("train", "val"), ("val", "train")):
@@ -173,8 +173,6 @@ def run(cfg: RunConfig, *, log=None) -> dict:
     Under ``torchrun`` every rank pretrains; the later stages run on rank 0 only (the others return ``{}``).
     """
     check_inputs(cfg)
-    from monotheory.files import remove_stale_temps
-    from monotheory.vision.context import RunContext
 
     ctx = RunContext(cfg, log=log or default_log)
     try:
@@ -194,26 +192,19 @@ def run(cfg: RunConfig, *, log=None) -> dict:
             if gone:
                 ctx.log("--force: removed the old results of " + ", ".join(gone) + " (redone or stale)")
         ctx.barrier()
-        from monotheory.vision.pretrain import run_pretrain_stage
 
         if "pretrain" in cfg.stages:
             run_pretrain_stage(ctx)
         ctx.barrier()
         if not ctx.dist.is_main:
             return {}
-        from monotheory.vision.finetune_stage import run_finetune_stage
-        from monotheory.vision.probe_stage import run_probe_stage
-        from monotheory.vision.sae import run_sae_stage
-        from monotheory.vision.shift_stage import run_shift_stage
 
         for stage, fn in (("sae", run_sae_stage), ("probe", run_probe_stage), ("finetune", run_finetune_stage),
                           ("shift", run_shift_stage)):
             if stage in cfg.stages:
                 fn(ctx)
-        from monotheory.vision.summary import write_summary
 
         summary = write_summary(cfg.out)
-        from monotheory.files import write_manifest
 
         write_manifest(cfg.out, exclude=("features",))  # last: SHA-256 of every result (monotheory verify)
         ctx.log(f"done; summary in {Path(cfg.out) / 'summary.md'}")

@@ -15,8 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monotheory.config import check_int
+from monotheory.config import check_int, to_dict
+from monotheory.files import atomic_torch_save
+from monotheory.seeding import torch_generator
 from monotheory.vision.config import SAEConfig
+from monotheory.vision.distributed import DistInfo
+from monotheory.vision.pretrain import make_pretrain_loader
 
 
 @dataclasses.dataclass
@@ -169,8 +173,6 @@ def train_sae(features: torch.Tensor, cfg: SAEConfig, *, seed: int = 0, device="
     final dead-latent count (latents never active on any training row) and the fraction of variance
     unexplained. Deterministic given ``seed`` (shuffling uses its own ``torch.Generator``).
     """
-    from monotheory.seeding import torch_generator
-
     x = features.float()
     if normalize:
         x = F.normalize(x, dim=1)
@@ -245,8 +247,6 @@ def sae_codes(sae: TopKSAE, features: torch.Tensor, batch_size: int = 4096, norm
 def save_sae(sae: TopKSAE, path) -> None:
     """Save the SAE as its state dict and sizes (plain tensors and values; :func:`load_sae` reads it with
     ``weights_only=True``), atomically."""
-    from monotheory.files import atomic_torch_save
-
     atomic_torch_save({"state_dict": sae.state_dict(), "d_in": sae.decoder.out_features,
                 "n_latents": sae.encoder.out_features, "k": sae.k, "postact": sae.postact}, path)
 
@@ -261,8 +261,6 @@ def load_sae(path, device="cpu") -> TopKSAE:
 def run_sae_stage(ctx) -> None:
     """Train the SAE on frozen CL features → ``sae.json``: of the clean, un-augmented training set
     (``train_data="clean"``) or of both SimCLR views re-augmented every epoch (``"two_crop"``)."""
-    from monotheory.config import to_dict
-
     if "sae" not in ctx.cfg.methods:
         ctx.log("sae: not among --methods, skipping")
         return
@@ -272,9 +270,6 @@ def run_sae_stage(ctx) -> None:
     x, _ = ctx.features("cl", "train", 0.0, stage="sae")
     ctx.log(f"sae: {c.n_latents} latents, k={c.k}, on {x.shape[0]} CL features ({c.train_data})")
     if c.train_data == "two_crop":
-        from monotheory.vision.distributed import DistInfo
-        from monotheory.vision.pretrain import make_pretrain_loader
-
         loader, sampler = make_pretrain_loader(ctx.train_aug, min(c.batch_size, len(ctx.train_aug)),
                                                seed=ctx.cfg.seed, dist=DistInfo(), num_workers=ctx.cfg.num_workers,
                                                device=ctx.device)
