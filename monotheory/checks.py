@@ -1,0 +1,43 @@
+"""Deprecated alias, kept for one release: ``monotheory.checks`` is now :mod:`monotheory.claims.runner` (the check
+runner, :class:`CheckContext`) and :mod:`monotheory.cli.check` (``script_main``, the ``monotheory check`` command).
+
+Every name still imports from here and warns (``DeprecationWarning``) with its new path.
+"""
+
+import warnings
+
+from monotheory.claims import runner
+from monotheory.cli import check
+
+_MOVED = {
+    "EXTRAS": runner,
+    "missing_extra": runner,
+    "CheckContext": runner,
+    "default_checks_dir": runner,
+    "discover": runner,
+    "load_check": runner,
+    "claim_id": runner,
+    "run_check": runner,
+    "library_sha256": runner,
+    "check_key": runner,
+    "select_scripts": runner,
+    "load_part": runner,
+    "verdicts_of_parts": runner,
+    "run_checks": runner,
+    "script_main": check,
+    "add_arguments": check,
+    "main": check,
+}
+
+
+def __getattr__(name: str):
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(f"{__name__}.{name} is deprecated: import it from {module.__name__} "
+                  f"({__name__} goes away in the next release)", DeprecationWarning, stacklevel=2)
+    return getattr(module, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(_MOVED)

@@ -1,0 +1,50 @@
+"""Deprecated alias, kept for one release: ``monotheory.report`` is split into :mod:`monotheory.files` (atomic
+writes, ``to_jsonable``, ``check_out_dir``, manifests) and :mod:`monotheory.claims.verdict` (:class:`Verdict`, the
+statuses, the verdict tables).
+
+Every name still imports from here and warns (``DeprecationWarning``) with its new path.
+"""
+
+import warnings
+
+from monotheory import files
+from monotheory.claims import verdict
+
+_MOVED = {
+    "to_jsonable": files,
+    "TEMP_SUFFIX": files,
+    "atomic_write_bytes": files,
+    "atomic_torch_save": files,
+    "remove_stale_temps": files,
+    "check_out_dir": files,
+    "atomic_write_text": files,
+    "atomic_write_json": files,
+    "MANIFEST": files,
+    "sha256_file": files,
+    "manifest_files": files,
+    "write_manifest": files,
+    "REPRODUCED": verdict,
+    "PARTLY": verdict,
+    "NOT_REPRODUCED": verdict,
+    "SKIPPED": verdict,
+    "ERROR": verdict,
+    "STATUSES": verdict,
+    "Verdict": verdict,
+    "skipped": verdict,
+    "verdicts_markdown": verdict,
+    "relative_figures": verdict,
+    "write_verdicts": verdict,
+}
+
+
+def __getattr__(name: str):
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(f"{__name__}.{name} is deprecated: import it from {module.__name__} "
+                  f"({__name__} goes away in the next release)", DeprecationWarning, stacklevel=2)
+    return getattr(module, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(_MOVED)
