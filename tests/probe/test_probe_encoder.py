@@ -18,7 +18,7 @@ def digits_root(tmp_path_factory):
 
 
 def small_encoder():
-    """A factory for `--encoder tests.evaluate.test_probe_encoder:small_encoder` (untrained; monotheory seeds
+    """A factory for `--encoder tests.probe.test_probe_encoder:small_encoder` (untrained; monotheory seeds
     the generator it is built under)."""
     return torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
                                torch.nn.Flatten())
@@ -58,7 +58,7 @@ def test_torchscript_and_module_callable_agree(cli, digits_root, tmp_path):
     ts = tmp_path / "enc.torchscript"
     from monotheory.probe.encoders import resolve_encoder
 
-    spec = "tests.evaluate.test_probe_encoder:small_encoder"
+    spec = "tests.probe.test_probe_encoder:small_encoder"
     torch.jit.script(resolve_encoder(spec, seed=0)[0]).save(str(ts))   # the same module, as TorchScript
     common = ("--data-root", str(digits_root), "--crop-size", "32", "--noise-rates", "0", "--sigmas", "0",
               "--quiet", "--json")

@@ -124,7 +124,7 @@ def _start(args: list[str], log_dir):
     import sys
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH")) if p)}
     env.pop("MPLBACKEND", None)
     out, err = open(log_dir / "stdout", "w"), open(log_dir / "stderr", "w")
@@ -232,7 +232,7 @@ def test_real_checks_killed_and_resumed_equal_an_uninterrupted_run(tmp_path, cap
     import signal
     from pathlib import Path
 
-    src = Path(__file__).resolve().parents[1] / "paper_checks"
+    src = Path(__file__).resolve().parents[2] / "paper_checks"
     d = tmp_path / "checks"
     d.mkdir()
     for name in ("c07_label_noise_crossover.py", "c08_input_noise.py"):
