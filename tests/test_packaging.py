@@ -39,8 +39,11 @@ def test_checks_ship_as_a_package():
     assert [p.stem[:3] for p in scripts] == [f"c{i:02d}" for i in range(1, 12)]
 
 
+# the core install's commands: check, verify and theory (the claims package and its commands load no torch)
 @pytest.mark.parametrize("module", ["monotheory.theory", "monotheory.claims.runner", "monotheory.stats",
-                                    "monotheory.seeding", "monotheory.cli"])
+                                    "monotheory.seeding", "monotheory.cli", "monotheory.files",
+                                    "monotheory.claims.verify", "monotheory.claims.vision", "monotheory.claims.digits",
+                                    "monotheory.cli.check", "monotheory.cli.verify", "monotheory.cli.theory"])
 def test_light_modules_import_neither_torch_nor_matplotlib(module):
     code = f"import sys, {module}; print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
