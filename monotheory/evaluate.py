@@ -33,7 +33,3 @@ def __getattr__(name: str):
     warnings.warn(f"{__name__}.{name} is deprecated: import it from {module.__name__} "
                   f"({__name__} goes away in the next release)", DeprecationWarning, stacklevel=2)
     return getattr(module, name)
-
-
-def __dir__() -> list[str]:
-    return sorted(_MOVED)

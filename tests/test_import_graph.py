@@ -224,7 +224,7 @@ def test_every_module_imports(module):
 @pytest.mark.parametrize("old", sorted(DEPRECATED_ALIASES))
 def test_a_deprecated_alias_gives_the_new_object_and_warns_with_the_new_path(old):
     alias = importlib.import_module(old)
-    names = dir(alias)
+    names = sorted(alias._MOVED)  # (not in dir(): pytest's collection would trip every warning)
     assert names
     for name in names:
         with pytest.warns(DeprecationWarning, match=f"{old}.{name} is deprecated: import it from ") as rec:
