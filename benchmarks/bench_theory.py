@@ -152,7 +152,7 @@ def main(argv=None) -> int:
         print(f"{label:19s} {med[k] / 1e6:8.1f} M samples/s   ratio to bound {ratio[k]:.3f}")
     print(f"numpy backend / before: {speedup:.2f}×;  peak RSS {_peak_mib():.0f} MiB")
     if a.json:
-        from monotheory.report import atomic_write_json
+        from monotheory.files import atomic_write_json
 
         atomic_write_json(a.json, out)
     print(json.dumps(out))

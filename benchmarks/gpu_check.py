@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere: the repository's package first
     sys.path.insert(0, str(REPO))
 
-from monotheory.report import atomic_write_json  # noqa: E402
+from monotheory.files import atomic_write_json  # noqa: E402
 
 # seconds per step (CUDA, CPU); the CUDA total is meant to stay under 5 minutes on one H200 with 16 cores
 BUDGETS = {"data": (40, 300), "loaders": (60, 300), "rates": (60, 300), "slice": (75, 900), "slice_torchrun": (75, 900)}
@@ -142,8 +142,8 @@ def check_outputs(out: Path, world_size: int) -> dict:
 
 def estimate(report: dict) -> dict:
     """The full paper preset's hours per stage at the measured end-to-end (and step-only) pretraining rates."""
-    from monotheory.vision.presets import build_config
     from monotheory.vision.eta import FWD_BWD, estimate_hours
+    from monotheory.vision.presets import build_config
 
     cfg = build_config("paper", "imagenet100")
     if report.get("device") == "cpu":  # the CPU check measures a tiny network at 32 px: not the paper's cost

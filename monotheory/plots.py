@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from monotheory.report import atomic_write_bytes, atomic_write_json
+from monotheory.files import atomic_write_bytes, atomic_write_json
 
 
 def pyplot():

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from monotheory.errors import ConfigError
+from monotheory.seeding import as_generator
 
 
 def _level(confidence: float) -> float:
@@ -140,8 +141,6 @@ def paired_bootstrap(correct_a, correct_b, *, confidence: float = 0.95, n_resamp
     the variance over training seeds (use :func:`paired_t` over seeds for that).
     """
     from scipy import stats
-
-    from monotheory.seeding import as_generator
 
     a, b = _as_correct(correct_a, "correct_a"), _as_correct(correct_b, "correct_b")
     if a.shape != b.shape:

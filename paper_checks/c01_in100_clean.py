@@ -7,12 +7,13 @@ entirely outside, partly reproduced (inconclusive, said so) otherwise. Skipped (
 ImageNet-100 run or without that cell.
 
 A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
-"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.claims.digits`).
 """
 
-from monotheory.checks import CheckContext, script_main
-from monotheory.vision.claims import probe_claim
-from monotheory.vision.digits_claims import is_digits_folder, probe_rows
+from monotheory.claims.digits import is_digits_folder, probe_rows
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.vision import probe_claim
+from monotheory.cli.check import script_main
 
 CLAIM = "ImageNet-100, clean labels and images: monosemantic features cost no accuracy (CL ≈ NCL ≈ SAE)"
 PAIRS = [("ncl", "cl", "66.7 vs 66.8 (−0.1 pt)"), ("sae", "cl", "66.2 vs 66.8 (−0.6 pt)")]

@@ -6,12 +6,13 @@ lacks it. Reproduced when the 95 % paired-bootstrap interval of the gap lies abo
 point estimate does.
 
 A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
-"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.claims.digits`).
 """
 
-from monotheory.checks import CheckContext, script_main
-from monotheory.vision.claims import probe_claim
-from monotheory.vision.digits_claims import is_digits_folder, probe_rows
+from monotheory.claims.digits import is_digits_folder, probe_rows
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.vision import probe_claim
+from monotheory.cli.check import script_main
 
 CLAIM = "ImageNet-100, 90 % training label noise: monosemantic features (NCL, SAE) beat CL"
 PAIRS = [("ncl", "cl", "48.1 vs 34.4 (+13.7 pt)"), ("sae", "cl", "45.9 vs 34.4 (+11.5 pt)")]

@@ -6,12 +6,13 @@ was not Gaussian. Reproduced when the 95 % paired-bootstrap interval of the gap 
 only the point estimate does.
 
 A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
-"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.claims.digits`).
 """
 
-from monotheory.checks import CheckContext, script_main
-from monotheory.vision.claims import probe_claim
-from monotheory.vision.digits_claims import is_digits_folder, probe_rows
+from monotheory.claims.digits import is_digits_folder, probe_rows
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.vision import probe_claim
+from monotheory.cli.check import script_main
 
 CLAIM = "ImageNet-100, Gaussian test input noise σ = 0.6: monosemantic features (NCL, SAE) beat CL"
 PAIRS = [("ncl", "cl", "33.3 vs 28.7 (+4.6 pt)"), ("sae", "cl", "30.6 vs 28.7 (+1.9 pt)")]

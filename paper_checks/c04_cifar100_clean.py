@@ -9,9 +9,10 @@ when the 95 % paired-bootstrap interval of CL − NCL lies above 0; partly when 
 import os
 from pathlib import Path
 
-from monotheory.checks import CheckContext, script_main
-from monotheory.report import skipped
-from monotheory.vision.claims import probe_claim, run_dataset
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.verdict import skipped
+from monotheory.claims.vision import probe_claim, run_dataset
+from monotheory.cli.check import script_main
 
 CLAIM = "CIFAR-100, clean labels: CL is slightly more accurate than NCL"
 PAIRS = [("cl", "ncl", "54.5 vs 52.8 (+1.7 pt)")]

@@ -37,11 +37,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from monotheory.checks import CheckContext, script_main
 from monotheory.claims import toy_controls
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.verdict import Verdict
+from monotheory.cli.check import script_main
 from monotheory.config import to_dict
-from monotheory.report import Verdict, atomic_write_json, atomic_write_text
-from monotheory.toy.controls import ControlsConfig, mechanism, mechanism_md, regime_key, row
+from monotheory.files import atomic_write_json, atomic_write_text
+from monotheory.stats import t_interval
+from monotheory.toy import ToyConfig, plots
+from monotheory.toy.controls import ControlsConfig, mechanism, mechanism_md, regime_key, row, series
 
 CLAIM = "toy model: poly better on clean data, mono better under label noise and under input noise (Fig. 5)"
 K = 2                                                   # the default k of the top-k codes (monotheory.toy.DEFAULT_TOPK)
@@ -55,8 +59,6 @@ ALPHA = toy_controls.ALPHA
 def config(quick: bool, seed: int, conditions: list[dict]):
     """(ToyConfig, ControlsConfig) of the default check: 20 held-out seeds, k = 2, the argmax task, all and
     capacity-matched labels, σ of the literal readings and of every recorded condition."""
-    from monotheory.toy import ToyConfig
-
     held = seed + HELD_OUT_OFFSET
     sigmas = tuple(sorted({LITERAL_SIGMA_SD, *(c["sigma_sd"] for c in conditions)}))
     cc = ControlsConfig(regimes=("poly", "oracle", "mono-topk", "oracle-topk"), ks=(K,), tasks=("argmax",),
@@ -104,10 +106,6 @@ def verdict_for(r: dict, *, label: str, reading: str, cfg, figures: list[str], m
 
 
 def _figures(ctx: CheckContext, res: dict, S: float, cfg) -> list[str]:
-    from monotheory.stats import t_interval
-    from monotheory.toy import plots
-    from monotheory.toy.controls import series
-
     keys = [regime_key(r, K) for r in ("mono-topk", "oracle", "oracle-topk", "poly")]
     tag = f"S{S:g}_{cfg.importance}"
     wtw = {k: res["wtw"][f"{S:g}"][k] for k in keys}
@@ -127,8 +125,10 @@ def _figures(ctx: CheckContext, res: dict, S: float, cfg) -> list[str]:
 
 
 def run(ctx: CheckContext) -> list[Verdict]:
-    from monotheory.toy import search
-    from monotheory.toy.grid import run_grid
+    from monotheory.toy import (  # torch: loaded only when the check runs (the core install skips C5)
+        grid,
+        search,
+    )
 
     recorded = search.load_conditions()
     base, cc = config(ctx.quick, ctx.seed, recorded["conditions"])
@@ -144,7 +144,7 @@ def run(ctx: CheckContext) -> list[Verdict]:
         same[1].append(item) if same else runs.append((cfg, [item]))
     verdicts, tables = [], []
     for cfg, items in runs:
-        res = run_grid(cc, cfg)
+        res = grid.run_grid(cc, cfg)
         figs = {S: _figures(ctx, res, S, cfg) for S in {i[0] for i in items}}
         for labels in cc.labels:
             for S in sorted({i[0] for i in items}):

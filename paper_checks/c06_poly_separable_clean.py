@@ -10,9 +10,10 @@ error_mono − error_poly (> 0: poly ahead). Convention: S = P(feature is zero);
 import numpy as np
 from scipy.stats import norm
 
-from monotheory.checks import CheckContext, script_main
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
+from monotheory.cli.check import script_main
 from monotheory.plots import pyplot, save_figure
-from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
 from monotheory.seeding import generator
 from monotheory.theory import CRITERIA, monte_carlo, separability, theorem_4_1
 

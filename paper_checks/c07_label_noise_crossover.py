@@ -13,9 +13,10 @@ partly if a crossover exists elsewhere, not reproduced if there is none. Convent
 import numpy as np
 from scipy.stats import norm
 
-from monotheory.checks import CheckContext, script_main
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.verdict import ERROR, NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
+from monotheory.cli.check import script_main
 from monotheory.plots import pyplot, save_figure
-from monotheory.report import ERROR, NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
 from monotheory.seeding import generator
 from monotheory.theory import CRITERIA, NOISE_MODELS, crossover, monte_carlo, separability_curve
 from monotheory.theory.separation import score

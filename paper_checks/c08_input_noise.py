@@ -12,9 +12,10 @@ Convention: S = P(feature is zero); y = 1 iff x1 > x2 from the clean x; ties dro
 import numpy as np
 from scipy.stats import norm
 
-from monotheory.checks import CheckContext, script_main
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
+from monotheory.cli.check import script_main
 from monotheory.plots import pyplot, save_figure
-from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict
 from monotheory.theory import CRITERIA, appendix_b3, input_noise_reversal, moments, monte_carlo, separability
 
 CLAIM = "Input noise adds λ² to the monosemantic and 2λ² to the polysemantic feature's variance, which can " \

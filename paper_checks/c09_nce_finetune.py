@@ -8,14 +8,14 @@ over images, with McNemar's exact p-value)
 AND its final training accuracy (on the noisy labels) is below CE's; partly when only one of the two holds.
 
 A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
-"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.claims.digits`).
 """
 
-from monotheory.checks import CheckContext, script_main
-from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-from monotheory.vision.claims import final, finetune_runs
-from monotheory.vision.digits_claims import finetune_rows, is_digits_folder
-from monotheory.vision.statistics import finetune_gap
+from monotheory.claims.digits import finetune_rows, is_digits_folder
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+from monotheory.claims.vision import final, finetune_gap, finetune_runs
+from monotheory.cli.check import script_main
 
 CLAIM = "Fine-tuning under label noise: NCE has lower train and higher validation accuracy than CE"
 

@@ -7,14 +7,14 @@ the shared validation images reaches
 0), not reproduced when it is significantly lower.
 
 A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
-"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.vision.digits_claims`).
+"[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.claims.digits`).
 """
 
-from monotheory.checks import CheckContext, script_main
-from monotheory.report import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-from monotheory.vision.claims import final, finetune_runs
-from monotheory.vision.digits_claims import finetune_rows, is_digits_folder
-from monotheory.vision.statistics import finetune_gap
+from monotheory.claims.digits import finetune_rows, is_digits_folder
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
+from monotheory.claims.vision import final, finetune_gap, finetune_runs
+from monotheory.cli.check import script_main
 
 CLAIM = "Few-shot fine-tuning: monosemantic features (NCE) are at least as accurate as polysemantic (CE)"
 

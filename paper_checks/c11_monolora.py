@@ -23,8 +23,9 @@ with the same trainer, data and settings and score both with the judges::
     # compare task accuracy and the ShieldGemma-9B / Beavertails harmfulness rates (paired over prompts)
 """
 
-from monotheory.checks import CheckContext, script_main
-from monotheory.report import Verdict, skipped
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.verdict import Verdict, skipped
+from monotheory.cli.check import script_main
 
 CLAIM = "MonoLoRA ≈ LoRA on the fine-tuning task, with better alignment (Table 2)"
 

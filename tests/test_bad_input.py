@@ -68,7 +68,7 @@ def data(tmp_path_factory) -> dict[str, Path]:
     checks = base / "checks"
     checks.mkdir()
     (checks / "c01_dummy.py").write_text(
-        "from monotheory.report import Verdict, REPRODUCED\n"
+        "from monotheory.claims.verdict import REPRODUCED, Verdict\n"
         "def run(ctx):\n    return Verdict('C1', 'dummy', REPRODUCED, value=1.0)\n")
     made["checks"] = checks
     (base / "empty").mkdir()
@@ -351,8 +351,8 @@ def test_every_option_is_covered(data, tmp_path):
 
 def api_cases():
     from monotheory import metrics
+    from monotheory.files import check_out_dir
     from monotheory.noise import check_label_noise_rate, label_noise
-    from monotheory.report import check_out_dir
     from monotheory.theory.symbolic import moments
 
     return [
@@ -485,7 +485,7 @@ def test_api_cases():
 def test_check_out_dir_refuses_a_read_only_folder(tmp_path):
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")
-    from monotheory.report import check_out_dir
+    from monotheory.files import check_out_dir
 
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
@@ -495,7 +495,7 @@ def test_check_out_dir_refuses_a_read_only_folder(tmp_path):
 
 def test_huge_runs_announce_themselves_and_ctrl_c_exits_130(capsys, monkeypatch):
     """`theory --samples 10**12`: one estimate line before the work, then Ctrl-C → 130 (the run is stubbed)."""
-    import monotheory.theory.cli as tcli
+    import monotheory.cli.theory as tcli
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt

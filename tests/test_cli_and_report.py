@@ -2,16 +2,9 @@ import json
 
 import pytest
 
-from monotheory.checks import CheckContext, run_checks
-from monotheory.report import (
-    NOT_REPRODUCED,
-    REPRODUCED,
-    Verdict,
-    atomic_write_json,
-    to_jsonable,
-    verdicts_markdown,
-    write_verdicts,
-)
+from monotheory.claims.runner import CheckContext, run_checks
+from monotheory.claims.verdict import NOT_REPRODUCED, REPRODUCED, Verdict, verdicts_markdown, write_verdicts
+from monotheory.files import atomic_write_json, to_jsonable
 
 
 def test_top_level_help_and_unknown_option(cli):
@@ -31,7 +24,7 @@ def test_runner_records_errors_and_writes_table(tmp_path):
     d = tmp_path / "checks"
     d.mkdir()
     (d / "c01_good.py").write_text(
-        "from monotheory.report import Verdict\n"
+        "from monotheory.claims.verdict import Verdict\n"
         "def run(ctx):\n    return Verdict('C1', 'a claim', 'reproduced', value=1.0, interval=(0.5, 1.5))\n")
     (d / "c02_broken.py").write_text("def run(ctx):\n    raise RuntimeError('boom')\n")
     verdicts = run_checks(d, CheckContext(out_dir=tmp_path / "out"), echo=lambda *_: None)
@@ -84,7 +77,7 @@ def test_check_rejects_a_negative_seed_in_one_line(cli):
 def test_claim_id_of_a_script():
     from pathlib import Path
 
-    from monotheory.checks import claim_id
+    from monotheory.claims.runner import claim_id
 
     assert claim_id(Path("c06_poly.py")) == "C6" and claim_id(Path("c11_x.py")) == "C11"
 

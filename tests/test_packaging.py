@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monotheory import cli
-from monotheory.checks import EXTRAS, default_checks_dir, discover
+from monotheory.claims.runner import EXTRAS, default_checks_dir, discover
 
 ROOT = Path(__file__).resolve().parents[1]
 tomllib = pytest.importorskip("tomllib")  # Python ≥ 3.11
@@ -39,8 +39,11 @@ def test_checks_ship_as_a_package():
     assert [p.stem[:3] for p in scripts] == [f"c{i:02d}" for i in range(1, 12)]
 
 
-@pytest.mark.parametrize("module", ["monotheory.theory", "monotheory.checks", "monotheory.stats",
-                                    "monotheory.seeding", "monotheory.cli"])
+# the core install's commands: check, verify and theory (the claims package and its commands load no torch)
+@pytest.mark.parametrize("module", ["monotheory.theory", "monotheory.claims.runner", "monotheory.stats",
+                                    "monotheory.seeding", "monotheory.cli", "monotheory.files",
+                                    "monotheory.claims.verify", "monotheory.claims.vision", "monotheory.claims.digits",
+                                    "monotheory.cli.check", "monotheory.cli.verify", "monotheory.cli.theory"])
 def test_light_modules_import_neither_torch_nor_matplotlib(module):
     code = f"import sys, {module}; print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -59,7 +62,7 @@ def test_a_command_whose_extra_is_missing_says_which_in_one_line(monkeypatch, ca
 
 
 def test_a_check_whose_extra_is_missing_is_skipped_with_the_extra_named(tmp_path):
-    from monotheory.checks import CheckContext, run_check
+    from monotheory.claims.runner import CheckContext, run_check
 
     script = tmp_path / "c99_needs_torch.py"
     script.write_text("import not_installed_torch_stand_in\n\ndef run(ctx):\n    pass\n")

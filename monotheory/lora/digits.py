@@ -28,7 +28,6 @@ Results: ``lora_digits.json`` (every run, the summary, the config) and ``lora_di
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
@@ -41,26 +40,24 @@ import torch
 from torch import nn
 
 from monotheory.config import (
-    add_dataclass_arguments,
     check_choice,
     check_int,
     check_probability,
     check_range,
-    from_namespace,
     to_dict,
 )
 from monotheory.errors import ConfigError
+from monotheory.files import atomic_write_json, atomic_write_text, check_out_dir
 from monotheory.lora import LoRAConfig, activation_measures, inject, record_codes
 from monotheory.noise import check_label_noise_rate
 from monotheory.plots import pyplot, save_figure
-from monotheory.report import atomic_write_json, atomic_write_text, check_out_dir
 from monotheory.stats import holm, paired_t, t_interval
 from monotheory.vision.config import FinetuneConfig
+from monotheory.vision.context import RunContext
 from monotheory.vision.digits import write_digits_folder
+from monotheory.vision.finetune import finetune
 from monotheory.vision.presets import build_config
-
-# Importing this module imports torch (through monotheory.lora); torchvision, which the vision pipeline
-# (monotheory.vision.finetune / .context / .run) imports, is deferred to the functions that train.
+from monotheory.vision.run import run as run_vision
 
 METHODS = ("full", "lora", "monolora")
 PAIRS = (("monolora", "lora"), ("monolora", "full"), ("lora", "full"))
@@ -151,7 +148,6 @@ def _in_memory(ds):
 
 
 def _one_run(encoder, train, val, num_classes: int, cfg: LoRADigitsConfig, method: str, rate: float, seed: int):
-    from monotheory.vision.finetune import finetune  # imports torchvision
 
     enc = copy.deepcopy(encoder).cpu()
     lcfg = None
@@ -295,9 +291,6 @@ def check_before_work(cfg: LoRADigitsConfig) -> None:
 
 def run(cfg: LoRADigitsConfig, log=None) -> dict:
     """Pretrain (or reuse) the encoder, run every (η, seed, method), write ``lora_digits.json`` + figure."""
-    from monotheory.vision.context import RunContext  # imports torchvision
-    from monotheory.vision.run import run as run_vision
-
     if not isinstance(cfg, LoRADigitsConfig):
         raise ConfigError(f"cfg must be a LoRADigitsConfig, got {type(cfg).__name__}")
     if cfg.threads:
@@ -341,19 +334,4 @@ def run(cfg: LoRADigitsConfig, log=None) -> dict:
     return res
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_dataclass_arguments(parser, LoRADigitsConfig)
-
-
-def main(args: argparse.Namespace) -> int:
-    cfg = from_namespace(LoRADigitsConfig, args)
-    run(cfg)
-    return 0
-
-
 __all__ = ["LoRADigitsConfig", "reading", "run", "summarise", "table_markdown", "write_digits_folder"]
-
-if __name__ == "__main__":
-    from monotheory.cli import main as cli_main
-
-    sys.exit(cli_main(["lora-digits", *sys.argv[1:]]))

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.stats import norm
 
 from monotheory.errors import ConfigError
+from monotheory.theory import monte_carlo, registry
 
 FALSE_ALARM = 1e-3
 
@@ -73,8 +74,6 @@ def monte_carlo_difference(criterion: str, sparsity: float, noise_rate: float, s
     exact crossover against Monte Carlo. The two features' estimates share draws; the SE of their difference
     is bounded by the sum of their SEs, which is used (conservative). ``kw``: as ``monte_carlo``.
     """
-    from monotheory.theory import monte_carlo, registry
-
     sign = 1.0 if registry.get_criterion(criterion).higher_is_better else -1.0
     r = monte_carlo(sparsity, samples, seed, noise_rate=float(noise_rate), criteria=(criterion,), **kw)
     (m, sm), (p, sp_) = r["mono"][criterion], r["poly"][criterion]

@@ -6,8 +6,8 @@ argmax; ν_mono = x1, ν_poly = w1·x1 − w2·x2. See :mod:`monotheory.theory.d
 
 Modules: ``datamodel`` (sampling, labels, ties, noise), ``symbolic`` (SymPy moments), ``distributions``
 (exact class CDFs, best-threshold error), ``separation`` (criteria vs noise, crossover points),
-``montecarlo`` (streamed estimates with SEs), ``theorems`` (Theorem 4.1, 4.2, Appendix B.3), ``cli``;
-``registry`` (the criteria and noise models, built-in and user-registered).
+``montecarlo`` (streamed estimates with SEs), ``theorems`` (Theorem 4.1, 4.2, Appendix B.3); ``registry``
+(the criteria and noise models, built-in and user-registered; a leaf). The command is :mod:`monotheory.cli.theory`.
 """
 
 from monotheory.theory.datamodel import (

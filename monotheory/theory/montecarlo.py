@@ -24,6 +24,7 @@ import numpy as np
 
 from monotheory.config import check_choice, check_int, check_nonnegative, usable_cores
 from monotheory.errors import ConfigError
+from monotheory.progress import tqdm_kwargs
 from monotheory.theory import mc_kernel, registry
 from monotheory.theory.datamodel import (
     FEATURES,
@@ -291,7 +292,6 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
     consts = (model.sparsity, tie_code, p10 if flags[1] else 0.0, p01 if flags[1] else 0.0, sigma, w1, w2)
     def size(i: int) -> int:  # rows of chunk i (no list of sizes: memory stays flat at 10^9 samples)
         return min(chunk, samples - i * chunk)
-    from monotheory.progress import tqdm_kwargs  # a line every 25 s in a log (issue 11)
 
     kept_total = 0
     with tqdm(total=samples, unit="sample", unit_scale=True, disable=not progress, **tqdm_kwargs(),

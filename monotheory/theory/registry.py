@@ -106,6 +106,28 @@ def _check_name(kind: str, name, table: dict) -> str:
     return name
 
 
+# ------------------------------------------------------------------------------------------------- hooks
+# This module is a leaf (it imports no other module of the theory). The modules built on it install what needs
+# them: symbolic.py checks every new criterion on the exact moments and clears its moment cache when the noise
+# models change. ``import monotheory.theory.registry`` runs ``monotheory/theory/__init__.py`` first, which imports
+# symbolic.py, so the hooks are in place before any registration.
+
+_CRITERION_CHECKS: list[Callable[[str, Callable], None]] = []
+_NOISE_MODEL_LISTENERS: list[Callable[[], None]] = []
+
+
+def add_criterion_check(check: Callable[[str, Callable], None]) -> None:
+    """Run ``check(name, function)`` on every criterion registered from now on (it raises ConfigError to refuse)."""
+    if check not in _CRITERION_CHECKS:
+        _CRITERION_CHECKS.append(check)
+
+
+def add_noise_model_listener(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` whenever a noise model is registered or removed."""
+    if listener not in _NOISE_MODEL_LISTENERS:
+        _NOISE_MODEL_LISTENERS.append(listener)
+
+
 # ----------------------------------------------------------------------------------------------- criteria
 
 
@@ -137,40 +159,19 @@ def _symbolic_ok(function) -> bool:
     return isinstance(out, sp.Basic) and not isinstance(out, sp.logic.boolalg.Boolean)
 
 
-def _check_finite_on_valid_range(name: str, function) -> None:
-    """Evaluate on the exact moments of both features over S ∈ [0, 0.95], η ∈ [0, 0.45] (flip), w = (1, 1):
-    where the classes are distinct, a criterion must be finite."""
-    from monotheory.theory.symbolic import moments  # lazy: symbolic imports this module's users
-
-    s = np.linspace(0.0, 0.95, 20)
-    for regime in ("mono", "poly"):
-        for rate in (0.0, 0.15, 0.3, 0.45):
-            m = moments(regime, s, noise_rate=rate)
-            try:
-                with np.errstate(all="ignore"):
-                    v = np.asarray(function(m), dtype=float)
-            except Exception as e:  # noqa: BLE001 - reported as one sentence
-                raise ConfigError(f"criterion {name!r} fails on float moments ({type(e).__name__}: {e}); it must "
-                                  "accept floats and NumPy arrays (use registry.sqrt, not math.sqrt)") from None
-            v = np.broadcast_to(v, s.shape)
-            bad = ~np.isfinite(v)
-            if bad.any():
-                raise ConfigError(
-                    f"criterion {name!r} = {v[bad][0]} is not finite at S = {s[bad][0]:g}, noise_rate = {rate:g} "
-                    f"(flip), regime {regime}; a criterion must be finite for S in [0, 1) and η < 1/2")
-
-
 def register_criterion(name: str, function: Callable, *, higher_is_better: bool = True,
                        description: str = "") -> None:
     """Register ``function(moments) -> value`` as criterion ``name`` (see the module docstring).
 
-    Raises ConfigError if the name is taken or invalid, or if the criterion is not finite on the valid range
-    (both features, S ∈ [0, 0.95], flip noise η ∈ [0, 0.45], w = (1, 1)).
+    Raises ConfigError if the name is taken or invalid, or if a check installed with :func:`add_criterion_check`
+    refuses it (:mod:`monotheory.theory.symbolic`'s: the criterion must be finite on the valid range, both
+    features, S ∈ [0, 0.95], flip noise η ∈ [0, 0.45], w = (1, 1)).
     """
     _check_name("criterion", name, _CRITERIA)
     if not callable(function):
         raise ConfigError(f"criterion {name!r}: function = {function!r} is not callable")
-    _check_finite_on_valid_range(name, function)
+    for check in _CRITERION_CHECKS:
+        check(name, function)
     _CRITERIA[name] = Criterion(name, function, bool(higher_is_better), _symbolic_ok(function), description)
 
 
@@ -241,10 +242,10 @@ def register_noise_model(name: str, *, rates: Callable | None = None, moments: C
 
 
 def _clear_caches() -> None:
-    """The exact moments are cached by noise-model name: a name that changes meaning must not hit the cache."""
-    from monotheory.theory import symbolic  # lazy: symbolic imports this module
-
-    symbolic._symbolic_moments.cache_clear()
+    """Tell every listener that the noise models changed (the exact moments are cached by noise-model name: a name
+    that changes meaning must not hit the cache)."""
+    for listener in _NOISE_MODEL_LISTENERS:
+        listener()
 
 
 def unregister_noise_model(name: str) -> None:

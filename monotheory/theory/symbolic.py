@@ -226,3 +226,30 @@ def criterion_value(criterion: str, m: dict):
     """A moment criterion (built-in or registered) from a float moment dict (NaN where a class is empty)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return symbolic_criterion(criterion, m)
+
+
+def check_finite_on_valid_range(name: str, function) -> None:
+    """A new criterion (:func:`monotheory.theory.registry.register_criterion`), evaluated on the exact moments of both features over S ∈ [0, 0.95], η ∈ [0, 0.45] (flip), w = (1, 1):
+    where the classes are distinct, a criterion must be finite."""
+    s = np.linspace(0.0, 0.95, 20)
+    for regime in ("mono", "poly"):
+        for rate in (0.0, 0.15, 0.3, 0.45):
+            m = moments(regime, s, noise_rate=rate)
+            try:
+                with np.errstate(all="ignore"):
+                    v = np.asarray(function(m), dtype=float)
+            except Exception as e:  # noqa: BLE001 - reported as one sentence
+                raise ConfigError(f"criterion {name!r} fails on float moments ({type(e).__name__}: {e}); it must "
+                                  "accept floats and NumPy arrays (use registry.sqrt, not math.sqrt)") from None
+            v = np.broadcast_to(v, s.shape)
+            bad = ~np.isfinite(v)
+            if bad.any():
+                raise ConfigError(
+                    f"criterion {name!r} = {v[bad][0]} is not finite at S = {s[bad][0]:g}, noise_rate = {rate:g} "
+                    f"(flip), regime {regime}; a criterion must be finite for S in [0, 1) and η < 1/2")
+
+
+# what the registry (a leaf) cannot do itself: check new criteria on these moments, forget cached moments of a
+# noise model whose name changes meaning
+registry.add_criterion_check(check_finite_on_valid_range)
+registry.add_noise_model_listener(_symbolic_moments.cache_clear)

@@ -26,9 +26,11 @@ import torch
 from monotheory.config import check_choice
 from monotheory.errors import ConfigError
 from monotheory.metrics import MONOSEMANTIC_RULE, chance_level, monosemantic_verdict
+from monotheory.noise import label_noise
+from monotheory.probes import BatchedLinearProbe
 from monotheory.seeding import stream_seed, torch_generator
 from monotheory.stats import paired_t, t_interval
-from monotheory.toy import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, ToyConfig
+from monotheory.toy.config import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, ToyConfig
 from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
 from monotheory.toy.train import cpu_threads, train
 
@@ -101,8 +103,6 @@ def probe_batch(cfg: ToyConfig, seeds: list[int], sparsities: list[float], size:
 
 def noisy_labels(cfg: ToyConfig, y: torch.Tensor, seeds: list[int], noise_rate: float) -> torch.Tensor:
     """Corrupt each instance's probe labels; instances sharing a seed get the same corruption (paired)."""
-    from monotheory.noise import label_noise
-
     out = torch.empty_like(y)
     for k, s in enumerate(seeds):
         out[k] = label_noise(y[k], noise_rate, cfg.num_classes, model=cfg.noise_model, sampling=cfg.noise_sampling,
@@ -122,8 +122,6 @@ def gaussian_shift(shape: tuple[int, int, int], seeds: list[int]) -> torch.Tenso
 
 
 def make_probe(cfg: ToyConfig):
-    from monotheory.probes import BatchedLinearProbe
-
     return BatchedLinearProbe(cfg.num_classes, solver="lbfgs", weight_decay=cfg.probe_weight_decay,
                               max_iter=cfg.probe_max_iter, random_state=cfg.seed)
 

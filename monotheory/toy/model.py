@@ -64,15 +64,8 @@ from torch import nn
 from monotheory.config import check_choice, check_int, check_nonnegative, check_range, check_sparsity
 from monotheory.errors import ConfigError
 from monotheory.seeding import torch_generator
-from monotheory.toy import (  # noqa: F401 (re-exported)
-    HAND_BUILT,
-    IMPORTANCES,
-    MONO_REGIMES,
-    PER_UNIT_CODES,
-    REGIMES,
-    TOPK_REGIMES,
-)
 from monotheory.toy import fused as _fused
+from monotheory.toy.config import HAND_BUILT, IMPORTANCES, PER_UNIT_CODES, REGIMES, TOPK_REGIMES
 
 
 def importance_weights(n: int, kind: str = "uniform", decay: float = 0.9) -> torch.Tensor:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from monotheory.plots import pyplot, save_figure
+from monotheory.stats import paired_t, t_interval
 
 CONDITIONS = (("clean", "clean"), ("label_noise", "label noise"), ("input_noise", "input noise"))
 
@@ -148,8 +149,6 @@ def search_figures(res: dict, out: str | Path) -> list[Path]:
     """From a search result: phase maps over (S, σ in sd) and (S, η) of mono − poly for mono-topk and oracle
     (per importance, at the input probe size / the largest probe size), and accuracy against probe size
     under the largest η (per importance and S). Each PNG with its JSON."""
-    from monotheory.stats import paired_t, t_interval
-
     out = Path(out)
     g = res["grid"]
     cells = {(c["sparsity"], c["importance"], c["regime"], c["probe_size"], c["noise"], c["level"]): c["per_seed"]

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from monotheory.files import atomic_write_json
 from monotheory.stats import paired_t_statistic as _t
-from monotheory.toy import SearchConfig, ToyConfig, feature_sd
+from monotheory.toy.config import SearchConfig, ToyConfig, feature_sd
 from monotheory.toy.experiments import code_report, evaluate, train_models
 
 CONDITIONS_FILE = Path(__file__).resolve().parents[1] / "data" / "toy_conditions.json"
@@ -106,8 +107,6 @@ def select(res: dict, sc: SearchConfig) -> list[dict]:
 
 def write_conditions(res: dict, path: str | Path = CONDITIONS_FILE) -> Path:
     """Write the selected conditions (and the grid and seeds that selected them) as the package data file."""
-    from monotheory.report import atomic_write_json
-
     data = {"about": "conditions selected by `monotheory toy search` (make toy-search) on the search seeds; C5 "
                      "re-runs them with fresh models on held-out seeds",
             "search_seeds": res["search_seeds"], "grid": res["grid"], "score_rule": res["score_rule"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from monotheory.stats import paired_t, t_interval
-from monotheory.toy import SweepConfig, ToyConfig, feature_sd
+from monotheory.toy.config import SweepConfig, ToyConfig, feature_sd
 from monotheory.toy.experiments import evaluate, train_models
 
 

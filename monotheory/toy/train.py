@@ -14,29 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from monotheory.config import check_int, check_range, usable_cores
+from monotheory.config import usable_cores
+from monotheory.progress import tqdm_kwargs
 from monotheory.toy import fused as _fused
+from monotheory.toy.config import TrainConfig  # noqa: F401 (re-exported: monotheory.toy.train.TrainConfig)
 from monotheory.toy.model import FeatureSampler, ToyModel
 
 _CHUNK_ELEMENTS = 1 << 17
 _FUSED_CHUNK_ELEMENTS = 1 << 21
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """How to train the toy models (Elhage et al. used Adam-type optimisers, lr 1e-3, batch 1024)."""
-
-    steps: int = dataclasses.field(default=3000, metadata={"help": "Adam steps"})
-    batch_size: int = dataclasses.field(default=1024, metadata={"help": "samples per instance and step"})
-    lr: float = dataclasses.field(default=3e-3, metadata={"help": "Adam learning rate (cosine-decayed to 0)"})
-
-    def __post_init__(self):
-        self.check()
-
-    def check(self) -> None:
-        check_int("steps", self.steps, minimum=0)
-        check_int("batch_size", self.batch_size)
-        check_range("lr", self.lr, 0.0, 10.0, lo_closed=False)
 
 
 @dataclasses.dataclass
@@ -87,8 +72,6 @@ def _workers(device: torch.device, n: int) -> int:
 
 def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     from tqdm.auto import tqdm
-
-    from monotheory.progress import tqdm_kwargs
 
     t0 = time.perf_counter()
     params = [model.W, model.b]

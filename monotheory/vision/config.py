@@ -2,7 +2,7 @@
 
 Defaults are monotheory's; the presets (``paper``: the authors' settings, built from their configs recorded
 in ``monotheory/data/authors_settings.json``; ``smoke``, ``digits``) live in :mod:`monotheory.vision.presets`.
-Every option of the CLI is generated from these dataclasses (:mod:`monotheory.vision.cli`), and the whole
+Every option of the CLI is generated from these dataclasses (:mod:`monotheory.cli.run_imagenet`), and the whole
 :class:`RunConfig` is saved as ``config.json`` beside the results. Imports no torch.
 """
 
@@ -12,6 +12,7 @@ import dataclasses
 
 from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_range
 from monotheory.errors import ConfigError
+from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES
 
 STAGES = ("pretrain", "sae", "probe", "finetune", "shift")
 DATASETS = ("imagenet100", "cifar100", "folder", "digits")
@@ -255,8 +256,6 @@ class FinetuneConfig:
         self.check()
 
     def check(self):
-        from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES
-
         check_int("finetune few_shot_epochs", self.few_shot_epochs, 0)
         check_choice("finetune nce_encoder", self.nce_encoder, ("cl", "ncl"))
         for h in self.heads:

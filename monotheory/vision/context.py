@@ -27,14 +27,26 @@ from pathlib import Path
 import torch
 
 from monotheory.config import to_dict
-from monotheory.encoder_spec import FeatureCache, extract
 from monotheory.errors import ConfigError
+from monotheory.files import atomic_write_json
 from monotheory.noise import input_noise
 from monotheory.seeding import stream_seed
-from monotheory.vision.config import REGIME, RUNTIME_KEYS, RunConfig
-from monotheory.vision.distributed import gather_to_file, shard_bounds
+from monotheory.vision import data as D
+from monotheory.vision.config import FINETUNE_RUN_FIELDS, NESTED, REGIME, RUNTIME_KEYS, RunConfig
+from monotheory.vision.dali_loader import dali_sets
+from monotheory.vision.distributed import (
+    barrier,
+    broadcast_object,
+    gather_to_file,
+    init_distributed,
+    shard_bounds,
+    shutdown,
+)
+from monotheory.vision.encoders import Encoder, EncoderConfig
 from monotheory.vision.eta import Eta, plan_units
-from monotheory.vision.loaders import resolve_loader
+from monotheory.vision.features import FeatureCache, extract
+from monotheory.vision.loaders import gpu_sets, resolve_loader
+from monotheory.vision.sae import load_sae, sae_codes
 
 
 def sigma_key(sigma: float) -> str:
@@ -45,7 +57,6 @@ def sigma_key(sigma: float) -> str:
 def config_record(cfg: RunConfig) -> dict:
     """The part of the config that fixes the results (runtime keys and the output path left out)."""
     d = json.loads(json.dumps(to_dict(cfg), default=list))
-    from monotheory.vision.config import FINETUNE_RUN_FIELDS
 
     for k in FINETUNE_RUN_FIELDS:  # set per run by the stage, not settings of the run
         d["finetune"].pop(k, None)
@@ -58,8 +69,6 @@ def config_record(cfg: RunConfig) -> dict:
 def config_from_record(record: dict, **runtime) -> RunConfig:
     """The :class:`RunConfig` of a :func:`config_record` (``config.json``'s ``config``) plus runtime keys and
     ``out`` (e.g. ``stages=("sae",)``); used by ``monotheory verify --retrain`` to rerun a stage."""
-    from monotheory.vision.config import NESTED
-
     def fields(d: dict) -> dict:  # to_dict's "_type" tags are not fields
         return {k: v for k, v in d.items() if not k.startswith("_")}
 
@@ -80,8 +89,6 @@ class RunContext:
     """
 
     def __init__(self, cfg, log=print):
-        from monotheory.vision.distributed import init_distributed
-
         self.cfg, self._log = cfg, log
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -105,18 +112,12 @@ class RunContext:
             self._log(msg)
 
     def broadcast(self, obj):
-        from monotheory.vision.distributed import broadcast_object
-
         return broadcast_object(obj, self.dist)
 
     def barrier(self) -> None:
-        from monotheory.vision.distributed import barrier
-
         barrier(self.dist)
 
     def close(self) -> None:
-        from monotheory.vision.distributed import shutdown
-
         shutdown(self.dist)
 
     def result_path(self, name: str) -> Path:
@@ -141,8 +142,6 @@ class RunContext:
 
     def write_result(self, name: str, obj: dict) -> None:
         """Write ``<name>.json`` (rank 0) with the method → regime map and the run's config record beside ``obj``."""
-        from monotheory.report import atomic_write_json
-
         if self.dist.is_main:
             atomic_write_json(self.result_path(name), {**obj, "world_size": self.dist.world_size, "loader": self.loader,
                                                        "skipped_bad_images": self.skipped_files(),
@@ -168,8 +167,6 @@ class RunContext:
     # -- data
     def _load(self):
         if self._data is None:
-            from monotheory.vision import data as D
-
             c = self.cfg
             mean, std = D.normalization(c.dataset)
             resize = c.eval_resize or None
@@ -187,12 +184,8 @@ class RunContext:
             self._data = dict(train_aug=aug, train_eval=plain, val=val, val_raw=val_raw, names=list(names),
                               mean=mean, std=std, eval_tf=ev)
             if self.loader == "dali":  # file-backed DALI pipelines for pretraining and feature extraction
-                from monotheory.vision.dali_loader import dali_sets
-
                 self._data.update(dali_sets(aug, plain, val, c, mean, std, self.device.type))
             elif self.loader in ("gpu", "tensor"):  # batched decoding + kornia augmentation on the device
-                from monotheory.vision.loaders import gpu_sets
-
                 self._data.update(gpu_sets(plain, val, c, mean, std, self.device))
         return self._data
 
@@ -202,8 +195,6 @@ class RunContext:
         if self._train_ft is None and "gpu_train_ft" in self._load():
             self._train_ft = self._load()["gpu_train_ft"]
         if self._train_ft is None:
-            from monotheory.vision import data as D
-
             c, d = self.cfg, self._load()
             tf = D.classifier_train_transform(c.crop_size, d["mean"], d["std"])
             ds, _, _ = D.load_datasets(c.dataset, c.data_root, train_transform=tf, eval_transform=None,
@@ -227,8 +218,6 @@ class RunContext:
     # -- models
     def new_encoder(self, name: str):
         """A freshly initialised encoder (``cl`` or ``ncl``), seeded so that CL and NCL start from the same weights."""
-        from monotheory.vision.encoders import Encoder, EncoderConfig
-
         c = self.cfg
         with torch.random.fork_rng(devices=[]):  # restores the CPU generator only, so seed only that one
             torch.default_generator.manual_seed(c.seed)
@@ -249,8 +238,6 @@ class RunContext:
 
     def load_sae(self, stage: str = "probe"):
         if self._sae is None:
-            from monotheory.vision.sae import load_sae
-
             self.require("sae", stage)
             self._sae = load_sae(self.ckpt_dir / "sae.pt", self.device)
         return self._sae
@@ -305,15 +292,13 @@ class RunContext:
                         kind: str | None = None):
         """Features of a Figure-1 column: ``cl``, ``ncl``, or ``sae`` (codes of the CL features)."""
         if method == "sae":
-            from monotheory.vision.sae import sae_codes
-
             x, y = self.features("cl", split, sigma, ds, stage, kind)
             return sae_codes(self.load_sae(stage), x, normalize=self.cfg.sae.probe_input == "normalized"), y
         return self.features(method, split, sigma, ds, stage, kind)
 
 
 class _Inputs:
-    """``model`` with the test-time input noise of :func:`monotheory.encoder_spec.extract` applied to each batch,
+    """``model`` with the test-time input noise of :func:`monotheory.vision.features.extract` applied to each batch,
     seeded by the *global* batch index (``first_batch`` + the batches seen), and a tick per batch."""
 
     def __init__(self, model, sigma: float, kind: str, seed: int, first_batch: int, tick):

@@ -24,7 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from monotheory.report import atomic_write_json, atomic_write_text
+from monotheory.config import check_int
+from monotheory.files import atomic_write_json, atomic_write_text
+from monotheory.stats import holm, paired_t, t_interval
+from monotheory.vision.data import digits_arrays
 from monotheory.vision.presets import DIGITS_EPOCHS
 
 METHODS = ("cl", "sae", "ncl")
@@ -44,9 +47,6 @@ def write_digits_folder(root: str | Path, size: int = 32, keep_every: int = 1) -
     import shutil
 
     from PIL import Image
-
-    from monotheory.config import check_int
-    from monotheory.vision.data import digits_arrays
 
     check_int("size", size, 8)
     check_int("keep_every", keep_every, 1)
@@ -175,21 +175,15 @@ def _probe_acc(d: Path, method: str, rate: float, sigma: str) -> float:
 
 
 def _cell(values) -> dict:
-    from monotheory.stats import t_interval
-
     m, lo, hi = t_interval(values)
     return {"mean": m, "ci": [lo, hi], "values": [float(v) for v in values]}
 
 
 def _paired(a, b) -> dict:
-    from monotheory.stats import paired_t
-
     return paired_t(a, b)
 
 
 def _holm(family: list[dict]) -> None:
-    from monotheory.stats import holm
-
     ps = [c["p_value"] for c in family]
     if ps:
         for c, q in zip(family, holm(ps), strict=True):

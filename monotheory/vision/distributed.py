@@ -21,7 +21,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from monotheory.report import atomic_torch_save
+from monotheory.files import atomic_torch_save
 
 
 @dataclasses.dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from monotheory.plots import pyplot
 from monotheory.vision.tables import COLUMNS, _acc, grid
 
 
@@ -26,8 +27,6 @@ def finetune_data(ft: dict) -> dict:
 
 def plot_figure1(rows: list[dict], ax=None):
     """Grouped bars: one group per row, one bar per method (accuracy in %)."""
-    from monotheory.plots import pyplot
-
     plt = pyplot()
     fig = None
     if ax is None:
@@ -46,8 +45,6 @@ def plot_figure1(rows: list[dict], ax=None):
 
 def plot_noise_curves(probe: dict, axes=None):
     """Left: test accuracy vs training label-noise rate (σ lowest); right: vs test σ (clean labels)."""
-    from monotheory.plots import pyplot
-
     plt = pyplot()
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -65,8 +62,6 @@ def plot_noise_curves(probe: dict, axes=None):
 
 def plot_finetune(ft: dict, axes=None):
     """Fine-tuning: val accuracy of CE vs NCE per few-shot fraction, and train/val curves under label noise."""
-    from monotheory.plots import pyplot
-
     plt = pyplot()
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9, 3.2))

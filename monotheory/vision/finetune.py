@@ -46,8 +46,9 @@ from monotheory.config import (
     to_dict,
 )
 from monotheory.errors import ConfigError
+from monotheory.files import atomic_torch_save
 from monotheory.noise import check_label_noise_rate, label_noise
-from monotheory.report import atomic_torch_save
+from monotheory.progress import tqdm_kwargs
 from monotheory.vision.config import FINETUNE_OPTIMISATION_FIELDS, FinetuneConfig
 from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
 
@@ -180,8 +181,6 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
     ``train_ds`` / ``val_ds`` may be :class:`~monotheory.vision.loaders.GpuImages` (batched GPU pipeline).
     """
     from tqdm.auto import tqdm
-
-    from monotheory.progress import tqdm_kwargs
 
     if not isinstance(cfg, FinetuneConfig):
         raise ConfigError(f"cfg must be a FinetuneConfig, got {type(cfg).__name__}")

@@ -6,8 +6,9 @@ import copy
 import dataclasses
 import json
 
-from monotheory.report import atomic_write_json
+from monotheory.files import atomic_write_json
 from monotheory.vision.config import HEAD_REGIME, FinetuneConfig
+from monotheory.vision.finetune import finetune
 
 
 def finetune_plan(f: FinetuneConfig) -> list[tuple[str, float, float]]:
@@ -33,7 +34,6 @@ def run_finetune_stage(ctx) -> None:
     the results do not depend on the number of processes. The lr is ``lr × batch_size / 256`` when
     ``scale_lr`` (the batch of one run; recorded per run).
     """
-    from monotheory.vision.finetune import finetune
 
     if ctx.done("finetune"):
         return

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from monotheory.config import check_choice, check_int, check_range
+from monotheory.probes import LinearProbe
+from monotheory.seeding import stream_seed, torch_generator
 from monotheory.vision.pretrain import LARS, lars_groups, warmup_cosine
 
 WARMUP_START_LR = 3e-5  # solo-learn's scheduler.warmup_start_lr default
@@ -48,8 +50,6 @@ class StepProbe:
         self.trust_coefficient, self.clip_lr = trust_coefficient, clip_lr
 
     def fit(self, X, y) -> StepProbe:
-        from monotheory.seeding import stream_seed, torch_generator
-
         check_int("num_classes", self.num_classes, 2)
         check_int("epochs", self.epochs)
         check_int("batch_size", self.batch_size)
@@ -114,7 +114,6 @@ def make_probe(cfg, num_classes: int, lr: float, *, seed: int = 0, device="cpu")
                          weight_decay=cfg.weight_decay, decay_epochs=cfg.decay_epochs, device=device,
                          random_state=seed, schedule=cfg.schedule, warmup_epochs=cfg.warmup_epochs,
                          optimizer=cfg.solver, trust_coefficient=cfg.trust_coefficient, clip_lr=cfg.clip_lr)
-    from monotheory.probes import LinearProbe
 
     return LinearProbe(num_classes, solver=cfg.solver, lr=lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs,
                        batch_size=cfg.batch_size, device=device, random_state=seed)

@@ -20,8 +20,10 @@ import torch
 from torch import nn
 
 from monotheory.config import to_dict
-from monotheory.report import atomic_torch_save
+from monotheory.files import atomic_torch_save
+from monotheory.progress import tqdm_kwargs
 from monotheory.vision.config import REGIME, PretrainConfig
+from monotheory.vision.data import EpochSampler, SeededItems, make_loader
 from monotheory.vision.distributed import DistInfo
 from monotheory.vision.encoders import Encoder, contrastive_loss
 from monotheory.vision.eta import FWD_BWD
@@ -120,8 +122,6 @@ def make_pretrain_loader(train_ds, batch: int, *, seed: int, dist: DistInfo, num
     (seed, epoch) — by ``DistributedSampler`` under DDP — and every item's augmentation by (seed, epoch,
     index, rank) through :class:`~monotheory.vision.data.SeededItems`.
     """
-    from monotheory.vision.data import EpochSampler, SeededItems, make_loader
-
     if hasattr(train_ds, "with_kind"):  # the gpu / tensor backends (GpuImages): the loader is its own sampler
         loader = train_ds.loader(batch, seed=seed, shuffle=True, drop_last=True, dist=dist)
         return loader, loader
@@ -153,8 +153,6 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
     ``lr_effective`` is the peak lr after :func:`effective_lr`.
     """
     from tqdm.auto import tqdm
-
-    from monotheory.progress import tqdm_kwargs
 
     dist = dist or DistInfo()
     device = torch.device(device)

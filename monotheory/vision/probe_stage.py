@@ -15,9 +15,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from monotheory.files import atomic_torch_save
+from monotheory.metrics import monosemanticity_score, near_zero_fraction
+from monotheory.probes.grid import probe_grid
 from monotheory.seeding import stream_seed
 from monotheory.vision.config import METHODS, REGIME, ProbeConfig
 from monotheory.vision.context import RunContext, sigma_key
+from monotheory.vision.linear_eval import make_probe as probe_for
 from monotheory.vision.tables import save_correct
 
 
@@ -27,8 +31,6 @@ def prepare(features: torch.Tensor, normalize: bool) -> torch.Tensor:
 
 def feature_stats(features: torch.Tensor, labels: torch.Tensor) -> dict:
     """Monosemanticity score and sparsity (share of |z| < 1e-2 after L2 normalisation) of a feature set."""
-    from monotheory.metrics import monosemanticity_score, near_zero_fraction
-
     z = F.normalize(features.float(), dim=1)
     return {"monosemanticity": float(monosemanticity_score(z, labels)), "sparsity": float(near_zero_fraction(z)),
             "dim": int(features.shape[1])}
@@ -48,9 +50,6 @@ def probe_method(train: tuple[torch.Tensor, torch.Tensor], tests: dict[str, tupl
     test_acc: {σ: acc}}]``, ``correct[(rate, σ)]`` = per-test-sample 0/1 correctness (for paired
     intervals), and the probe trained on clean labels (used for the shift stage).
     """
-    from monotheory.evaluate import probe_grid
-    from monotheory.vision.linear_eval import make_probe as probe_for
-
     def make_probe(rate):  # cosine or the authors' step schedule (ProbeConfig.schedule)
         return probe_for(cfg, num_classes, probe_lr(cfg), seed=seed, device=device)
 
@@ -102,8 +101,6 @@ def run_probe_stage(ctx: RunContext) -> None:
 def save_probe(path: Path, probe) -> None:
     """Save a fitted probe's weights as plain tensors (``coef``, ``intercept``, ``classes``; loads with
     ``weights_only=True``), atomically."""
-    from monotheory.report import atomic_torch_save
-
     atomic_torch_save({"coef": torch.as_tensor(probe.coef_).cpu(), "intercept": torch.as_tensor(probe.intercept_).cpu(),
                        "classes": torch.as_tensor(getattr(probe, "classes_", range(len(probe.intercept_))))}, path)
 

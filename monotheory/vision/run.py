@@ -24,9 +24,20 @@ from pathlib import Path
 
 from monotheory.config import check_choice
 from monotheory.errors import ConfigError
-from monotheory.report import atomic_write_json
+from monotheory.files import atomic_write_json, remove_stale_temps, write_manifest
+from monotheory.noise import check_label_noise_rate
 from monotheory.vision.config import RUNTIME_KEYS, STAGES, RunConfig, parse_shift
-from monotheory.vision.context import config_record
+from monotheory.vision.context import RunContext, config_record
+from monotheory.vision.dali_loader import require_dali
+from monotheory.vision.data import class_names
+from monotheory.vision.finetune_stage import run_finetune_stage
+from monotheory.vision.loaders import resolve_loader, scan_files
+from monotheory.vision.pretrain import run_pretrain_stage
+from monotheory.vision.probe_stage import run_probe_stage
+from monotheory.vision.sae import run_sae_stage
+from monotheory.vision.shift import CORRUPTIONS, check_shift_root
+from monotheory.vision.shift_stage import run_shift_stage
+from monotheory.vision.summary import write_summary
 
 # ------------------------------------------------------------------------------------ config.json & resume
 
@@ -86,16 +97,11 @@ def check_inputs(cfg: RunConfig) -> None:
         if not Path(d).is_dir():
             raise ConfigError(f"--shift {name}={d}: folder {d!r} does not exist")
     if cfg.shift:  # every class folder, now rather than after hours of pretraining
-        from monotheory.vision.data import class_names
-        from monotheory.vision.shift import check_shift_root
-
         names = class_names(cfg.dataset, cfg.data_root)
         for name, d in parse_shift(cfg.shift):
             check_shift_root(name, Path(d).expanduser(), names)
     check_label_noise_rates(cfg)
     if "shift" in cfg.stages:
-        from monotheory.vision.shift import CORRUPTIONS
-
         for name in cfg.shift_eval.corruptions:
             check_choice("corruption", name, CORRUPTIONS)
     if cfg.device == "cuda":
@@ -123,12 +129,8 @@ def check_loader(cfg: RunConfig) -> None:
     import importlib.util
     import os
 
-    from monotheory.vision.loaders import resolve_loader
-
     loader = resolve_loader(cfg.loader, cfg.dataset, device_type(cfg))
     if loader == "dali":
-        from monotheory.vision.dali_loader import require_dali
-
         require_dali()
         if cfg.dataset in ("cifar100", "digits"):
             raise ConfigError(f"--loader dali reads image files: use --dataset imagenet100 or folder, not {cfg.dataset}")
@@ -139,9 +141,6 @@ def check_loader(cfg: RunConfig) -> None:
         return
     if os.environ.get("LOCAL_RANK", "0") != "0":
         return
-    from monotheory.vision.data import class_names
-    from monotheory.vision.loaders import scan_files
-
     root = Path(cfg.data_root).expanduser()
     files = [str(f) for split in ("train", "val") for c in class_names(cfg.dataset, root)
              if (root / split / c).is_dir() for f in sorted((root / split / c).iterdir()) if f.is_file()]
@@ -154,9 +153,6 @@ def check_loader(cfg: RunConfig) -> None:
 def check_label_noise_rates(cfg: RunConfig) -> None:
     """Refuse, before any training, a data set with fewer than 2 classes and label-noise rates that the number
     of classes makes degenerate (:func:`monotheory.noise.check_label_noise_rate`: flip η ≥ (C − 1)/C)."""
-    from monotheory.noise import check_label_noise_rate
-    from monotheory.vision.data import class_names
-
     if cfg.dataset == "folder":  # name the split that is wrong (a file train/c made the loader blame val/)
         root = Path(cfg.data_root).expanduser()
         for split, other in (("train", "val"), ("val", "train")):
@@ -217,8 +213,6 @@ def run(cfg: RunConfig, *, log=None) -> dict:
     (:mod:`monotheory.vision.eta`).
     """
     check_inputs(cfg)
-    from monotheory.report import remove_stale_temps
-    from monotheory.vision.context import RunContext
 
     ctx = RunContext(cfg, log=log or default_log)
     try:
@@ -238,11 +232,6 @@ def run(cfg: RunConfig, *, log=None) -> dict:
             if gone:
                 ctx.log("--force: removed the old results of " + ", ".join(gone) + " (redone or stale)")
         ctx.barrier()
-        from monotheory.vision.finetune_stage import run_finetune_stage
-        from monotheory.vision.pretrain import run_pretrain_stage
-        from monotheory.vision.probe_stage import run_probe_stage
-        from monotheory.vision.sae import run_sae_stage
-        from monotheory.vision.shift_stage import run_shift_stage
 
         ctx.log(f"device {ctx.device}, {ctx.dist.world_size} process(es), {ctx.loader} loader; batch sizes are per "
                 "process")
@@ -259,10 +248,8 @@ def run(cfg: RunConfig, *, log=None) -> dict:
                     record_timing(cfg.out, stage, time.perf_counter() - t0, ctx)
         if not ctx.dist.is_main:
             return {}
-        from monotheory.vision.summary import write_summary
 
         summary = write_summary(cfg.out)
-        from monotheory.report import write_manifest
 
         write_manifest(cfg.out, exclude=("features",))  # last: SHA-256 of every result (monotheory verify)
         ctx.log(f"done; summary in {Path(cfg.out) / 'summary.md'}")

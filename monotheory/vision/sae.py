@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monotheory.config import check_int
+from monotheory.config import check_int, to_dict
+from monotheory.files import atomic_torch_save
+from monotheory.seeding import torch_generator
 from monotheory.vision.config import SAEConfig
 from monotheory.vision.distributed import DistInfo, all_reduce_sum
-from monotheory.vision.pretrain import LARS, lars_groups
+from monotheory.vision.pretrain import LARS, lars_groups, make_pretrain_loader
 
 
 @dataclasses.dataclass
@@ -189,8 +191,6 @@ def train_sae(features: torch.Tensor, cfg: SAEConfig, *, seed: int = 0, device="
     batch of ``batch_size × world_size`` rows; the last incomplete global batch of an epoch is dropped (every
     rank must take the same number of steps). One process keeps every row.
     """
-    from monotheory.seeding import torch_generator
-
     x = features.float()
     if normalize:
         x = F.normalize(x, dim=1)
@@ -278,8 +278,6 @@ def sae_codes(sae: TopKSAE, features: torch.Tensor, batch_size: int = 4096, norm
 def save_sae(sae: TopKSAE, path) -> None:
     """Save the SAE as its state dict and sizes (plain tensors and values; :func:`load_sae` reads it with
     ``weights_only=True``), atomically."""
-    from monotheory.report import atomic_torch_save
-
     atomic_torch_save({"state_dict": sae.state_dict(), "d_in": sae.decoder.out_features,
                 "n_latents": sae.encoder.out_features, "k": sae.k, "postact": sae.postact}, path)
 
@@ -294,8 +292,6 @@ def load_sae(path, device="cpu") -> TopKSAE:
 def run_sae_stage(ctx) -> None:
     """Train the SAE on frozen CL features → ``sae.json``: of the clean, un-augmented training set
     (``train_data="clean"``) or of both SimCLR views re-augmented every epoch (``"two_crop"``)."""
-    from monotheory.config import to_dict
-
     if "sae" not in ctx.cfg.methods:
         ctx.log("sae: not among --methods, skipping")
         return
@@ -310,8 +306,6 @@ def run_sae_stage(ctx) -> None:
             f"{'images' if c.train_data == 'two_crop' else 'rows'} per process × {world} process(es) = "
             f"{global_bs} SAE inputs a step; {c.optimizer} lr {c.lr:g}, decoder {c.decoder_lr or c.lr:g} (not scaled)")
     if c.train_data == "two_crop":
-        from monotheory.vision.pretrain import make_pretrain_loader
-
         loader, sampler = make_pretrain_loader(ctx.train_aug, bs, seed=ctx.cfg.seed, dist=ctx.dist,
                                                num_workers=ctx.cfg.num_workers, device=ctx.device)
         ctx.eta.begin("sae", "sae")

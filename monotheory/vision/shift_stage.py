@@ -6,16 +6,14 @@ from __future__ import annotations
 import dataclasses
 
 from monotheory.config import check_choice
-from monotheory.vision.config import METHODS
+from monotheory.vision.config import METHODS, parse_shift
 from monotheory.vision.context import RunContext
 from monotheory.vision.probe_stage import load_probe, predict, prepare
+from monotheory.vision.shift import CORRUPTIONS, CorruptedDataset, load_shift_roots
 
 
 def run_shift_stage(ctx: RunContext) -> None:
     """Each method's clean-label probe on the ``--shift`` folders and on seeded corruptions → ``shift.json``."""
-    from monotheory.vision.config import parse_shift
-    from monotheory.vision.shift import CORRUPTIONS, CorruptedDataset, load_shift_roots
-
     if ctx.done("shift"):
         return
     ctx.require("probe", "shift")

@@ -6,22 +6,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monotheory.report import atomic_write_json, atomic_write_text
+from monotheory.files import atomic_write_json, atomic_write_text
+from monotheory.plots import save_figure
+from monotheory.vision.figures import (
+    finetune_data,
+    noise_curve_data,
+    plot_figure1,
+    plot_finetune,
+    plot_noise_curves,
+)
 from monotheory.vision.tables import COLUMNS, figure1_markdown, figure1_rows, load_json
 
 
 def write_summary(out: str | Path) -> dict:
     """(Re)write ``summary.json``, ``summary.md`` and the figures from the stage results present: ``summary.png``
     (data: ``summary.json``), ``noise_curves.png`` + ``.json``, ``finetune_curves.png`` + ``.json``."""
-    from monotheory.plots import save_figure
-    from monotheory.vision.figures import (
-        finetune_data,
-        noise_curve_data,
-        plot_figure1,
-        plot_finetune,
-        plot_noise_curves,
-    )
-
     out = Path(out)
     probe, ft, shift, sae = (load_json(out, n) for n in ("probe", "finetune", "shift", "sae"))
     summary: dict = {"rows": [], "stages": sorted(p.stem for p in out.glob("*.json")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monotheory.files import atomic_write_bytes
 from monotheory.vision.config import REGIME
 
 COLUMNS = tuple((m, f"{m.upper()} ({REGIME[m]})") for m in ("cl", "sae", "ncl"))  # CL (poly), SAE (mono), NCL (mono)
@@ -92,8 +93,6 @@ def figure1_markdown(rows: list[dict], paper: bool = False) -> str:
 def save_correct(path: str | Path, correct: dict[str, dict]) -> None:
     """Save per-sample correctness as ``.npz`` with keys ``<method>|<rate>|<σ>`` (atomically)."""
     import io
-
-    from monotheory.report import atomic_write_bytes
 
     buf = io.BytesIO()
     flat = {f"{m}|{r:g}|{s}": v for m, d in correct.items() for (r, s), v in d.items()}

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from monotheory.checks import CheckContext
+from monotheory.claims.runner import CheckContext
+from monotheory.claims.verdict import NOT_A_TEST, STATUSES, Verdict
 from monotheory.errors import ConfigError
-from monotheory.report import NOT_A_TEST, STATUSES, Verdict
 from monotheory.toy import SearchConfig, SweepConfig, ToyConfig, experiments, feature_sd, search, sweeps
 from monotheory.toy.experiments import (
     evaluate,

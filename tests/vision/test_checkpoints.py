@@ -1,6 +1,6 @@
 """Every checkpoint the vision layer writes (pretraining resume state, encoder, SAE, clean probes, feature
 cache) holds only tensors and plain values, so it loads with ``torch.load(..., weights_only=True)``; every
-site saves through :func:`monotheory.report.atomic_torch_save`."""
+site saves through :func:`monotheory.files.atomic_torch_save`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from monotheory.encoder_spec import FeatureCache
 from monotheory.probes import LinearProbe
 from monotheory.vision.config import PretrainConfig, SAEConfig
+from monotheory.vision.features import FeatureCache
 from monotheory.vision.pretrain import pretrain
 from monotheory.vision.probe_stage import load_probe, predict, save_probe
 from monotheory.vision.sae import load_sae, make_sae, save_sae
@@ -49,7 +49,7 @@ def test_sae_and_probe_and_features_load_with_weights_only(tmp_path):
 
 
 def test_no_torch_save_or_unsafe_load_outside_the_atomic_helper():
-    files = [*ROOT.glob("monotheory/vision/*.py"), ROOT / "monotheory/encoder_spec.py"]
+    files = [*ROOT.glob("monotheory/vision/*.py"), *ROOT.glob("monotheory/probe/*.py")]
     for f in files:
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \

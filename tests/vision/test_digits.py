@@ -79,7 +79,7 @@ def _fake_seed(d: Path, seed: int, acc: dict, ft: dict) -> None:
 
 
 def test_digits_aggregate_and_checks_label_the_rows_as_digits(tmp_path):
-    from monotheory.report import NOT_REPRODUCED, REPRODUCED
+    from monotheory.claims.verdict import NOT_REPRODUCED, REPRODUCED
     from monotheory.vision.digits import aggregate, markdown
 
     out = tmp_path / "digits"

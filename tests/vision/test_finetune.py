@@ -259,7 +259,7 @@ def test_nce_runs_start_from_the_chosen_encoder(nce_encoder, tmp_path, monkeypat
         started.append((a[3].head, enc.out_features))
         return {"history": []}
 
-    monkeypatch.setattr(ft, "finetune", fake_finetune)
+    monkeypatch.setattr(finetune_stage, "finetune", fake_finetune)  # the stage imports it at the top
     from monotheory.vision.distributed import DistInfo
 
     eta = types.SimpleNamespace(begin=lambda *a: None, tick=lambda n: None)

@@ -137,11 +137,11 @@ def test_ddp_ranks_draw_different_augmentations():
 def test_loader_is_built_once_and_workers_do_not_change_the_result(monkeypatch):
     """One DataLoader for all epochs (persistent workers), and since every item's augmentation is seeded by
     (seed, epoch, index), two worker processes give bit-identical weights to none."""
-    from monotheory.vision import data
+    from monotheory.vision import pretrain as pretrain_mod
 
     built = []
-    real = data.make_loader
-    monkeypatch.setattr(data, "make_loader", lambda *a, **k: built.append(1) or real(*a, **k))
+    real = pretrain_mod.make_loader
+    monkeypatch.setattr(pretrain_mod, "make_loader", lambda *a, **k: built.append(1) or real(*a, **k))
     cfg = PretrainConfig(**CFG)
     a, b = tiny_encoder(), tiny_encoder()
     pretrain(a, PairData(), cfg, seed=1, progress=False)

@@ -1,0 +1,141 @@
+"""Verdicts: one row of the paper-check table per claim (or per criterion of a claim), and the table files.
+
+A :class:`Verdict` is the claim, what the software measured, an interval, the conditions of the measurement,
+and one of the decision rule's outcomes (:mod:`monotheory.claims.rules`: ``reproduced`` / ``not reproduced`` /
+``inconclusive`` / ``partly reproduced`` / ``not a test``), ``skipped`` (cannot run here; the reason in
+``conditions``) or ``error``. :func:`write_verdicts` writes ``verdicts.json`` and ``verdicts.md`` atomically
+(:mod:`monotheory.files`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from monotheory.claims.rules import INCONCLUSIVE, NOT_A_TEST, NOT_REPRODUCED, PARTLY, REPRODUCED
+from monotheory.files import atomic_write_json, atomic_write_text, to_jsonable
+
+SKIPPED = "skipped"
+ERROR = "error"
+STATUSES = (REPRODUCED, PARTLY, NOT_REPRODUCED, SKIPPED, ERROR, INCONCLUSIVE, NOT_A_TEST)
+
+
+@dataclasses.dataclass
+class Verdict:
+    """One claim of the paper, checked.
+
+    ``claim_id`` is the paper claim (``"C7"``; several rows may share one id, e.g. one per criterion, told
+    apart by ``label``). ``value`` is the headline number and ``interval`` its (lo, hi) uncertainty
+    (a confidence interval, or an exact value repeated); ``measured`` says in words what was measured.
+    """
+
+    claim_id: str
+    claim: str
+    verdict: str
+    measured: str = ""
+    value: float | None = None
+    interval: tuple[float, float] | None = None
+    conditions: str = ""
+    label: str = ""
+    paper_value: str = ""
+    details: dict = dataclasses.field(default_factory=dict)
+    figures: list = dataclasses.field(default_factory=list)
+
+    def __post_init__(self):
+        if self.verdict not in STATUSES:
+            raise ValueError(f"verdict = {self.verdict!r} is unknown; choose one of {', '.join(STATUSES)}")
+
+    def to_dict(self) -> dict:
+        return to_jsonable(dataclasses.asdict(self))
+
+    def row(self) -> str:
+        """A one-line, human-readable form (printed by the check scripts)."""
+        name = f"{self.claim_id}{' ' + self.label if self.label else ''}"
+        val = "" if self.value is None else f" value={_g(self.value)}"
+        ci = "" if self.interval is None else f" [{_g(self.interval[0])}, {_g(self.interval[1])}]"
+        return f"{name:<18} {self.verdict.upper():<18}{val}{ci}  {self.measured}"
+
+
+def _g(x: Any) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        return f"{x:.4g}"
+    return str(x)
+
+
+def skipped(claim_id: str, claim: str, reason: str, **kw: Any) -> Verdict:
+    """A row for a check that cannot run here (no data, no GPU), with the reason."""
+    return Verdict(claim_id=claim_id, claim=claim, verdict=SKIPPED, conditions=reason, **kw)
+
+
+# ------------------------------------------------------------------------------------------- verdict table
+
+
+def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdicts on the paper's claims",
+                      base: str | os.PathLike | None = None) -> str:
+    """The verdict table as Markdown: one row per verdict, then each figure once.
+
+    A relative figure path is taken to be relative to the folder the Markdown file lies in (as
+    :func:`relative_figures` stores them) and linked as it is; an absolute one is made relative to ``base`` (that
+    folder) when given. The text never depends on the working folder, so ``monotheory verify`` can rebuild it
+    from anywhere."""
+    lines = [f"# {title}", "",
+             "| claim | verdict | measured | value | interval | paper | conditions |",
+             "|---|---|---|---|---|---|---|"]
+    for v in verdicts:
+        name = f"{v.claim_id}{' (' + v.label + ')' if v.label else ''}"
+        ci = "" if v.interval is None else f"[{_g(v.interval[0])}, {_g(v.interval[1])}]"
+        cells = [name, f"**{v.verdict}**", v.measured, _g(v.value) if v.value is not None else "", ci,
+                 v.paper_value, v.conditions]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    counts = {s: sum(v.verdict == s for v in verdicts) for s in STATUSES}
+    lines += ["", "Totals: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), ""]
+    figs = list(dict.fromkeys((v.claim_id, _link(f, base)) for v in verdicts for f in v.figures))
+    if figs:
+        lines += ["## Figures", ""] + [f"- {cid}: ![{Path(f).name}]({f})" for cid, f in figs] + [""]
+    lines.append("Claims are numbered as in the project's paper summary (C1–C11). Each row is what the software "
+                 "measured on this machine; `skipped` rows name what they need.")
+    return "\n".join(lines) + "\n"
+
+
+def _link(path: str, base) -> str:
+    if base is None or not Path(path).is_absolute():
+        return Path(path).as_posix()
+    try:
+        return Path(os.path.relpath(path, Path(base).absolute())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def relative_figures(verdicts: list[Verdict], out_dir: str | os.PathLike) -> list[Verdict]:
+    """Copies of ``verdicts`` whose figure paths are relative to ``out_dir`` (POSIX), for the result files.
+
+    A check names its figures as it saved them: absolute, or relative to the working folder of the run (e.g.
+    ``results/figures/c06.png`` for ``--out results``); stored relative to the results folder they stay right
+    when the folder is moved or read from another working folder."""
+    base = Path(out_dir).absolute()
+    fixed = []
+    for v in verdicts:
+        figs = []
+        for f in v.figures:
+            try:
+                figs.append(Path(os.path.relpath(Path(f).absolute(), base)).as_posix())
+            except ValueError:  # another drive (Windows)
+                figs.append(str(f))
+        fixed.append(dataclasses.replace(v, figures=figs))
+    return fixed
+
+
+def write_verdicts(verdicts: list[Verdict], out_dir: str | os.PathLike, meta: dict | None = None) -> tuple[Path, Path]:
+    """Write ``verdicts.json`` and ``verdicts.md`` into ``out_dir``; return both paths."""
+    out_dir = Path(out_dir)
+    j = atomic_write_json(out_dir / "verdicts.json",
+                          {"meta": meta or {}, "verdicts": [v.to_dict() for v in verdicts]})
+    m = atomic_write_text(out_dir / "verdicts.md", verdicts_markdown(verdicts, base=out_dir))
+    return j, m

@@ -1,0 +1,229 @@
+"""``monotheory toy [figure5|sweep] [options]``: the toy-model experiments of Figure 5.
+
+* ``monotheory toy`` (mode ``figure5``, the default): train every regime × seed, probe clean / under label
+  noise / under input noise; print per regime the accuracies with 95 % intervals, the gap to poly and the
+  monosemanticity score of the hidden code (``--json``: the whole result as JSON on stdout); write
+  ``results.json``, ``fig5a_wtw.png`` and ``fig5b_accuracy.png`` in ``--out``. The table also gives the
+  label-free measures of each hidden code (features per hidden unit, feature recovery against the unit axes)
+  and whether it counts as monosemantic (rule printed below the table), and the chance level.
+* ``monotheory toy search``: the recorded condition search on the search seeds (``--search-*`` options give
+  the grid); writes ``search.json`` (grid, every cell, selection), the phase maps and the probe-size figure;
+  ``--write-conditions`` also writes the selection to the package's ``data/toy_conditions.json``
+  (``make toy-search``), which C5 re-runs on held-out seeds.
+* ``monotheory toy controls``: the C5 control grid (:mod:`monotheory.toy.controls`): every top-k code at every
+  k of ``--controls-ks``, the argmax and pair tasks, all and capacity-matched labels, on ``--seed``/``--n-seeds``
+  (``make toy-controls``: held-out seeds 100–119); writes ``controls.json`` (grid, decided rows, DiD tables,
+  timings), ``controls.md`` and ``k_sweep.png`` in ``--out``.
+* ``monotheory toy sweep``: accuracy against label-noise rate and σ (``sweeps.png``), and the map over
+  (sparsity, noise) of mono − poly accuracy (``phase_map.png``); sweep options (``--noise-rates``,
+  ``--sigmas``, ``--sparsities``, ``--map-noise``, ``--mono``) only apply to this mode.
+
+The mode is an optional positional word rather than an argparse subparser, so every option can come
+before or after it. torch (the toy layer: experiments, sweeps, search) is imported only inside :func:`main`. ``--json`` prints one JSON object on stdout
+instead of the table; ``--quiet`` hides the progress bars (as for ``monotheory theory``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from monotheory.claims import toy_controls
+from monotheory.config import add_dataclass_arguments, from_namespace, to_dict
+from monotheory.errors import ConfigError
+from monotheory.files import atomic_write_json, atomic_write_text, check_out_dir, to_jsonable
+from monotheory.progress import announce
+from monotheory.toy import plots, tables
+from monotheory.toy.config import DEFAULT_STEPS, SearchConfig, SweepConfig, ToyConfig
+from monotheory.toy.controls import ControlsConfig
+
+MODES = ("figure5", "sweep", "search", "controls")
+# ToyConfig options that `toy controls` sets itself (per regime, k, task and σ of the grid)
+CONTROLS_SETS = ("sparsity", "regimes", "topk", "task", "sigma", "sigma_sd")
+TOY_DEFAULT_SECONDS = 5.1  # the training part of the default figure5 run (1000 steps), quiet 2-core CPU, 2026-12-03 (fused trainer)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mode", nargs="?", default="figure5", choices=MODES,
+                        help="figure5 (default): one setting, all regimes; sweep: noise sweeps and phase map")
+    add_dataclass_arguments(parser, ToyConfig)
+    add_dataclass_arguments(parser, SweepConfig)
+    add_dataclass_arguments(parser, SearchConfig, prefix="search-")
+    add_dataclass_arguments(parser, ControlsConfig, prefix="controls-")
+    parser.add_argument("--write-conditions", action="store_true",
+                        help="search mode: also write the selection to monotheory/data/toy_conditions.json")
+    parser.add_argument("--out", default="results/toy", help="output folder (default: results/toy)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+
+def _fmt_ci(d: dict) -> str:
+    lo, hi = d["ci"]
+    return f"{d['mean']:.3f} [{lo:.3f}, {hi:.3f}]" if lo == lo else f"{d['mean']:.3f}"
+
+
+def _table(summary: dict, chance: float | None = None) -> str:
+    lines = [f"{'regime':<14} {'clean':<22} {'label noise':<22} {'input noise':<22} represented  interference  "
+             "features/unit  recovery  monosemantic (seeds)"]
+    for r, row in summary.items():
+        cells = [_fmt_ci(row[c]) for c in ("clean", "label_noise", "input_noise")]
+        c = row["code"]
+        unit = (f"{c['features_per_unit']:<14.2f} {c['unit_feature_recovery']:<9.2f}" if "features_per_unit" in c
+                else f"{'— (linear)':<14} {'—':<9}")
+        k, n = sum(c["monosemantic_per_seed"]), len(c["monosemantic_per_seed"])
+        mono = f"{'yes' if row['monosemantic'] else 'no'} ({k}/{n})"
+        lines.append(f"{r:<14} {cells[0]:<22} {cells[1]:<22} {cells[2]:<22} {c['represented']:<12.1f} "
+                     f"{c['interference']:<13.3f} {unit} {mono}")
+        gaps = [row[c_].get("gap_vs_poly") for c_ in ("clean", "label_noise", "input_noise")]
+        if all(gaps):
+            lines.append(f"{'  − poly':<14} " + " ".join(f"{_fmt_ci(g):<22}" for g in gaps))
+    if chance is not None:
+        lines.append(f"chance (majority-class rate of the test labels): {chance:.3f}")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = from_namespace(ToyConfig, args)
+    sw = from_namespace(SweepConfig, args)
+    sc = from_namespace(SearchConfig, args, prefix="search-")
+    if args.mode != "sweep":
+        given = [f.name for f in dataclasses.fields(SweepConfig) if getattr(args, f.name, None) is not None]
+        if given:
+            raise ConfigError(f"--{given[0].replace('_', '-')} only applies to `monotheory toy sweep`")
+    if args.mode != "search":
+        given = [f.name for f in dataclasses.fields(SearchConfig) if getattr(args, "search_" + f.name) is not None]
+        if given or args.write_conditions:
+            name = f"search-{given[0]}" if given else "write-conditions"
+            raise ConfigError(f"--{name.replace('_', '-')} only applies to `monotheory toy search`")
+    cc = from_namespace(ControlsConfig, args, prefix="controls-")
+    if args.mode != "controls":
+        given = [f.name for f in dataclasses.fields(ControlsConfig) if getattr(args, "controls_" + f.name) is not None]
+        if given:
+            raise ConfigError(f"--controls-{given[0].replace('_', '-')} only applies to `monotheory toy controls`")
+    else:
+        given = [name for name in CONTROLS_SETS if getattr(args, name, None) is not None]
+        if given:
+            raise ConfigError(f"--{given[0].replace('_', '-')} does not apply to `monotheory toy controls`, which sets "
+                              "it per cell of the grid; use the --controls-* options")
+        cc.check_against(cfg)
+    if args.mode == "search":
+        sc.check_against(cfg)
+    if args.mode == "sweep":
+        sw.check_against(cfg)  # e.g. flip rates ≥ 1/2 would invert the binary pair task's labels
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads = {args.threads} must be ≥ 1")
+    if args.mode == "sweep" and sw.mono not in cfg.regimes:  # issue 11: it built an oracle map silently
+        raise ConfigError(f"--mono {sw.mono} is not among --regimes {','.join(cfg.regimes)}; add it or choose one of those")
+    check_out_dir(args.out)  # before training (issue 11)
+    import torch  # the toy layer needs torch: imported only when a run starts, so --help and bad input stay light
+
+    from monotheory.toy import experiments, grid, search, sweeps
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    long = announce("toy", "--steps", cfg.steps, DEFAULT_STEPS, TOY_DEFAULT_SECONDS)
+    progress = False if args.quiet else (long or sys.stderr.isatty())
+    if args.mode == "figure5":
+        res = experiments.run_figure5(cfg, progress=progress)
+        res = {"config": to_dict(cfg), **res}
+        atomic_write_json(out / "results.json", res)
+        plots.save(plots.plot_wtw(res["WtW_seed0"]), out / "fig5a_wtw.png", res["WtW_seed0"])
+        title = (f"n={cfg.n}, m={cfg.m}, S={cfg.sparsity}, η={cfg.noise_rate}, σ={res['sigma']:.3g} "
+                 f"({res['sigma_sd']:.3g} feature sd)")
+        plots.save(plots.plot_accuracy_bars(res["summary"], title=title, chance=res["chance"]),
+                   out / "fig5b_accuracy.png", plots.bars_data(res["summary"], res["chance"]))
+        if args.json:
+            slim = {k: v for k, v in res.items() if k != "WtW_seed0"}
+            print(json.dumps(to_jsonable(slim), indent=2))
+        else:
+            print(f"S = {cfg.sparsity:g}; input noise σ = {res['sigma']:.4g} = {res['sigma_sd']:.3g} feature sd; "
+                  f"label noise {cfg.noise_rate:g}; probe on {cfg.probe_train} samples")
+            print(_table(res["summary"], res.get("chance")))
+            print(res["monosemantic_rule"])
+            print(f"wrote {out / 'results.json'} and figures ({res['train_seconds']:.1f} s training)")
+        return 0
+    if args.mode == "search":
+        return _search(search, cfg, sc, out, args, progress)
+    if args.mode == "controls":
+        return _controls(grid, cfg, cc, out, args, progress)
+    swept = sweeps.run_sweeps(cfg, sw, progress=progress)
+    pmap = sweeps.run_phase_map(cfg, sw, progress=progress)
+    res = {"config": to_dict(cfg), "sweep_config": to_dict(sw), "sweeps": swept, "phase_map": pmap}
+    atomic_write_json(out / "sweep_results.json", res)
+    plots.save(plots.plot_sweeps(swept), out / "sweeps.png", swept)
+    plots.save(plots.plot_phase_map(pmap), out / "phase_map.png", pmap)
+    if args.json:
+        print(json.dumps(to_jsonable(res), indent=2))
+    else:
+        print(f"mono ({sw.mono}) − poly accuracy, rows = sparsity, columns = {pmap['noise_label']}:")
+        for i, s in enumerate(pmap["sparsities"]):
+            cells = []
+            for j in range(len(pmap["levels"])):
+                g, lo, hi = pmap["gap"][i][j], pmap["ci_lo"][i][j], pmap["ci_hi"][i][j]
+                cells.append(f"{g:+.3f}{'*' if lo > 0 or hi < 0 else ' '}")
+            print(f"  S={s:<5g} " + " ".join(cells))
+        print(f"(* = 95 % interval excludes 0); wrote {out / 'sweep_results.json'} and figures")
+    return 0
+
+
+def _search(search, cfg, sc, out: Path, args, progress: bool) -> int:
+    """``monotheory toy search`` (``search`` is :mod:`monotheory.toy.search`, imported by :func:`main`)."""
+    res = search.run_search(sc, cfg, progress=progress)
+    res["config"], res["search_config"] = to_dict(cfg), to_dict(sc)
+    atomic_write_json(out / "search.json", res)
+    figs = plots.search_figures(res, out)
+    if args.write_conditions:
+        print(f"wrote {search.write_conditions(res)}")
+    if args.json:
+        print(json.dumps(to_jsonable(res["selected"]), indent=2))
+    else:
+        print(res["score_rule"])
+        for c in res["selected"]:
+            print(f"  {c['regime']}: S={c['sparsity']:g}, {c['importance']}, probe {c['probe_size']}, "
+                  f"η={c['noise_rate']:g}, σ={c['sigma_sd']:g} sd → score {c['score']:+.2f} (t clean "
+                  f"{c['t_clean']:+.2f}, label {c['t_label']:+.2f}, input {c['t_input']:+.2f})")
+        if not res["selected"]:
+            print("  nothing selected: no (S, importance) where mono is monosemantic and poly polysemantic")
+        print(f"wrote {out / 'search.json'} and {len(figs)} figures")
+    return 0
+
+
+def _controls(grid, cfg, cc, out: Path, args, progress: bool) -> int:
+    """``toy controls``; ``grid`` is :mod:`monotheory.toy.grid`, imported by :func:`main` (it needs torch)."""
+    t0 = time.perf_counter()
+    res = grid.run_grid(cc, cfg, progress=progress)
+    axes = (cc.tasks, cc.sparsities, cc.labels, cc.sigma_sds)
+    rows = toy_controls.decided_rows(tables.control_rows(res, *axes))
+    mech = [toy_controls.decide_mechanism(t) for t in tables.control_tables(res, *axes)]
+    seconds = time.perf_counter() - t0
+    held = f"seeds {cfg.seed}–{cfg.seed + cfg.n_seeds - 1}"
+    header = (f"{held}; n={cfg.n}, m={cfg.m}, {cfg.importance} importance, {cfg.steps} Adam steps, probe "
+              f"{cfg.probe_train}, η={cfg.noise_rate:g} ({res['noise_models']}); {seconds:.0f} s wall "
+              f"({res['train_seconds']:.0f} s training) on {platform.node()}, load {_load()}")
+    doc = {"config": to_dict(cfg), "controls": to_dict(cc), "seeds": held, "wall_seconds": seconds,
+           "rows": rows, "mechanism": mech, "grid": res}
+    atomic_write_json(out / "controls.json", doc)
+    atomic_write_text(out / "controls.md", tables.controls_md(res, rows, mech, header))
+    fig = plots.save(plots.plot_k_sweep(rows), out / "k_sweep.png", plots.k_sweep_data(rows))
+    if args.json:
+        print(json.dumps(to_jsonable({"rows": rows, "mechanism": mech}), indent=2))
+    else:
+        print(header)
+        print(tables.rows_md(rows))
+        print(f"wrote {out / 'controls.json'}, {out / 'controls.md'} and {fig}")
+    return 0
+
+
+def _load() -> str:
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "unknown"

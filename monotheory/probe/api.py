@@ -1,0 +1,170 @@
+"""Robustness profiles of any feature set or encoder: the paper's Figure-1 question asked of *your* model.
+
+A **profile** of a feature set is: linear-probe accuracy over the training label-noise grid, over the test
+input-noise grid and on each shifted test set, plus label-based measures of the features (monosemanticity
+score, near-zero fraction, active dimensions per sample, classes per active dimension, Fisher separability). With
+``mono=("sae-topk:k", "relu")`` the paper's monosemantic views of the same features (the top-k SAE codes, the
+NCL-style non-negative part) are profiled side by side and compared with the features themselves by *paired*
+statistics: every feature set is scored on the same test items with the same noisy training labels, so each
+gap gets McNemar's exact test and a paired bootstrap interval over items (seed 0), Holm-adjusted over the cells
+of a comparison, and a paired t-interval over seeds when ``seeds ≥ 2``.
+
+Entry points (each returns a :class:`monotheory.probe.profile.Profile` with ``.table()``, ``.plot(ax=…)``,
+``.to_json()``, ``.save(out)``): :func:`profile_features` (arrays; input noise in feature space),
+:func:`profile_encoder` (an encoder spec + an ImageFolder root; input noise on the normalised image, as in the
+paper), :func:`profile_run` (the cached features of a ``run-imagenet`` folder). The settings are a
+:class:`~monotheory.probe.config.ProfileConfig`; the probe loop is :func:`monotheory.probes.grid.probe_grid`, which
+``run-imagenet``'s probe stage also uses.
+
+Conventions: ``noise_rate`` η of :func:`monotheory.noise.label_noise` on the training labels only (test labels
+clean); σ of :func:`monotheory.noise.input_noise` at test time only. In feature space the noise is isotropic,
+σ × the features' average sd (the root mean of the per-dimension training variances), drawn once per σ and
+shared by every view. Random streams come from :mod:`monotheory.seeding` (``label-noise``, ``probe``,
+``sae``, ``input-noise``), so every feature set sees the same noisy labels and the same noisy inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from monotheory.errors import ConfigError
+from monotheory.noise import input_noise
+from monotheory.probe.config import ProfileConfig, allowed_noise_rates, parse_mono, view_name
+from monotheory.probe.feature_files import check_labels, check_split
+from monotheory.probe.images import image_feature_sets, run_feature_sets
+from monotheory.probe.profile import Profile, feature_measures
+from monotheory.probes import LinearProbe
+from monotheory.probes.grid import probe_grid
+from monotheory.seeding import stream_seed
+from monotheory.vision.config import SAEConfig
+from monotheory.vision.sae import sae_codes, train_sae
+
+# ------------------------------------------------------------------------------------------- views
+
+
+def _view(spec: str, x_train: torch.Tensor, cfg: ProfileConfig, s: int):
+    """A fitted monosemantic view of the features: a function features → codes, and what it is."""
+    name, k = parse_mono(spec, x_train.shape[1], cfg.sae_latents)
+    if name == "relu":
+        return (lambda x: torch.relu(x.float())), {"view": "relu", "what": "max(0, features) (NCL-style)"}
+
+    n = cfg.sae_latents or x_train.shape[1]
+    sc = SAEConfig(n_latents=n, k=k, lr=1e-3, weight_decay=1e-4, batch_size=128, epochs=cfg.sae_epochs)
+    sae, hist = train_sae(x_train, sc, seed=stream_seed(cfg.seed, "sae", s) % 2**62, device=cfg.device,
+                          progress=False)
+    return (lambda x: sae_codes(sae, x)), {
+        "view": "sae-topk", "k": k, "latents": n, "normalized_mse": hist["normalized_mse"],
+        "dead_latents": hist["dead_latents"], "what": f"top-{k} SAE codes ({n} latents) of the L2-normalised "
+        "features, Adam lr 1e-3"}
+
+
+# ------------------------------------------------------------------------------------------- the profile
+
+
+def _fit_probe(cfg: ProfileConfig, num_classes: int, s: int, rate: float):
+    return LinearProbe(num_classes, solver=cfg.solver, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                       max_iter=cfg.max_iter, epochs=cfg.epochs, batch_size=cfg.batch_size, device=cfg.device,
+                       standardize=cfg.standardize,
+                       random_state=stream_seed(cfg.seed, "probe", s, f"{rate:g}") % 2**62)
+
+
+def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: dict):
+    """Profile feature sets that share their train/test items.
+
+    ``sets``: name → ``{"train": (X, y), "tests": {key: (X, y)}, "kind": …}`` with identical labels across
+    sets; test keys are ``clean``, ``σ=<s>`` and ``shift:<name>``. The ``cfg.mono`` views are derived from the
+    first set (the reference of every comparison).
+    """
+    cfg = allowed_noise_rates(cfg, num_classes)
+    ref = next(iter(sets))
+    x_ref = torch.as_tensor(sets[ref]["train"][0]).float()
+    for m in cfg.mono:
+        parse_mono(m, x_ref.shape[1], cfg.sae_latents)  # k > d is refused before any work
+    out_sets: dict = {}
+    correct: dict = {}
+    for s in range(cfg.seeds):
+        seeded = dict(sets)
+        for m in cfg.mono:
+            f, info = _view(m, x_ref, cfg, s)
+            base = sets[ref]
+            seeded[view_name(m, x_ref.shape[1], cfg.sae_latents)] = {"train": (f(x_ref), base["train"][1]), "kind": f"{info['view']} view of {ref}", "info": info,
+                         "tests": {k: (f(torch.as_tensor(x).float()), y) for k, (x, y) in base["tests"].items()}}
+        for name, fs in seeded.items():
+            rows, corr, _ = probe_grid(
+                fs["train"], fs["tests"], num_classes, noise_rates=cfg.noise_rates, noise_model=cfg.noise_model,
+                noise_sampling=cfg.noise_sampling, make_probe=lambda r, s=s: _fit_probe(cfg, num_classes, s, r),
+                label_seed=lambda r, s=s: stream_seed(cfg.seed, "label-noise", s, f"{r:g}"),
+                normalize=cfg.normalize_features)
+            entry = out_sets.setdefault(name, {"kind": fs.get("kind", "features"), "info": [], "rows": []})
+            if s == 0:
+                entry["measures"] = feature_measures(*fs["tests"]["clean"])
+                entry["dim"] = int(fs["train"][0].shape[1])
+            if "info" in fs:
+                entry["info"].append(fs["info"])
+            entry["rows"].append(rows)
+            correct.update({(name, s, r, k): v for (r, k), v in corr.items()})
+    y_test = np.asarray(sets[ref]["tests"]["clean"][1])
+    conditions = {**conditions, "num_classes": num_classes, "n_train": int(len(sets[ref]["train"][1])),
+                  "n_test": int(y_test.size), "chance": float(np.bincount(y_test).max() / y_test.size),
+                  "reference": ref, "tests": list(sets[ref]["tests"])}
+    return Profile.build(out_sets, correct, cfg, conditions)
+
+
+def _feature_noise_tests(x_tr: np.ndarray, x_te: np.ndarray, y_te, cfg: ProfileConfig) -> tuple[dict, float]:
+    scale = float(np.sqrt(x_tr.astype(np.float64).var(0).mean()))
+    tests = {}
+    for sigma in cfg.sigmas:
+        key = "clean" if sigma == 0 else f"σ={sigma:g}"
+        x = x_te if sigma == 0 else input_noise(x_te, sigma * scale, kind=cfg.input_noise,
+                                                 seed=stream_seed(cfg.seed, "input-noise", f"{sigma:g}"))
+        tests[key] = (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y_te))
+    tests.setdefault("clean", (torch.from_numpy(x_te), torch.from_numpy(y_te)))
+    return tests, scale
+
+
+def profile_features(X_train, y_train, X_test, y_test, *, shifts: dict | None = None,
+                     config: ProfileConfig | None = None, name: str = "features", source: str = "arrays"):
+    """Profile a feature set given as arrays (N, d) with integer labels 0..C−1 (input noise in feature space).
+
+    ``shifts`` maps a name → (X, y) of a shifted test set. Every input is validated first (one-line
+    :class:`ConfigError`: lengths, NaN/inf, non-integer labels, a single class, widths)."""
+    cfg = config or ProfileConfig()
+    tr, te = check_split(X_train, y_train, "train"), check_split(X_test, y_test, "test")
+    sh = {k: check_split(x, y, f"shift {k}") for k, (x, y) in (shifts or {}).items()}
+    for nm, (x, _) in [("test", te), *((f"shift {k}", v) for k, v in sh.items())]:
+        if x.shape[1] != tr[0].shape[1]:
+            raise ConfigError(f"{nm}: features have width {x.shape[1]} but the training features "
+                              f"{tr[0].shape[1]}; they must match")
+    c = check_labels(tr[1], {"test": te[1], **{f"shift {k}": v[1] for k, v in sh.items()}})
+    allowed_noise_rates(cfg, c, note=False)  # an explicit rate the labels cannot carry is refused before work
+    for m in cfg.mono:
+        parse_mono(m, tr[0].shape[1], cfg.sae_latents)
+    tests, scale = _feature_noise_tests(tr[0], te[0], te[1], cfg)
+    tests.update({f"shift:{k}": (torch.from_numpy(x), torch.from_numpy(y)) for k, (x, y) in sh.items()})
+    sets = {name: {"train": (torch.from_numpy(tr[0]), torch.from_numpy(tr[1])), "tests": tests, "kind": source}}
+    cond = {"input": source, "noise_space": "feature", "noise_scale": scale,
+            "input_noise": f"{cfg.input_noise} noise in feature space, σ × average feature sd ({scale:.4g}), "
+                           "test time only"}
+    return run_profile(sets, c, cfg, cond)
+
+
+def profile_encoder(encoder: str, data_root: str, *, weights: str | None = None, config: ProfileConfig | None = None,
+                    crop_size: int | None = None, resize: int | None = None, mean=None, std=None,
+                    shifts: dict | None = None, batch_size: int = 256, num_workers: int = 0,
+                    cache_dir: str | None = None, progress: bool | None = None, timing: dict | None = None):
+    """Profile an encoder (spec, see :mod:`monotheory.probe.encoders`) on an ImageFolder root (``train/``,
+    ``val/``); input noise is added to the normalised image. ``timing`` (a dict) receives extraction times."""
+    cfg = config or ProfileConfig()
+    sets, c, cond = image_feature_sets(encoder, data_root, cfg, weights=weights, crop_size=crop_size, resize=resize,
+                                       mean=mean, std=std, shifts=shifts, batch_size=batch_size,
+                                       num_workers=num_workers, cache_dir=cache_dir, progress=progress,
+                                       timing=timing)
+    return run_profile(sets, c, cfg, cond)
+
+
+def profile_run(run_dir: str, *, config: ProfileConfig | None = None, methods=("cl", "sae", "ncl")):
+    """Profile the cached features of a finished ``run-imagenet`` folder (its CL, SAE and NCL feature sets)."""
+    cfg = config or ProfileConfig()
+    sets, c, cond = run_feature_sets(run_dir, cfg, methods)
+    return run_profile(sets, c, cfg, cond)

@@ -1,0 +1,138 @@
+"""The settings of a robustness profile (:class:`ProfileConfig`, saved whole with every profile) and the rules
+that check them against the data: the label-noise grid a number of classes allows, and the ``--mono`` views.
+
+Conventions: ``noise_rate`` η of :func:`monotheory.noise.label_noise` on the training labels only (test labels
+clean); σ of :func:`monotheory.noise.input_noise` at test time only. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_range
+from monotheory.errors import ConfigError
+from monotheory.noise import check_label_noise_rate
+
+MONO_VIEWS = ("sae-topk", "relu")
+DEFAULT_NOISE_RATES = (0.0, 0.3, 0.6, 0.9)
+
+
+def _f(default, help_):
+    return dataclasses.field(default=default, metadata={"help": help_})
+
+
+@dataclasses.dataclass
+class ProfileConfig:
+    """Settings of one profile (saved whole as ``config.json``)."""
+
+    noise_rates: tuple[float, ...] = _f(DEFAULT_NOISE_RATES, "training label-noise rates η (each below (C−1)/C "
+                                        "for flip noise on C classes; the default grid drops those that are not)")
+    noise_model: str = _f("flip", "label noise: flip (to another class) or uniform (to any class)")
+    noise_sampling: str = _f("exact", "exact (round(η·N) labels changed) or bernoulli")
+    sigmas: tuple[float, ...] = _f((0.0, 0.2, 0.6), "test input-noise scales σ (images: on the normalised image; "
+                                   "feature files: × the features' average sd)")
+    input_noise: str = _f("gaussian", "test input noise: gaussian (σ·N(0,1)) or uniform (σ·U[0,1))")
+    mono: tuple[str, ...] = _f((), "monosemantic views profiled beside the features: sae-topk[:k], relu")
+    seeds: int = _f(1, "seeds (label-noise draw, probe, SAE); ≥ 2 gives seed-level intervals")
+    seed: int = _f(0, "base seed of every random stream")
+    solver: str = _f("lbfgs", "probe solver: lbfgs, sgd or adam")
+    lr: float | None = _f(None, "probe learning rate (default: the solver's)")
+    weight_decay: float = _f(1e-4, "probe L2 penalty λ/2·‖W‖² (on standardised features when --standardize)")
+    max_iter: int = _f(300, "L-BFGS iterations")
+    epochs: int = _f(50, "sgd/adam epochs")
+    batch_size: int = _f(256, "sgd/adam batch size")
+    normalize_features: bool = _f(False, "L2-normalise every feature vector before the probe")
+    standardize: bool = _f(True, "standardise features for the probe fit (conditioning; scale-free comparisons)")
+    sae_latents: int = _f(0, "SAE latents for --mono sae-topk (0: the feature width d)")
+    sae_epochs: int = _f(50, "SAE training epochs")
+    confidence: float = _f(0.95, "confidence level of every interval")
+    n_boot: int = _f(2000, "paired bootstrap resamples")
+    device: str = _f("cpu", "torch device for extraction, SAE and probes (cpu, cuda, cuda:1 …)")
+
+    def __post_init__(self):
+        self.noise_rates = tuple(float(r) for r in self.noise_rates)
+        self.sigmas = tuple(float(s) for s in self.sigmas)
+        self.mono = tuple(self.mono)
+        self.check()
+
+    def check(self) -> None:
+        if not self.noise_rates or not self.sigmas:
+            raise ConfigError("noise_rates and sigmas need at least one value each")
+        for r in self.noise_rates:
+            check_probability("noise_rate", r)
+        for s in self.sigmas:
+            check_nonnegative("sigma", s)
+        check_choice("noise_model", self.noise_model, ("flip", "uniform"))
+        check_choice("noise_sampling", self.noise_sampling, ("exact", "bernoulli"))
+        check_choice("input_noise", self.input_noise, ("gaussian", "uniform"))
+        check_int("seeds", self.seeds)
+        check_int("seed", self.seed, minimum=0)
+        check_choice("solver", self.solver, ("lbfgs", "sgd", "adam"))
+        check_nonnegative("weight_decay", self.weight_decay)
+        if self.lr is not None:
+            check_range("lr", self.lr, 0, float("inf"), lo_closed=False, hi_closed=False)
+        check_int("max_iter", self.max_iter)
+        check_int("epochs", self.epochs)
+        check_int("batch_size", self.batch_size)
+        check_int("sae_latents", self.sae_latents, minimum=0)
+        check_int("sae_epochs", self.sae_epochs)
+        check_range("confidence", self.confidence, 0, 1, lo_closed=False, hi_closed=False)
+        check_int("n_boot", self.n_boot, minimum=100)
+        for m in self.mono:
+            parse_mono(m)
+
+
+def allowed_noise_rates(cfg: ProfileConfig, num_classes: int, *, note: bool = True) -> ProfileConfig:
+    """``cfg`` with a label-noise grid that is valid for ``num_classes`` classes.
+
+    A rate that :func:`monotheory.noise.check_label_noise_rate` refuses (flip: η ≥ (C−1)/C, where a wrong label
+    is at least as likely as the right one) raises :class:`ConfigError` when the user chose the grid; the
+    default grid drops such rates instead (one note on stderr when ``note``), so that 0.9 is kept for 100
+    ImageNet classes and dropped for 10 digits.
+    """
+    if tuple(cfg.noise_rates) != DEFAULT_NOISE_RATES:
+        for r in cfg.noise_rates:
+            check_label_noise_rate("noise_rate", r, num_classes, cfg.noise_model)
+        return cfg
+    kept, dropped = [], []
+    for r in cfg.noise_rates:
+        try:
+            kept.append(check_label_noise_rate("noise_rate", r, num_classes, cfg.noise_model))
+        except ConfigError:
+            dropped.append(r)
+    if dropped and note:
+        print(f"note: default noise rates {', '.join(f'{r:g}' for r in dropped)} dropped: {cfg.noise_model} label "
+              f"noise with {num_classes} classes allows η < {(num_classes - 1) / num_classes:.4g}", file=sys.stderr)
+    return dataclasses.replace(cfg, noise_rates=tuple(kept))
+
+
+def parse_mono(spec: str, dim: int | None = None, latents: int = 0) -> tuple[str, int | None]:
+    """``"relu"`` → ("relu", None); ``"sae-topk[:k]"`` → ("sae-topk", k) with k ≤ the SAE's latents (default
+    latents = d, default k = latents // 8, the paper's 256 of 2048). ``dim`` checks k once d is known."""
+    name, _, arg = str(spec).partition(":")
+    check_choice("--mono", name, MONO_VIEWS)
+    if name == "relu":
+        if arg:
+            raise ConfigError(f"--mono {spec!r}: relu takes no argument")
+        return name, None
+    k = None
+    if arg:
+        try:
+            k = int(arg)
+        except ValueError:
+            raise ConfigError(f"--mono {spec!r}: k = {arg!r} is not an integer") from None
+        check_int("--mono sae-topk k", k)
+    if dim is not None:
+        n = latents or dim
+        k = max(1, n // 8) if k is None else k
+        if k > n:
+            raise ConfigError(f"--mono {spec!r}: k = {k} exceeds the SAE's {n} latents (the feature width d = {dim}"
+                              f"{'' if not latents else ', --sae-latents'}); choose k ≤ {n}")
+    return name, k
+
+
+def view_name(spec: str, dim: int, latents: int = 0) -> str:
+    """The column name of a ``--mono`` view, with its k resolved (``sae-topk`` → ``sae-topk:8`` at d = 64)."""
+    name, k = parse_mono(spec, dim, latents)
+    return name if k is None else f"{name}:{k}"
