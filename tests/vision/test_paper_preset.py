@@ -34,7 +34,11 @@ def test_table_ours_column_is_the_dataclass_default_and_the_readme_holds_the_tab
     # every row that is an option changes something or says "same"
     for d in DIFFERENCES:
         assert d.theirs != d.ours or "same" in d.why, d.what
-    assert differences_markdown() in (REPO / "README.md").read_text()
+    # the table moved from the README to docs/differences.md (issue 21), a page another branch adds
+    page = REPO / "docs" / "differences.md"
+    if not page.exists():
+        pytest.skip("docs/differences.md is not merged yet (issue 21): the table's place is checked once it is")
+    assert differences_markdown() in page.read_text()
 
 
 def test_print_config_shows_the_authors_values_and_runs_nothing(capsys, tmp_path):
