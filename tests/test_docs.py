@@ -22,6 +22,7 @@ import dataclasses
 import importlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -173,12 +174,22 @@ def run_block(block: Block, tmp: Path, timeout: float = 600) -> subprocess.Compl
         script = tmp / "doc_block.sh"
         cmd = ["bash", "-e", "-o", "pipefail", str(script)]
     script.write_text(block.code, encoding="utf-8")
-    return subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout)
+    # its own process group, so that a timeout also ends what the block started (monotheory under bash)
+    proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return subprocess.CompletedProcess(cmd, -signal.SIGKILL, out, err + f"\n(timed out after {timeout:g} s)")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def check_block_runs(block: Block, tmp: Path) -> None:
-    """Raise AssertionError (with the block's output) unless it exits with status 0."""
-    res = run_block(block, tmp)
+    """Raise AssertionError (with the block's output) unless it exits with status 0 (within 10 min; a slow
+    block within 30 min, which leaves room for a loaded machine)."""
+    res = run_block(block, tmp, timeout=1800 if block.marker == "slow" else 600)
     if res.returncode != 0:
         raise AssertionError(f"{block.name}: the {block.language} block exited with {res.returncode} (mark it "
                              f"<!-- doc-test: skip (REASON) --> only if it cannot run here)\n--- code\n{block.code}"
@@ -308,6 +319,10 @@ def test_an_unmarked_failing_block_fails_and_a_passing_one_passes(tmp_path):
     failing_pipe = Block(tmp_path / "p.md", 1, "bash", "false | cat\necho never\n", None)
     with pytest.raises(AssertionError, match="exited with 1"):
         check_block_runs(failing_pipe, tmp_path / "b")
+    (tmp_path / "d").mkdir()
+    hanging = Block(tmp_path / "p.md", 1, "bash", "sleep 60 &\nsleep 60\n", None)
+    res = run_block(hanging, tmp_path / "d", timeout=1)
+    assert res.returncode == -signal.SIGKILL and "timed out after 1 s" in res.stderr
     (tmp_path / "c").mkdir()
     good = Block(tmp_path / "p.md", 1, "bash", "test -f examples/my_criterion.py\nmonotheory --version\n", None)
     check_block_runs(good, tmp_path / "c")
