@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test test-slow install lint bench clean wheel-check notebooks test-stress digits gpu-check lora-digits toy-search
+.PHONY: run test test-slow install lint bench clean wheel-check notebooks test-stress digits gpu-check lora-digits toy-search toy-controls
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ run: $(STAMP)
 # the recorded C5 condition search (search seeds 0-3); rewrites monotheory/data/toy_conditions.json
 toy-search: $(STAMP)
 	$(BIN)/monotheory toy search --n-seeds 4 --steps 1000 --out results/toy_search --write-conditions
+
+# the full C5 control grid (issue 22; docs/toy.md): top-k at k = 1, 2, 4, 8, the argmax and pair tasks, all and
+# capacity-matched labels, held-out seeds 100-119; writes controls.json, controls.md and k_sweep.png
+toy-controls: $(STAMP)
+	nice -n 5 $(BIN)/monotheory toy controls --seed 100 --n-seeds 20 --out results/toy_controls $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

@@ -212,8 +212,10 @@ class Profile:
         for n, cv in data["curves"].items():
             for a, key in zip(ax, ("label_noise", "input_noise"), strict=True):
                 c = cv[key]
-                lo = [100 * (m - ci[0]) for m, ci in zip(c["acc"], c["ci"], strict=True)]
-                hi = [100 * (ci[1] - m) for m, ci in zip(c["acc"], c["ci"], strict=True)]
+                # no error bar where the interval is not estimable (one seed, zero spread: NaN / null ends)
+                ci = np.array([[np.nan if v is None else v for v in ci] for ci in c["ci"]], dtype=float)
+                lo = np.nan_to_num(100 * (np.asarray(c["acc"]) - ci[:, 0]))
+                hi = np.nan_to_num(100 * (ci[:, 1] - np.asarray(c["acc"])))
                 a.errorbar(c["x"], [100 * v for v in c["acc"]], yerr=[lo, hi], marker="o", capsize=3, label=n)
         for a, xl in zip(ax, ("training label-noise rate η", "test input noise σ"), strict=True):
             a.axhline(100 * data["chance"], color="grey", ls=":", lw=1, label="chance")

@@ -23,7 +23,9 @@ PARTLY = "partly reproduced"
 NOT_REPRODUCED = "not reproduced"
 SKIPPED = "skipped"
 ERROR = "error"
-STATUSES = (REPRODUCED, PARTLY, NOT_REPRODUCED, SKIPPED, ERROR)
+INCONCLUSIVE = "inconclusive"        # monotheory.claims.rules: neither direction at the adjusted level
+NOT_A_TEST = "not a test"            # monotheory.claims.rules: the premise was not measured true
+STATUSES = (REPRODUCED, PARTLY, NOT_REPRODUCED, SKIPPED, ERROR, INCONCLUSIVE, NOT_A_TEST)
 
 
 @dataclasses.dataclass

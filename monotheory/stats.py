@@ -31,10 +31,15 @@ def _level(confidence: float) -> float:
 
 
 def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and two-sided Student-t interval of 1-d ``values`` (NaN ends when fewer than 2 values).
+    """Mean and two-sided Student-t interval of 1-d ``values``.
+
+    NaN ends when there is no interval to be had: fewer than 2 values, or zero spread (every value equal:
+    a handful of equal numbers is no evidence of certainty, so the interval is not estimable, never the point).
 
     >>> m, lo, hi = t_interval([1.0, 2.0, 3.0]); (m, round(lo, 3), round(hi, 3))
     (2.0, -0.484, 4.484)
+    >>> t_interval([2.2, 2.2])
+    (2.2, nan, nan)
     """
     from scipy import stats
 
@@ -44,14 +49,22 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
     mean = float(v.mean())
     if v.size < 2:
         return mean, float("nan"), float("nan")
-    if np.all(v == v[0]):  # zero spread: SciPy would return NaN ends; the interval is the point
-        return mean, mean, mean
+    if np.all(v == v[0]):  # zero spread: not estimable (SciPy too returns NaN ends)
+        return mean, float("nan"), float("nan")
     ci = stats.ttest_1samp(v, 0.0).confidence_interval(_level(confidence))
     return mean, float(ci.low), float(ci.high)
 
 
 def paired_t(a, b, confidence: float = 0.95) -> dict[str, Any]:
-    """Paired comparison a − b over matched units (e.g. seeds): mean gap, t-interval, two-sided p-value."""
+    """Paired comparison a − b over matched units (e.g. seeds): mean gap, t-interval, two-sided p-value.
+
+    Degenerate cases are named in ``"degenerate"`` and give p = NaN and NaN ends, never p = 0 or a zero-width
+    interval: one unit, or zero spread of the differences (two seeds with the same gap). Use the item-level
+    :func:`mcnemar_exact` / :func:`paired_bootstrap` there, or report the cell as not estimable.
+
+    >>> paired_t([0.5, 0.6], [0.478, 0.578])["degenerate"]
+    'zero spread of the paired differences over 2 units'
+    """
     from scipy import stats
 
     a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
@@ -59,13 +72,14 @@ def paired_t(a, b, confidence: float = 0.95) -> dict[str, Any]:
         raise ConfigError(f"paired values need equal lengths, got {a.size} and {b.size}")
     d = a - b
     mean, lo, hi = t_interval(d, confidence)
+    degenerate = None
     if d.size < 2:
-        p = float("nan")
+        degenerate = "one unit"
     elif np.all(d == d[0]):
-        p = 1.0 if d[0] == 0 else 0.0
-    else:
-        p = float(stats.ttest_rel(a, b).pvalue)
-    return {"mean": mean, "ci": [lo, hi], "p_value": p, "n": int(d.size), "test": "paired t (over units)"}
+        degenerate = f"zero spread of the paired differences over {d.size} units"
+    p = float("nan") if degenerate else float(stats.ttest_rel(a, b).pvalue)
+    return {"mean": mean, "ci": [lo, hi], "p_value": p, "n": int(d.size), "test": "paired t (over units)",
+            "degenerate": degenerate}
 
 
 def paired_t_statistic(a, b) -> float:
@@ -157,26 +171,33 @@ def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float
     return k / n, float(ci.low), float(ci.high)
 
 
-def _pvalues(p) -> np.ndarray:
+def _pvalues(p, allow_nan: bool = False) -> np.ndarray:
     p = np.asarray(p, dtype=float).ravel()
-    if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
-        raise ConfigError("p-values must lie in [0, 1] (no NaN)")
+    finite = p[~np.isnan(p)]
+    if (not allow_nan and finite.size < p.size) or (finite < 0).any() or (finite > 1).any():
+        raise ConfigError("p-values must lie in [0, 1]" + ("" if allow_nan else " (no NaN)"))
     return p
 
 
 def holm(p) -> np.ndarray:
     """Holm's step-down adjusted p-values (controls the family-wise error rate); SciPy has no Holm.
 
-    Adjusted p_(i) = max over j ≤ i of min(1, (m − j + 1) p_(j)) in ascending order of p.
+    Adjusted p_(i) = max over j ≤ i of min(1, (m − j + 1) p_(j)) in ascending order of p. A NaN p-value (a
+    cell that is not estimable) still counts in the family's size m, is ordered last and stays NaN.
+
+    >>> holm([0.01, float("nan")]).tolist()
+    [0.02, nan]
     """
-    p = _pvalues(p)
+    p = _pvalues(p, allow_nan=True)
     m = p.size
     if m == 0:
         return p
-    order = np.argsort(p)
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    filled = np.where(np.isnan(p), 1.0, p)
+    order = np.argsort(filled, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * filled[order]))
     out = np.empty(m)
     out[order] = adj
+    out[np.isnan(p)] = np.nan
     return out
 
 

@@ -182,6 +182,12 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("toy", ["sweep", "--task", "pair", "--noise-rates", "0,0.9"], "0.9"),
         ("toy", ["--threads", "0"], "threads = 0"), ("toy", ["--sparsity", "1"], "sparsity = 1"),
         ("toy", ["--m", "0"], "m = 0"), ("toy", ["--noise-rates", "0.3"], "--noise-rates"),
+        ("toy", ["controls", "--sigma-sd", "1"], "--sigma-sd"), ("toy", ["--controls-ks", "2"], "--controls-ks"),
+        ("toy", ["controls", "--controls-ks", "0"], "ks entry = 0"), ("toy", ["controls", "--controls-tasks", "xor"], "xor"),
+        ("toy", ["controls", "--m", "4", "--controls-ks", "8"], "ks entry = 8"),
+        ("toy", ["controls", "--controls-labels", "some"], "some"),
+        ("toy", ["controls", "--controls-regimes", "oracle"], "must include poly"),
+        ("toy", ["controls", "--controls-pair-noise-model", "flip"], "0.9"),
         # run-imagenet
         ("run-imagenet", ["--out", f], f), ("run-imagenet", ["--out", two + "/out"], "--data-root"),
         ("run-imagenet", ["--out", "/proc/monotheory"], "/proc/monotheory"), ("run-imagenet", ["--out", ""], "''"),
@@ -197,6 +203,12 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("run-imagenet", ["--methods", "bogus"], "bogus"), ("run-imagenet", ["--ft-fractions", "1.5"], "1.5"),
         ("run-imagenet", ["--ft-fractions", "0"], "0"), ("run-imagenet", ["--shift-severities", "9"], "9"),
         ("run-imagenet", ["--shift-corruptions", "bogus"], "bogus"), ("run-imagenet", ["--device", "cuda9"], "cuda9"),
+        # issue 24: options of the authors' recipe and the combinations they refuse
+        ("run-imagenet", ["--probe-solver", "lars", "--probe-schedule", "cosine"], "lars"),
+        ("run-imagenet", ["--probe-solver", "adam", "--probe-schedule", "warmup_cosine"], "adam"),
+        ("run-imagenet", ["--probe-uniform-noise", "0,200"], "200"), ("run-imagenet", ["--stem-padding", "9"], "9"),
+        ("run-imagenet", ["--warmup-start-lr", "5"], "5"), ("run-imagenet", ["--sae-optimizer", "sgd"], "sgd"),
+        ("run-imagenet", ["--ft-nce-encoder", "sae"], "sae"), ("run-imagenet", ["--sae-backbone-mode", "frozen"], "frozen"),
         # probe (feature files of 3 classes in the base settings; --run/--encoder cases replace them)
         ("probe", ["--train", str(tmp / "nowhere.npz")], "nowhere.npz"), ("probe", ["--test", f], f),
         ("probe", ["--noise-rates", "0,0.7"], "noise_rate = 0.7 is outside [0, 0.6667) for flip label noise with 3"),
@@ -332,17 +344,44 @@ def api_cases():
         (lambda: check_out_dir("/proc/monotheory"), "/proc/monotheory"),
         (lambda: check_out_dir(""), "''"),
         *_toy_and_probe_cases(),
+        *_preset_cases(),
+    ]
+
+
+def _preset_cases():
+    """Issue 24's public additions: the record's data sets, the CIFAR stem's padding, the authors' probe."""
+    torch = pytest.importorskip("torch")
+    from monotheory.vision import authors, presets
+    from monotheory.vision.encoders import make_backbone
+    from monotheory.vision.linear_eval import StepProbe
+
+    x, y = torch.randn(6, 2), torch.tensor([0, 1] * 3)
+    return [
+        (lambda: authors.entries("folder"), "folder"),
+        (lambda: presets.paper_values("imagenet1k"), "imagenet1k"),
+        (lambda: presets.preset_values("paper", "svhn"), "svhn"),
+        (lambda: make_backbone("resnet18", True, stem_padding=9), "9"),
+        (lambda: StepProbe(2, optimizer="adam").fit(x, y), "adam"),
+        (lambda: StepProbe(2, schedule="cosine").fit(x, y), "cosine"),
+        (lambda: StepProbe(2, warmup_epochs=-1).fit(x, y), "-1"),
     ]
 
 
 def _toy_and_probe_cases():
-    """The public functions added for issue 13: a foreign uniforms block, a negative tolerance."""
+    """The public functions added for issue 13 (a foreign uniforms block, a negative tolerance) and issue 22 (label
+    features of the capacity-matched task, the controls grid)."""
     torch = pytest.importorskip("torch")
     from monotheory.lbfgs import softmax_lbfgs
     from monotheory.toy.model import FeatureSampler
 
     sampler = FeatureSampler(6, [0, 1], [0.5, 0.5])
+    from monotheory.toy.controls import ControlsConfig
+    from monotheory.toy.experiments import labels_for
+
     return [
+        (lambda: labels_for(torch.zeros(2, 4, 6), "pair", torch.zeros(2, 6, dtype=torch.bool)), "needs at least 2"),
+        (lambda: labels_for(torch.zeros(2, 4, 6), "argmax", torch.ones(3, 6, dtype=torch.bool)), "(3, 6)"),
+        (lambda: ControlsConfig(ks=(2, 2)), "twice"), (lambda: ControlsConfig(sigma_sds=()), "sigma_sds is empty"),
         (lambda: sampler.features(torch.zeros(3, 8, 6)), "(3, 8, 6)"),
         (lambda: sampler.fill_uniforms(torch.zeros(2, 8, 5)), "(2, 8, 5)"),
         (lambda: sampler.features(torch.zeros(2, 8, 6, dtype=torch.float64)), "float64"),

@@ -64,10 +64,25 @@ def test_proportion_interval_wilson():
 @pytest.mark.parametrize("call", [
     lambda: stats.mcnemar_exact([1, 0], [1, 0, 1]),
     lambda: stats.mcnemar_exact([1, 2], [1, 0]),
-    lambda: stats.holm([0.1, float("nan")]),
+    lambda: stats.holm([0.1, 1.5]),
     lambda: stats.t_interval([]),
     lambda: stats.proportion_interval(0, 0),
 ])
 def test_bad_input_is_a_config_error(call):
     with pytest.raises(ConfigError):
         call()
+
+
+def test_degenerate_paired_t_is_never_certain():
+    # two seeds with the same gap: no p = 0, no zero-width interval (the review's "+2.2 [+2.2, +2.2], p 0.000")
+    r = stats.paired_t([0.5, 0.6], [0.478, 0.578])
+    assert np.isnan(r["p_value"]) and np.isnan(r["ci"]).all() and "zero spread" in r["degenerate"]
+    r = stats.paired_t([0.5], [0.4])
+    assert np.isnan(r["p_value"]) and r["degenerate"] == "one unit"
+    assert stats.paired_t([1, 2, 3, 4], [0, 1, 3, 3])["degenerate"] is None
+
+
+def test_holm_keeps_not_estimable_cells_in_the_family():
+    # a NaN cell counts in m (2 here) but is never rejected
+    np.testing.assert_allclose(stats.holm([0.01, float("nan")])[0], 0.02)
+    assert np.isnan(stats.holm([0.01, float("nan")])[1])

@@ -278,8 +278,8 @@ def check_before_work(cfg: LoRADigitsConfig) -> None:
 def run(cfg: LoRADigitsConfig, log=None) -> dict:
     """Pretrain (or reuse) the encoder, run every (η, seed, method), write ``lora_digits.json`` + figure."""
     from monotheory.report import atomic_write_json, atomic_write_text
-    from monotheory.vision.config import build_config
     from monotheory.vision.context import RunContext
+    from monotheory.vision.presets import build_config
     from monotheory.vision.run import run as run_vision
 
     if not isinstance(cfg, LoRADigitsConfig):

@@ -35,9 +35,10 @@ DENSE_TRAINED = "dense-trained"                                      # trained a
 # 10 seeds and 1000 steps: a quarter of the earlier default's 40 × 2000 steps, for the 60 s budget); the older
 # mono regimes and dense-trained stay available by name
 DEFAULT_REGIMES = ("poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk")
-# k of the top-k codes: the largest k of {2, 4, 8, 20} for which mono-topk is measured monosemantic (label-free
-# rule on W, metrics.MONOSEMANTIC_RULE) at S = 0.8, uniform importance, on search seeds 0–4 (k = 4: 2.2–3.1
-# features per unit; k = 2: 1.0 per unit, recovery 0.96–0.97); chosen before any accuracy was looked at
+# k of the top-k codes: the largest k of {2, 4, 8, 20} whose trained units carry one feature each at S = 0.8,
+# uniform importance, on search seeds 0–4 (k = 4: 2.2–3.1 features per unit; k = 2: 1.0 per unit, recovery
+# 0.96–0.97); chosen before any accuracy was looked at. Since issue 22 the premise rule (metrics.MONOSEMANTIC_RULE)
+# also bounds interference, and no trained top-k code passes it (k = 2: 0.46–0.53); C5 sweeps k (docs/toy.md)
 DEFAULT_TOPK = 2
 # σ in feature-sd units by default: 0.6, the paper's σ on standardised (unit-sd) pixels
 DEFAULT_SIGMA_SD = 0.6

@@ -10,6 +10,10 @@
   the grid); writes ``search.json`` (grid, every cell, selection), the phase maps and the probe-size figure;
   ``--write-conditions`` also writes the selection to the package's ``data/toy_conditions.json``
   (``make toy-search``), which C5 re-runs on held-out seeds.
+* ``monotheory toy controls``: the C5 control grid (:mod:`monotheory.toy.controls`): every top-k code at every
+  k of ``--controls-ks``, the argmax and pair tasks, all and capacity-matched labels, on ``--seed``/``--n-seeds``
+  (``make toy-controls``: held-out seeds 100–119); writes ``controls.json`` (grid, decided rows, DiD tables,
+  timings), ``controls.md`` and ``k_sweep.png`` in ``--out``.
 * ``monotheory toy sweep``: accuracy against label-noise rate and σ (``sweeps.png``), and the map over
   (sparsity, noise) of mono − poly accuracy (``phase_map.png``); sweep options (``--noise-rates``,
   ``--sigmas``, ``--sparsities``, ``--map-noise``, ``--mono``) only apply to this mode.
@@ -24,13 +28,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import platform
 import sys
+import time
 from pathlib import Path
 
 from monotheory.config import add_dataclass_arguments, from_namespace, to_dict
 from monotheory.errors import ConfigError
 
-MODES = ("figure5", "sweep", "search")
+MODES = ("figure5", "sweep", "search", "controls")
+# ToyConfig options that `toy controls` sets itself (per regime, k, task and σ of the grid)
+CONTROLS_SETS = ("sparsity", "regimes", "topk", "task", "sigma", "sigma_sd")
 TOY_DEFAULT_SECONDS = 5.1  # the training part of the default figure5 run (1000 steps), quiet 2-core CPU, 2026-12-03 (fused trainer)
 
 
@@ -46,6 +55,12 @@ def _search_config():
     return SearchConfig
 
 
+def _controls_config():
+    from monotheory.toy.controls import ControlsConfig  # torch-free
+
+    return ControlsConfig
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     ToyConfig, SweepConfig = _configs()
     parser.add_argument("mode", nargs="?", default="figure5", choices=MODES,
@@ -53,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, ToyConfig)
     add_dataclass_arguments(parser, SweepConfig)
     add_dataclass_arguments(parser, _search_config(), prefix="search-")
+    add_dataclass_arguments(parser, _controls_config(), prefix="controls-")
     parser.add_argument("--write-conditions", action="store_true",
                         help="search mode: also write the selection to monotheory/data/toy_conditions.json")
     parser.add_argument("--out", default="results/toy", help="output folder (default: results/toy)")
@@ -101,6 +117,18 @@ def main(args: argparse.Namespace) -> int:
         if given or args.write_conditions:
             name = f"search-{given[0]}" if given else "write-conditions"
             raise ConfigError(f"--{name.replace('_', '-')} only applies to `monotheory toy search`")
+    ControlsConfig = _controls_config()
+    cc = from_namespace(ControlsConfig, args, prefix="controls-")
+    if args.mode != "controls":
+        given = [f.name for f in dataclasses.fields(ControlsConfig) if getattr(args, "controls_" + f.name) is not None]
+        if given:
+            raise ConfigError(f"--controls-{given[0].replace('_', '-')} only applies to `monotheory toy controls`")
+    else:
+        given = [name for name in CONTROLS_SETS if getattr(args, name, None) is not None]
+        if given:
+            raise ConfigError(f"--{given[0].replace('_', '-')} does not apply to `monotheory toy controls`, which sets "
+                              "it per cell of the grid; use the --controls-* options")
+        cc.check_against(cfg)
     if args.mode == "search":
         sc.check_against(cfg)
     if args.mode == "sweep":
@@ -148,6 +176,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if args.mode == "search":
         return _search(cfg, sc, out, args, progress)
+    if args.mode == "controls":
+        return _controls(cfg, cc, out, args, progress)
     from monotheory.toy import sweeps as sweep_mod
 
     sweeps = sweep_mod.run_sweeps(cfg, sw, progress=progress)
@@ -194,3 +224,40 @@ def _search(cfg, sc, out: Path, args, progress: bool) -> int:
             print("  nothing selected: no (S, importance) where mono is monosemantic and poly polysemantic")
         print(f"wrote {out / 'search.json'} and {len(figs)} figures")
     return 0
+
+
+def _controls(cfg, cc, out: Path, args, progress: bool) -> int:
+    from monotheory.claims import toy_controls
+    from monotheory.report import atomic_write_json, atomic_write_text, to_jsonable
+    from monotheory.toy import plots, tables
+    from monotheory.toy.grid import run_grid
+
+    t0 = time.perf_counter()
+    res = run_grid(cc, cfg, progress=progress)
+    axes = (cc.tasks, cc.sparsities, cc.labels, cc.sigma_sds)
+    rows = toy_controls.decided_rows(tables.control_rows(res, *axes))
+    mech = [toy_controls.decide_mechanism(t) for t in tables.control_tables(res, *axes)]
+    seconds = time.perf_counter() - t0
+    held = f"seeds {cfg.seed}–{cfg.seed + cfg.n_seeds - 1}"
+    header = (f"{held}; n={cfg.n}, m={cfg.m}, {cfg.importance} importance, {cfg.steps} Adam steps, probe "
+              f"{cfg.probe_train}, η={cfg.noise_rate:g} ({res['noise_models']}); {seconds:.0f} s wall "
+              f"({res['train_seconds']:.0f} s training) on {platform.node()}, load {_load()}")
+    doc = {"config": to_dict(cfg), "controls": to_dict(cc), "seeds": held, "wall_seconds": seconds,
+           "rows": rows, "mechanism": mech, "grid": res}
+    atomic_write_json(out / "controls.json", doc)
+    atomic_write_text(out / "controls.md", tables.controls_md(res, rows, mech, header))
+    fig = plots.save(plots.plot_k_sweep(rows), out / "k_sweep.png", plots.k_sweep_data(rows))
+    if args.json:
+        print(json.dumps(to_jsonable({"rows": rows, "mechanism": mech}), indent=2))
+    else:
+        print(header)
+        print(tables.rows_md(rows))
+        print(f"wrote {out / 'controls.json'}, {out / 'controls.md'} and {fig}")
+    return 0
+
+
+def _load() -> str:
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "unknown"

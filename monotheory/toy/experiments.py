@@ -39,11 +39,33 @@ CHANCE_RULE = "chance = majority-class rate of the test labels (mean over seeds)
 CONDITIONS = ("clean", "label_noise", "input_noise")
 
 
-def labels_for(x: torch.Tensor, task: str) -> torch.Tensor:
-    """Labels of features x (…, n): ``argmax`` (class n when every feature is 0) or ``pair`` (1[x_0 > x_1])."""
+def labels_for(x: torch.Tensor, task: str, features: torch.Tensor | None = None) -> torch.Tensor:
+    """Labels of features x (…, n): ``argmax`` (class n when every feature is 0) or ``pair`` (1[x_0 > x_1]).
+
+    ``features`` (I, n) bool, with x of shape (I, N, n): each instance's labels depend only on its listed
+    features (the capacity-matched task of C5): ``argmax`` over them (the class keeps the feature's index, class n
+    when all of them are 0, so the classes and the label-noise process are those of the full task), ``pair``
+    compares the first two of them."""
     check_choice("task", task, TASKS)
+    if features is None:
+        a, b = 0, 1
+    else:
+        features = torch.as_tensor(features, dtype=torch.bool)
+        need = 2 if task == "pair" else 1
+        if x.dim() != 3 or features.shape != (x.shape[0], x.shape[-1]):
+            raise ConfigError(f"features has shape {tuple(features.shape)}; it needs one row of {x.shape[-1]} flags "
+                              f"per instance of x {tuple(x.shape)}")
+        if int(features.sum(-1).min()) < need:
+            raise ConfigError(f"an instance lists {int(features.sum(-1).min())} label features; task {task} needs at "
+                              f"least {need}")
     if task == "pair":
-        return (x[..., 0] > x[..., 1]).long()
+        if features is None:
+            return (x[..., a] > x[..., b]).long()
+        first = torch.argsort((~features).to(torch.int8), dim=-1, stable=True)[:, :2]       # (I, 2), by index
+        xa, xb = (x.gather(-1, first[:, j].view(-1, 1, 1).expand(*x.shape[:2], 1))[..., 0] for j in (0, 1))
+        return (xa > xb).long()
+    if features is not None:
+        x = x.masked_fill(~features.unsqueeze(1), -1.0)   # features ≥ 0: an unlisted one is never the argmax
     y = x.argmax(-1)
     return torch.where(x.amax(-1) > 0, y, torch.full_like(y, x.shape[-1]))
 
@@ -69,10 +91,12 @@ def train_models(cfg: ToyConfig, regimes: list[str], seeds: list[int], sparsitie
     return model, info
 
 
-def probe_batch(cfg: ToyConfig, seeds: list[int], sparsities: list[float], size: int, offset: int):
-    """Probe data for each instance: features x (I, N, n) and clean labels y (I, N)."""
+def probe_batch(cfg: ToyConfig, seeds: list[int], sparsities: list[float], size: int, offset: int,
+                label_features: torch.Tensor | None = None):
+    """Probe data for each instance: features x (I, N, n) and clean labels y (I, N) (over ``label_features``,
+    see :func:`labels_for`)."""
     x = FeatureSampler(cfg.n, seeds, sparsities, offset=offset)(size)
-    return x, labels_for(x, cfg.task)
+    return x, labels_for(x, cfg.task, label_features)
 
 
 def noisy_labels(cfg: ToyConfig, y: torch.Tensor, seeds: list[int], noise_rate: float) -> torch.Tensor:
@@ -112,15 +136,17 @@ def code_report(model: ToyModel) -> list[dict]:
 
 
 def evaluate(cfg: ToyConfig, model: ToyModel, seeds: list[int], sparsities: list[float], noise_rates: list[float],
-             sigmas: list, *, probe_sizes: list[int] | None = None) -> dict:
+             sigmas: list, *, probe_sizes: list[int] | None = None, label_features: torch.Tensor | None = None) -> dict:
     """Probe accuracies of every instance, as numpy arrays over instances (I,):
 
     ``clean`` and ``label`` (one array per rate) at ``cfg.probe_train`` samples; ``input`` (one per entry of
     ``sigmas``, each a raw σ or an (I,) array of per-instance raw σ's), scored with the clean probe;
     ``chance``; and with ``probe_sizes``, ``by_size[N] = {"clean": …, "label": [...]}`` for probes trained
-    on the first N samples (nested draws). Runs with one torch thread on CPU (see ``train.cpu_threads``)."""
+    on the first N samples (nested draws). ``label_features`` (I, n) bool: each instance's labels depend only on
+    those features (:func:`labels_for`). ``model`` is anything with ``W`` (for its device) and ``encode``. Runs with
+    one torch thread on CPU (see ``train.cpu_threads``)."""
     with cpu_threads(1 if model.W.device.type == "cpu" else None):
-        return _evaluate(cfg, model, seeds, sparsities, noise_rates, sigmas, probe_sizes)
+        return _evaluate(cfg, model, seeds, sparsities, noise_rates, sigmas, probe_sizes, label_features)
 
 
 @torch.no_grad()
@@ -128,10 +154,10 @@ def _encode(model, x):
     return model.encode(x)
 
 
-def _evaluate(cfg, model, seeds, sparsities, noise_rates, sigmas, probe_sizes):
+def _evaluate(cfg, model, seeds, sparsities, noise_rates, sigmas, probe_sizes, label_features):
     sizes = sorted(set(probe_sizes or []) | {cfg.probe_train})
-    xtr, ytr = probe_batch(cfg, seeds, sparsities, max(sizes), offset=3)
-    xte, yte = probe_batch(cfg, seeds, sparsities, cfg.probe_test, offset=4)
+    xtr, ytr = probe_batch(cfg, seeds, sparsities, max(sizes), offset=3, label_features=label_features)
+    xte, yte = probe_batch(cfg, seeds, sparsities, cfg.probe_test, offset=4, label_features=label_features)
     htr, hte = _encode(model, xtr), _encode(model, xte)
     noisy = {rate: noisy_labels(cfg, ytr, seeds, rate) for rate in noise_rates if rate > 0}
     by_size, clean_probe = {}, None
@@ -172,7 +198,8 @@ def summarise(acc: dict[str, np.ndarray], regimes: list[str], seeds_per: int, po
             if poly in regimes and r != poly:
                 p = regimes.index(poly)
                 g = paired_t(a[sl], a[p * seeds_per:(p + 1) * seeds_per])
-                row[cond]["gap_vs_poly"] = {"mean": g["mean"], "ci": g["ci"], "p_value": g["p_value"]}
+                row[cond]["gap_vs_poly"] = {"mean": g["mean"], "ci": g["ci"], "p_value": g["p_value"],
+                                             "degenerate": g["degenerate"]}
         out[r] = row
     return out
 

@@ -178,3 +178,51 @@ def search_figures(res: dict, out: str | Path) -> list[Path]:
                     "regimes": {r: [{"mean": s["mean"], "ci": [s["lo"], s["hi"]]} for s in v] for r, v in stats.items()}}
             paths.append(save(plot_probe_size(data), out / f"probe_size_S{S:g}_{imp}.png", data))
     return paths
+
+
+def k_sweep_data(rows: list[dict]) -> dict:
+    """From decided control rows (:func:`monotheory.claims.toy_controls.decided_rows`): per (task, labels, S, σ)
+    and top-k regime, mono − poly per cell against k, with the rule's intervals (Holm's step level)."""
+    out: dict = {}
+    for r in rows:
+        if "(k = " not in r["mono"]:
+            continue
+        regime, k = r["mono"].split(" (k = ")
+        panel = out.setdefault(f"{r['task']}, {r['labels']}", {})
+        line = panel.setdefault(f"{regime}, S={r['sparsity']:g}, σ={r['sigma_sd']:g}", {"k": [], "cells": {}})
+        line["k"].append(int(k.rstrip(")")))
+        for c in r["decision"]["cells"]:
+            ci = [float("nan")] * 2 if c["interval"] is None else list(c["interval"])
+            line["cells"].setdefault(c["name"], []).append({"mean": c["estimate"], "ci": ci, "level": c["level"]})
+    return out
+
+
+def plot_k_sweep(rows: list[dict], *, path: str | Path | None = None):
+    """mono − poly against k for every top-k code: one row of panels per (task, labels), one panel per cell
+    (clean, label noise, input noise), one line per (regime, S, σ), bands = the rule's intervals (Holm's step
+    level of each row); the zero line dashed."""
+    data = k_sweep_data(rows)
+    names = ("clean", "label noise", "input noise")
+    fig, axes = pyplot().subplots(max(len(data), 1), 3, figsize=(11, 2.8 * max(len(data), 1)), squeeze=False)
+    for i, (panel, lines) in enumerate(data.items()):
+        for j, cell in enumerate(names):
+            ax = axes[i][j]
+            for label, line in lines.items():
+                order = np.argsort(line["k"])
+                k = np.asarray(line["k"])[order]
+                m = np.array([line["cells"][cell][o]["mean"] for o in order])
+                ci = np.array([line["cells"][cell][o]["ci"] for o in order], dtype=float)
+                ax.plot(k, m, marker="o", label=label)
+                ax.fill_between(k, ci[:, 0], ci[:, 1], alpha=0.15)
+            ax.axhline(0.0, color="k", ls="--", lw=0.8)
+            ax.set_xscale("log", base=2)
+            ks = sorted({k for line in lines.values() for k in line["k"]})
+            ax.set_xticks(ks, [str(k) for k in ks])
+            ax.set_title(f"{panel}: {cell}", fontsize=8)
+            ax.set_xlabel("k")
+            if j == 0:
+                ax.set_ylabel("mono − poly accuracy")
+    if data:
+        axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    return _done(fig, path, data)

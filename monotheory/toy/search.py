@@ -1,4 +1,4 @@
-"""The recorded condition search, the held-out confirmation and the mechanism table.
+"""The recorded condition search of C5 (`monotheory toy search`, `make toy-search`).
 
 * :func:`run_search` — on the SEARCH seeds, train every regime once per (S, importance) and probe at every
   (probe size, η, σ in feature sds); score each condition for each selected mono regime by the weakest of the
@@ -7,9 +7,9 @@
   polysemantic on every search seed; select the best condition per mono regime. The whole grid, every cell
   and the selection go to JSON; :func:`write_conditions` writes the selection to the package data file
   ``monotheory/data/toy_conditions.json`` (``make toy-search`` reproduces it).
-* :func:`run_conditions` — re-run conditions with freshly trained models on other seeds (held-out), training
-  once per importance and reusing the models for every condition (and reading) that shares them.
-* :func:`mechanism_table` — the paired gaps that separate monosemanticity, sparsity and basis.
+
+C5 re-runs the selected conditions on held-out seeds with fresh models (:func:`monotheory.toy.grid.run_grid`),
+with the difference-in-differences mechanism table of :mod:`monotheory.toy.controls`.
 """
 
 from __future__ import annotations
@@ -20,18 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from monotheory.stats import holm, paired_t
 from monotheory.stats import paired_t_statistic as _t
 from monotheory.toy import SearchConfig, ToyConfig, feature_sd
-from monotheory.toy.experiments import code_report, evaluate, run_figure5_multi, train_models
+from monotheory.toy.experiments import code_report, evaluate, train_models
 
 CONDITIONS_FILE = Path(__file__).resolve().parents[1] / "data" / "toy_conditions.json"
-# the four contrasts of the mechanism table: (name, a, b, what a − b isolates)
-CONTRASTS = (("oracle − poly", "oracle", "poly", "monosemantic vs superposed, both dense linear codes"),
-             ("oracle-topk − oracle", "oracle-topk", "oracle", "sparsity of the code at fixed monosemanticity"),
-             ("oracle-rot − oracle", "oracle-rot", "oracle", "basis at fixed subspace (0 for a linear probe)"),
-             ("mono-topk − poly", "mono-topk", "poly", "trained monosemantic sparse code vs poly"))
-ALPHA = 0.05
 
 
 def run_search(sc: SearchConfig, base: ToyConfig, *, progress: bool = False) -> dict:
@@ -126,64 +119,3 @@ def write_conditions(res: dict, path: str | Path = CONDITIONS_FILE) -> Path:
 def load_conditions(path: str | Path = CONDITIONS_FILE) -> dict:
     """The recorded conditions (``write_conditions``'s file)."""
     return json.loads(Path(path).read_text())
-
-
-def run_conditions(base: ToyConfig, conditions: list[dict]) -> list[tuple[ToyConfig, dict]]:
-    """Each condition (keys sparsity, importance, probe_size, noise_rate, sigma_sd; optional task) run with
-    ``base``'s regimes and seeds: one training per importance for all its sparsities, reused by every
-    condition that shares the (S, importance). Returns (config, run_figure5 result) per condition."""
-    out: list = [None] * len(conditions)
-    for imp in dict.fromkeys(c["importance"] for c in conditions):
-        idx = [i for i, c in enumerate(conditions) if c["importance"] == imp]
-        sps = list(dict.fromkeys(conditions[i]["sparsity"] for i in idx))
-        cfg = dataclasses.replace(base, importance=imp)
-        regimes, seeds = list(cfg.regimes), [cfg.seed + s for s in range(cfg.n_seeds)]
-        inst = [(S, r, s) for S in sps for r in regimes for s in seeds]
-        model, info = train_models(cfg, [i[1] for i in inst], [i[2] for i in inst], [i[0] for i in inst])
-        per = len(regimes) * len(seeds)
-        for i in idx:
-            c = conditions[i]
-            j = sps.index(c["sparsity"])
-            sub = model.select(list(range(j * per, (j + 1) * per)))
-            sub_info = {"loss": info["loss"][j * per:(j + 1) * per], "train_seconds": info["train_seconds"]}
-            ccfg = dataclasses.replace(cfg, sparsity=c["sparsity"], probe_train=c["probe_size"],
-                                       noise_rate=c["noise_rate"], sigma=None, sigma_sd=c["sigma_sd"],
-                                       task=c.get("task", cfg.task))
-            out[i] = (ccfg, run_figure5_multi(ccfg, [c["sparsity"]], trained=(sub, sub_info))[0])
-    return out
-
-
-def mechanism_table(summary: dict) -> list[dict]:
-    """Per noise (clean, label, input) and contrast of :data:`CONTRASTS` whose regimes are in ``summary``: the
-    paired gap a − b over seeds with its 95 % t-interval and p-value, Holm-adjusted across the table's cells
-    (one family per condition), and the carrier of each noise's effect (see :func:`carriers`)."""
-    rows = []
-    for cond in ("clean", "label_noise", "input_noise"):
-        for name, a, b, what in CONTRASTS:
-            if a in summary and b in summary:
-                g = paired_t(summary[a][cond]["per_seed"], summary[b][cond]["per_seed"])
-                rows.append({"noise": cond, "contrast": name, "isolates": what, "mean": g["mean"], "ci": g["ci"],
-                             "p_value": g["p_value"]})
-    if rows:
-        for row, p in zip(rows, holm([r["p_value"] if r["p_value"] == r["p_value"] else 1.0 for r in rows]),
-                          strict=True):
-            row["p_holm"] = float(p)
-            row["significant"] = bool(p < ALPHA)
-    return rows
-
-
-def carriers(rows: list[dict]) -> dict[str, str]:
-    """Which of monosemanticity (oracle − poly), sparsity (oracle-topk − oracle) or neither carries the effect
-    under each noise, from the Holm-significant cells of :func:`mechanism_table` (sign given)."""
-    out = {}
-    for cond in ("clean", "label_noise", "input_noise"):
-        sig = {r["contrast"]: r["mean"] for r in rows if r["noise"] == cond and r["significant"]}
-        parts = []
-        if "oracle − poly" in sig:
-            parts.append(f"monosemanticity ({'helps' if sig['oracle − poly'] > 0 else 'hurts'})")
-        if "oracle-topk − oracle" in sig:
-            parts.append(f"sparsity ({'helps' if sig['oracle-topk − oracle'] > 0 else 'hurts'})")
-        if "oracle-rot − oracle" in sig:
-            parts.append("BASIS (unexpected for a linear probe)")
-        out[cond] = " and ".join(parts) or "neither"
-    return out

@@ -37,8 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a shifted test set (same class folders as val/); repeat for several")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--print-config", action="store_true",
-                   help="print the resolved config (preset + options) as JSON, marking the keys where the "
-                        "authors' code differs from monotheory's defaults, and exit without running")
+                   help="print the resolved config (preset + options) as JSON and beside it the authors' "
+                        "settings (docs/differences.md), and exit without running")
     for name, cls in NESTED.items():  # one mechanism (monotheory.config), nested configs under option prefixes
         g = p.add_argument_group(f"{name} stage")
         add_dataclass_arguments(g, cls, prefix=PREFIXES[name], exclude=FINETUNE_RUN_FIELDS if name == "finetune" else ())
@@ -47,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The :class:`RunConfig` of parsed options: preset first, then every explicitly given option."""
     from monotheory.config import check_choice, given_values
-    from monotheory.vision.config import build_config
+    from monotheory.vision.presets import build_config
 
     preset = check_choice("preset", args.preset, PRESETS)
     top = given_values(RunConfig, args, exclude=_TOP_EXCLUDE)
@@ -59,19 +59,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def print_config(cfg: RunConfig) -> None:
-    """The resolved config as JSON, then one line per row of the differences table: key, value now, theirs."""
+    """The resolved config as JSON, then the authors' settings beside it (:func:`differences.comparison_lines`)."""
     import json
 
     from monotheory.config import to_dict
-    from monotheory.vision.differences import DIFFERENCES, lookup
+    from monotheory.vision.differences import comparison_lines
 
     print(json.dumps(to_dict(cfg), indent=2, default=list))
-    print("# differences from the authors' code (key: value now | their value | monotheory default)")
-    for d in DIFFERENCES:
-        if d.key:
-            now = lookup(cfg, d.key)
-            mark = "=" if now == d.theirs else "≠"
-            print(f"# {d.key}: {now!r} {mark} theirs {d.theirs!r} | default {d.ours!r}  ({d.what})")
+    print("\n".join(comparison_lines(cfg)))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -81,7 +76,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from monotheory.progress import announce
     from monotheory.report import check_out_dir
-    from monotheory.vision.config import parse_shift, preset_values
+    from monotheory.vision.config import parse_shift
+    from monotheory.vision.presets import preset_values
     from monotheory.vision.run import run
 
     default_epochs = preset_values(cfg.preset, cfg.dataset).get("pretrain", {}).get("epochs", PretrainConfig.epochs)

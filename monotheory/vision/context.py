@@ -203,7 +203,7 @@ class RunContext:
             torch.default_generator.manual_seed(c.seed)
             return Encoder(EncoderConfig(arch=c.arch, cifar_stem=c.cifar_stem, proj_hidden=c.proj_hidden,
                                          proj_out=c.proj_out, nonneg=(name == "ncl"), proj_bn=c.proj_bn,
-                                         crop_size=c.crop_size))
+                                         crop_size=c.crop_size, stem_padding=c.stem_padding))
 
     def encoder_path(self, name: str) -> Path:
         return self.ckpt_dir / f"encoder_{name}.pt"
@@ -225,7 +225,7 @@ class RunContext:
         return self._sae
 
     # -- features
-    def feature_key(self, enc: str, split: str, sigma: float = 0.0) -> str:
+    def feature_key(self, enc: str, split: str, sigma: float = 0.0, kind: str | None = None) -> str:
         """A hash of everything the features of (``enc``, ``split``, σ) depend on; part of the cache file name."""
         import hashlib
         import json
@@ -234,12 +234,15 @@ class RunContext:
         parts = {"encoder": [enc, st.st_size, st.st_mtime_ns], "split": split, "dataset": c.dataset,
                  "data_root": "sklearn:digits" if c.dataset == "digits" else str(Path(c.data_root).expanduser().resolve()), "train_fraction": c.train_fraction,
                  "crop": c.crop_size, "resize": c.eval_resize, "seed": c.seed, "skip_bad": c.skip_bad_images,
-                 "sigma": float(sigma), "noise": c.probe.input_noise if sigma > 0 else None,
+                 "sigma": float(sigma), "noise": (kind or c.probe.input_noise) if sigma > 0 else None,
                  "shift": sorted(c.shift) if split.startswith("shift-") else None, "device": self.device.type}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
-    def features(self, enc: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe"):
-        """Cached (features, targets) of encoder ``enc`` on ``split`` (``train``/``val``/a shift set) at σ."""
+    def features(self, enc: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe",
+                 kind: str | None = None):
+        """Cached (features, targets) of encoder ``enc`` on ``split`` (``train``/``val``/a shift set) at σ, with
+        noise of ``probe.input_noise`` (files ``…_s<σ>_…``) or of an explicit ``kind`` (``…_<kind[0]><σ>_…``:
+        the ``probe.uniform_noise`` scales)."""
         p = self.cfg.probe
         self.require(f"pretrain_{enc}", stage)  # before feature_key reads the encoder file
 
@@ -249,16 +252,18 @@ class RunContext:
             data = ds if ds is not None else {"train": d.get("dali_train_eval", d["train_eval"]),
                                               "val": d.get("dali_val", d["val"])}[split]
             return extract(model, data, batch_size=p.extract_batch_size, device=self.device, sigma=sigma,
-                           kind=p.input_noise, seed=self.cfg.seed, num_workers=self.cfg.num_workers,
+                           kind=kind or p.input_noise, seed=self.cfg.seed, num_workers=self.cfg.num_workers,
                            progress=self.progress, desc=f"features {enc} {split} σ={sigma:g}")
 
-        return self.cache.get(f"{enc}_{split}_s{sigma_key(sigma)}_{self.feature_key(enc, split, sigma)}", build)
+        tag = f"{kind[0]}{sigma_key(sigma)}" if kind else f"s{sigma_key(sigma)}"
+        return self.cache.get(f"{enc}_{split}_{tag}_{self.feature_key(enc, split, sigma, kind)}", build)
 
-    def method_features(self, method: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe"):
+    def method_features(self, method: str, split: str, sigma: float = 0.0, ds=None, stage: str = "probe",
+                        kind: str | None = None):
         """Features of a Figure-1 column: ``cl``, ``ncl``, or ``sae`` (codes of the CL features)."""
         if method == "sae":
             from monotheory.vision.sae import sae_codes
 
-            x, y = self.features("cl", split, sigma, ds, stage)
+            x, y = self.features("cl", split, sigma, ds, stage, kind)
             return sae_codes(self.load_sae(stage), x, normalize=self.cfg.sae.probe_input == "normalized"), y
-        return self.features(method, split, sigma, ds, stage)
+        return self.features(method, split, sigma, ds, stage, kind)

@@ -391,8 +391,10 @@ def simclr_transform(crop_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, *, bl
     """SimCLR augmentations (solo-learn's settings); the callable returns a pair of normalised tensors.
 
     RandomResizedCrop(scale 0.08–1), colour jitter (0.8, 0.8, 0.8, 0.2) with p=0.8, grayscale p=0.2, Gaussian
-    blur p=0.5 (kernel ≈ 10 % of the crop, odd, σ ∈ [0.1, 2]; skipped for crops ≤ 32 px as in solo-learn's
-    CIFAR config), horizontal flip p=0.5.
+    blur p=0.5 (kernel ≈ 10 % of the crop, odd, σ ∈ [0.1, 2]), horizontal flip p=0.5. The blur is skipped for
+    crops ≤ 32 px even with ``blur=True``: that guard is monotheory's, not the authors' — their CIFAR-100
+    config (``scripts/pretrain/cifar/augmentations/symmetric.yaml``) blurs with p = 0.5 at 32 px (PIL, radius
+    σ); docs/differences.md lists it.
     """
     from torchvision import transforms as T
 

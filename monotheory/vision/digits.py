@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from monotheory.report import atomic_write_json, atomic_write_text
-from monotheory.vision.config import DIGITS_EPOCHS
+from monotheory.vision.presets import DIGITS_EPOCHS
 
 METHODS = ("cl", "sae", "ncl")
 PLATEAU_POINTS = 2.0

@@ -28,13 +28,13 @@ class TinyResNet(nn.Module):
     Same layout as ResNet-18 with one block per stage and widths ``widths``; output dim ``widths[-1]``.
     """
 
-    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128), cifar_stem: bool = True):
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128), cifar_stem: bool = True, stem_padding: int = 1):
         super().__init__()
         from torchvision.models.resnet import BasicBlock
 
         w0 = widths[0]
         if cifar_stem:
-            stem = [nn.Conv2d(3, w0, 3, 1, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True)]
+            stem = [nn.Conv2d(3, w0, 3, 1, stem_padding, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True)]
         else:
             stem = [nn.Conv2d(3, w0, 7, 2, 3, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True),
                     nn.MaxPool2d(3, 2, 1)]
@@ -72,14 +72,17 @@ class MLPBackbone(nn.Module):
         return self.body(x)
 
 
-def make_backbone(arch: str = "resnet18", cifar_stem: bool = False, crop_size: int = 32) -> tuple[nn.Module, int]:
-    """A randomly initialised backbone with its classifier removed, and its output width (``crop_size``: mlp only)."""
+def make_backbone(arch: str = "resnet18", cifar_stem: bool = False, crop_size: int = 32,
+                  stem_padding: int = 1) -> tuple[nn.Module, int]:
+    """A randomly initialised backbone with its classifier removed, and its output width (``crop_size``: mlp only;
+    ``stem_padding``: of the CIFAR stem's 3×3 conv, 1 keeps the image size, the authors' 2 adds a pixel a side)."""
     check_choice("arch", arch, ARCHS)
+    check_int("stem_padding", stem_padding, 0, 3)
     if arch == "mlp":
         net = MLPBackbone(3 * int(crop_size) ** 2)
         return net, net.out_dim
     if arch == "tiny":
-        net = TinyResNet(cifar_stem=cifar_stem)
+        net = TinyResNet(cifar_stem=cifar_stem, stem_padding=stem_padding)
         return net, net.out_dim
     import torchvision
 
@@ -87,7 +90,7 @@ def make_backbone(arch: str = "resnet18", cifar_stem: bool = False, crop_size: i
     dim = net.fc.in_features
     net.fc = nn.Identity()
     if cifar_stem:  # CIFAR: 3x3 stride-1 first conv, no max-pool (solo-learn / the authors' code)
-        net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=stem_padding, bias=False)
         nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
         net.maxpool = nn.Identity()
     return net, dim
@@ -98,7 +101,7 @@ class EncoderConfig:
     """The architecture of an :class:`Encoder`: ``arch`` (one of :data:`ARCHS`), ``cifar_stem``, ``proj_hidden``
     (16384 in the paper), ``proj_out`` (2048), ``nonneg`` (False = CL/SimCLR, True = NCL), ``proj_bn`` (False:
     the paper's and the authors' SimCLR projector has no BatchNorm; True inserts BatchNorm1d after the first
-    Linear), ``crop_size`` (the input size, for the ``mlp`` backbone)."""
+    Linear), ``crop_size`` (the input size, for the ``mlp`` backbone), ``stem_padding`` (of the CIFAR stem's conv)."""
 
     arch: str = "resnet18"
     cifar_stem: bool = False
@@ -107,6 +110,7 @@ class EncoderConfig:
     nonneg: bool = False
     proj_bn: bool = False
     crop_size: int = 32
+    stem_padding: int = 1
 
     def __post_init__(self):
         check_int("proj_hidden", self.proj_hidden)
@@ -121,7 +125,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg if cfg is not None else EncoderConfig()
         self.arch, self.cifar_stem, self.nonneg = cfg.arch, bool(cfg.cifar_stem), bool(cfg.nonneg)
-        self.backbone, self.feature_dim = make_backbone(cfg.arch, cfg.cifar_stem, cfg.crop_size)
+        self.backbone, self.feature_dim = make_backbone(cfg.arch, cfg.cifar_stem, cfg.crop_size, cfg.stem_padding)
         bn = [nn.BatchNorm1d(cfg.proj_hidden)] if cfg.proj_bn else []
         self.projector = nn.Sequential(nn.Linear(self.feature_dim, cfg.proj_hidden), *bn, nn.ReLU(inplace=True),
                                        nn.Linear(cfg.proj_hidden, cfg.proj_out))

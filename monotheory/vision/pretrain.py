@@ -27,12 +27,13 @@ from monotheory.vision.encoders import Encoder, contrastive_loss
 
 
 class LARS(torch.optim.Optimizer):
-    """SGD with momentum and layer-wise adaptive rate scaling (as solo-learn's ``LARS``).
+    """SGD with momentum and layer-wise adaptive rate scaling (as solo-learn's ``LARS``; torch has none).
 
-    For a parameter group without ``lars_exclude`` the update is scaled by
-    ``trust_coefficient · ‖p‖ / (‖g‖ + wd·‖p‖)`` (capped at 1 relative to the lr when ``clip_lr``), weight decay added
-    to the gradient first. Groups with ``lars_exclude=True`` (biases, BN) get plain SGD, and the caller
-    gives them ``weight_decay=0``.
+    The update rule of You, Gitman & Ginsburg 2017 (arXiv:1708.03888, Algorithm 1): local lr
+    ``λ = trust_coefficient · ‖p‖ / (‖g‖ + wd·‖p‖)``, ``v ← momentum·v + λ·(g + wd·p)``, ``p ← p − lr·v``; with
+    ``clip_lr`` λ becomes ``min(λ / lr, 1)`` (solo-learn's cap: the step never exceeds plain SGD's). Groups with
+    ``lars_exclude=True`` (biases, BN: :func:`lars_groups`) get plain SGD, and the caller gives them
+    ``weight_decay=0``.
     """
 
     def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, trust_coefficient: float = 0.02,
@@ -67,11 +68,17 @@ class LARS(torch.optim.Optimizer):
                 p.add_(buf, alpha=-lr)
 
 
+def lars_groups(params, **group) -> list[dict]:
+    """Two parameter groups for :class:`LARS`: weights (ndim > 1), adapted and decayed, and biases and norms
+    (1-d), plain SGD without weight decay (solo-learn's ``exclude_bias_n_norm``); ``group``: extra settings of both."""
+    params = list(params)
+    return [{"params": [p for p in params if p.ndim > 1], **group},
+            {"params": [p for p in params if p.ndim <= 1], **group, "weight_decay": 0.0, "lars_exclude": True}]
+
+
 def make_optimizer(model: nn.Module, cfg: PretrainConfig) -> torch.optim.Optimizer:
     """LARS or SGD; biases and BN parameters (1-d tensors) excluded from weight decay and adaptation."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    plain = [p for p in model.parameters() if p.ndim <= 1]
-    groups = [{"params": decay}, {"params": plain, "weight_decay": 0.0, "lars_exclude": True}]
+    groups = lars_groups(model.parameters())
     if cfg.optimizer == "lars":
         return LARS(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                     trust_coefficient=cfg.trust_coefficient,
@@ -81,9 +88,14 @@ def make_optimizer(model: nn.Module, cfg: PretrainConfig) -> torch.optim.Optimiz
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def warmup_cosine(step: int, total: int, warmup: int, base_lr: float, min_lr: float = 0.0) -> float:
-    """Linear warmup from ~0 to ``base_lr`` over ``warmup`` steps, then cosine decay to ``min_lr``."""
+def warmup_cosine(step: int, total: int, warmup: int, base_lr: float, min_lr: float = 0.0,
+                  start_lr: float = 0.0) -> float:
+    """Linear warmup to ``base_lr`` over ``warmup`` steps, then cosine decay to ``min_lr``. The warmup starts at
+    ``base_lr / warmup`` when ``start_lr`` is 0, else at ``start_lr`` and reaches ``base_lr`` at step ``warmup − 1``
+    (pl_bolts' ``LinearWarmupCosineAnnealingLR``, solo-learn's ``warmup_cosine``)."""
     if step < warmup:
+        if start_lr > 0:
+            return start_lr + step * (base_lr - start_lr) / max(1, warmup - 1)
         return base_lr * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
     return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * min(t, 1.0)))
@@ -187,7 +199,7 @@ def pretrain(encoder: Encoder, train_ds, cfg: PretrainConfig, *, device: torch.d
             if cuda and cfg.channels_last:
                 x1, x2 = x1.contiguous(memory_format=torch.channels_last), x2.contiguous(
                     memory_format=torch.channels_last)
-            lr = warmup_cosine(epoch * steps_per_epoch + n_steps, total, warm, base_lr)
+            lr = warmup_cosine(epoch * steps_per_epoch + n_steps, total, warm, base_lr, start_lr=cfg.warmup_start_lr)
             for g in opt.param_groups:
                 g["lr"] = lr
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):

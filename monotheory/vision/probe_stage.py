@@ -1,5 +1,7 @@
 """The ``probe`` stage of ``run-imagenet``: linear probes of frozen features under label noise (train) and
 input noise (test) → ``probe.json``, ``probe_correct.npz`` and the clean-label probes ``checkpoints/probe_<m>.pt``.
+Each row's ``test_acc`` is keyed by σ (``probe.sigmas``); ``test_acc_uniform`` by the ``probe.uniform_noise``
+scales a (X + a·U[0, 1)), whose per-sample correctness is stored under the σ-key ``u<a>``.
 
 Training labels are corrupted with :func:`monotheory.noise.label_noise` (the same draw for every method);
 test labels stay clean. Features come from :class:`monotheory.vision.context.RunContext` (cached).
@@ -74,8 +76,12 @@ def run_probe_stage(ctx: RunContext) -> None:
         train = ctx.method_features(m, "train", 0.0)
         tests = {sigma_key(s): ctx.method_features(m, "val", s) for s in cfg.sigmas}
         stats = feature_stats(*tests[sigma_key(0.0)]) if sigma_key(0.0) in tests else feature_stats(*train)
+        for a in (a for a in cfg.uniform_noise if a > 0):  # X + a·U[0, 1), the authors' uniform_noise
+            tests[f"u{sigma_key(a)}"] = ctx.method_features(m, "val", a, kind="uniform")
         rows, correct[m], clean = probe_method(train, tests, ctx.num_classes, cfg, seed=ctx.cfg.seed,
                                                device=ctx.device)
+        for r in rows:  # the uniform-noise scores apart, so that test_acc keeps its σ keys
+            r["test_acc_uniform"] = {k[1:]: r["test_acc"].pop(k) for k in list(r["test_acc"]) if k.startswith("u")}
         save_probe(ctx.ckpt_dir / f"probe_{m}.pt", clean)
         results[m] = {"regime": REGIME[m], "stats": stats, "rows": rows}
         ctx.log(f"probe {m}: " + ", ".join(f"η={r['noise_rate']:g}: {r['test_acc']}" for r in rows))

@@ -8,6 +8,7 @@ monosemantic features the downstream probe sees.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import sys
 
@@ -17,6 +18,7 @@ from torch import nn
 
 from monotheory.config import check_int
 from monotheory.vision.config import SAEConfig
+from monotheory.vision.pretrain import LARS, lars_groups
 
 
 @dataclasses.dataclass
@@ -106,12 +108,18 @@ def make_sae(d_in: int, cfg: SAEConfig, x_init: torch.Tensor | None, *, seed: in
     return sae
 
 
-def sae_optimizer(sae: TopKSAE, cfg: SAEConfig) -> torch.optim.Adam:
-    """Adam with the decoder in its own parameter group at ``decoder_lr`` (when > 0), as the authors' 0.3."""
+def sae_optimizer(sae: TopKSAE, cfg: SAEConfig) -> torch.optim.Optimizer:
+    """Adam (or LARS, momentum 0.9, biases without adaptation or decay) with the decoder in its own parameter
+    group at ``decoder_lr`` (when > 0), as the authors' 0.3."""
     dec = list(sae.decoder.parameters())
     rest = [p for p in sae.parameters() if all(p is not q for q in dec)]
-    groups = [{"params": rest}, {"params": dec, "lr": cfg.decoder_lr or cfg.lr}]
-    opt = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "lars":
+        groups = lars_groups(rest) + lars_groups(dec, lr=cfg.decoder_lr or cfg.lr)
+        opt = LARS([g for g in groups if g["params"]], lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay,
+                   trust_coefficient=cfg.trust_coefficient, clip_lr=cfg.clip_lr)
+    else:
+        groups = [{"params": rest}, {"params": dec, "lr": cfg.decoder_lr or cfg.lr}]
+        opt = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     for g in opt.param_groups:
         g["base_lr"] = g["lr"]
     return opt
@@ -192,7 +200,9 @@ def train_sae(features: torch.Tensor, cfg: SAEConfig, *, seed: int = 0, device="
 def train_sae_two_crop(encoder: nn.Module, loader, sampler, cfg: SAEConfig, x_clean: torch.Tensor, *,
                        seed: int = 0, device="cpu", progress: bool | None = None) -> tuple[TopKSAE, dict]:
     """Fit the SAE on the frozen ``encoder``'s L2-normalised outputs of both SimCLR views of every image,
-    re-augmented every epoch (the authors' SAE training through their pretraining pipeline).
+    re-augmented every epoch (the authors' SAE training through their pretraining pipeline). The encoder runs
+    on one view at a time, in eval mode, or with ``cfg.backbone_mode="train"`` as the authors' (batch statistics of
+    each view; a copy takes the BatchNorm running-statistics updates, so ``encoder`` itself is left unchanged).
 
     ``loader``/``sampler``: the pretraining loader (:func:`monotheory.vision.pretrain.make_pretrain_loader`,
     batches of ``cfg.batch_size`` images → 2 × that many vectors). ``x_clean``: the clean training features,
@@ -200,13 +210,13 @@ def train_sae_two_crop(encoder: nn.Module, loader, sampler, cfg: SAEConfig, x_cl
     """
     x_clean = F.normalize(x_clean.float(), dim=1).to(device)
     sae = make_sae(x_clean.shape[1], cfg, x_clean, seed=seed).to(device)
-    encoder.eval()
+    encoder = copy.deepcopy(encoder).train() if cfg.backbone_mode == "train" else encoder.eval()
 
     def batches(epoch):
         sampler.set_epoch(epoch)
         for (x1, x2), _ in loader:
             with torch.no_grad():
-                z = encoder(torch.cat([x1, x2]).to(device)).float()
+                z = torch.cat([encoder(x1.to(device)), encoder(x2.to(device))]).float()
             yield F.normalize(z, dim=1)
 
     losses = fit_sae(sae, batches, cfg, max(1, len(loader)), progress=progress)

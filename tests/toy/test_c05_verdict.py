@@ -1,114 +1,111 @@
-"""C5's verdict rule (paper_checks/c05_toy_model.py) on synthetic summaries with known answers: the premise
-gate (a row is a test only if mono is measured monosemantic and poly polysemantic), Holm within a row, the
-chance and difference-in-differences rules."""
+"""C5's rows of paired cells decided by the one rule (monotheory.claims.toy_controls.decide_row on
+monotheory.claims.rules; paper_checks/c05_toy_model.py) with hand-made per-seed values whose answers are known: the
+claimed signs, the premise gate, Holm within a row, intervals containing 0 (never reproduced or partly), constant
+gaps (never p = 0), and the value/interval of the cell that decided."""
 
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from monotheory.report import NOT_REPRODUCED, REPRODUCED, SKIPPED
+from monotheory.claims.rules import INCONCLUSIVE, NOT_A_TEST, NOT_REPRODUCED, PARTLY, REPRODUCED
+from monotheory.claims.toy_controls import decide_row
 from monotheory.stats import holm
 from monotheory.toy import ToyConfig
-from monotheory.toy.experiments import summarise
 
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("c05", REPO / "paper_checks" / "c05_toy_model.py")
 c05 = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(c05)
 
-SEEDS = 10
-CHANCE = 0.03
+SEEDS = 20
+JITTER = np.random.default_rng(0).standard_normal((6, SEEDS)) * 0.004   # fixed, seed-dependent jitter
 
 
-def code(mono: list[bool], basis="basis-free (linear code)"):
-    return {"basis": basis, "monosemantic_per_seed": mono, "represented": 20.0, "interference": 0.0 if all(mono) else 1.0}
+def make_row(gaps, *, premise=True, spread=None, dyadic=False):
+    """A row whose cells have mono − poly ≈ ``gaps`` (clean, label, input) per seed, poly at 0.5 (``dyadic``:
+    poly on a grid of 1/4096, as accuracies on 4096 items are, so that a constant gap is exactly constant)."""
+    cells = []
+    for j, (name, sign) in enumerate((("clean", -1), ("label noise", 1), ("input noise", 1))):
+        poly = 0.5 + (np.arange(SEEDS) / 4096 if dyadic else JITTER[2 * j])
+        mono = poly + gaps[j] + (JITTER[2 * j + 1] if spread is None else spread[j])
+        cells.append({"name": name, "mono": mono, "poly": poly, "sign": sign})
+    measured = {"oracle": "monosemantic on 20/20 seeds", "poly": "monosemantic on 0/20 seeds"}
+    return {"task": "argmax", "sparsity": 0.8, "labels": "all", "mono": "oracle", "sigma_sd": 0.6, "noise_rate": 0.9,
+            "cells": cells, "chance": 0.03, "label_features": {"min": 40, "max": 40},
+            "premise": {"holds": premise, "why": "" if premise else "oracle not monosemantic on every seed",
+                        "measured": measured, "rule": "rule"}}
 
 
-def summary(mono: dict, poly: dict, spread: float = 0.004, mono_seeds=None, poly_seeds=None) -> dict:
-    """Per-seed accuracies = mean + a small seed-dependent jitter (different per regime and condition)."""
-    rng = np.random.default_rng(0)
-    acc = {c: np.concatenate([poly[c] + spread * rng.standard_normal(SEEDS),
-                              mono[c] + spread * rng.standard_normal(SEEDS)])
-           for c in ("clean", "label_noise", "input_noise")}
-    s = summarise(acc, ["poly", "oracle"], SEEDS)
-    for r, flags in (("poly", poly_seeds or [False] * SEEDS), ("oracle", mono_seeds or [True] * SEEDS)):
-        s[r]["code"] = code(flags)
-        s[r]["monosemantic"], s[r]["polysemantic"] = all(flags), not any(flags)
-    return s
+def test_every_cell_in_its_claimed_direction_is_reproduced():
+    """Clean is claimed mono < poly (sign −1), both noises mono > poly."""
+    d = decide_row(make_row((-0.1, 0.05, 0.05)))
+    assert d["outcome"] == REPRODUCED and [c["outcome"] for c in d["cells"]] == [REPRODUCED] * 3
+    assert [c["direction"] for c in d["cells"]] == [-1, 1, 1]
 
 
-def verdict(mono, poly, chance=CHANCE, **kw):
-    return c05.verdict_for("oracle", summary(mono, poly, **kw), "synthetic", ToyConfig(), [], chance=chance)
+def test_some_cells_hold_is_partly_and_the_opposite_is_not_reproduced():
+    assert decide_row(make_row((-0.1, 0.05, -0.05)))["outcome"] == PARTLY
+    d = decide_row(make_row((0.1, -0.05, 0.0)))
+    assert d["outcome"] == NOT_REPRODUCED
 
 
-def acc(clean, label, inp):
-    return {"clean": clean, "label_noise": label, "input_noise": inp}
+def test_intervals_containing_zero_are_inconclusive_never_partly():
+    """Every gap 0 ± jitter: no cell is decided, so the row is inconclusive (not partly, not reproduced)."""
+    d = decide_row(make_row((0.0, 0.0005, 0.0)))
+    assert d["outcome"] == INCONCLUSIVE
+    assert all(c["outcome"] == INCONCLUSIVE for c in d["cells"])
+    assert any(c["interval"][0] < 0 < c["interval"][1] for c in d["cells"])
 
 
-def test_reproduced():
-    v = verdict(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40))
-    assert v.verdict == REPRODUCED and v.details["is_test"]
-    assert v.details["difference_in_differences"]["input"]["mean"] == pytest.approx(0.2, abs=0.01)
+def test_premise_not_met_is_not_a_test_whatever_the_numbers():
+    d = decide_row(make_row((-0.1, 0.05, 0.05), premise=False))
+    assert d["outcome"] == NOT_A_TEST and "oracle not monosemantic" in d["reason"]
 
 
-def test_not_monosemantic_mono_is_not_a_test():
-    """The same numbers as a reproduced row, but one seed of mono fails the monosemanticity rule."""
-    v = verdict(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40), mono_seeds=[True] * 9 + [False])
-    assert v.verdict == SKIPPED and not v.details["is_test"]
-    assert v.measured.startswith("NOT A TEST (oracle not monosemantic)") and "not a test" in v.label
-    assert "monosemantic on 9/10 seeds" in v.measured
-
-
-def test_poly_not_polysemantic_is_not_a_test():
-    v = verdict(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40), poly_seeds=[True] + [False] * 9)
-    assert v.verdict == SKIPPED and "poly not polysemantic" in v.measured
-
-
-def test_holm_within_the_row():
-    """Three one-sided cells; their p-values are Holm-adjusted (hand-computed against stats.holm and by
-    the formula for three: the smallest ×3, the next ×2, the largest ×1, made monotone)."""
-    v = verdict(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40))
-    cells = v.details["cells"]
-    p = np.array([cells[k]["p_one_sided"] for k in ("clean", "label", "input")])
+def test_holm_within_the_row_matches_scipy_and_the_formula():
+    r = make_row((-0.003, 0.002, 0.001))
+    d = decide_row(r)
+    p = np.array([stats.ttest_rel(c["mono"], c["poly"]).pvalue for c in r["cells"]])
+    np.testing.assert_allclose([c["p_value"] for c in d["cells"]], p)
     order = np.argsort(p)
     by_hand = np.empty(3)
     by_hand[order] = np.maximum.accumulate(np.minimum(1, p[order] * np.array([3, 2, 1])))
-    np.testing.assert_allclose([cells[k]["p_holm"] for k in ("clean", "label", "input")], by_hand)
+    np.testing.assert_allclose([c["p_holm"] for c in d["cells"]], by_hand)
     np.testing.assert_allclose(by_hand, holm(p))
 
 
-def test_a_cell_significant_only_without_correction_does_not_count():
-    """A label cell with one-sided p ≈ 0.027 fails after Holm when another cell (input, p ≈ 0.3) is weaker:
-    the label cell is then the second largest of three and is doubled to ≈ 0.054."""
-    s = summary(acc(0.60, 0.40, 0.50), acc(0.70, 0.30, 0.40))
-    poly = np.asarray(s["poly"]["label_noise"]["per_seed"])
-    e = np.array([0.02, -0.03, 0.01, 0.02, -0.01, 0.0, 0.03, -0.02, 0.01, -0.02])  # mean +0.001: p ≈ 0.43
-    s["oracle"]["input_noise"]["per_seed"] = np.asarray(s["poly"]["input_noise"]["per_seed"]) + e
-    d = np.array([0.056, -0.024, 0.046, 0.016, -0.014, 0.036, 0.026, -0.004, 0.026, 0.016])  # one-sided p ≈ 0.027
-    s["oracle"]["label_noise"]["per_seed"] = poly + d
-    v = c05.verdict_for("oracle", s, "synthetic", ToyConfig(), [], chance=CHANCE)
-    cell = v.details["cells"]["label"]
-    assert 0.05 / 3 < cell["p_one_sided"] < 0.05 and cell["p_holm"] >= 0.05
-    assert not v.details["holds"]["mono better under label noise"] and v.verdict == NOT_REPRODUCED
+def test_a_constant_gap_is_never_p_zero():
+    """Every seed with the same gap: zero spread; the cells are not estimable (no interval, p NaN), never p = 0."""
+    zero = np.zeros(SEEDS)
+    d = decide_row(make_row((-0.125, 0.0625, 0.0625), spread=(zero, zero, zero), dyadic=True))
+    assert all(c["degenerate"] and np.isnan(c["p_value"]) and c["interval"] is None for c in d["cells"])
+    assert d["outcome"] == INCONCLUSIVE
 
 
-def test_not_reproduced_when_mono_is_worse_everywhere():
-    assert verdict(acc(0.60, 0.20, 0.30), acc(0.70, 0.30, 0.40)).verdict == NOT_REPRODUCED
+def verdict(r):
+    return c05.verdict_for(r, label="oracle, S=0.8", reading="synthetic", cfg=ToyConfig(seed=100, n_seeds=SEEDS),
+                           figures=[])
 
 
-def test_better_under_noise_only_because_better_clean_does_not_count():
-    """+0.28 clean, +0.05 under input noise, losing 0.23 more than poly; the label cell at chance."""
-    v = verdict(acc(0.43, 0.042, 0.17), acc(0.15, 0.042, 0.12))
-    assert v.details["holds"]["mono better under input noise"]
-    assert v.details["difference_in_differences"]["input"]["ci"][1] < 0
-    assert v.details["near_chance"] == {"label": True, "input": False}
-    assert v.verdict == NOT_REPRODUCED and "label-noise cell near or below chance" in v.measured
+def test_the_row_shows_the_cell_that_decided_it():
+    """Clean and input noise hold, label noise is inconclusive: the row is partly, and its value and interval
+    are the label-noise cell's (the part that did not hold), not another cell's."""
+    v = verdict(make_row((-0.1, 0.0, 0.05)))
+    d = v.details["decision"]
+    cells = {c["name"]: c for c in d["cells"]}
+    assert v.verdict == PARTLY and d["decided_by"] == "label noise"
+    assert v.value == pytest.approx(cells["label noise"]["estimate"])
+    assert list(v.interval) == list(cells["label noise"]["interval"])
+    assert "decided by the label noise cell" in v.measured and "held-out seeds 100–119" in v.conditions
 
 
-def test_near_chance_rule():
-    row = {"label_noise": {"ci": [0.0, 0.07]}}
-    poly = {"label_noise": {"ci": [0.0, 0.05]}}
-    assert c05.near_chance(row, poly, "label_noise", 0.03)          # bound 0.03 + 0.05·0.97 = 0.0785
-    assert not c05.near_chance(row, poly, "label_noise", 0.01)      # bound 0.0595 < 0.07
+def test_verdict_statuses():
+    assert verdict(make_row((-0.1, 0.05, 0.05))).verdict == REPRODUCED
+    v = verdict(make_row((-0.1, 0.05, 0.05), premise=False))
+    assert v.verdict == NOT_A_TEST and v.measured.startswith("NOT A TEST (oracle not monosemantic")
+    assert not v.details["is_test"]
+    assert verdict(make_row((0.1, -0.05, -0.05))).verdict == NOT_REPRODUCED
+    assert verdict(make_row((0.0, 0.0005, 0.0))).verdict == INCONCLUSIVE

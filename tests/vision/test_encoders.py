@@ -104,6 +104,11 @@ def test_resnet18_backbone_projector_and_stems():
     cifar = Encoder(EncoderConfig(arch="resnet18", cifar_stem=True, proj_hidden=64, proj_out=32))
     assert cifar.backbone.conv1.kernel_size == (3, 3) and cifar.backbone.conv1.stride == (1, 1)
     assert isinstance(cifar.backbone.maxpool, torch.nn.Identity)
+    assert cifar.backbone.conv1.padding == (1, 1)
+    theirs = Encoder(EncoderConfig(arch="resnet18", cifar_stem=True, proj_hidden=64, proj_out=32, stem_padding=2))
+    assert theirs.backbone.conv1.padding == (2, 2)  # the authors' stem: 34 × 34 maps from 32 × 32 images
+    assert theirs.backbone.conv1(torch.zeros(1, 3, 32, 32)).shape[-2:] == (34, 34)
+    assert cifar.backbone.conv1(torch.zeros(1, 3, 32, 32)).shape[-2:] == (32, 32)
     enc.eval()
     with torch.no_grad():
         assert enc(torch.randn(2, 3, 64, 64)).shape == (2, 32)

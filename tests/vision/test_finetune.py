@@ -239,3 +239,31 @@ def test_long_runs_keep_the_running_statistics(data, monkeypatch):
     monkeypatch.setattr(ft, "BN_SETTLE_STEPS", 7)
     hist = run(data, epochs=3, batch_size=8)["history"]  # 48 images: 6 steps per epoch
     assert [h["bn_recalibrated"] for h in hist] == [True, False, False]
+
+
+@pytest.mark.parametrize("nce_encoder", ["cl", "ncl"])
+def test_nce_runs_start_from_the_chosen_encoder(nce_encoder, tmp_path, monkeypatch):
+    """finetune.nce_encoder: CE runs start from the CL encoder, NCE runs from cl or ncl (and ncl is pretrained)."""
+    import types
+
+    from monotheory.vision import finetune_stage
+    from monotheory.vision.presets import build_config
+
+    cfg = build_config("smoke", "folder", {"out": str(tmp_path), "methods": ("cl",)},
+                       {"finetune": {"fractions": (1.0,), "noise_rates": (0.6,), "nce_encoder": nce_encoder}})
+    assert cfg.encoders_needed() == (["cl", "ncl"] if nce_encoder == "ncl" else ["cl"])
+    encoders = {"cl": nn.Linear(2, 2), "ncl": nn.Linear(2, 3)}
+    started = []
+
+    def fake_finetune(enc, *a, **k):
+        started.append((a[3].head, enc.out_features))
+        return {"history": []}
+
+    monkeypatch.setattr(ft, "finetune", fake_finetune)
+    ctx = types.SimpleNamespace(cfg=cfg, out=tmp_path, ckpt_dir=tmp_path, val=[0], num_classes=2, device="cpu",
+                                progress=False, train_ft=[0], train_eval=[0], done=lambda name: False,
+                                load_encoder=lambda name: encoders[name], log=lambda m: None,
+                                write_result=lambda name, obj: None)
+    finetune_stage.run_finetune_stage(ctx)
+    want = encoders[nce_encoder].out_features
+    assert sorted(started) == sorted([("ce", 2), ("ce", 2), ("nce", want), ("nce", want)])

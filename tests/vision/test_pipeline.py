@@ -25,7 +25,8 @@ def tiny_args(root: Path, out: Path, shift_root: Path | None = None, stages: str
             "--probe-epochs", "10", "--ft-epochs", "1", "--ft-fractions", "0.5,1", "--shift-corruptions",
             "gaussian_noise", "--shift-severities", "3", "--quiet",
             # 4 classes: flip rates must stay below 3/4 (issue 11), so 0.7 replaces the preset's 0.9
-            "--probe-noise-rates", "0,0.3,0.6,0.7", "--ft-noise-rates", "0.7"]
+            "--probe-noise-rates", "0,0.3,0.6,0.7", "--ft-noise-rates", "0.7",
+            "--probe-uniform-noise", "0,0.3"]  # the authors' X + a·U[0, 1) beside the Gaussian σ's
     if shift_root is not None:
         args += ["--shift", f"sketchy={shift_root}"]
     return args
@@ -72,13 +73,15 @@ def test_every_stage_writes_sane_results(tiny_run):
         rows = {r["noise_rate"]: r for r in d["rows"]}
         assert set(rows) == {0.0, 0.3, 0.6, 0.7}
         for r in rows.values():
-            assert set(r["test_acc"]) == {"0", "0.2", "0.6"}
-            assert all(0 <= a <= 1 for a in r["test_acc"].values())
+            assert set(r["test_acc"]) == {"0", "0.2", "0.6"} and set(r["test_acc_uniform"]) == {"0.3"}
+            assert all(0 <= a <= 1 for a in [*r["test_acc"].values(), *r["test_acc_uniform"].values()])
         assert rows[0.0]["test_acc"]["0"] > 0.25, m  # chance is 1/4
         assert rows[0.7]["train_acc_clean"] < rows[0.0]["train_acc_clean"], m  # noisy labels pull the fit away
         assert rows[0.7]["realised_rate"] == pytest.approx(0.7, abs=1 / 48)
         assert 0 <= d["stats"]["monosemanticity"] <= 1 and 0 <= d["stats"]["sparsity"] <= 1
     assert probe["methods"]["ncl"]["stats"]["sparsity"] > probe["methods"]["cl"]["stats"]["sparsity"]
+    # uniform-noise features are cached apart from the Gaussian ones (noise kind in the name and the key)
+    assert list((tiny_run / "features").glob("cl_val_u0.3_*.pt")) and list((tiny_run / "features").glob("cl_val_s0.2_*.pt"))
     sae = load(tiny_run, "sae")
     assert 0 <= sae["dead_latents"] <= 128 and sae["loss"][-1] < sae["loss"][0]
     ft = load(tiny_run, "finetune")

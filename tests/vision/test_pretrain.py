@@ -161,3 +161,32 @@ def test_seeding_leaves_the_global_and_cuda_generators_alone(monkeypatch):
     state = torch.get_rng_state()
     pretrain(enc, PairData(), PretrainConfig(**{**CFG, "epochs": 1}), seed=0, progress=False)
     assert cuda_seeds == [] and torch.equal(torch.get_rng_state(), state)
+
+
+def test_lars_clip_lr_caps_the_step_at_plain_sgd():
+    """clip_lr: the local lr λ becomes min(λ / lr, 1), so the step is min(λ, lr)·(g + wd·p) (solo-learn)."""
+    d = torch.tensor([[0.0, 2.0]]) + 0.1 * torch.tensor([[3.0, 4.0]])
+    for trust, step in ((0.02, 0.02 * 5 / (2 + 0.5 + 1e-8)), (100.0, 0.5)):  # cap not reached / reached
+        p = torch.nn.Parameter(torch.tensor([[3.0, 4.0]]))  # ‖p‖ = 5
+        opt = LARS([{"params": [p]}], lr=0.5, momentum=0.0, weight_decay=0.1, trust_coefficient=trust, clip_lr=True)
+        p.grad = torch.tensor([[0.0, 2.0]])  # ‖g‖ = 2
+        opt.step()
+        assert torch.allclose(p.detach(), torch.tensor([[3.0, 4.0]]) - step * d), trust
+
+
+def test_lars_groups_split_weights_from_biases():
+    from monotheory.vision.pretrain import lars_groups
+
+    lin = torch.nn.Linear(3, 2)
+    w, b = lars_groups(lin.parameters(), lr=0.3)
+    assert w["params"] == [lin.weight] and w["lr"] == 0.3 and "lars_exclude" not in w
+    assert b["params"] == [lin.bias] and b["lr"] == 0.3 and b["weight_decay"] == 0.0 and b["lars_exclude"]
+
+
+def test_warmup_from_a_start_lr_as_pl_bolts():
+    """start_lr > 0: start_lr at step 0, base_lr at step warmup − 1 (LinearWarmupCosineAnnealingLR), then cosine."""
+    assert warmup_cosine(0, 100, 10, 1.0, start_lr=3e-5) == pytest.approx(3e-5)
+    assert warmup_cosine(5, 100, 10, 1.0, start_lr=3e-5) == pytest.approx(3e-5 + 5 * (1 - 3e-5) / 9)
+    assert warmup_cosine(9, 100, 10, 1.0, start_lr=3e-5) == pytest.approx(1.0)
+    assert warmup_cosine(55, 100, 10, 1.0, start_lr=3e-5) == pytest.approx(0.5)
+    assert warmup_cosine(0, 100, 10, 1.0) == pytest.approx(0.1)  # start 0: the ramp from lr / warmup

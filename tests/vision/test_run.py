@@ -8,7 +8,7 @@ import torch
 
 from monotheory.errors import ConfigError
 from monotheory.vision import context
-from monotheory.vision.config import build_config
+from monotheory.vision.presets import build_config
 from monotheory.vision.run import check_inputs, clear_stages
 
 

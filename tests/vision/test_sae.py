@@ -53,3 +53,75 @@ def test_dead_latents_are_counted():
 def test_bad_sae_config():
     with pytest.raises(ConfigError, match="k"):
         SAEConfig(n_latents=16, k=32)
+
+
+def test_lars_sae_optimizer_groups_as_the_authors_cifar_sae():
+    """optimizer="lars": weights adapted and decayed, 1-d parameters plain SGD without decay, decoder at 0.3."""
+    from monotheory.vision.pretrain import LARS
+    from monotheory.vision.sae import sae_optimizer
+
+    sae = TopKSAE(TopKSAEConfig(d_in=8, n_latents=16, k=2, init="default", seed=0))
+    cfg = SAEConfig(n_latents=16, k=2, optimizer="lars", lr=0.4, decoder_lr=0.3, clip_lr=True)
+    opt = sae_optimizer(sae, cfg)
+    assert isinstance(opt, LARS)
+    by_param = {id(p): g for g in opt.param_groups for p in g["params"]}
+    dec, enc = by_param[id(sae.decoder.weight)], by_param[id(sae.encoder.weight)]
+    assert dec["lr"] == dec["base_lr"] == 0.3 and enc["lr"] == 0.4 and enc["weight_decay"] == 1e-4
+    assert enc["clip_lr"] and enc["trust_coefficient"] == 0.02 and not enc["lars_exclude"]
+    for p in (sae.pre_bias, sae.encoder.bias):
+        assert by_param[id(p)]["lars_exclude"] and by_param[id(p)]["weight_decay"] == 0.0
+    adam = sae_optimizer(sae, SAEConfig(n_latents=16, k=2))
+    assert isinstance(adam, torch.optim.Adam)
+
+
+class _Recorder(torch.nn.Module):
+    """Flatten → Linear → BatchNorm1d; records (batch size, training) of every call (class-level: survives copies)."""
+
+    calls: list = []
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin, self.bn = torch.nn.Linear(12, 6), torch.nn.BatchNorm1d(6)
+
+    def forward(self, x):
+        _Recorder.calls.append((x.shape[0], self.training))
+        return self.bn(self.lin(x.flatten(1)))
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_two_crop_backbone_mode_and_one_view_at_a_time(mode):
+    """train: the encoder runs in train mode (batch statistics), one view per call, and the caller's encoder and
+    its BatchNorm running statistics are left as they were; eval: eval mode."""
+    from monotheory.vision.sae import train_sae_two_crop
+
+    enc = _Recorder().eval()
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    _Recorder.calls.clear()
+    g = torch.Generator().manual_seed(0)
+    loader = [((torch.randn(4, 3, 2, 2, generator=g) * 3 + 1, torch.randn(4, 3, 2, 2, generator=g)), torch.zeros(4))] * 2
+
+    class Sampler:
+        def set_epoch(self, e):
+            pass
+
+    cfg = SAEConfig(n_latents=12, k=3, epochs=1, batch_size=4, train_data="two_crop", backbone_mode=mode)
+    train_sae_two_crop(enc, loader, Sampler(), cfg, torch.randn(10, 6))
+    assert _Recorder.calls == [(4, mode == "train")] * 4  # 2 batches × 2 views
+    assert not enc.training and all(torch.equal(v, before[k]) for k, v in enc.state_dict().items())
+
+
+def test_backbone_mode_changes_what_the_sae_sees():
+    """Batch statistics per view (train) differ from the running statistics (eval) on un-centred inputs."""
+    from monotheory.vision.sae import train_sae_two_crop
+
+    losses = {}
+    for mode in ("eval", "train"):
+        g = torch.Generator().manual_seed(0)
+        loader = [((torch.randn(8, 3, 2, 2, generator=g) + 2, torch.randn(8, 3, 2, 2, generator=g) + 2),
+                   torch.zeros(8))] * 2
+        sampler = type("S", (), {"set_epoch": lambda self, e: None})()
+        cfg = SAEConfig(n_latents=12, k=3, epochs=2, batch_size=8, train_data="two_crop", backbone_mode=mode)
+        _, hist = train_sae_two_crop(_Recorder().eval(), loader, sampler, cfg, torch.randn(10, 6))
+        losses[mode] = hist["loss"]
+    assert losses["eval"] != losses["train"]
