@@ -229,6 +229,7 @@ WordNet ids of `monotheory/data/imagenet100_classes.txt`), one `--shift NAME=DIR
 └── ... (100 class folders)
 ```
 
+<!-- doc-test: skip (needs ImageNet-100 and the shift sets) -->
 ```bash
 monotheory run-imagenet --data-root /data/imagenet100 --out results/in100 \\
     --shift sketch=/data/in100-sketch --shift stylized=/data/in100-stylized
