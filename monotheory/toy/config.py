@@ -9,6 +9,7 @@ layer); ``feature_probability`` = 1 − S.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 from monotheory.config import (
     check_choice,
@@ -21,9 +22,9 @@ from monotheory.config import (
 from monotheory.errors import ConfigError
 from monotheory.noise import check_label_noise_rate  # the one rule for every layer (issue 11)
 
-REGIMES = ("poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "mono-topk", "oracle", "oracle-rot", "oracle-topk",
+TOY_REGIMES = ("poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "mono-topk", "oracle", "oracle-rot", "oracle-topk",
            "dense-trained")
-MONO_REGIMES = tuple(r for r in REGIMES if r != "poly")
+MONO_REGIMES = tuple(r for r in TOY_REGIMES if r != "poly")
 HAND_BUILT = frozenset({"oracle", "oracle-rot", "oracle-topk"})      # not trained
 TOPK_REGIMES = frozenset({"mono-topk", "oracle-topk"})
 # codes with a per-unit nonlinearity (ReLU or top-k): the only ones where a per-unit measure means something
@@ -40,7 +41,7 @@ DEFAULT_REGIMES = ("poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk")
 DEFAULT_TOPK = 2
 # σ in feature-sd units by default: 0.6, the paper's σ on standardised (unit-sd) pixels
 DEFAULT_SIGMA_SD = 0.6
-# the one default of the toy models' training (ToyConfig; toy.train.TrainConfig should take these too)
+# the one set of defaults of the toy models' training: TrainConfig's, which ToyConfig's training fields share
 DEFAULT_STEPS = 1000
 DEFAULT_BATCH_SIZE = 1024
 DEFAULT_LR = 3e-3
@@ -53,9 +54,9 @@ F = dataclasses.field
 class TrainConfig:
     """How to train the toy models (Elhage et al. used Adam-type optimisers, lr 1e-3, batch 1024)."""
 
-    steps: int = dataclasses.field(default=3000, metadata={"help": "Adam steps"})
-    batch_size: int = dataclasses.field(default=1024, metadata={"help": "samples per instance and step"})
-    lr: float = dataclasses.field(default=3e-3, metadata={"help": "Adam learning rate (cosine-decayed to 0)"})
+    steps: int = F(default=DEFAULT_STEPS, metadata={"help": "Adam steps of the toy models"})
+    batch_size: int = F(default=DEFAULT_BATCH_SIZE, metadata={"help": "training batch per instance"})
+    lr: float = F(default=DEFAULT_LR, metadata={"help": "Adam learning rate (cosine-decayed to 0)"})
 
     def __post_init__(self):
         self.check()
@@ -76,7 +77,7 @@ class ToyConfig:
     sparsity: float = F(default=0.2, metadata={"help": "S = probability that a feature is zero, in [0, 1)"})
     importance: str = F(default="uniform", metadata={"help": "feature importance: uniform or geometric"})
     importance_decay: float = F(default=0.9, metadata={"help": "r of geometric importance r**i"})
-    regimes: tuple[str, ...] = F(default=DEFAULT_REGIMES, metadata={"help": f"regimes to compare ({', '.join(REGIMES)})"})
+    regimes: tuple[str, ...] = F(default=DEFAULT_REGIMES, metadata={"help": f"regimes to compare ({', '.join(TOY_REGIMES)})"})
     l1_penalty: float = F(default=0.05, metadata={"help": "λ of the mono-l1 regime (λ·Σ|h_j|)"})
     topk: int = F(default=DEFAULT_TOPK, metadata={"help": "k of the top-k codes (mono-topk, oracle-topk), 1 ≤ k ≤ m"})
     n_seeds: int = F(default=10, metadata={"help": "number of seeds per regime (≥ 2 for intervals)"})
@@ -113,17 +114,15 @@ class ToyConfig:
         check_choice("importance", self.importance, IMPORTANCES)
         check_range("importance_decay", self.importance_decay, 0.0, 1.0, lo_closed=False)
         if not self.regimes:
-            raise ConfigError("regimes is empty; give at least one of " + ", ".join(REGIMES))
+            raise ConfigError("regimes is empty; give at least one of " + ", ".join(TOY_REGIMES))
         for r in self.regimes:
-            check_choice("regime", r, REGIMES)
+            check_choice("regime", r, TOY_REGIMES)
         if len(set(self.regimes)) != len(self.regimes):
             raise ConfigError(f"regimes = {','.join(self.regimes)} lists a regime twice")
         check_nonnegative("l1_penalty", self.l1_penalty)
         check_int("n_seeds", self.n_seeds)
         check_int("seed", self.seed, minimum=0)
-        check_int("steps", self.steps, minimum=0)
-        check_int("batch_size", self.batch_size)
-        check_range("lr", self.lr, 0.0, 10.0, lo_closed=False)
+        self.train_config.check()  # steps, batch_size and lr: TrainConfig's rules (one place)
         check_choice("task", self.task, TASKS)
         check_int("probe_train", self.probe_train, minimum=2)
         check_int("probe_test", self.probe_test)
@@ -159,7 +158,13 @@ class ToyConfig:
 
     @property
     def train_config(self) -> TrainConfig:
+        """The training part of this config (checked by :class:`TrainConfig`)."""
         return TrainConfig(self.steps, self.batch_size, self.lr)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The ``n_seeds`` seeds of the experiment: ``seed``, ``seed + 1``, … (a list; ``n_seeds`` is its count)."""
+        return list(range(self.seed, self.seed + self.n_seeds))
 
     @property
     def num_classes(self) -> int:
@@ -207,7 +212,7 @@ class SweepConfig:
         if not (self.noise_rates and self.sigmas and self.sparsities):
             raise ConfigError("noise_rates, sigmas and sparsities each need at least one value")
         check_choice("map_noise", self.map_noise, ("label", "input"))
-        check_choice("mono", self.mono, [r for r in REGIMES if r != "poly"])
+        check_choice("mono", self.mono, list(MONO_REGIMES))
         check_choice("sigma_unit", self.sigma_unit, ("raw", "sd"))
 
     def check_against(self, cfg: ToyConfig) -> None:
@@ -257,7 +262,7 @@ class SearchConfig:
         for n in self.probe_sizes:
             check_int("probe_sizes entry", n)
         for r in tuple(self.regimes) + tuple(self.select):
-            check_choice("search regime", r, REGIMES)
+            check_choice("search regime", r, TOY_REGIMES)
         if "poly" not in self.regimes:
             raise ConfigError("regimes must include poly, the reference of every gap")
         for r in self.select:
@@ -273,3 +278,13 @@ class SearchConfig:
                                   f"{cfg.task}; need at least one sample per class")
         for r in self.noise_rates:
             check_label_noise("noise_rates entry", r, cfg.num_classes, cfg.noise_model, cfg.task)
+
+
+def __getattr__(name: str):
+    """``REGIMES``: the old name of :data:`TOY_REGIMES` (deprecated, one release; the theory's
+    ``monotheory.theory.REGIMES`` is mono and poly)."""
+    if name == "REGIMES":
+        warnings.warn(f"{__name__}.REGIMES is deprecated; use TOY_REGIMES (the theory's REGIMES are mono, poly)",
+                      DeprecationWarning, stacklevel=2)
+        return TOY_REGIMES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -127,7 +127,7 @@ def run_grid(cc: ControlsConfig, base: ToyConfig, *, progress: bool = False) -> 
     ``cells`` (task, sparsity, labels, group, regime, condition, level, per_seed), ``codes``, ``label_features``
     (per-seed counts of the features the labels depend on), ``chance`` and the rules."""
     cc.check_against(base)
-    seeds = [base.seed + s for s in range(base.n_seeds)]
+    seeds = base.seeds
     trained = train_codes(cc, base, seeds, progress=progress)
     where = index(trained)
     codes, rep = measure_codes(cc, base, trained, seeds)

@@ -56,16 +56,17 @@ measures mean anything (see :mod:`monotheory.metrics`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from monotheory.config import check_choice, check_int, check_nonnegative, check_range, check_sparsity
+from monotheory.config import check_choice, check_int, check_range, check_sparsity
 from monotheory.errors import ConfigError
 from monotheory.seeding import torch_generator
 from monotheory.toy import fused as _fused
-from monotheory.toy.config import HAND_BUILT, IMPORTANCES, PER_UNIT_CODES, REGIMES, TOPK_REGIMES
+from monotheory.toy.config import HAND_BUILT, IMPORTANCES, PER_UNIT_CODES, TOPK_REGIMES, ToyConfig
 
 
 def importance_weights(n: int, kind: str = "uniform", decay: float = 0.9) -> torch.Tensor:
@@ -157,40 +158,57 @@ class FeatureSampler:
 
 
 class ToyModel(nn.Module):
-    """I toy models in one module: ``W`` (I, m, n), ``b`` (I, n); instance k has ``regimes[k]``.
+    """I toy models in one module, built from their config: ``W`` (I, m, n), ``b`` (I, n); instance k has
+    ``regimes[k]`` and ``seeds[k]``.
 
-    ``importance`` (n,) weights the loss; the oracle keeps the m features with the largest importance
-    (ties broken by index). ``l1_penalty`` is the λ of ``mono-l1`` instances (ignored for the others);
-    ``topk`` the k of the top-k codes (``mono-topk``, ``oracle-topk``), 1 ≤ k ≤ m.
+    ``ToyModel(cfg)`` holds every regime of ``cfg.regimes`` × every seed of ``cfg.seeds`` (regime-major);
+    ``ToyModel(cfg, regimes, seeds)`` the listed instances (one regime of ``cfg.regimes`` and one seed each; a
+    regime or seed may repeat, e.g. for several sparsities). ``cfg`` gives n, m, the importance of the loss
+    (``cfg.importance``, ``cfg.importance_decay``; the oracle keeps the m features with the largest importance,
+    ties broken by index), the λ of ``mono-l1`` instances (``cfg.l1_penalty``) and the k of the top-k codes
+    (``cfg.topk``); :class:`ToyConfig` has checked them.
     W is initialised Xavier-normal from each instance's seed's ``("toy", "init")`` stream, so instances that share
     a seed share their initial W (mono-nonneg-w starts from |W|); b starts at 0.
+
+    The old form ``ToyModel(n, m, regimes, seeds, *, importance=None, l1_penalty=0.0, topk=None)`` still works for
+    one release, with a ``DeprecationWarning``.
     """
 
-    def __init__(self, n: int, m: int, regimes: Sequence[str], seeds: Sequence[int], *,
-                 importance: torch.Tensor | None = None, l1_penalty: float = 0.0, topk: int | None = None):
+    def __init__(self, cfg: ToyConfig | None = None, regimes: Sequence[str] | None = None,
+                 seeds: Sequence[int] | None = None, *args, **kwargs):
         super().__init__()
-        check_int("n", n, minimum=2)
-        check_int("m", m)
-        if m > n:
-            raise ConfigError(f"m = {m} hidden units is more than n = {n} features; need m ≤ n")
+        importance = None
+        if not isinstance(cfg, ToyConfig):
+            warnings.warn("ToyModel(n, m, regimes, seeds, ...) is deprecated; build the model from its config: "
+                          "ToyModel(ToyConfig(n=..., m=..., regimes=..., topk=...), regimes, seeds)",
+                          DeprecationWarning, stacklevel=2)
+            cfg, regimes, seeds, importance = _from_old_arguments(cfg, regimes, seeds, args, kwargs)
+        elif args or kwargs:
+            raise ConfigError(f"ToyModel(cfg, regimes, seeds) takes no other arguments; got {len(args)} more "
+                              f"positional and {sorted(kwargs)} (the config carries n, m, importance, l1_penalty "
+                              "and topk)")
+        if (regimes is None) != (seeds is None):
+            raise ConfigError("give both regimes and seeds (one per instance), or neither (cfg.regimes × cfg.seeds)")
+        if regimes is None:
+            regimes = [r for r in cfg.regimes for _ in cfg.seeds]
+            seeds = [s for _ in cfg.regimes for s in cfg.seeds]
         if len(regimes) != len(seeds) or not regimes:
             raise ConfigError(f"need one seed per regime and at least one instance, got {len(regimes)} regimes "
                               f"and {len(seeds)} seeds")
         for r in regimes:
-            check_choice("regime", r, REGIMES)
-        check_nonnegative("l1_penalty", l1_penalty)
-        self.topk = m if topk is None else check_int("topk", topk, minimum=1, maximum=m)
+            check_choice("regime", r, cfg.regimes)
+        n, m = cfg.n, cfg.m
+        self.cfg = cfg
+        self.topk = cfg.topk
         self.n, self.m, self.regimes, self.seeds = n, m, list(regimes), [int(s) for s in seeds]
-        imp = torch.ones(n) if importance is None else torch.as_tensor(importance, dtype=torch.float32)
-        if imp.shape != (n,):
-            raise ConfigError(f"importance has shape {tuple(imp.shape)}, expected ({n},)")
+        imp = importance_weights(n, cfg.importance, cfg.importance_decay) if importance is None else importance
         self.register_buffer("importance", imp)
         flag = lambda names: torch.tensor([r in names for r in regimes]).view(-1, 1, 1)  # noqa: E731
         self.register_buffer("relu_hidden", flag(PER_UNIT_CODES))
         self.register_buffer("topk_code", flag(TOPK_REGIMES))
         self.register_buffer("nonneg_w", flag({"mono-nonneg-w"}))
         self.register_buffer("trainable", ~flag(HAND_BUILT))
-        self.register_buffer("l1", torch.tensor([l1_penalty if r == "mono-l1" else 0.0 for r in regimes]))
+        self.register_buffer("l1", torch.tensor([cfg.l1_penalty if r == "mono-l1" else 0.0 for r in regimes]))
         W = torch.empty(len(regimes), m, n)
         std = (2.0 / (m + n)) ** 0.5
         for k, s in enumerate(self.seeds):  # once, at construction: W0 depends only on the seed
@@ -338,10 +356,9 @@ class ToyModel(nn.Module):
     def select(self, index: int | Sequence[int]) -> ToyModel:
         """A new model holding copies of the chosen instances (same weights, regimes, seeds)."""
         idx = [index] if isinstance(index, int) else list(index)
-        l1 = max([float(self.l1[i]) for i in idx] + [0.0])
-        out = ToyModel(self.n, self.m, [self.regimes[i] for i in idx], [self.seeds[i] for i in idx],
-                       importance=self.importance.cpu(), l1_penalty=l1, topk=self.topk)
+        out = ToyModel(self.cfg, [self.regimes[i] for i in idx], [self.seeds[i] for i in idx])
         with torch.no_grad():
+            out.importance.copy_(self.importance.cpu())  # an old-form model's own importance vector
             out.W.copy_(self.W[idx].detach().cpu())
             out.b.copy_(self.b[idx].detach().cpu())
         return out.to(self.W.device)
@@ -364,3 +381,28 @@ def random_rotation(m: int, seed: int) -> torch.Tensor:
     g = torch.randn(m, m, generator=torch_generator(int(seed), "toy", "oracle-rot"), dtype=torch.float64)
     q, r = torch.linalg.qr(g)
     return (q * torch.sign(torch.diagonal(r))).float()
+
+
+def _old_signature(n, m, regimes, seeds, *, importance=None, l1_penalty=0.0, topk=None) -> dict:
+    return dict(n=n, m=m, regimes=regimes, seeds=seeds, importance=importance, l1_penalty=l1_penalty, topk=topk)
+
+
+def _from_old_arguments(n, regimes, seeds, args: tuple, kwargs: dict):
+    """(cfg, regimes, seeds, importance) of the deprecated ``ToyModel(n, m, regimes, seeds, *, importance,
+    l1_penalty, topk)``, positional (``n`` is then the first argument) or by keyword."""
+    if n is None:  # ToyModel(n=…, m=…, regimes=…, seeds=…)
+        old = _old_signature(*args, **kwargs, regimes=regimes, seeds=seeds)
+    else:  # ToyModel(n, m, regimes, seeds, …): the new form's second and third slots hold m and regimes
+        old = _old_signature(n, regimes, seeds, *args, **kwargs)
+    n, m, regs = old["n"], old["m"], list(old["regimes"] or ())
+    check_int("n", n, minimum=2)
+    check_int("m", m)
+    topk = m if old["topk"] is None else old["topk"]
+    cfg = ToyConfig(n=n, m=m, regimes=tuple(dict.fromkeys(regs)) or ("poly",), l1_penalty=old["l1_penalty"],
+                    topk=topk, noise_rate=0.0, probe_train=max(4096, n + 1))
+    imp = old["importance"]
+    if imp is not None:
+        imp = torch.as_tensor(imp, dtype=torch.float32)
+        if imp.shape != (n,):
+            raise ConfigError(f"importance has shape {tuple(imp.shape)}, expected ({n},)")
+    return cfg, regs, old["seeds"], imp

@@ -6,6 +6,8 @@ Accuracy of every regime against the label-noise rate and against σ (raw units,
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from monotheory.stats import paired_t, t_interval
@@ -30,7 +32,7 @@ def run_sweeps(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) -> di
     """Train cfg's regimes × seeds once, then probe at every label-noise rate and every σ."""
     sw.check_against(cfg)
     regimes = list(cfg.regimes)
-    seeds = [cfg.seed + s for s in range(cfg.n_seeds)]
+    seeds = cfg.seeds
     inst_seed = [s for _ in regimes for s in seeds]
     sp = [cfg.sparsity] * len(inst_seed)
     model, _ = train_models(cfg, [r for r in regimes for _ in seeds], inst_seed, sp, progress=progress)
@@ -49,11 +51,12 @@ def run_phase_map(cfg: ToyConfig, sw: SweepConfig, *, progress: bool = False) ->
     sparsities, columns noise levels; gap = mono − poly (positive: mono better)."""
     if sw.map_noise == "label":
         sw.check_against(cfg)
-    seeds = [cfg.seed + s for s in range(cfg.n_seeds)]
+    seeds = cfg.seeds
     pair = ["poly", sw.mono]
     inst = [(r, s, S) for S in sw.sparsities for r in pair for s in seeds]
     sp = [i[2] for i in inst]
-    model, _ = train_models(cfg, [i[0] for i in inst], [i[1] for i in inst], sp, progress=progress)
+    model, _ = train_models(dataclasses.replace(cfg, regimes=tuple(pair)), [i[0] for i in inst], [i[1] for i in inst],
+                            sp, progress=progress)
     levels = list(sw.noise_rates if sw.map_noise == "label" else sw.sigmas)
     rates, sigmas = (levels, []) if sw.map_noise == "label" else ([], [_raw(sw, s, sp) for s in levels])
     acc = evaluate(cfg, model, [i[1] for i in inst], sp, rates, sigmas)

@@ -76,7 +76,7 @@ def test_input_noise_is_added_to_test_x_before_encoding(monkeypatch):
 
     cfg = ToyConfig(**TINY, regimes=("oracle",), sparsity=0.5)
     seeds, sp = [0, 1, 2], [0.5] * 3
-    model = ToyModel(cfg.n, cfg.m, ["oracle"] * 3, seeds)
+    model = ToyModel(cfg, ["oracle"] * 3, seeds)
     seen, fitted = [], []
     orig_encode, orig_fit = ToyModel.encode, BatchedLinearProbe.fit
     monkeypatch.setattr(ToyModel, "encode", lambda self, x: (seen.append(x.clone()), orig_encode(self, x))[1])
@@ -98,7 +98,7 @@ def test_input_noise_of_an_instance_does_not_depend_on_the_other_seeds():
     alone = gaussian_shift((1, 64, 10), [7])
     assert torch.equal(batch[1], alone[0]) and torch.equal(batch[3], alone[0]) and not torch.equal(batch[0], batch[1])
     cfg = ToyConfig(**TINY, regimes=("oracle",), sparsity=0.5)
-    model = ToyModel(cfg.n, cfg.m, ["oracle"] * 3, [4, 9, 11])
+    model = ToyModel(cfg, ["oracle"] * 3, [4, 9, 11])
     a = evaluate(cfg, model, [4, 9, 11], [0.5] * 3, [], [0.4])
     b = evaluate(cfg, model.select(1), [9], [0.5], [], [0.4])
     assert a["input"][0][1] == b["input"][0][0] and a["clean"][1] == b["clean"][0]
