@@ -312,7 +312,8 @@ class RunConfig:
     data_root: str = _f("", "dataset root (ImageNet: train/ and val/ class folders; CIFAR-100: torchvision folder)")
     out: str = _f("results/run-imagenet", "output folder (results, checkpoints, feature cache)")
     dataset: str = _f("imagenet100", "imagenet100, cifar100 or folder (any ImageFolder with train/ val/)")
-    preset: str = _f("paper", "paper (the authors' settings) or smoke (minutes on a CPU)")
+    preset: str = _f("paper", "base settings that explicit options override: paper (the authors' settings), smoke "
+                     "(minutes on a CPU) or digits")
     methods: tuple[str, ...] = _f(METHODS, "feature sets to compare: cl, sae, ncl")
     stages: tuple[str, ...] = _f(STAGES, "stages to run: pretrain, sae, probe, finetune, shift")
     arch: str = _f("resnet18", "backbone: resnet18, resnet34, resnet50, tiny or mlp (tiny images only)")
@@ -338,8 +339,9 @@ class RunConfig:
     skip_bad_images: bool = _f(False, "skip unreadable images instead of stopping (checked up front with PIL; "
                                "the gpu loader also skips, and counts, any file torchvision.io cannot decode)")
     force: bool = _f(False, "redo the requested stages under a config that differs from config.json")
-    shift: tuple[str, ...] = _f((), "shifted test sets NAME=DIR (same class folders as val/)")
-    progress: bool | None = None
+    shift: tuple[str, ...] = _f((), "a shifted test set NAME=DIR (same class folders as val/); repeat for several",
+                                repeat=True, metavar="NAME=DIR")
+    progress: bool | None = dataclasses.field(default=None, metadata={"cli": False})  # None: bars on a terminal
     pretrain: PretrainConfig = dataclasses.field(default_factory=PretrainConfig)
     sae: SAEConfig = dataclasses.field(default_factory=SAEConfig)
     probe: ProbeConfig = dataclasses.field(default_factory=ProbeConfig)
