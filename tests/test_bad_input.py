@@ -10,6 +10,7 @@ option of a command has no case, so a new option needs one.
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def options(command: str) -> dict[str, object]:
     sub = p._subparsers._group_actions[0].choices[command]
     out = {}
     for a in sub._actions:
-        if not a.option_strings or a.dest == "help" or a.nargs == 0:
+        # deprecated aliases (hidden from --help) say so on stderr by design; tests/cli tests them
+        if not a.option_strings or a.dest == "help" or a.nargs == 0 or a.help == argparse.SUPPRESS:
             continue
         out[a.option_strings[-1]] = a
     return out

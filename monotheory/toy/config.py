@@ -41,6 +41,8 @@ DEFAULT_REGIMES = ("poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk")
 DEFAULT_TOPK = 2
 # σ in feature-sd units by default: 0.6, the paper's σ on standardised (unit-sd) pixels
 DEFAULT_SIGMA_SD = 0.6
+# the σ grid of `toy sweep` (raw units)
+DEFAULT_SWEEP_SIGMAS = (0.0, 0.1, 0.2, 0.4, 0.8)
 # the one set of defaults of the toy models' training: TrainConfig's, which ToyConfig's training fields share
 DEFAULT_STEPS = 1000
 DEFAULT_BATCH_SIZE = 1024
@@ -188,32 +190,63 @@ def check_label_noise(name: str, rate: float, num_classes: int, model: str, task
 
 @dataclasses.dataclass
 class SweepConfig:
-    """The sweeps: accuracy against label-noise rate and σ, and the (sparsity, noise) map of mono − poly."""
+    """The sweeps: accuracy against label-noise rate and σ, and the (sparsity, noise) map of mono − poly.
+
+    The σ grid is ``sigmas`` (raw units) or ``sigma_sds`` (feature-sd units at each S), as ``sigma`` /
+    ``sigma_sd`` in :class:`ToyConfig`; ``sigma_unit`` is the deprecated way of saying ``sigma_sds``."""
 
     noise_rates: tuple[float, ...] = F(default=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9),
                                        metadata={"help": "label noise rates of the sweep"})
-    sigmas: tuple[float, ...] = F(default=(0.0, 0.1, 0.2, 0.4, 0.8), metadata={"help": "input noise σ's"})
+    sigmas: tuple[float, ...] | None = F(default=None, metadata={
+        "help": "input-noise σ's in raw units (default " + ",".join(f"{v:g}" for v in DEFAULT_SWEEP_SIGMAS)
+                + " when --sigma-sds is not given)"})
+    sigma_sds: tuple[float, ...] | None = F(default=None, metadata={
+        "help": "the input-noise σ's in feature-sd units at each S instead (give this or --sigmas)"})
     sparsities: tuple[float, ...] = F(default=(0.2, 0.5, 0.8, 0.9, 0.95),
                                       metadata={"help": "sparsities S of the map"})
     map_noise: str = F(default="label", metadata={"help": "noise axis of the map: label or input"})
     mono: str = F(default="oracle", metadata={"help": "mono regime compared with poly in the map"})
-    sigma_unit: str = F(default="raw", metadata={"help": "unit of --sigmas: raw or sd (feature sds at each S)"})
+    sigma_unit: str | None = F(default=None, metadata={
+        "deprecated": "give σ's in feature-sd units as --sigma-sds A,B,... (and raw ones as --sigmas)"})
 
     def __post_init__(self):
+        if self.sigma_unit is not None:  # the old spelling of sigma_sds: deprecated for one release
+            warnings.warn("SweepConfig(sigma_unit=...) is deprecated; give σ's in feature-sd units as sigma_sds "
+                          "(raw ones as sigmas)", DeprecationWarning, stacklevel=3)
+            check_choice("sigma_unit", self.sigma_unit, ("raw", "sd"))
+            if self.sigma_unit == "sd" and self.sigma_sds is None:
+                self.sigma_sds, self.sigmas = self.sigmas or DEFAULT_SWEEP_SIGMAS, None
+            self.sigma_unit = None
+        if self.sigmas is None and self.sigma_sds is None:
+            self.sigmas = DEFAULT_SWEEP_SIGMAS
         self.check()
+
+    @property
+    def sigma_levels(self) -> tuple[float, ...]:
+        """The σ grid in its own unit (:attr:`unit`)."""
+        return tuple(self.sigmas if self.sigma_sds is None else self.sigma_sds)
+
+    @property
+    def unit(self) -> str:
+        """``raw`` (``sigmas``) or ``sd`` (``sigma_sds``): the unit of :attr:`sigma_levels`."""
+        return "raw" if self.sigma_sds is None else "sd"
 
     def check(self) -> None:
         for r in self.noise_rates:
             check_probability("noise rate", r)
-        for s in self.sigmas:
+        if self.sigmas is not None and self.sigma_sds is not None:
+            raise ConfigError("sigmas and sigma_sds are both given; give the input-noise grid once, in raw units "
+                              "(sigmas) or in feature sds (sigma_sds)")
+        for s in self.sigmas or ():
             check_nonnegative("sigma", s)
+        for s in self.sigma_sds or ():
+            check_nonnegative("sigma_sds entry", s)
         for s in self.sparsities:
             check_sparsity("sparsity", s)
-        if not (self.noise_rates and self.sigmas and self.sparsities):
-            raise ConfigError("noise_rates, sigmas and sparsities each need at least one value")
+        if not (self.noise_rates and self.sigma_levels and self.sparsities):
+            raise ConfigError("noise_rates, sigmas (or sigma_sds) and sparsities each need at least one value")
         check_choice("map_noise", self.map_noise, ("label", "input"))
         check_choice("mono", self.mono, list(MONO_REGIMES))
-        check_choice("sigma_unit", self.sigma_unit, ("raw", "sd"))
 
     def check_against(self, cfg: ToyConfig) -> None:
         """Check the label-noise rates of the sweep against the task and noise model of ``cfg``

@@ -20,6 +20,8 @@ Pipeline (every step batched over instances = regimes × seeds [× sparsities]):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -74,9 +76,9 @@ def labels_for(x: torch.Tensor, task: str, features: torch.Tensor | None = None)
 
 def train_models(cfg: ToyConfig, regimes: list[str], seeds: list[int], sparsities: list[float], *,
                  progress: bool = False) -> tuple[ToyModel, dict]:
-    """Build one batched model for the listed instances (regimes of ``cfg.regimes``) and train its non-hand-built
-    instances (``dense-trained`` ones on S = 0 data, whatever their evaluation sparsity)."""
-    model = ToyModel(cfg, regimes, seeds)
+    """Build one batched model for the listed instances (its config: ``cfg`` with the instances' regimes) and train
+    its non-hand-built instances (``dense-trained`` ones on S = 0 data, whatever their evaluation sparsity)."""
+    model = ToyModel(dataclasses.replace(cfg, regimes=tuple(dict.fromkeys(regimes))), regimes, seeds)
     idx = [k for k, r in enumerate(regimes) if r not in HAND_BUILT]
     info = {"loss": np.full(len(regimes), np.nan), "train_seconds": 0.0}
     if idx:

@@ -274,3 +274,21 @@ def test_plots_draw_on_a_given_axis_and_save_with_their_data(tmp_path):
     assert (tmp_path / "wtw.png").exists() and (tmp_path / "wtw.json").exists()
     for f in (fig, fig2, out):
         pyplot().close(f)
+
+
+def test_sweep_sigma_grids_in_either_unit():
+    """sigmas are raw σ's and sigma_sds σ's in feature sds (as sigma / sigma_sd of ToyConfig); the old
+    sigma_unit="sd" is a deprecated spelling of sigma_sds (same config, a warning)."""
+    from monotheory.toy.config import DEFAULT_SWEEP_SIGMAS
+
+    sd = SweepConfig(sigma_sds=(0.5, 1.0))
+    assert sd.unit == "sd" and sd.sigma_levels == (0.5, 1.0) and sd.sigmas is None
+    assert SweepConfig().sigmas == DEFAULT_SWEEP_SIGMAS and SweepConfig().unit == "raw"
+    with pytest.warns(DeprecationWarning, match="sigma_sds"):
+        assert SweepConfig(sigmas=(0.5, 1.0), sigma_unit="sd") == sd
+    with pytest.warns(DeprecationWarning, match="sigma_sds"):
+        assert SweepConfig(sigmas=(0.5,), sigma_unit="raw") == SweepConfig(sigmas=(0.5,))
+    with pytest.raises(ConfigError, match="both given"):
+        SweepConfig(sigmas=(0.1,), sigma_sds=(0.5,))
+    np.testing.assert_allclose(sweeps._raw(sd, 0.5, [0.2, 0.8]), [0.5 * feature_sd(0.2), 0.5 * feature_sd(0.8)])
+    np.testing.assert_allclose(sweeps._raw(SweepConfig(), 0.5, [0.2, 0.8]), [0.5, 0.5])
