@@ -42,7 +42,8 @@ def _peak_mib() -> float:
 
 def project_rate(instances: int, n: int, m: int, batch: int, steps: int) -> float:
     from monotheory.toy import TOY_REGIMES, ToyConfig
-    from monotheory.toy.model import FeatureSampler, ToyModel
+    from monotheory.toy.model import ToyModel
+    from monotheory.toy.sampler import FeatureSampler
     from monotheory.toy.train import TrainConfig, train
 
     regimes = [r for r in TOY_REGIMES if r != "oracle"]

@@ -124,7 +124,8 @@ def test_long_theory_and_toy_runs_write_progress_lines_into_a_log(capsys, monkey
     from monotheory import progress
     from monotheory.theory import monte_carlo
     from monotheory.toy import ToyConfig
-    from monotheory.toy.model import FeatureSampler, ToyModel
+    from monotheory.toy.model import ToyModel
+    from monotheory.toy.sampler import FeatureSampler
     from monotheory.toy.train import TrainConfig, train
 
     monkeypatch.setattr(progress, "NON_TTY_INTERVAL", 0.0)

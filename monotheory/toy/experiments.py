@@ -33,7 +33,8 @@ from monotheory.probes import BatchedLinearProbe
 from monotheory.seeding import stream_seed, torch_generator
 from monotheory.stats import paired_t, t_interval
 from monotheory.toy.config import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, ToyConfig
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 from monotheory.toy.train import cpu_threads, train
 
 __all__ = ["code_report", "code_summary", "evaluate", "labels_for", "run_figure5", "run_figure5_multi", "summarise",

@@ -21,7 +21,8 @@ from monotheory.metrics import MONOSEMANTIC_RULE, REPRESENTED_NORM
 from monotheory.toy import TOPK_REGIMES, ToyConfig, feature_sd
 from monotheory.toy.controls import ORACLE_FAMILY, ControlsConfig, regime_key
 from monotheory.toy.experiments import CHANCE_RULE, code_report, code_summary, evaluate, train_models
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 
 _SELECTIVITY_SAMPLES = 4096
 

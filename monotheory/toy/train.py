@@ -18,7 +18,8 @@ from monotheory.config import usable_cores
 from monotheory.progress import tqdm_kwargs
 from monotheory.toy import fused as _fused
 from monotheory.toy.config import TrainConfig  # noqa: F401 (re-exported: monotheory.toy.train.TrainConfig)
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 
 _CHUNK_ELEMENTS = 1 << 17
 _FUSED_CHUNK_ELEMENTS = 1 << 21

@@ -14,7 +14,8 @@ from monotheory.toy import ToyConfig
 from monotheory.toy.controls import ControlsConfig, group_of, mechanism, regime_key, row, series
 from monotheory.toy.experiments import labels_for
 from monotheory.toy.grid import StackedCodes, groups, run_grid, selectivity, train_codes
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 
 TINY = dict(n=10, m=5, n_seeds=3, steps=60, batch_size=128, probe_train=512, probe_test=512, probe_max_iter=40,
             seed=100)

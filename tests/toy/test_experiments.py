@@ -21,7 +21,8 @@ from monotheory.toy.experiments import (
     summarise,
     train_models,
 )
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(n=10, m=5, n_seeds=3, steps=60, batch_size=128, probe_train=512, probe_test=512, probe_max_iter=30)

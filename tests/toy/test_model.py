@@ -7,7 +7,8 @@ import torch
 
 from monotheory.errors import ConfigError
 from monotheory.toy import ToyConfig
-from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights, spike_and_uniform
+from monotheory.toy.model import ToyModel, importance_weights
+from monotheory.toy.sampler import FeatureSampler, spike_and_uniform
 
 # Monte Carlo tolerances: z = 4.5 (two-sided false-alarm probability ≈ 7e-6 per assertion).
 Z = 4.5

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from monotheory.toy import ToyConfig
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 from monotheory.toy.train import TrainConfig, train, train_one_by_one
 
 
