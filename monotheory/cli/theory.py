@@ -39,7 +39,7 @@ from monotheory.config import (
 )
 from monotheory.errors import ConfigError
 from monotheory.files import atomic_write_json, check_out_dir, to_jsonable
-from monotheory.noise import check_label_noise_rate
+from monotheory.noise import LABEL_NOISE_MODELS, check_label_noise_rate
 from monotheory.plots import plot_regime_curves, pyplot, save_figure
 from monotheory.progress import announce
 from monotheory.theory import registry
@@ -79,7 +79,7 @@ class TheoryConfig:
             raise ConfigError("sparsity is required: pass --sparsity S with S in [0, 1)")
         self.sparsity = check_sparsity("sparsity", self.sparsity)
         self.noise_rate = check_probability("noise_rate", self.noise_rate)
-        if self.noise_model in ("flip", "uniform"):  # the labels y ∈ {0, 1}: the rule every layer shares
+        if self.noise_model in LABEL_NOISE_MODELS:  # the labels y ∈ {0, 1}: the rule every layer shares
             self.noise_rate = check_label_noise_rate("noise_rate", self.noise_rate, 2, self.noise_model)
         elif self.noise_model == "one_sided" and self.noise_rate >= 1:
             raise ConfigError(f"noise_rate = {self.noise_rate:g} is outside [0, 1) for one_sided label noise: "

@@ -20,7 +20,11 @@ from monotheory.config import (
     check_sparsity,
 )
 from monotheory.errors import ConfigError
-from monotheory.noise import check_label_noise_rate  # the one rule for every layer (issue 11)
+from monotheory.noise import (  # the one rule and the one table of every layer
+    LABEL_NOISE_MODELS,
+    SAMPLING_MODES,
+    check_label_noise_rate,
+)
 
 TOY_REGIMES = ("poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "mono-topk", "oracle", "oracle-rot", "oracle-topk",
            "dense-trained")
@@ -131,9 +135,9 @@ class ToyConfig:
         check_int("probe_max_iter", self.probe_max_iter)
         check_nonnegative("probe_weight_decay", self.probe_weight_decay)
         check_probability("noise_rate", self.noise_rate)
-        check_choice("noise_model", self.noise_model, ("flip", "uniform"))
+        check_choice("noise_model", self.noise_model, LABEL_NOISE_MODELS)
         check_label_noise("noise_rate", self.noise_rate, self.num_classes, self.noise_model, self.task)
-        check_choice("noise_sampling", self.noise_sampling, ("exact", "bernoulli"))
+        check_choice("noise_sampling", self.noise_sampling, SAMPLING_MODES)
         if self.sigma is not None and self.sigma_sd is not None:
             raise ConfigError(f"sigma = {self.sigma:g} and sigma_sd = {self.sigma_sd:g} are both given; give "
                               "the input-noise scale once, in raw units (sigma) or in feature sds (sigma_sd)")
