@@ -16,6 +16,7 @@ from monotheory.toy.config import (
     DEFAULT_REGIMES,
     DEFAULT_SIGMA_SD,
     DEFAULT_STEPS,
+    DEFAULT_SWEEP_SIGMAS,
     DEFAULT_TOPK,
     DENSE_TRAINED,
     HAND_BUILT,
@@ -33,7 +34,8 @@ from monotheory.toy.config import (
     feature_sd,
 )
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_LR", "DEFAULT_REGIMES", "DEFAULT_SIGMA_SD", "DEFAULT_STEPS", "DEFAULT_TOPK",
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_LR", "DEFAULT_REGIMES", "DEFAULT_SIGMA_SD", "DEFAULT_STEPS",
+           "DEFAULT_SWEEP_SIGMAS", "DEFAULT_TOPK",
            "DENSE_TRAINED", "HAND_BUILT", "IMPORTANCES", "MONO_REGIMES", "PER_UNIT_CODES", "TASKS", "TOPK_REGIMES",
            "TOY_REGIMES", "SearchConfig", "SweepConfig", "ToyConfig", "TrainConfig", "check_label_noise",
            "feature_sd"]
