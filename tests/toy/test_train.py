@@ -186,3 +186,34 @@ def test_fused_form_refuses_what_it_cannot_run(monkeypatch):
     monkeypatch.setattr(fused, "kernels", lambda: None)
     with pytest.raises(ConfigError, match="numba"):
         m.loss_and_grads(x, fused=True)
+
+
+def test_the_fused_kernels_are_first_called_before_any_worker_thread(monkeypatch):
+    """Numba compiles a kernel on its first call: that call comes from the calling thread before the trainer's
+    worker threads exist (a Ctrl-C during a compilation on a worker could hang the run), and it draws no random
+    numbers (the trained weights equal those of a run where every kernel was already compiled)."""
+    pytest.importorskip("numba", reason="numba not installed: the fused toy step is not tested")
+    from monotheory.toy import fused
+    from monotheory.toy import train as train_mod
+
+    regs, seeds = ["poly", "mono-topk", "mono-l1", "oracle"], [0, 0, 1, 1]
+    ref = toy_model(10, 4, regs, seeds, l1_penalty=0.05, topk=2)
+    train(ref, FeatureSampler(10, seeds, [0.6] * 4), TrainConfig(steps=20, batch_size=32), chunk=1)
+    events = []
+    real = fused.kernels()
+
+    def recording(i, k):
+        def call(*a):
+            events.append(("kernel", i))
+            return k(*a)
+        return call
+    monkeypatch.setattr(fused, "kernels", lambda: tuple(recording(i, k) for i, k in enumerate(real)))
+    real_pool = train_mod.ThreadPoolExecutor
+    monkeypatch.setattr(train_mod, "ThreadPoolExecutor", lambda n: (events.append(("pool",)), real_pool(n))[1])
+    monkeypatch.setattr(train_mod, "_workers", lambda device, n: min(2, n))
+    m = toy_model(10, 4, regs, seeds, l1_penalty=0.05, topk=2)
+    train(m, FeatureSampler(10, seeds, [0.6] * 4), TrainConfig(steps=20, batch_size=32), chunk=1)
+    first = {e[1]: j for j, e in reversed(list(enumerate(events))) if e[0] == "kernel"}
+    assert ("pool",) in events and set(first) == {0, 1, 2, 3}
+    assert max(first.values()) < events.index(("pool",))
+    assert torch.equal(m.W, ref.W) and torch.equal(m.b, ref.b)
