@@ -6,6 +6,8 @@ import json
 import os
 import stat
 
+import pytest
+
 from monotheory.cli import main
 
 CHECK = """from pathlib import Path
@@ -229,6 +231,8 @@ def test_a_long_toy_run_announces_itself_and_ctrl_c_exits_130(tmp_path):
     assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]
 
 
+@pytest.mark.slow  # 30 s on a fresh clone (cold Numba cache); the behaviour is covered fast by
+# test_check_killed_after_the_first_check_resumes_without_recomputing_it (synthetic checks)
 def test_real_checks_killed_and_resumed_equal_an_uninterrupted_run(tmp_path, capsys):
     """The same with the claim checks C7 and C8 (--quick, ~2 s): killed while a third (blocking) check runs, the
     rerun reuses both and its verdicts.json/.md (figures included) equal those of a run never killed."""
