@@ -26,6 +26,7 @@ import numpy as np
 
 from monotheory.config import check_choice, check_nonnegative, check_sparsity
 from monotheory.errors import ConfigError
+from monotheory.noise import LABEL_NOISE_MODELS
 from monotheory.toy import TOPK_REGIMES, ToyConfig, check_label_noise
 
 F = dataclasses.field
@@ -83,7 +84,7 @@ class ControlsConfig:
             check_choice("labels entry", lab, LABELS)
         for s in self.sigma_sds:
             check_nonnegative("sigma_sds entry", s)
-        check_choice("pair_noise_model", self.pair_noise_model, ("flip", "uniform"))
+        check_choice("pair_noise_model", self.pair_noise_model, LABEL_NOISE_MODELS)
 
     def check_against(self, base: ToyConfig) -> None:
         """k ≤ m, and η valid for each task's noise model (:func:`monotheory.toy.check_label_noise`)."""
