@@ -265,12 +265,20 @@ def _certainty(r: CellResult, missing: float) -> float:
     return 0.0 if r.exact else float(np.nan_to_num(r.p_holm, nan=missing))
 
 
+def _brief(r: CellResult) -> str:
+    if r.exact or r.interval is None:
+        return r.degenerate or r.note
+    return f"{r.estimate:+.3g} [{r.interval[0]:+.3g}, {r.interval[1]:+.3g}], {r.degenerate or r.note}"
+
+
 def decide_row(results: list[CellResult], premise: Premise | None = None) -> Decision:
     """Combine a row's decided cells (its parts) into one verdict; the value is the deciding cell's.
 
-    reproduced: every part reproduced; not reproduced: none reproduced and some contradict; partly: several
-    parts and some (not all) reproduced; inconclusive: none reproduced, none contradicted. A premise that is
-    not measured true makes the row "not a test" whatever the cells say.
+    reproduced: every part reproduced (shown: the least certain part); not reproduced: none reproduced and some
+    contradict (shown: the most certain contradiction); partly: several parts and some (not all) reproduced
+    (shown: the least certain part that holds, so a partly row never shows an interval containing 0; the reason
+    names each part that does not hold, with its value and interval); inconclusive: none reproduced, none
+    contradicted. A premise that is not measured true makes the row "not a test" whatever the cells say.
     """
     if not results:
         raise ConfigError("a row needs at least one decided cell")
@@ -283,11 +291,11 @@ def decide_row(results: list[CellResult], premise: Premise | None = None) -> Dec
     if len(by[REPRODUCED]) == len(results):
         outcome, cell = REPRODUCED, max(by[REPRODUCED], key=lambda r: _certainty(r, 2.0))
         reason = "every part holds" if len(results) > 1 else cell.note
-    elif by[REPRODUCED]:
-        outcome = PARTLY
-        cell = (by[NOT_REPRODUCED] or by[INCONCLUSIVE])[0]
+    elif by[REPRODUCED]:  # shown: the weakest part that holds (its interval excludes 0); the reason names the rest
+        outcome, cell = PARTLY, max(by[REPRODUCED], key=lambda r: _certainty(r, 2.0))
         held = ", ".join(r.name for r in by[REPRODUCED])
-        reason = f"holds for {held}; not for {cell.name} ({cell.outcome}: {cell.degenerate or cell.note})"
+        failed = "; ".join(f"{r.name} ({r.outcome}: {_brief(r)})" for r in by[NOT_REPRODUCED] + by[INCONCLUSIVE])
+        reason = f"holds for {held}; not for {failed}"
     elif by[NOT_REPRODUCED]:
         outcome, cell = NOT_REPRODUCED, min(by[NOT_REPRODUCED], key=lambda r: _certainty(r, 2.0))
         reason = cell.note

@@ -69,7 +69,9 @@ def test_c09_and_c10_use_paired_intervals(tmp_path):
 def test_c09_has_two_parts_and_can_be_partly(tmp_path):
     folder, _, _ = _folder(tmp_path, nce_train=0.5)            # NCE fits the noisy labels as much as CE
     (v,) = _check("c09_nce_finetune").evaluate(folder, dataset=None)
-    assert v.verdict == PARTLY and "train" in v.details["decision"]["decided_by"]
+    d = v.details["decision"]
+    assert v.verdict == PARTLY and d["decided_by"] == "NCE−CE val" and v.interval[0] > 0    # the part that holds
+    assert "not for NCE−CE train (noisy labels)" in d["reason"]
 
 
 def test_c10_at_p_one_half_is_not_reproduced(tmp_path):

@@ -88,7 +88,8 @@ def test_exact_cells_decide_by_their_side_and_are_not_tests():
 
 def test_exact_facts_combine_into_partly():
     row = decide([exact_cell("η* near 0.25", 4 / 7, null=0.25, margin=0.05), exact_fact("a crossover exists", True)])
-    assert row.outcome == PARTLY and row.decided_by == "η* near 0.25" and row.value == pytest.approx(4 / 7 - 0.25)
+    assert row.outcome == PARTLY and row.decided_by == "a crossover exists" and row.interval is None
+    assert "not for η* near 0.25 (not reproduced: exact value outside ±0.05)" in row.reason
     assert decide([exact_fact("a crossover exists", False)]).outcome == NOT_REPRODUCED
     assert decide_family([exact_fact("x", True)])[0].raw_value is None
 
@@ -135,7 +136,8 @@ def test_a_row_at_chance_is_never_reproduced():
     cells = [Cell("clean", [0.9, 0.91, 0.92], [0.7, 0.72, 0.71], chance=0.5),
              Cell("noise", [0.49, 0.50, 0.48], [0.30, 0.31, 0.32], chance=0.5)]
     row = decide_row(decide_family(cells))
-    assert row.outcome == PARTLY and row.decided_by == "noise"
+    assert row.outcome == PARTLY and row.decided_by == "clean" and "not for noise (inconclusive" in row.reason
+    assert "both arms at chance" in row.reason
 
 
 # --------------------------------------------------------------------------------------------- the premise
