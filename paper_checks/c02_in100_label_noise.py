@@ -2,8 +2,11 @@
 
 Reads a finished ``run-imagenet`` folder: probes trained at label-noise rate exactly 0.9 (the paper's: round(η·N)
 labels moved to another class), tested on clean images (σ 0); skipped, naming the cell, when the run's grid
-lacks it. Reproduced when the 95 % paired-bootstrap interval of the gap lies above 0; partly when only the
-point estimate does.
+lacks it. Decided by the one rule (:mod:`monotheory.claims.rules`): the gaps mono − CL (paired over the test
+images of the one pretraining seed) of NCL and SAE form one Holm family; a row is reproduced when its interval at
+Holm's step level lies above 0, not reproduced when below, inconclusive when it contains 0 or both arms are at
+chance; "not a test" when the mono arm is not measurably more monosemantic than CL (paired bootstrap over test
+items).
 
 A digits experiment folder (``monotheory.vision.digits``) is accepted too: its rows are labelled
 "[digits, CPU]" and say that they are not ImageNet-100 (:mod:`monotheory.claims.digits`).
@@ -20,9 +23,8 @@ PAIRS = [("ncl", "cl", "48.1 vs 34.4 (+13.7 pt)"), ("sae", "cl", "45.9 vs 34.4 (
 
 def evaluate(results_dir, dataset="imagenet100", seed=0):
     if is_digits_folder(results_dir):  # a digits experiment: rows labelled "[digits, CPU]", not ImageNet-100
-        return probe_rows(results_dir, claim_id="C2", claim=CLAIM, row="label_noise", pairs=PAIRS, rule="greater")
-    return probe_claim(results_dir, claim_id="C2", claim=CLAIM, row="label_noise", pairs=PAIRS, rule="greater",
-                       dataset=dataset, seed=seed)
+        return probe_rows(results_dir, claim_id="C2", claim=CLAIM, row="label_noise", pairs=PAIRS)
+    return probe_claim(results_dir, claim_id="C2", claim=CLAIM, row="label_noise", pairs=PAIRS, dataset=dataset)
 
 
 def run(ctx: CheckContext):

@@ -21,11 +21,21 @@ with the same trainer, data and settings and score both with the judges::
                                                  monolora_relu="hidden"))
     # fine-tune both on SST2 / Dolly; save_pretrained; reload MonoLoRA with monotheory.lora.hf.load_monolora;
     # compare task accuracy and the ShieldGemma-9B / Beavertails harmfulness rates (paired over prompts)
+
+With those measurements in a JSON file named by ``MONOTHEORY_MONOLORA_RESULTS`` (format:
+:mod:`monotheory.claims.monolora`), the row is decided by the one rule (:mod:`monotheory.claims.rules`): the task
+score is a "no loss" cell (TOST against ±1 pt, C1's margin: the paper gives no number), the harmful rate is
+claimed lower for MonoLoRA; both one Holm family; "not a test" unless MonoLoRA's adapter codes are measured more
+monosemantic than LoRA's. A file that cannot be read gives a skipped row naming the problem.
 """
 
+import os
+
+from monotheory.claims import monolora
 from monotheory.claims.runner import CheckContext
 from monotheory.claims.verdict import Verdict, skipped
 from monotheory.cli.check import script_main
+from monotheory.errors import ConfigError
 
 CLAIM = "MonoLoRA ≈ LoRA on the fine-tuning task, with better alignment (Table 2)"
 
@@ -39,8 +49,25 @@ REASON = ("needs Llama-2 weights, SST2/Dolly data, the ShieldGemma-9B and Beaver
 
 
 def run(ctx: CheckContext) -> Verdict:
-    return skipped("C11", CLAIM, REASON, paper_value="no numbers available",
-                   measured="not measured: the LLM experiment cannot run here")
+    path = os.environ.get(monolora.ENV)
+    if not path:
+        return skipped("C11", CLAIM, REASON, paper_value="no numbers available",
+                       measured="not measured: the LLM experiment cannot run here")
+    try:
+        data = monolora.load_results(path)
+        d = monolora.decide_monolora(data)
+    except ConfigError as e:
+        return skipped("C11", CLAIM, f"{monolora.ENV}: {e}", paper_value="no numbers available")
+    interval = None if d.interval is None else tuple(100 * x for x in d.interval)
+    cells = "; ".join(f"{c.name} {100 * c.estimate:+.1f} pt "
+                      + ("not estimable" if c.interval is None else
+                         f"[{100 * c.interval[0]:+.1f}, {100 * c.interval[1]:+.1f}] ({100 * c.level:.1f} %)")
+                      + f" ({c.outcome}; {c.test})" for c in d.cells)
+    return Verdict("C11", CLAIM, d.outcome, label="MonoLoRA−LoRA", value=100 * d.value, interval=interval,
+                   measured=f"{cells}; decided by {d.decided_by} ({d.reason}); premise: {d.premise.statement}",
+                   conditions=f"measurements from {path} (made elsewhere); task score: TOST against "
+                              f"±{100 * monolora.MARGIN:g} pt; Holm family: the 2 cells of C11 (monotheory.claims.rules)",
+                   paper_value="no numbers available", details={"decision": d.to_dict(), "results": str(path)})
 
 
 if __name__ == "__main__":

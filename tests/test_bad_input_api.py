@@ -41,7 +41,41 @@ def api_cases():
         *_preset_cases(),
         *_lora_cases(),
         *_loader_cases(),
+        *_rule_cases(),
     ]
+
+
+def _rule_cases():
+    """Issue 22's decision rule: estimate, exact and chance cells, the one-seed premise, C11's results file, the
+    item bootstrap of the monosemanticity score."""
+    from monotheory.claims import monolora, rules
+
+    cases = [
+        (lambda: rules.Cell("x", [1.0], [0.0], kind="bayes"), "bayes"),
+        (lambda: rules.Cell("x", [1.0], [0.0], chance=1.5), "1.5"),
+        (lambda: rules.Cell("x", [1.0], [0.0], chance=0.1, chance_margin=float("nan")), "nan"),
+        (lambda: rules.estimate_cell("x", 0.3, -0.1), "-0.1"),
+        (lambda: rules.estimate_cell("x", float("inf"), 0.1), "inf"),
+        (lambda: rules.exact_cell("x", float("nan")), "nan"),
+        (lambda: rules.decide_theory([([rules.exact_fact("x", True)], [])], alpha=0.9), "0.9"),
+        (lambda: rules.item_bootstrap_gap(0.5, 0.1, [0.5, 0.6, 0.4], [0.1, 0.2]), "2"),
+        (lambda: monolora.load_results("/proc/monotheory_missing.json"), "/proc/monotheory_missing.json"),
+        (lambda: monolora.decide_monolora({"task": {"lora": [1, 0], "monolora": [1]},
+                                           "harmful": {"lora": [0], "monolora": [0]}}), "2"),
+        (lambda: monolora.decide_monolora({"task": {"lora": [1], "monolora": [1]},
+                                           "harmful": {"lora": [0], "monolora": [7]}}), "outside"),
+        (lambda: monolora.decide_monolora({"task": {"lora": [1]}, "harmful": {"lora": [0], "monolora": [0]}}),
+         "'lora' and 'monolora'"),
+        (lambda: monolora.decide_monolora({"unit": "", "task": {}, "harmful": {}}), "unit"),
+    ]
+    try:
+        import torch
+    except ImportError:
+        return cases
+    from monotheory.vision.feature_stats import monosemanticity_bootstrap
+
+    return cases + [(lambda: monosemanticity_bootstrap(torch.ones(4, 2), torch.zeros(4), n_resamples=0),
+                     "n_resamples")]
 
 
 def _naming_cases():

@@ -1,11 +1,16 @@
-"""Verdict rows of C1–C3, C9 and C10 from a digits experiment folder (``digits.json``), labelled as such.
+"""Verdict rows of C1–C3, C9 and C10 from a digits experiment folder (``digits.json`` and its seed folders),
+labelled as such.
 
 The paper's claims are about ImageNet-100 with ResNet-18; a digits folder (:mod:`monotheory.vision.digits`:
 scikit-learn's 8 × 8 digits, an MLP backbone on a CPU, several seeds) does not meet that premise. Its rows
 apply the claim's rule to the analogous digits cell and say so in the label (``[digits, CPU]``), the
 conditions ("digits, not ImageNet-100") and ``details["test_of_claim"] = False``; they are evidence about the
-mechanism on another data set, not a reproduction of the paper's numbers. Intervals are paired t intervals
-over seeds (the unit of replication), with Holm's correction across the rows of one check.
+mechanism on another data set, not a reproduction of the paper's numbers.
+
+The rows are those of the ImageNet reader (:func:`monotheory.claims.vision.probe_specs` /
+:func:`~monotheory.claims.vision.finetune_specs`) over the seed folders ``seed<s>/``: cells paired over seeds (the
+unit of replication; the pooled test items are the fallback when the seeds have zero spread), one Holm family per
+check, the premise over seeds, chance measured (the majority-class share of the test labels, ``probe.json``).
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-from monotheory.claims.vision import equivalence_verdict
-from monotheory.stats import holm, paired_t
+from monotheory.claims.arms import chance_of, family_rows
+from monotheory.claims.verdict import skipped
+from monotheory.claims.vision import finetune_specs, margin_text, probe_specs
 
 SCALE_NOTE = "digits (scikit-learn, 8×8, 10 classes), CPU MLP scale — NOT ImageNet-100"
+TAG = " [digits, CPU]"
 
 
 def is_digits_folder(results_dir) -> bool:
@@ -25,106 +31,66 @@ def is_digits_folder(results_dir) -> bool:
     return results_dir is not None and (Path(results_dir) / "digits.json").exists()
 
 
-def _load(results_dir) -> dict:
-    return json.loads((Path(results_dir) / "digits.json").read_text())
+def _load(results_dir) -> tuple[dict, list[Path], str | None]:
+    """``(digits.json, seed folders, None)`` or ``(…, …, reason)`` when a seed folder lacks its probe results."""
+    res = json.loads((Path(results_dir) / "digits.json").read_text())
+    folders = [Path(results_dir) / f"seed{s}" for s in res["seeds"]]
+    missing = [f.name for f in folders if not (f / "probe.json").exists()]
+    return res, folders, (f"{results_dir} lacks the seed folders' probe results ({', '.join(missing)})"
+                          if missing else None)
 
 
-def _test(res: dict, family: str, cell: str, pair: str) -> dict | None:
-    return next((t for t in res["tests"].get(family, []) if t["cell"] == cell and t["pair"] == pair), None)
+def _conditions(res: dict, cell: str, chance, extra: str = "") -> str:
+    c = "not recorded" if chance is None else f"{100 * chance:.1f} % (majority-class share of the test labels)"
+    return (f"{SCALE_NOTE}; {cell}; {res['epochs']} pretraining epochs; {len(res['seeds'])} seeds "
+            f"({', '.join(map(str, res['seeds']))}); {res['n_test']} test images; chance {c}; cells paired over "
+            "seeds" + extra)
 
 
-def _holm_rows(tests: list[dict]) -> list[float]:
-    ps = [t["p_value"] for t in tests]
-    return [float(q) for q in holm(ps)] if ps else []
+def _details(res: dict, results_dir, cell: str) -> dict:
+    return {"dataset": "digits", "scale": res["scale"], "test_of_claim": False, "cell": cell,
+            "results": str(results_dir)}
 
 
-def _conditions(res: dict, cell: str, extra: str = "") -> str:
-    return (f"{SCALE_NOTE}; {cell}; {res['epochs']} pretraining epochs; {len(res['seeds'])} seeds; "
-            f"{res['n_test']} test images; chance {100 * res['chance']:.0f} %; 95 % paired t interval over seeds"
-            + (f"; {extra}" if extra else ""))
-
-
-def probe_rows(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule: str, tolerance: float = 0.6):
-    """Rows for C1 (``row="clean"``, equivalence within ±``tolerance``), C2 (``label_noise``: the grid's highest
-    rate, 0.8 on digits — 0.9 flip noise carries no information with 10 classes) and C3 (``input_noise``:
-    σ = 0.6); ``rule`` as :func:`monotheory.claims.vision.probe_claim`."""
-    res = _load(results_dir)
+def probe_rows(results_dir, *, claim_id: str, claim: str, row: str, pairs, margin: float | None = None):
+    """Rows for C1 (``row="clean"``), C2 (``label_noise``: the grid's highest rate, 0.8 on digits — 0.9 flip noise
+    carries no information with 10 classes) and C3 (``input_noise``: σ = 0.6); ``margin`` as
+    :func:`monotheory.claims.vision.probe_claim`."""
+    res, folders, reason = _load(results_dir)
     if row == "clean":
-        family, cell = "label noise", "label noise 0"
+        rate, sigma, cell = 0.0, "0", "label noise 0"
     elif row == "label_noise":
-        rates = [float(c.split()[-1]) for c in res["cells"] if c.startswith("label noise ")]
-        family, cell = "label noise", f"label noise {max(rates):g}"
+        rate = max(float(c.split()[-1]) for c in res["cells"] if c.startswith("label noise "))
+        sigma, cell = "0", f"label noise {rate:g}"
     else:
-        family, cell = "input noise", "input noise σ=0.6"
-    tests = [_test(res, family, cell, f"{a}-{b}") for a, b, _ in pairs]
-    if any(t is None for t in tests):
-        return [skipped(claim_id, claim, f"{results_dir}/digits.json has no cell {cell!r}",
-                        label=f"{a.upper()}−{b.upper()} [digits, CPU]", paper_value=pv) for a, b, pv in pairs]
-    holm_p = _holm_rows(tests)
-    out = []
-    for (a, b, pv), t, q in zip(pairs, tests, holm_p, strict=True):
-        gap, lo, hi = 100 * t["mean"], 100 * t["ci"][0], 100 * t["ci"][1]
-        why = ""
-        if rule == "equal":
-            verdict, why = equivalence_verdict(lo, hi, tolerance)
-        else:
-            verdict = REPRODUCED if lo > 0 else PARTLY if gap > 0 else NOT_REPRODUCED
-        ca, cb = res["cells"][cell][a]["mean"], res["cells"][cell][b]["mean"]
-        out.append(Verdict(
-            claim_id=claim_id, claim=claim, verdict=verdict, label=f"{a.upper()}−{b.upper()} [digits, CPU]",
-            measured=(f"digits: {a.upper()} {100 * ca:.1f} % vs {b.upper()} {100 * cb:.1f} %: gap {gap:+.1f} pt "
-                      f"(p {t['p_value']:.3f}, Holm {q:.3f})" + (f" ({why})" if why else "")),
-            value=gap, interval=(lo, hi), paper_value=pv + " on ImageNet-100",
-            conditions=_conditions(res, cell),
-            details={"dataset": "digits", "scale": res["scale"], "test_of_claim": False, "cell": cell,
-                     "test": t, "p_holm": q, "results": str(results_dir)}))
-    return out
+        rate, sigma, cell = 0.0, "0.6", "input noise σ=0.6"
+    if reason is None and cell not in res["cells"]:
+        reason = f"{results_dir}/digits.json has no cell {cell!r}"
+    if reason is not None:
+        return [skipped(claim_id, claim, reason, label=f"{a.upper()}−{b.upper()}{TAG}", paper_value=pv)
+                for a, b, pv in pairs]
+    chance = chance_of(folders)
+    specs = probe_specs(folders, [(a, b, pv + " on ImageNet-100") for a, b, pv in pairs], rate, sigma,
+                        margin=margin, chance=chance, suffix=TAG)
+    return family_rows(claim_id, claim, specs, conditions=_conditions(res, cell, chance, margin_text(margin)),
+                       family=f"the {len(specs)} digits cells of {claim_id}", details=_details(res, results_dir, cell))
 
 
 def finetune_rows(results_dir, *, claim_id: str, claim: str, kind: str):
-    """C9 (``kind="label_noise"``: the highest fine-tuning noise rate; NCE − CE validation gap and training
-    accuracy on the noisy labels) or C10 (``kind="few_shot"``: one row per fraction < 1, NCE ≥ CE)."""
-    res = _load(results_dir)
-    ft = {n: c for n, c in res["cells"].items() if n.startswith("fine-tune ")}
-
-    def parse(name):
-        f, r = name.removeprefix("fine-tune fraction ").split(", label noise ")
-        return float(f), float(r)
-
-    if kind == "label_noise":
-        noisy = [n for n in ft if parse(n)[1] > 0 and parse(n)[0] == 1.0]
-        if not noisy:
-            return skipped(claim_id, claim, f"{results_dir}/digits.json has no fine-tuning runs with label noise",
-                           label="NCE−CE [digits, CPU]")
-        name = max(noisy, key=lambda n: parse(n)[1])
-        c = ft[name]
-        val = paired_t(c["nce"]["values"], c["ce"]["values"])
-        train = paired_t(c["nce_train"]["values"], c["ce_train"]["values"])
-        gap, lo, hi = 100 * val["mean"], 100 * val["ci"][0], 100 * val["ci"][1]
-        val_ok, train_ok = lo > 0, train["mean"] < 0
-        verdict = REPRODUCED if val_ok and train_ok else PARTLY if val_ok or train_ok else NOT_REPRODUCED
-        return Verdict(
-            claim_id=claim_id, claim=claim, verdict=verdict, label="NCE−CE val [digits, CPU]",
-            measured=(f"digits: val NCE {100 * c['nce']['mean']:.1f} % vs CE {100 * c['ce']['mean']:.1f} % ({gap:+.1f} "
-                      f"pt, p {val['p_value']:.3f}); train on noisy labels NCE {100 * c['nce_train']['mean']:.1f} % vs "
-                      f"CE {100 * c['ce_train']['mean']:.1f} % ({100 * train['mean']:+.1f} pt)"),
-            value=gap, interval=(lo, hi), paper_value="NCE: lower train, higher val accuracy (qualitative), ImageNet-100",
-            conditions=_conditions(res, name, f"{c['epochs']} fine-tuning epochs"),
-            details={"dataset": "digits", "scale": res["scale"], "test_of_claim": False, "val": val, "train": train})
-    few = sorted((n for n in ft if parse(n)[1] == 0 and parse(n)[0] < 1), key=lambda n: parse(n)[0])
-    if not few:
-        return skipped(claim_id, claim, f"{results_dir}/digits.json has no few-shot fine-tuning runs",
-                       label="NCE−CE [digits, CPU]")
-    tests = [paired_t(ft[n]["nce"]["values"], ft[n]["ce"]["values"]) for n in few]
-    out = []
-    for n, t, q in zip(few, tests, _holm_rows(tests), strict=True):
-        gap, lo, hi = 100 * t["mean"], 100 * t["ci"][0], 100 * t["ci"][1]
-        verdict = REPRODUCED if gap >= 0 else PARTLY if hi >= 0 else NOT_REPRODUCED
-        out.append(Verdict(
-            claim_id=claim_id, claim=claim, verdict=verdict, label=f"{parse(n)[0]:.0%} of train [digits, CPU]",
-            measured=(f"digits: val NCE {100 * ft[n]['nce']['mean']:.1f} % vs CE {100 * ft[n]['ce']['mean']:.1f} % "
-                      f"({gap:+.1f} pt, p {t['p_value']:.3f}, Holm {q:.3f})"),
-            value=gap, interval=(lo, hi), paper_value="mono ≥ poly (qualitative), ImageNet-100",
-            conditions=_conditions(res, n, f"{ft[n]['epochs']} fine-tuning epochs"),
-            details={"dataset": "digits", "scale": res["scale"], "test_of_claim": False, "test": t, "p_holm": q}))
-    return out
+    """C9 (``kind="label_noise"``) or C10 (``kind="few_shot"``) over the seed folders' ``finetune.json``."""
+    res, folders, reason = _load(results_dir)
+    missing = [f.name for f in folders if not (f / "finetune.json").exists()]
+    if reason is None and missing:
+        reason = f"{results_dir} lacks the seed folders' fine-tuning results ({', '.join(missing)})"
+    runs = [] if reason else [json.loads((f / "finetune.json").read_text())["runs"] for f in folders]
+    chance = None if reason else chance_of(folders)
+    specs = finetune_specs(runs, kind, chance, suffix=TAG) if runs else []
+    if not specs:
+        return [skipped(claim_id, claim, reason or f"{results_dir} has no CE and NCE fine-tuning runs for {claim_id}",
+                        label=f"NCE−CE{TAG}")]
+    for s in specs:
+        s["paper_value"] += ", ImageNet-100"
+    ep = len(runs[0][0]["history"])
+    return family_rows(claim_id, claim, specs, family=f"the {sum(len(s['cells']) for s in specs)} digits cells of "
+                       f"{claim_id}", conditions=_conditions(res, "fine-tuning", chance, f"; {ep} fine-tuning epochs"),
+                       details=_details(res, results_dir, "fine-tuning"))

@@ -11,10 +11,25 @@ outcome               rule
 reproduced            the premise is measured true and the claimed direction holds at the family's
                       Holm-adjusted level (two-sided tests, family-wise error ``alpha`` = 5 %)
 not reproduced        the opposite direction holds at that level
-inconclusive          neither: the interval contains 0 (never "partly" for that)
+inconclusive          neither: the interval contains 0 (never "partly" for that); or both arms at chance
 partly reproduced     only where a claim has several parts (cells) and some, not all, hold
 not a test            the premise (e.g. "the mono arm is measured more monosemantic") is not met or unmeasured
+error                 (theory) a Monte Carlo estimate differs from its exact value
 ====================  =========================================================================================
+
+**Three kinds of cell, one rule.** A *paired* cell (:class:`Cell`) holds the two arms' values over matched units
+(seeds, or test items); it is tested by a two-sided paired t. An *estimate* cell (:func:`estimate_cell`) holds an
+estimate and its standard error (a Monte Carlo average, a proportion without per-item data); it is tested by a
+two-sided z-test and its interval is estimate ± z·SE. An *exact* cell (:func:`exact_cell`: a closed form, a
+SymPy result) is not a test: it is decided by the side its value lies on, counts in no Holm family and shows no
+interval. Holm runs over a family's paired and estimate cells.
+
+**Chance.** A paired cell of accuracies may carry the chance level of its test set (the majority-class share of
+the test labels). When both arms' mean accuracies are at or below chance + :data:`CHANCE_MARGIN` (1 point of
+accuracy, on the cells' 0–1 scale), the cell is *inconclusive* ("both arms at chance") whatever its interval: two
+arms that predict no better than a constant predictor say nothing about which representation is more robust,
+only about how each fails (the toy's pair task had a "reproduced" cell with both arms below the majority rate).
+The cell still counts in its Holm family.
 
 **Intervals that agree with the decision.** Holm's step-down procedure compares the r-th smallest p-value
 (r = 0, 1, …) with ``alpha / (m - r)``. Each cell's interval is reported at that step's level,
@@ -25,6 +40,15 @@ that excludes 0 when Holm's step-down stopped at an earlier cell; the row says s
 **"No loss" claims** (C1, C4, C11's task score) use two one-sided tests (TOST) against a stated ``margin``:
 *reproduced* when the ``1 - 2 alpha_step`` interval lies inside (−margin, +margin), *not reproduced* when it
 lies entirely outside, *inconclusive* otherwise.
+
+**Premises** (:func:`more_monosemantic`): the mono arm is *measurably* more monosemantic than the poly arm when
+the 95 % interval of the paired score gap lies above 0 — a paired t interval over seeds, or, with one seed (or
+zero spread over seeds), a basic bootstrap interval over the same resampled test items
+(:func:`item_bootstrap_gap`). Equal scores are "measured false"; no interval at all is "not measured".
+
+**Theory checks** decide their claims with exact cells. Their Monte Carlo estimates are estimate cells tested
+against the exact value in one Holm family per check at family-wise error :data:`MC_ALPHA` (0.1 %): a
+difference there is an ``error`` (a wrong formula or simulation), not a verdict on the paper.
 
 **Degenerate cells are named, never certain.** One unit, or zero spread of the paired differences over units
 (two seeds with the same gap), gives no seed-level test: if per-item correctness is given, the cell falls back
@@ -44,14 +68,26 @@ Nothing here ever returns p = 0 or a zero-width interval from a handful of seeds
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
+from monotheory.claims.cells import (
+    CHANCE_MARGIN,
+    Cell,
+    estimate_cell,
+    exact_cell,
+    exact_fact,
+    raw_test,
+    vector,
+)
+from monotheory.claims.cells import interval as ci
 from monotheory.errors import ConfigError
-from monotheory.stats import holm, mcnemar_exact, paired_bootstrap
+from monotheory.stats import holm
+
+__all__ = ["ALPHA", "CHANCE_MARGIN", "INCONCLUSIVE", "MC_ALPHA", "NOT_A_TEST", "NOT_REPRODUCED", "OUTCOMES", "PARTLY",
+           "REPRODUCED", "RULE_TABLE", "Cell", "CellResult", "Decision", "Premise", "at_chance", "clip_interval",
+           "decide", "decide_family", "decide_row", "decide_theory", "estimate_cell", "exact_cell", "exact_fact", "item_bootstrap_gap",
+           "more_monosemantic"]
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
@@ -61,15 +97,18 @@ NOT_A_TEST = "not a test"
 OUTCOMES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, PARTLY, NOT_A_TEST)
 ALPHA = 0.05
 
+MC_ALPHA = 1e-3       # family-wise error of the Monte Carlo-vs-exact comparisons of the theory checks (an error flag)
+
 RULE_TABLE = """\
 | verdict | rule |
 |---|---|
-| reproduced | the premise is measured true and the claimed direction holds at the family's Holm-adjusted level (two-sided tests, family-wise error 5 %); the interval shown (at Holm's step level) excludes 0 |
-| not reproduced | the opposite direction holds at that level |
-| inconclusive | neither: the interval contains 0, or the cell is not estimable (one seed, zero spread) |
+| reproduced | the premise is measured true and the claimed direction holds at the family's Holm-adjusted level (two-sided paired t or z-tests, family-wise error 5 %): the interval shown (at Holm's step level) excludes 0; a "no loss" claim: the interval lies inside ±margin (two one-sided tests); an exact (theory) value: it lies on the claimed side |
+| not reproduced | the opposite direction holds at that level; "no loss": the interval lies entirely outside ±margin; exact: the value lies on the other side |
+| inconclusive | neither: the interval contains 0 (or is not inside ±margin); or the cell is not estimable (one seed, zero spread, no standard error); or both arms are at chance (each arm's mean accuracy ≤ chance + 1 point; chance = the majority-class share of the test labels) |
 | partly reproduced | a claim with several parts: some parts hold, not all |
-| not a test | the premise was not measured true (e.g. the mono arm is not measurably more monosemantic) |
+| not a test | the premise was not measured true (e.g. the mono arm is not measurably more monosemantic: the 95 % paired interval of its score gap to CL, over seeds or over test items, is not above 0) |
 | skipped | the check cannot run here (the reason is given) |
+| error | a Monte Carlo estimate differs from its exact value at family-wise error 0.1 % (a wrong formula or simulation) |
 """
 
 SUPPORTS, CONTRADICTS, UNDECIDED = "supports", "contradicts", "undecided"
@@ -88,36 +127,6 @@ class Premise:
     measured: dict = dataclasses.field(default_factory=dict)
 
 
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """One paired comparison ``a - b`` over matched units (seeds, by default).
-
-    ``direction`` is the sign the claim predicts (+1: a > b, −1: a < b); ``margin`` > 0 makes it a "no loss"
-    (equivalence) cell instead. ``items_a`` / ``items_b`` (0/1 correctness per test item, pooled over units)
-    are the fallback when the unit-level test is degenerate. ``chance`` is the chance level of the measured
-    quantity (reported, not used in the decision); ``bounds`` clips the reported interval to what the gap
-    can be (e.g. (−1, 1) for accuracy fractions).
-    """
-
-    name: str
-    a: Any
-    b: Any
-    direction: int = 1
-    margin: float | None = None
-    items_a: Any = None
-    items_b: Any = None
-    chance: float | None = None
-    bounds: tuple[float, float] | None = None
-    unit: str = "seeds"
-
-    def __post_init__(self):
-        if self.direction not in (1, -1):
-            raise ConfigError(f"direction = {self.direction!r} must be +1 (claim: a > b) or -1 (claim: a < b)")
-        if self.margin is not None and not (isinstance(self.margin, (int, float)) and self.margin > 0
-                                            and math.isfinite(self.margin)):
-            raise ConfigError(f"margin = {self.margin!r} must be a positive finite number (or None)")
-
-
 @dataclasses.dataclass
 class CellResult:
     """A decided cell: the estimate ``a - b``, its interval at Holm's step level, the raw and Holm p."""
@@ -127,7 +136,7 @@ class CellResult:
     estimate: float
     interval: tuple[float, float] | None
     level: float                    # confidence level of ``interval``
-    p_value: float                  # two-sided (difference) or TOST (equivalence); NaN if not estimable
+    p_value: float                  # two-sided (difference) or TOST (equivalence); NaN if not estimable or exact
     p_holm: float
     outcome: str                    # per cell: reproduced / not reproduced / inconclusive
     test: str
@@ -139,6 +148,14 @@ class CellResult:
     direction: int = 1
     mean_a: float = float("nan")
     mean_b: float = float("nan")
+    at_chance: bool = False
+    exact: bool = False
+    null: float = 0.0               # b of an estimate or exact cell: the raw value is estimate + null
+
+    @property
+    def raw_value(self) -> float | None:
+        """An exact or estimate cell's own value (``estimate + null``); None for a yes/no fact."""
+        return None if self.test == "exact fact" else self.estimate + self.null
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -160,78 +177,17 @@ class Decision:
         return dataclasses.asdict(self)
 
 
-def _vector(x, name: str) -> np.ndarray:
-    v = np.asarray(x, dtype=float).ravel()
-    if v.size == 0:
-        raise ConfigError(f"{name} is empty; a cell needs at least one paired value")
-    return v
-
-
-def _raw_test(cell: Cell) -> dict:
-    """The cell's p-value (for Holm's ordering) and what is needed to build its interval at any level."""
-    a, b = _vector(cell.a, f"{cell.name}: a"), _vector(cell.b, f"{cell.name}: b")
-    if a.shape != b.shape:
-        raise ConfigError(f"{cell.name}: paired values need equal lengths, got {a.size} and {b.size}")
-    d = a - b
-    base = {"n": int(d.size), "mean_a": float(a.mean()), "mean_b": float(b.mean()), "estimate": float(d.mean())}
-    degenerate = None
-    if not np.isfinite(d).all():
-        degenerate = f"not estimable: non-finite values among the {d.size} {cell.unit}"
-    elif d.size < 2:
-        degenerate = f"not estimable: only one unit ({cell.unit})"
-    elif np.all(d == d[0]):
-        degenerate = f"not estimable: zero spread of the paired differences over {d.size} {cell.unit}"
-    if degenerate is None:
-        if cell.margin is None:
-            p = float(sps.ttest_1samp(d, 0.0).pvalue)
-            test = f"paired t over {d.size} {cell.unit}"
-        else:
-            lo = sps.ttest_1samp(d, -cell.margin, alternative="greater").pvalue
-            hi = sps.ttest_1samp(d, cell.margin, alternative="less").pvalue
-            p = float(max(lo, hi))
-            test = f"TOST (paired t over {d.size} {cell.unit}, margin ±{cell.margin:g})"
-        return {**base, "p": p, "test": test, "degenerate": None, "diffs": d, "items": None}
-    if cell.items_a is not None and cell.items_b is not None and np.isfinite(d).all():
-        ia = np.asarray(cell.items_a).ravel().astype(int)
-        ib = np.asarray(cell.items_b).ravel().astype(int)
-        mc = mcnemar_exact(ia, ib)
-        if cell.margin is None:
-            p = mc["p_value"]
-            test = f"item-level McNemar exact + paired bootstrap over {ia.size} items ({degenerate}; " \
-                   f"ignores the variance over {cell.unit})"
-        else:  # TOST on the per-item differences (−1/0/1), large-sample t
-            di = (ia - ib).astype(float)
-            if np.all(di == di[0]):
-                return {**base, "p": float("nan"), "test": "none", "degenerate": degenerate, "diffs": None,
-                        "items": None}
-            p = float(max(sps.ttest_1samp(di, -cell.margin, alternative="greater").pvalue,
-                          sps.ttest_1samp(di, cell.margin, alternative="less").pvalue))
-            test = f"item-level TOST over {ia.size} items ({degenerate}; ignores the variance over {cell.unit})"
-        est = float(ia.mean() - ib.mean())
-        return {**base, "estimate": est, "p": float(p), "test": test, "degenerate": degenerate, "diffs": None,
-                "items": (ia, ib)}
-    return {**base, "p": float("nan"), "test": "none", "degenerate": degenerate, "diffs": None, "items": None}
-
-
-def _interval(raw: dict, cell: Cell, level: float) -> tuple[float, float] | None:
-    if raw["diffs"] is not None:
-        ci = sps.ttest_1samp(raw["diffs"], 0.0).confidence_interval(level)
-        lo, hi = float(ci.low), float(ci.high)
-    elif raw["items"] is not None:
-        ia, ib = raw["items"]
-        if cell.margin is None:
-            ci = paired_bootstrap(ia, ib, confidence=level, n_resamples=4000, random_state=0)["ci"]
-            lo, hi = ci
-        else:
-            ci = sps.ttest_1samp((ia - ib).astype(float), 0.0).confidence_interval(level)
-            lo, hi = float(ci.low), float(ci.high)
-        if lo == hi:  # every resample equal: no interval from these items
-            return None
-    else:
-        return None
-    if cell.bounds is not None:
-        lo, hi = max(lo, cell.bounds[0]), min(hi, cell.bounds[1])
-    return (lo, hi)
+def _exact_outcome(cell: Cell, value: float) -> tuple[str, str]:
+    if cell.margin is not None:
+        if abs(value) < cell.margin:
+            return REPRODUCED, f"exact value within ±{cell.margin:g}"
+        return NOT_REPRODUCED, f"exact value outside ±{cell.margin:g}"
+    signed = cell.direction * value
+    if signed > 0:
+        return REPRODUCED, "exact value on the claimed side"
+    if signed < 0:
+        return NOT_REPRODUCED, "exact value on the opposite side"
+    return INCONCLUSIVE, "exact value equal to the comparison value"
 
 
 def _cell_outcome(cell: Cell, interval, rejected: bool, estimate: float) -> tuple[str, str]:
@@ -254,40 +210,75 @@ def _cell_outcome(cell: Cell, interval, rejected: bool, estimate: float) -> tupl
     return INCONCLUSIVE, "interval contains 0"
 
 
+def at_chance(cell: Cell, mean_a: float, mean_b: float) -> bool:
+    """True when ``cell`` has a chance level and both arms' means are at or below chance + its margin."""
+    if cell.kind != "paired" or cell.chance is None:
+        return False
+    limit = cell.chance + cell.chance_margin
+    return bool(mean_a <= limit and mean_b <= limit)
+
+
 def decide_family(cells: list[Cell], alpha: float = ALPHA) -> list[CellResult]:
-    """Decide every cell of one family at once (Holm over the family; see the module docstring)."""
+    """Decide every cell of one family at once (Holm over the family's tests; see the module docstring)."""
     if not 0 < alpha < 0.5:
         raise ConfigError(f"alpha = {alpha} is outside (0, 0.5)")
     if not cells:
         return []
-    raws = [_raw_test(c) for c in cells]
-    p = np.array([r["p"] for r in raws])
-    p_holm = holm(p)                        # a not-estimable cell (NaN) counts in m and is never rejected
-    m = p.size
-    rank = np.empty(m, dtype=int)           # Holm's step of each cell, in the order holm() uses
-    rank[np.argsort(np.where(np.isnan(p), 1.0, p), kind="stable")] = np.arange(m)
+    raws = [raw_test(c) for c in cells]
+    tested = [i for i, c in enumerate(cells) if c.kind != "exact"]      # exact cells are not tests
+    p = np.array([raws[i]["p"] for i in tested])
+    p_holm = np.full(len(cells), np.nan)
+    step = np.zeros(len(cells), dtype=int)
+    if tested:
+        p_holm[tested] = holm(p)            # a not-estimable cell (NaN) counts in m and is never rejected
+        m = p.size
+        rank = np.empty(m, dtype=int)       # Holm's step of each cell, in the order holm() uses
+        rank[np.argsort(np.where(np.isnan(p), 1.0, p), kind="stable")] = np.arange(m)
+        step[tested] = m - rank
     out = []
     for i, (cell, raw) in enumerate(zip(cells, raws, strict=True)):
-        step_alpha = alpha / (m - rank[i])
-        level = 1 - (2 * step_alpha if cell.margin is not None else step_alpha)
-        interval = _interval(raw, cell, level)
-        rejected = bool(np.isfinite(p[i]) and p_holm[i] < alpha)
-        outcome, note = _cell_outcome(cell, interval, rejected, raw["estimate"])
+        if cell.kind == "exact":
+            level, interval = 1.0, None
+            outcome, note = _exact_outcome(cell, raw["estimate"])
+        else:
+            step_alpha = alpha / step[i]
+            level = 1 - (2 * step_alpha if cell.margin is not None else step_alpha)
+            interval = ci(raw, cell, level)
+            rejected = bool(np.isfinite(raw["p"]) and p_holm[i] < alpha)
+            outcome, note = _cell_outcome(cell, interval, rejected, raw["estimate"])
+        chance = at_chance(cell, raw["mean_a"], raw["mean_b"])
+        if chance:
+            outcome, note = INCONCLUSIVE, (f"both arms at chance: {raw['mean_a']:.3f} and {raw['mean_b']:.3f} ≤ "
+                                           f"chance {cell.chance:.3f} + {cell.chance_margin:g}")
         out.append(CellResult(
             name=cell.name, kind="equivalence" if cell.margin is not None else "difference",
-            estimate=raw["estimate"], interval=interval, level=float(level), p_value=float(p[i]),
+            estimate=raw["estimate"], interval=interval, level=float(level), p_value=float(raw["p"]),
             p_holm=float(p_holm[i]), outcome=outcome, test=raw["test"],
             n=raw["n"], degenerate=raw["degenerate"], note=note, chance=cell.chance, margin=cell.margin,
-            direction=cell.direction, mean_a=raw["mean_a"], mean_b=raw["mean_b"]))
+            direction=cell.direction, mean_a=float(raw["mean_a"]), mean_b=float(raw["mean_b"]), at_chance=chance,
+            exact=cell.kind == "exact", null=float(cell.b) if cell.kind != "paired" else 0.0))
     return out
+
+
+def _certainty(r: CellResult, missing: float) -> float:
+    """Holm p for ordering a row's cells; an exact cell is certain (0), a not-estimable one ``missing``."""
+    return 0.0 if r.exact else float(np.nan_to_num(r.p_holm, nan=missing))
+
+
+def _brief(r: CellResult) -> str:
+    if r.exact or r.interval is None:
+        return r.degenerate or r.note
+    return f"{r.estimate:+.3g} [{r.interval[0]:+.3g}, {r.interval[1]:+.3g}], {r.degenerate or r.note}"
 
 
 def decide_row(results: list[CellResult], premise: Premise | None = None) -> Decision:
     """Combine a row's decided cells (its parts) into one verdict; the value is the deciding cell's.
 
-    reproduced: every part reproduced; not reproduced: none reproduced and some contradict; partly: several
-    parts and some (not all) reproduced; inconclusive: none reproduced, none contradicted. A premise that is
-    not measured true makes the row "not a test" whatever the cells say.
+    reproduced: every part reproduced (shown: the least certain part); not reproduced: none reproduced and some
+    contradict (shown: the most certain contradiction); partly: several parts and some (not all) reproduced
+    (shown: the least certain part that holds, so a partly row never shows an interval containing 0; the reason
+    names each part that does not hold, with its value and interval); inconclusive: none reproduced, none
+    contradicted. A premise that is not measured true makes the row "not a test" whatever the cells say.
     """
     if not results:
         raise ConfigError("a row needs at least one decided cell")
@@ -298,19 +289,19 @@ def decide_row(results: list[CellResult], premise: Premise | None = None) -> Dec
                         f"premise {why}: {premise.statement}", results, premise)
     by = {o: [r for r in results if r.outcome == o] for o in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)}
     if len(by[REPRODUCED]) == len(results):
-        outcome, cell = REPRODUCED, max(by[REPRODUCED], key=lambda r: r.p_holm)
-        reason = "every part holds at the adjusted level" if len(results) > 1 else cell.note
-    elif by[REPRODUCED]:
-        outcome = PARTLY
-        cell = (by[NOT_REPRODUCED] or by[INCONCLUSIVE])[0]
+        outcome, cell = REPRODUCED, max(by[REPRODUCED], key=lambda r: _certainty(r, 2.0))
+        reason = "every part holds" if len(results) > 1 else cell.note
+    elif by[REPRODUCED]:  # shown: the weakest part that holds (its interval excludes 0); the reason names the rest
+        outcome, cell = PARTLY, max(by[REPRODUCED], key=lambda r: _certainty(r, 2.0))
         held = ", ".join(r.name for r in by[REPRODUCED])
-        reason = f"holds for {held}; not for {cell.name} ({cell.outcome})"
+        failed = "; ".join(f"{r.name} ({r.outcome}: {_brief(r)})" for r in by[NOT_REPRODUCED] + by[INCONCLUSIVE])
+        reason = f"holds for {held}; not for {failed}"
     elif by[NOT_REPRODUCED]:
-        outcome, cell = NOT_REPRODUCED, min(by[NOT_REPRODUCED], key=lambda r: r.p_holm)
+        outcome, cell = NOT_REPRODUCED, min(by[NOT_REPRODUCED], key=lambda r: _certainty(r, 2.0))
         reason = cell.note
     else:
         outcome = INCONCLUSIVE
-        cell = max(by[INCONCLUSIVE], key=lambda r: (np.nan_to_num(r.p_holm, nan=2.0)))
+        cell = max(by[INCONCLUSIVE], key=lambda r: _certainty(r, 2.0))
         reason = cell.degenerate or cell.note
     return Decision(outcome, cell.name, cell.estimate, cell.interval, reason, results, premise)
 
@@ -320,28 +311,69 @@ def decide(cells: list[Cell], premise: Premise | None = None, alpha: float = ALP
     return decide_row(decide_family(cells, alpha), premise)
 
 
+def decide_theory(rows: list[tuple[list[Cell], list[Cell]]], alpha: float = MC_ALPHA) -> list[tuple]:
+    """A theory check: ``rows`` of (exact cells = the row's parts, Monte Carlo estimate cells each tested against
+    its exact value). Every row is decided by its exact cells (:func:`decide_row`); all rows' Monte Carlo cells
+    form one Holm family at ``alpha``. Returns per row ``(Decision, Monte Carlo results, error)`` where ``error``
+    names the Monte Carlo cells that differ from their exact value at that level or are not estimable (the
+    formula or the simulation is wrong), else None."""
+    mc = decide_family([c for _, m in rows for c in m], alpha)
+    out, k = [], 0
+    for parts, m in rows:
+        res, k = mc[k:k + len(m)], k + len(m)
+        bad = [r.name for r in res if r.outcome != INCONCLUSIVE or r.degenerate]
+        out.append((decide_row(decide_family(parts, alpha)), res, ", ".join(bad) or None))
+    return out
+
+
 def more_monosemantic(name_mono: str, mono, name_poly: str, poly, *, measure: str = "monosemanticity",
-                      alpha: float = ALPHA) -> Premise:
+                      alpha: float = ALPHA, replicates: tuple | None = None) -> Premise:
     """The vision/LoRA premise: the mono arm's measured score exceeds the poly arm's.
 
-    ``mono`` / ``poly`` are per-seed scores (paired by seed). Met when the paired interval at ``1 - alpha``
-    lies above 0; with one seed or zero spread, when every paired difference is positive *and* the premise
-    says it rests on that (no interval).
+    ``mono`` / ``poly`` are per-seed scores (paired by seed). Over ≥ 2 seeds with some spread: met when the paired
+    t interval at ``1 - alpha`` lies above 0. With one seed (or zero spread) the seeds give no interval: then
+    ``replicates`` = (mono's, poly's) bootstrap replicates of one seed's score over the *same* resampled test
+    items decide (:func:`item_bootstrap_gap`); without them the premise is not measured (met None), unless the
+    scores are equal or lower (met False).
     """
     res = decide_family([Cell(f"{measure}: {name_mono} − {name_poly}", mono, poly)], alpha)[0]
+    measured = {"mono": float(np.mean(mono)), "poly": float(np.mean(poly)), "gap": res.estimate,
+                "interval": res.interval, "measure": measure, "unit": "seeds"}
     if res.interval is not None:
         met = res.interval[0] > 0
         rule = (f"{name_mono} measurably more monosemantic than {name_poly}: paired {measure} gap "
-                f"{res.estimate:+.3g}, {100 * res.level:.0f} % interval [{res.interval[0]:+.3g}, "
-                f"{res.interval[1]:+.3g}] above 0")
-    else:
-        d = _vector(mono, "mono") - _vector(poly, "poly")
-        met = bool(np.all(d > 0)) if np.isfinite(d).all() else None
-        rule = (f"{name_mono} more monosemantic than {name_poly} on every seed ({measure} gap "
-                f"{res.estimate:+.3g}; {res.degenerate}, so no interval)")
-    return Premise(rule, bool(met) if met is not None else None,
-                   {"mono": float(np.mean(mono)), "poly": float(np.mean(poly)), "gap": res.estimate,
-                    "interval": res.interval, "measure": measure})
+                f"{res.estimate:+.3g}, {100 * res.level:.0f} % interval over {res.n} seeds [{res.interval[0]:+.3g}, "
+                f"{res.interval[1]:+.3g}] {'above' if met else 'not above'} 0")
+        return Premise(rule, bool(met), measured)
+    if replicates is not None:
+        gap, lo, hi, n = item_bootstrap_gap(float(np.mean(mono)), float(np.mean(poly)), *replicates, alpha=alpha)
+        met = lo > 0
+        rule = (f"{name_mono} measurably more monosemantic than {name_poly}: {measure} gap {gap:+.3g}, "
+                f"{100 * (1 - alpha):.0f} % paired bootstrap interval over test items ({n} resamples, basic) "
+                f"[{lo:+.3g}, {hi:+.3g}] {'above' if met else 'not above'} 0 ({res.degenerate or 'one seed'})")
+        return Premise(rule, bool(met), measured | {"interval": (lo, hi), "unit": "test items (bootstrap)"})
+    d = vector(mono, "mono") - vector(poly, "poly")
+    met = False if np.isfinite(d).all() and np.all(d <= 0) else None
+    rule = (f"{name_mono} more monosemantic than {name_poly} ({measure} gap {res.estimate:+.3g}; {res.degenerate}, "
+            "and no bootstrap replicates, so no interval)")
+    return Premise(rule, met, measured)
+
+
+def item_bootstrap_gap(point_mono: float, point_poly: float, reps_mono, reps_poly, *,
+                       alpha: float = ALPHA) -> tuple[float, float, float, int]:
+    """Gap and basic (reverse-percentile) bootstrap interval at ``1 - alpha`` from paired replicates.
+
+    Replicate r of both arms must come from the same resample of test items (:func:`monotheory.vision.
+    feature_stats.monosemanticity_bootstrap` with one seed). The basic interval [2θ − q(1 − α/2), 2θ − q(α/2)]
+    rather than the percentile one: resampling with replacement repeats items, which makes a sparse code's
+    dimensions look purer than they are (an upward bias that grows with sparsity); the basic interval removes that
+    bias to first order instead of carrying it into the premise."""
+    rm, rp = vector(reps_mono, "mono replicates"), vector(reps_poly, "poly replicates")
+    if rm.shape != rp.shape or rm.size < 2:
+        raise ConfigError(f"paired bootstrap replicates need equal lengths ≥ 2, got {rm.size} and {rp.size}")
+    theta = point_mono - point_poly
+    q_lo, q_hi = np.quantile(rm - rp, [alpha / 2, 1 - alpha / 2])
+    return float(theta), float(2 * theta - q_hi), float(2 * theta - q_lo), int(rm.size)
 
 
 def clip_interval(interval, lo: float, hi: float):

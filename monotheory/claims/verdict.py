@@ -85,7 +85,8 @@ def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdict
     :func:`relative_figures` stores them) and linked as it is; an absolute one is made relative to ``base`` (that
     folder) when given. The text never depends on the working folder, so ``monotheory verify`` can rebuild it
     from anywhere."""
-    lines = [f"# {title}", "",
+    lines = [f"# {title}", "", "## The answer, claim by claim", "", *answer_lines(verdicts), "",
+             "## Every row", "",
              "| claim | verdict | measured | value | interval | paper | conditions |",
              "|---|---|---|---|---|---|---|"]
     for v in verdicts:
@@ -102,6 +103,65 @@ def verdicts_markdown(verdicts: list[Verdict], title: str = "monotheory: verdict
     lines.append("Claims are numbered as in the project's paper summary (C1–C11). Each row is what the software "
                  "measured on this machine; `skipped` rows name what they need.")
     return "\n".join(lines) + "\n"
+
+
+CLAIM_NAMES = {
+    "C1": "ImageNet-100 clean: monosemantic features cost no accuracy",
+    "C2": "ImageNet-100, 90 % label noise: NCL and SAE beat CL",
+    "C3": "ImageNet-100, input noise σ = 0.6: NCL and SAE beat CL",
+    "C4": "CIFAR-100 clean: NCL costs at most slightly",
+    "C5": "toy model: poly better clean, mono better under label and input noise",
+    "C6": "theory: poly more separable without noise",
+    "C7": "theory: mono more separable above ~25 % label noise",
+    "C8": "theory: input noise adds λ² vs 2λ² and can reverse the order",
+    "C9": "fine-tuning under label noise: NCE lower train, higher validation accuracy",
+    "C10": "few-shot fine-tuning: NCE at least as accurate as CE",
+    "C11": "MonoLoRA: same task score, better alignment",
+}
+TESTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, PARTLY)
+
+
+def claim_verdict(rows: list[Verdict]) -> str:
+    """One word for a claim from its rows: the rows that are tests decide (all reproduced → reproduced; some
+    reproduced or partly → partly; none, some not reproduced → not reproduced; else inconclusive); a claim without
+    such rows takes the most severe of the rest (error, not a test, skipped)."""
+    tests = [r.verdict for r in rows if r.verdict in TESTS]
+    if not tests:
+        rest = {r.verdict for r in rows}
+        return next(s for s in (ERROR, NOT_A_TEST, SKIPPED) if s in rest)
+    if all(t == REPRODUCED for t in tests):
+        return REPRODUCED
+    if any(t in (REPRODUCED, PARTLY) for t in tests):
+        return PARTLY
+    return NOT_REPRODUCED if NOT_REPRODUCED in tests else INCONCLUSIVE
+
+
+def _short(v: Verdict) -> str:
+    val = "" if v.value is None else f" {_g(v.value)}"
+    ci = "" if v.interval is None else f" [{_g(v.interval[0])}, {_g(v.interval[1])}]"
+    return f"{v.label or v.claim_id}: {v.verdict}{val}{ci}"
+
+
+def answer_lines(verdicts: list[Verdict], per_claim: int = 4) -> list[str]:
+    """One line per claim (C1–C11 first, then any other id), generated from the rows: the claim in words, its
+    verdict (:func:`claim_verdict`) and up to ``per_claim`` rows (label: verdict value [interval]), or a skipped
+    claim's reason."""
+    ids = list(dict.fromkeys([c for c in CLAIM_NAMES if any(v.claim_id == c for v in verdicts)]
+                             + [v.claim_id for v in verdicts]))
+    out = []
+    for cid in ids:
+        rows = [v for v in verdicts if v.claim_id == cid]
+        word = claim_verdict(rows)
+        name = CLAIM_NAMES.get(cid, rows[0].claim)
+        if word == SKIPPED:
+            why = rows[0].conditions.split(";")[0]
+            detail = why if len(why) <= 160 else why[:157] + "…"
+        else:
+            shown = [r for r in rows if r.verdict != SKIPPED]
+            detail = "; ".join(_short(r) for r in shown[:per_claim]) + (
+                f"; … {len(shown) - per_claim} more rows below" if len(shown) > per_claim else "")
+        out.append(f"- **{cid}** {name}: **{word}** — {detail}".replace("\n", " "))
+    return out
 
 
 def _link(path: str, base) -> str:

@@ -1,14 +1,19 @@
-"""Claim-verdict logic of the vision checks (C1–C4, C9, C10 in ``paper_checks/``): the inputs a claim needs
-from a ``run-imagenet`` folder, the equivalence rule, the paired gaps (:mod:`monotheory.stats`: SciPy's paired
-bootstrap, McNemar's exact test) and the verdict rows of a Figure-1 claim."""
+"""The vision checks' readers (C1–C4, C9, C10 in ``paper_checks/``): the inputs a claim needs from a
+``run-imagenet`` folder and its rows, decided by the one rule (:mod:`monotheory.claims.rules` through
+:mod:`monotheory.claims.arms`: cells, premise, one Holm family per check). :func:`probe_specs` and
+:func:`finetune_specs` build the rows of any list of run folders; the digits reader (:mod:`.digits`) uses them
+over its seed folders."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
-from monotheory.stats import mcnemar_exact, paired_bootstrap
-from monotheory.vision.tables import PAPER_CELLS, figure1_rows, grid, has_cell, load_correct, load_json
+import numpy as np
+
+from monotheory.claims import rules
+from monotheory.claims.arms import accuracy_cell, chance_of, family_rows, finetune_arms, premise, probe_arms
+from monotheory.claims.verdict import skipped
+from monotheory.vision.tables import PAPER_CELLS, figure1_rows, grid, has_cell, load_json
 
 
 def claim_inputs(results_dir, stage: str, dataset: str | None):
@@ -28,30 +33,6 @@ def claim_inputs(results_dir, stage: str, dataset: str | None):
     return res, None
 
 
-def probe_gap(results_dir, a: str, b: str, rate: float, sigma_key: str, seed: int = 0):
-    """Accuracy gap a − b in points (×100) between methods ``a`` and ``b`` at one grid cell of
-    ``probe_correct.npz`` (the same test images), with a paired bootstrap interval: ``(gap, lo, hi)``.
-
-    The interval is :func:`monotheory.stats.paired_bootstrap` (2000 resamples, 95 %, ``random_state=seed``), so
-    it reflects the test-set size only, not the variance over pretraining seeds."""
-    correct = load_correct(Path(results_dir) / "probe_correct.npz")
-    bs = paired_bootstrap(correct[(a, rate, sigma_key)], correct[(b, rate, sigma_key)], confidence=0.95,
-                          n_resamples=2000, random_state=seed)
-    return 100 * bs["gap"], 100 * bs["ci"][0], 100 * bs["ci"][1]
-
-
-def finetune_gap(run_a: dict, run_b: dict, *, seed: int = 0, confidence: float = 0.95):
-    """Validation-accuracy gap a − b (points) of two fine-tuning runs scored on the same validation images:
-    ``(gap, lo, hi, p_mcnemar)`` with a paired bootstrap interval over images and McNemar's exact p-value
-    (:mod:`monotheory.stats`), or ``None`` when a run has no per-image correctness (``val_correct``, written
-    since the fine-tuning stage records it; rerun that stage for older folders)."""
-    a, b = run_a.get("val_correct"), run_b.get("val_correct")
-    if a is None or b is None or len(a) != len(b):
-        return None
-    bs = paired_bootstrap(a, b, confidence=confidence, random_state=seed)
-    return 100 * bs["gap"], 100 * bs["ci"][0], 100 * bs["ci"][1], mcnemar_exact(a, b)["p_value"]
-
-
 def run_dataset(results_dir) -> str | None:
     """The ``dataset`` of a run-imagenet folder (from ``config.json``, else ``probe.json``), or None."""
     for name, keys in (("config", ("config", "dataset")), ("probe", ("run_config", "dataset"))):
@@ -63,27 +44,34 @@ def run_dataset(results_dir) -> str | None:
     return None
 
 
-def equivalence_verdict(lo: float, hi: float, tolerance: float) -> tuple[str, str]:
-    """Two one-sided tests in interval form: (verdict, why) for "the gap is within ±tolerance"."""
-    if -tolerance <= lo and hi <= tolerance:
-        return REPRODUCED, f"the whole 95 % interval lies within ±{tolerance:g} pt"
-    if hi < -tolerance or lo > tolerance:
-        return NOT_REPRODUCED, f"the whole 95 % interval lies outside ±{tolerance:g} pt"
-    return PARTLY, (f"inconclusive: the 95 % interval [{lo:+.1f}, {hi:+.1f}] pt is neither inside nor outside "
-                    f"±{tolerance:g} pt")
+def probe_specs(folders, pairs, rate: float, sigma_key: str, *, margin: float | None, chance: float | None,
+                suffix: str = "") -> list[dict]:
+    """The rows of a Figure-1 claim as specs for :func:`monotheory.claims.arms.family_rows`: one per
+    (mono, poly, paper value) pair, gap mono − poly, with the premise that mono is measurably more monosemantic;
+    ``margin`` (0–1 accuracy) makes the cells "no loss" (TOST) cells, else the claimed direction is mono > poly."""
+    arms = probe_arms(folders, sorted({m for a, b, _ in pairs for m in (a, b)}), rate, sigma_key)
+    specs = []
+    for a, b, pv in pairs:
+        label = f"{arms[a].label}−{arms[b].label}"
+        specs.append({"label": label + suffix, "paper_value": pv, "arms": (arms[a], arms[b]),
+                      "premise": premise(arms[a], arms[b]),
+                      "cells": [accuracy_cell(label, arms[a], arms[b], margin=margin, chance=chance)]})
+    return specs
 
 
-def probe_claim(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule: str, dataset: str | None,
-                seed: int = 0, tolerance: float = 0.6, input_noise: str = "gaussian"):
-    """Verdict rows for a Figure-1 claim: one row per (a, b, paper value) pair, gap a − b in points.
+def margin_text(margin: float | None) -> str:
+    return "" if margin is None else f"; a \"no loss\" claim: TOST against ±{100 * margin:g} pt"
 
-    ``row``: ``clean`` / ``label_noise`` / ``input_noise``; the cell is exactly the paper's
-    (:data:`PAPER_CELLS`: rate 0 / 0.9 / 0, σ 0 / 0 / 0.6) and, for σ > 0, ``input_noise`` must be the run's
-    kind; without that cell every row is skipped with a reason naming it. ``rule``: ``"equal"`` — an
-    equivalence test (:func:`equivalence_verdict`): reproduced when the 95 % paired-bootstrap interval of the
-    gap lies within ±``tolerance``, not reproduced when it lies entirely outside, partly (inconclusive)
-    otherwise; ``"greater"`` — reproduced when the interval lies above 0, partly when only the point
-    estimate does, not reproduced otherwise.
+
+def probe_claim(results_dir, *, claim_id: str, claim: str, row: str, pairs, dataset: str | None,
+                margin: float | None = None, input_noise: str = "gaussian"):
+    """Verdict rows for a Figure-1 claim from one run folder, decided by the one rule (:mod:`.arms`).
+
+    ``row``: ``clean`` / ``label_noise`` / ``input_noise``; the cell is exactly the paper's (:data:`PAPER_CELLS`:
+    rate 0 / 0.9 / 0, σ 0 / 0 / 0.6) and, for σ > 0, ``input_noise`` must be the run's kind; without that cell
+    every row is skipped with a reason naming it. ``pairs``: (mono, poly, paper value); the claim's cells (one per
+    pair) form one Holm family; with ``margin`` they are "no loss" cells (TOST against ±margin, 0–1 accuracy),
+    else the claimed direction is mono > poly. One pretraining seed: the cells are paired over the test images.
     """
     rate, sigma = PAPER_CELLS[row]
     probe, reason = claim_inputs(results_dir, "probe", dataset)
@@ -104,26 +92,71 @@ def probe_claim(results_dir, *, claim_id: str, claim: str, row: str, pairs, rule
         return [skipped(claim_id, claim, reason, label=f"{a.upper()}−{b.upper()}", paper_value=pv)
                 for a, b, pv in pairs]
     cell = next(r for r in figure1_rows(probe) if r["row"] == row)
-    out = []
-    for a, b, pv in pairs:
-        gap, lo, hi = probe_gap(results_dir, a, b, rate, f"{sigma:g}", seed=seed)
-        why = ""
-        if rule == "equal":
-            verdict, why = equivalence_verdict(lo, hi, tolerance)
-        else:
-            verdict = REPRODUCED if lo > 0 else PARTLY if gap > 0 else NOT_REPRODUCED
-        acc_a, acc_b = 100 * cell["acc"][a], 100 * cell["acc"][b]
-        noise = f", {kind} test noise" if sigma > 0 else ""
-        out.append(Verdict(
-            claim_id=claim_id, claim=claim, verdict=verdict, label=f"{a.upper()}−{b.upper()}",
-            measured=f"{a.upper()} {acc_a:.1f} % vs {b.upper()} {acc_b:.1f} %: gap {gap:+.1f} pt" + (
-                f" ({why})" if why else ""),
-            value=gap, interval=(lo, hi), paper_value=pv,
-            conditions=(f"{probe.get('dataset')}, {cell['label']} (training label noise {rate:g}, test σ {sigma:g}"
-                        f"{noise}), {probe.get('n_test')} test images, 95 % paired bootstrap over test images (one "
-                        "pretraining seed)"),
-            details={"row": cell, "results": str(results_dir)}))
-    return out
+    noise = f", {kind} test noise" if sigma > 0 else ""
+    specs = probe_specs([results_dir], pairs, rate, f"{sigma:g}", margin=margin, chance=probe.get("chance"))
+    cond = (f"{probe.get('dataset')}, {cell['label']} (training label noise {rate:g}, test σ {sigma:g}{noise}), "
+            f"{probe.get('n_test')} test images, one pretraining seed{margin_text(margin)}")
+    return family_rows(claim_id, claim, specs, conditions=cond, family=f"the {len(specs)} cells of {claim_id}",
+                       details={"row": cell, "results": str(results_dir)})
+
+
+def finetune_specs(runs_per_folder: list[list[dict]], kind: str, chance: float | None, suffix: str = "") -> list[dict]:
+    """C9 (``kind="label_noise"``: the highest noise rate on the full training set; one row of two parts, NCE − CE
+    validation accuracy (claimed > 0) and training accuracy on the noisy labels (claimed < 0)) or C10
+    (``kind="few_shot"``: one row per fraction < 1 with clean labels, NCE − CE validation accuracy claimed > 0:
+    the paper's "mono ≥ poly" is read as a gain, since a tie is no evidence of one). Premise: NCE's classifier
+    input is measurably more monosemantic than CE's. Empty when the runs lack the cells."""
+    runs = runs_per_folder[0]
+    if kind == "label_noise":
+        noisy = [r["noise_rate"] for r in runs if r["noise_rate"] > 0 and r["few_shot_fraction"] == 1.0]
+        cells = [(1.0, max(noisy))] if noisy else []
+    else:
+        cells = sorted({(r["few_shot_fraction"], 0.0) for r in runs if r["noise_rate"] == 0
+                        and r["few_shot_fraction"] < 1})
+    specs = []
+    for frac, rate in cells:
+        heads = {r["head"] for r in runs if r["few_shot_fraction"] == frac and r["noise_rate"] == rate}
+        if not {"ce", "nce"} <= heads:
+            continue
+        arms = finetune_arms(runs_per_folder, frac, rate)
+        nce, ce = arms["nce"], arms["ce"]
+        name = "NCE−CE val" if kind == "label_noise" else f"NCE−CE val, {frac:.0%} of train"
+        parts = [accuracy_cell(name, nce, ce, chance=chance)] + ([train_cell(nce, ce)] if kind == "label_noise" else [])
+        specs.append({"label": ("NCE−CE" if kind == "label_noise" else f"{frac:.0%} of train") + suffix,
+                      "paper_value": "NCE: lower train, higher val accuracy (qualitative)" if kind == "label_noise"
+                      else "mono ≥ poly (qualitative)", "arms": (nce, ce), "premise": premise(nce, ce),
+                      "cells": parts, "conditions": f"; fine-tuning fraction {frac:g}, label noise {rate:g}, "
+                                                    f"{ce.n_train} training images"})
+    return specs
+
+
+def train_cell(nce, ce) -> rules.Cell:
+    """NCE − CE final training accuracy on the noisy labels, claimed < 0: paired over seeds (≥ 2), else an
+    estimate with the unpaired two-proportion SE (per-item training correctness is not recorded; both heads are
+    scored on the same images and their correctness is positively correlated, so the unpaired SE is the larger)."""
+    name = "NCE−CE train (noisy labels)"
+    if len(nce.train_acc) >= 2:
+        return rules.Cell(name, nce.train_acc, ce.train_acc, direction=-1, bounds=(-1.0, 1.0))
+    a, b, n = nce.train_acc[0], ce.train_acc[0], nce.n_train or 0
+    se = float(np.sqrt((a * (1 - a) + b * (1 - b)) / n)) if n > 0 else float("nan")
+    return rules.estimate_cell(name, a - b, se, direction=-1, unit=f"{n} training images (unpaired SE, conservative)")
+
+
+def finetune_claim(results_dir, *, claim_id: str, claim: str, kind: str, dataset: str | None):
+    """C9 / C10 rows from one run folder's ``finetune.json`` (:func:`finetune_specs`), or one skipped row."""
+    runs, n_val, reason = finetune_runs(results_dir, dataset)
+    specs = finetune_specs([runs], kind, chance_of([results_dir])) if runs is not None else []
+    if runs is not None and not specs:
+        reason = f"{results_dir}/finetune.json has no CE and NCE runs for {claim_id}"
+    if specs and any(not a.items for s in specs for a in s["arms"]):
+        specs, reason = [], (f"{results_dir}/finetune.json has no per-image validation correctness (val_correct); "
+                             "rerun its finetune stage")
+    if not specs:
+        return [skipped(claim_id, claim, reason, paper_value="qualitative (no numbers available)")]
+    cells = sum(len(s["cells"]) for s in specs)
+    return family_rows(claim_id, claim, specs, family=f"the {cells} cells of {claim_id}",
+                       conditions=f"{n_val} validation images, {len(runs[0]['history'])} epochs, final epoch, one "
+                                  "pretraining seed", details={"results": str(results_dir)})
 
 
 def finetune_runs(results_dir, dataset: str | None):

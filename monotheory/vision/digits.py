@@ -175,8 +175,9 @@ def _probe_acc(d: Path, method: str, rate: float, sigma: str) -> float:
 
 
 def _cell(values) -> dict:
+    """Mean accuracy over seeds with its t interval, clipped to [0, 1] (an accuracy cannot leave it)."""
     m, lo, hi = t_interval(values)
-    return {"mean": m, "ci": [lo, hi], "values": [float(v) for v in values]}
+    return {"mean": m, "ci": [max(lo, 0.0), min(hi, 1.0)], "values": [float(v) for v in values]}
 
 
 def _paired(a, b) -> dict:
@@ -199,7 +200,7 @@ def aggregate(out: str | Path, seeds) -> dict:
     sigmas = list(probe0["methods"]["cl"]["rows"][0]["test_acc"])
     res: dict = {"dataset": "digits (scikit-learn, 8×8, 10 classes)", "scale": "CPU, MLP backbone",
                  "seeds": list(seeds), "n_test": probe0["n_test"], "n_train": probe0["n_train"],
-                 "chance": 0.1, "epochs": json.loads((dirs[0] / "config.json").read_text())["config"]
+                 "chance": probe0.get("chance"), "epochs": json.loads((dirs[0] / "config.json").read_text())["config"]
                  ["pretrain"]["epochs"], "cells": {}, "tests": {}}
     cells, tests = res["cells"], res["tests"]
 
@@ -252,10 +253,15 @@ def _pct(c: dict) -> str:
     return f"{100 * c['mean']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
+def _chance(res: dict) -> str:
+    c = res.get("chance")
+    return "not recorded" if c is None else f"{100 * c:.1f} % (majority-class share of the test labels)"
+
+
 def markdown(res: dict) -> str:
     """The digits tables: cells with 95 % intervals, then the paired tests (Holm-adjusted per family)."""
     md = [f"Digits ({res['dataset']}; {res['scale']}; {res['epochs']} pretraining epochs), {len(res['seeds'])} "
-          f"seeds, {res['n_test']} test images, chance {100 * res['chance']:.0f} %. Top-1 % (mean [95 % t "
+          f"seeds, {res['n_test']} test images, chance {_chance(res)}. Top-1 % (mean [95 % t "
           "interval over seeds]).", "", "| cell | CL (poly) | SAE (mono) | NCL (mono) |", "|---|---|---|---|"]
     for name, c in res["cells"].items():
         if "cl" in c:

@@ -50,6 +50,7 @@ from monotheory.files import atomic_torch_save
 from monotheory.noise import check_label_noise_rate, label_noise
 from monotheory.progress import tqdm_kwargs
 from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
+from monotheory.vision.feature_stats import feature_stats
 from monotheory.vision.finetune_config import FINETUNE_OPTIMISATION_FIELDS, FinetuneConfig
 
 BN_SETTLE_STEPS = 100  # 0.9**100 ≈ 3e-5: after this many steps BatchNorm's running stats are the current ones
@@ -121,16 +122,22 @@ def _recalibrate_bn(backbone: nn.Module, loader, device: torch.device) -> None:
 
 
 @torch.no_grad()
-def _val_correct(model: nn.Module, loader, device: torch.device, amp: bool) -> list[int]:
-    """Per-image 0/1 correctness of ``model`` on ``loader`` (eval mode), for paired comparisons of heads."""
+def _val_correct(model: nn.Module, loader, device: torch.device, amp: bool) -> tuple[list[int], torch.Tensor,
+                                                                                     torch.Tensor]:
+    """Per-image 0/1 correctness of ``model`` on ``loader`` (eval mode), for paired comparisons of heads, with
+    the classifier's input features (after the ReLU for NCE) and the labels, for their monosemanticity."""
     model.eval()
-    out = []
+    out, feats, labels = [], [], []
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            logits = model(x)
+            z = model.projector(model.backbone(x))
+            z = F.relu(z) if model.nonneg else z
+            logits = model.classifier(z)
         out += (logits.argmax(1) == y).int().tolist()
-    return out
+        feats.append(z.float().cpu())
+        labels.append(y.cpu())
+    return out, torch.cat(feats), torch.cat(labels)
 
 
 def run_record(cfg: FinetuneConfig) -> dict:
@@ -272,9 +279,13 @@ def finetune(encoder: nn.Module, train_ds: Dataset, val_ds: Dataset, num_classes
                           "sched": sched.state_dict(), "history": history, "resume_keys": _resume_keys(cfg),
                           "noisy": torch.from_numpy(noisy)}, ckpt)
     bar.close()
+    val_correct, val_feats, val_labels = _val_correct(model, val_loader, device, amp)
     out = {"config": run_record(cfg), "history": history, "final_val_acc": history[-1]["val_acc"],
            "best_val_acc": max(h["val_acc"] for h in history), "realised_noise_rate": float(noise.realised_rate),
-           "n_train": n, "n_val": len(val_ds), "val_correct": _val_correct(model, val_loader, device, amp)}
+           "n_train": n, "n_val": len(val_ds), "val_correct": val_correct,
+           # monosemanticity and zero fraction of the classifier's input on the validation images, with replicates
+           # over resampled images (the same resamples for both heads of a seed: the premise of C9/C10)
+           "stats": feature_stats(val_feats, val_labels, seed=cfg.seed)}
     if return_model:
         out["model"] = model.eval()
     return out

@@ -16,24 +16,17 @@ import torch
 import torch.nn.functional as F
 
 from monotheory.files import atomic_torch_save
-from monotheory.metrics import monosemanticity_score, near_zero_fraction
 from monotheory.probes.grid import probe_grid
 from monotheory.seeding import stream_seed
 from monotheory.vision.config import METHODS, REGIME, ProbeConfig
 from monotheory.vision.context import RunContext, sigma_key
+from monotheory.vision.feature_stats import feature_stats, majority_chance
 from monotheory.vision.linear_eval import make_probe as probe_for
 from monotheory.vision.tables import save_correct
 
 
 def prepare(features: torch.Tensor, normalize: bool) -> torch.Tensor:
     return F.normalize(features.float(), dim=1) if normalize else features.float()
-
-
-def feature_stats(features: torch.Tensor, labels: torch.Tensor) -> dict:
-    """Monosemanticity score and sparsity (share of |z| < 1e-2 after L2 normalisation) of a feature set."""
-    z = F.normalize(features.float(), dim=1)
-    return {"monosemanticity": float(monosemanticity_score(z, labels)), "sparsity": float(near_zero_fraction(z)),
-            "dim": int(features.shape[1])}
 
 
 def probe_lr(cfg: ProbeConfig) -> float:
@@ -82,7 +75,7 @@ def run_probe_stage(ctx: RunContext) -> None:
             tests[f"u{sigma_key(a)}"] = ctx.method_features(m, "val", a, kind="uniform")
         if not ctx.dist.is_main:  # every rank extracts its share of the features; rank 0 fits the probes
             continue
-        stats = feature_stats(*stats_on)
+        stats = feature_stats(*stats_on, seed=ctx.cfg.seed)
         rows, correct[m], clean = probe_method(train, tests, ctx.num_classes, cfg, seed=ctx.cfg.seed,
                                                device=ctx.device)
         for r in rows:  # the uniform-noise scores apart, so that test_acc keeps its σ keys
@@ -95,6 +88,7 @@ def run_probe_stage(ctx: RunContext) -> None:
     save_correct(ctx.out / "probe_correct.npz", correct)
     ctx.write_result("probe", {"methods": results, "num_classes": ctx.num_classes, "n_train": len(ctx.train_eval),
                                "n_test": len(ctx.val), "dataset": ctx.cfg.dataset, "lr_effective": probe_lr(cfg),
+                               **majority_chance(tests[next(iter(tests))][1]),
                                "config": dataclasses.asdict(cfg)})
 
 

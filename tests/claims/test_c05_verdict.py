@@ -91,15 +91,17 @@ def verdict(r):
 
 
 def test_the_row_shows_the_cell_that_decided_it():
-    """Clean and input noise hold, label noise is inconclusive: the row is partly, and its value and interval
-    are the label-noise cell's (the part that did not hold), not another cell's."""
+    """Clean and input noise hold, label noise is inconclusive: the row is partly; its value and interval are
+    those of the least certain part that holds (input noise here: a partly row never shows an interval containing
+    0), and the reason names the label-noise part that did not hold."""
     v = verdict(make_row((-0.1, 0.0, 0.05)))
     d = v.details["decision"]
     cells = {c["name"]: c for c in d["cells"]}
-    assert v.verdict == PARTLY and d["decided_by"] == "label noise"
-    assert v.value == pytest.approx(cells["label noise"]["estimate"])
-    assert list(v.interval) == list(cells["label noise"]["interval"])
-    assert "decided by the label noise cell" in v.measured and "held-out seeds 100–119" in v.conditions
+    assert v.verdict == PARTLY and d["decided_by"] == "input noise"
+    assert v.value == pytest.approx(cells["input noise"]["estimate"])
+    assert list(v.interval) == list(cells["input noise"]["interval"]) and v.interval[0] > 0
+    assert "decided by the input noise cell" in v.measured and "not for label noise (inconclusive" in v.measured
+    assert "held-out seeds 100–119" in v.conditions
 
 
 def test_verdict_statuses():

@@ -116,8 +116,9 @@ def test_parts_combine_into_partly_only_when_some_hold():
     fam = decide_family([Cell("label noise", CLEAR_A, CLEAR_B),
                          Cell("input noise", [0.5, 0.8, 0.4], [0.45, 0.5, 0.6])])
     row = decide_row(fam)
-    assert row.outcome == PARTLY and row.decided_by == "input noise"       # the value is the failing part's
-    assert row.interval[0] < 0 < row.interval[1]
+    # shown: the part that holds (a partly row never shows an interval containing 0); the reason names the other
+    assert row.outcome == PARTLY and row.decided_by == "label noise" and row.interval[0] > 0
+    assert "not for input noise (inconclusive: " in row.reason and "interval contains 0" in row.reason
     assert decide_row(fam[1:]).outcome == INCONCLUSIVE
 
 

@@ -68,13 +68,16 @@ def _fake_seed(d: Path, seed: int, acc: dict, ft: dict) -> None:
     d.mkdir(parents=True)
     rows = {m: [{"noise_rate": r, "test_acc": {s: a for (rr, s), a in cells.items() if rr == r}}
                 for r in sorted({r for r, _ in cells})] for m, cells in acc.items()}
-    (d / "probe.json").write_text(json.dumps({"methods": {m: {"rows": r} for m, r in rows.items()}, "n_test": 364,
-                                              "n_train": 1433}))
+    mono = {"cl": 0.10, "sae": 0.48, "ncl": 0.53}  # measured scores (issue 22: the rows' premise), varying by seed
+    (d / "probe.json").write_text(json.dumps({"methods": {m: {"rows": r, "stats": {
+        "monosemanticity": mono[m] + 0.01 * seed * (m != "cl"), "sparsity": 0.8 * (m != "cl")}} for m, r in rows.items()},
+        "n_test": 364, "n_train": 1433, "chance": 37 / 364}))
     (d / "config.json").write_text(json.dumps({"config": {"pretrain": {"epochs": 100}}}))
     (d / "shift.json").write_text(json.dumps({"sets": {"contrast-3": {"acc": {m: acc[m][(0.0, "0")] - 0.1
                                                                                for m in acc}}}}))
-    runs = [{"head": h, "few_shot_fraction": f, "noise_rate": r, "final_val_acc": v,
-             "history": [{"train_acc": t}]} for (h, f, r), (v, t) in ft.items()]
+    runs = [{"head": h, "few_shot_fraction": f, "noise_rate": r, "final_val_acc": v, "history": [{"train_acc": t}],
+             "stats": {"monosemanticity": 0.3 + 0.01 * seed if h == "nce" else 0.1, "sparsity": 0.5}}
+            for (h, f, r), (v, t) in ft.items()]
     (d / "finetune.json").write_text(json.dumps({"runs": runs}))
 
 
@@ -87,8 +90,8 @@ def test_digits_aggregate_and_checks_label_the_rows_as_digits(tmp_path):
         acc = {"cl": {(0.0, "0"): 0.95 + eps, (0.8, "0"): 0.30 + eps, (0.0, "0.6"): 0.80 + eps},
                "sae": {(0.0, "0"): 0.90 + eps, (0.8, "0"): 0.50 + 2 * eps, (0.0, "0.6"): 0.85 + eps},
                "ncl": {(0.0, "0"): 0.80 + 2 * eps, (0.8, "0"): 0.40 + eps, (0.0, "0.6"): 0.70 + eps}}
-        ft = {("ce", 0.1, 0.0): (0.70 + eps, 1.0), ("nce", 0.1, 0.0): (0.75 + eps, 1.0),
-              ("ce", 1.0, 0.8): (0.20 + eps, 0.9), ("nce", 1.0, 0.8): (0.30 + 2 * eps, 0.5)}
+        ft = {("ce", 0.1, 0.0): (0.70 + eps, 1.0), ("nce", 0.1, 0.0): (0.75 + 2 * eps, 1.0),
+              ("ce", 1.0, 0.8): (0.20 + eps, 0.9), ("nce", 1.0, 0.8): (0.30 + 2 * eps, 0.5 + eps)}
         _fake_seed(out / f"seed{s}", s, acc, ft)
         _fake_seed(out / "half" / f"seed{s}", s, acc, ft)
     res = aggregate(out, [0, 1, 2])
