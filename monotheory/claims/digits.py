@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from monotheory.claims.rules import ALPHA, Cell, decide_family
 from monotheory.claims.verdict import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, skipped
 from monotheory.claims.vision import equivalence_verdict
 from monotheory.stats import holm, paired_t
@@ -128,3 +129,60 @@ def finetune_rows(results_dir, *, claim_id: str, claim: str, kind: str):
             conditions=_conditions(res, n, f"{ft[n]['epochs']} fine-tuning epochs"),
             details={"dataset": "digits", "scale": res["scale"], "test_of_claim": False, "test": t, "p_holm": q}))
     return out
+
+
+# ------------------------------------------------------------------------------- the strong baselines (issue 22)
+
+BASELINE_ARMS = ("cl", "cl_l2", "sae_random")
+
+
+def baseline_survival(results_dir, alpha: float = ALPHA) -> list[dict]:
+    """Which arm each mono gain of a digits folder survives, cell by cell (label-noise and input-noise cells).
+
+    For each cell and mono arm (SAE, NCL), the paired differences over seeds against CL, CL with the tuned L2
+    probe (``cl_l2``) and the untrained SAE (``sae_random``) are decided together by the one rule
+    (:func:`monotheory.claims.rules.decide_family`: paired t over seeds, Holm over these three comparisons, the
+    interval at Holm's step level; one seed or zero spread is "not estimable"). The arm *beats* a baseline where
+    that comparison is reproduced (positive at the adjusted level); a gain over CL counts as evidence for
+    monosemanticity only where it beats every baseline present (``evidence``). Empty when the folder's runs have no
+    baselines (``digits.json`` without ``baselines``).
+    """
+    res = _load(results_dir)
+    if not res.get("baselines"):
+        return []
+    out = []
+    for name, cell in res["cells"].items():
+        if not name.startswith(("label noise", "input noise")) or "cl" not in cell:
+            continue
+        for arm in ("sae", "ncl"):
+            if arm not in cell:
+                continue
+            vs = [b for b in BASELINE_ARMS if b in cell and b != arm]
+            fam = decide_family([Cell(f"{arm}−{b}", cell[arm]["values"], cell[b]["values"], bounds=(-1.0, 1.0))
+                                 for b in vs], alpha)
+            beats = [b for b, r in zip(vs, fam, strict=True) if r.outcome == REPRODUCED]
+            out.append({"cell": name, "arm": arm, "vs": {b: r.to_dict() for b, r in zip(vs, fam, strict=True)},
+                        "beats": beats, "evidence": len(beats) == len(vs),
+                        "gain_over_cl": cell[arm]["mean"] - cell["cl"]["mean"]})
+    return out
+
+
+def survival_markdown(rows: list[dict]) -> str:
+    """The rows of :func:`baseline_survival` as a Markdown table (points, interval at Holm's step level)."""
+    if not rows:
+        return ""
+    arms = list(rows[0]["vs"])
+    md = ["| cell | arm | " + " | ".join(f"− {b}" for b in arms) + " | beats | evidence |", "|---" * (len(arms) + 4) + "|"]
+    for r in rows:
+        cells = []
+        for b in arms:
+            c = r["vs"].get(b)
+            if c is None:
+                cells.append("—")
+                continue
+            iv = c["interval"]
+            ci = f"[{100 * iv[0]:+.1f}, {100 * iv[1]:+.1f}]" if iv else "(not estimable)"
+            cells.append(f"{100 * c['estimate']:+.1f} {ci}, p_Holm {c['p_holm']:.3f}")
+        md.append(f"| {r['cell']} | {r['arm'].upper()} | " + " | ".join(cells)
+                  + f" | {', '.join(r['beats']) or 'none'} | {'yes' if r['evidence'] else 'no'} |")
+    return "\n".join(md) + "\n"

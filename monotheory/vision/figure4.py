@@ -26,6 +26,8 @@ what :func:`monotheory.plots.save_figure` writes beside the PNG). NumPy, SciPy a
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats as sps
 
@@ -102,8 +104,10 @@ def _spearman(acc: np.ndarray, score: np.ndarray) -> dict:
     def rho(x, y):
         return sps.spearmanr(x, y).statistic
 
-    boot = sps.bootstrap((a, s), rho, paired=True, vectorized=False, n_resamples=2000, confidence_level=0.95,
-                         method="percentile", random_state=0)
+    with warnings.catch_warnings():  # resamples with a constant column give NaN ρ, left out by the percentiles
+        warnings.simplefilter("ignore")
+        boot = sps.bootstrap((a, s), rho, paired=True, vectorized=False, n_resamples=2000, confidence_level=0.95,
+                             method="percentile", random_state=0)
     return {"rho": float(res.statistic), "p_value": float(res.pvalue), "n_classes": int(a.size),
             "ci": [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]}
 
@@ -178,6 +182,11 @@ def figure4_data(features, labels, pred, coef, *, feature_sd=None, rate: float |
                 "ncl_share": "the NCL paper's per-dimension share (all samples with |z| > 1e-5), reported only"}}
 
 
+def _num(x) -> float:
+    """A number of the data as a float (JSON's null — a NaN written out — back to NaN)."""
+    return float("nan") if x is None else float(x)
+
+
 def _strip(ax, dim: dict, target: int, images, n: int) -> None:
     """One dimension's top-activating samples: thumbnails (``images[i]``) or squares with the label, framed green
     where the sample is of the class, red where not."""
@@ -193,8 +202,7 @@ def _strip(ax, dim: dict, target: int, images, n: int) -> None:
             ax.text(j + 0.5, 0.5, str(lab), ha="center", va="center", fontsize=8)
         ax.add_patch(pyplot().Rectangle((j + 0.03, 0.03), 0.94, 0.94, fill=False, ec=color, lw=1.5))
     ax.set_aspect("auto")
-    pur = dim["purity"]
-    pur = "—" if pur is None or not np.isfinite(pur) else f"{pur:.2f}"
+    pur = "—" if not np.isfinite(_num(dim["purity"])) else f"{dim['purity']:.2f}"
     ax.set_ylabel(f"dim {dim['dim']}\n{pur}", fontsize=6, rotation=0, ha="right", va="center")
 
 
@@ -209,16 +217,18 @@ def plot_figure4(sets: dict, reference: str | None = None, images: dict | None =
     gs = fig.add_gridspec(2, 2, height_ratios=[1.1, 1], hspace=0.45, wspace=0.25)
     ax_s, ax_c = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1])
     for name, d in sets.items():
-        acc = [100 * c["acc"] for c in d["classes"]]
-        ax_s.scatter([c["score"] for c in d["classes"]], acc, s=14, label=f"{name} (ρ {d['correlation']['rho']:+.2f})")
+        acc = [100 * _num(c["acc"]) for c in d["classes"]]
+        ax_s.scatter([_num(c["score"]) for c in d["classes"]], acc, s=14,
+                     label=f"{name} (ρ {_num(d['correlation']['rho']):+.2f})")
     ax_s.set(xlabel="monosemanticity of the class's top-weight dimensions", ylabel="per-class test accuracy (%)",
              title=f"(a) probe trained at label noise {next(iter(sets.values()))['rate']}")
     ax_s.legend(fontsize=7)
-    for i, (name, d) in enumerate(sets.items()):
+    for i, d in enumerate(sets.values()):
         for j, key in enumerate(("wrong", "correct")):
             g = d["wrong_vs_correct"][key]
-            err = [[g["mean"] - g["ci"][0]], [g["ci"][1] - g["mean"]]] if np.isfinite(g["ci"][0]) else None
-            ax_c.errorbar(i + 0.3 * j - 0.15, g["mean"], yerr=err, fmt="o", capsize=3,
+            m, lo, hi = _num(g["mean"]), _num(g["ci"][0]), _num(g["ci"][1])
+            err = [[m - lo], [hi - m]] if np.isfinite(lo) else None
+            ax_c.errorbar(i + 0.3 * j - 0.15, m, yerr=err, fmt="o", capsize=3,
                           color=("tab:red", "tab:green")[j], label=key if i == 0 else None)
     ax_c.set_xticks(range(len(sets)), list(sets))
     ax_c.set_xlim(-0.6, len(sets) - 0.4)
@@ -232,5 +242,5 @@ def plot_figure4(sets: dict, reference: str | None = None, images: dict | None =
             _strip(ax, dim, panel["class"], images, sets[ref]["n_show"])
             if r == 0:
                 ax.set_title(f"({'cd'[col]}) {ref}: {key}-accuracy class {panel['name']} "
-                             f"({100 * panel['acc']:.0f} %), top-activating samples", fontsize=8)
+                             f"({100 * _num(panel['acc']):.0f} %), top-activating samples", fontsize=8)
     return fig

@@ -115,6 +115,12 @@ def figure4_section(probe: dict, out: Path, summary: dict) -> list[str]:
           "| features | accuracy (%) | ρ [95 %] | wrong − correct [95 %] |", "|---|---|---|---|"]
     for m, d in summary["figure4"].items():
         rho, gap = d["spearman"], d["wrong_minus_correct"]
-        md.append(f"| {m} | {100 * d['accuracy']:.1f} | {rho['rho']:+.2f} [{rho['ci'][0]:+.2f}, {rho['ci'][1]:+.2f}] | "
-                  f"{gap['estimate']:+.3f} [{gap['ci'][0]:+.3f}, {gap['ci'][1]:+.3f}] |")
+        md.append(f"| {m} | {100 * d['accuracy']:.1f} | {_g(rho['rho'], '+.2f')} [{_g(rho['ci'][0], '+.2f')}, "
+                  f"{_g(rho['ci'][1], '+.2f')}] | {_g(gap['estimate'], '+.3f')} [{_g(gap['ci'][0], '+.3f')}, "
+                  f"{_g(gap['ci'][1], '+.3f')}] |")
     return md
+
+
+def _g(x, fmt: str) -> str:
+    """A number of a result file (null where it was NaN: not estimable) as text."""
+    return "n/a" if x is None or x != x else format(x, fmt)
