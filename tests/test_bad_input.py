@@ -242,6 +242,15 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("probe", ["--encoder", "torchvision:resnet18", "--data-root", two, "--weights", str(tmp / "w.pt")], "w.pt"),
         ("probe", ["--encoder", "torchvision:resnet18", "--data-root", str(d["one"])], "1 class"),
         ("probe", ["--encoder", "torchvision:no_such_net", "--data-root", two], "no_such_net"),
+        # probe: the strong baselines and Figure 4 (issue 22)
+        ("probe", ["--baselines", "sae-random"], "--mono sae-topk"), ("probe", ["--baselines", "l2,bogus"], "bogus"),
+        ("probe", ["--l2-holdout", "0.7"], "0.7"), ("probe", ["--l2-holdout", "0"], "l2_holdout = 0"),
+        ("probe", ["--l2-grid", "0,2e6"], "2000000"), ("probe", ["--figure4-rate", "0.5"], "0.5"),
+        ("probe", ["--figure4-rate", "0.9", "--noise-rates", "0,0.9"], "figure4_rate = 0.9"),
+        # run-imagenet: the probe stage's strong baselines (issue 22)
+        ("run-imagenet", ["--probe-baselines", "none,cl_l2"], "none"),
+        ("run-imagenet", ["--probe-baselines", "cl_l2,sae"], "sae"),
+        ("run-imagenet", ["--probe-l2-holdout", "0.9"], "0.9"), ("run-imagenet", ["--probe-l2-grid", "1e9"], "1000000000"),
         # lora-digits (the digits folder is written under --out unless --data-root names one)
         ("lora-digits", ["--out", f], f), ("lora-digits", ["--out", "/proc/monotheory"], "/proc/monotheory"),
         ("lora-digits", ["--out", ""], "''"), ("lora-digits", ["--data-root", f], f),
@@ -374,6 +383,35 @@ def api_cases():
         *_preset_cases(),
         *_lora_cases(),
         *_loader_cases(),
+        *_baseline_cases(),
+    ]
+
+
+def _baseline_cases():
+    """Issue 22's public additions: the tuned L2 probe, the random SAE, Figure 4's measures and data."""
+    torch = pytest.importorskip("torch")
+    from monotheory.probes.tuned import HeldOutL2Probe
+    from monotheory.vision.config import ProbeConfig, SAEConfig
+    from monotheory.vision.figure4 import figure4_data, sample_monosemanticity, top_activation_purity
+    from monotheory.vision.sae import random_sae
+
+    x, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    return [
+        (lambda: HeldOutL2Probe(2, alphas=[-1.0]).fit(x, y), "-1"),
+        (lambda: HeldOutL2Probe(2, alphas=[]).fit(x, y), "alphas is empty"),
+        (lambda: HeldOutL2Probe(2, alphas=[float("inf")]).fit(x, y), "inf"),
+        (lambda: HeldOutL2Probe(2, holdout=1.5).fit(x, y), "1.5"),
+        (lambda: HeldOutL2Probe(2, holdout=0.01).fit(x[:2], y[:2]), "holdout = 0.01"),
+        (lambda: HeldOutL2Probe(2, scoring="roc_auc").fit(x, y), "roc_auc"),
+        (lambda: HeldOutL2Probe(2).predict(x), "not fitted"),
+        (lambda: random_sae(4, SAEConfig(n_latents=8, k=9), None), "k = 9"),
+        (lambda: ProbeConfig(l2_grid=()), "l2_grid"),
+        (lambda: top_activation_purity(np.zeros((0, 3)), np.zeros(0, int)), "(0, 3)"),
+        (lambda: top_activation_purity(x, y, top=0), "top = 0"),
+        (lambda: sample_monosemanticity(x, [0.5, 0.5]), "2 values"),
+        (lambda: figure4_data(x, y, y[:5], np.zeros((2, 3))), "(5,)"),
+        (lambda: figure4_data(x, y, y, np.zeros((2, 4))), "(2, 4)"),
+        (lambda: figure4_data(torch.zeros(4, 3), [0, 1, 0, 1], [0, 1, 0, 1], np.zeros((2, 3)), top_dims=0), "top_dims"),
     ]
 
 

@@ -101,7 +101,7 @@ class ProfileConfig:
         for a in self.l2_grid:
             check_range("l2_grid value", a, 0, 1e6)
         check_range("l2_holdout", self.l2_holdout, 0, 0.5, lo_closed=False)
-        if self.figure4_rate is not None and float(self.figure4_rate) not in self.noise_rates:
+        if self.figure4_rate is not None and check_probability("figure4_rate", self.figure4_rate) not in self.noise_rates:
             raise ConfigError(f"figure4_rate = {self.figure4_rate} is not a rate of the grid (noise_rates "
                               f"{', '.join(f'{r:g}' for r in self.noise_rates)}); choose one of them")
 

@@ -90,6 +90,7 @@ class HeldOutL2Probe(_Mixin, _Base):
 
     def fit(self, X, y) -> HeldOutL2Probe:
         """Choose λ on a held-out split of ``y`` (the labels given here, nothing else), then refit on all rows."""
+        from sklearn.metrics import log_loss, make_scorer
         from sklearn.model_selection import GridSearchCV, ShuffleSplit, StratifiedShuffleSplit
 
         alphas = self._check()
@@ -106,9 +107,12 @@ class HeldOutL2Probe(_Mixin, _Base):
         split = split_cls(n_splits=1, test_size=self.holdout, random_state=self.random_state)
         fit_idx, hold_idx = next(split.split(Xn, yn))
         order = sorted(alphas, reverse=True)  # GridSearchCV keeps the first best: ties go to the largest λ
-        search = GridSearchCV(self._base(), {"weight_decay": order}, cv=[(fit_idx, hold_idx)],
-                              refit=self.scoring, scoring=list(dict.fromkeys((self.scoring, "accuracy"))),
-                              error_score="raise")
+        labels = np.arange(self.num_classes) if self.num_classes is not None else np.unique(yn)
+        scorers = {"neg_log_loss": make_scorer(log_loss, greater_is_better=False, response_method="predict_proba",
+                                               labels=labels),  # every class, also one absent from the held-out rows
+                   "accuracy": "accuracy"}
+        search = GridSearchCV(self._base(), {"weight_decay": order}, cv=[(fit_idx, hold_idx)], refit=self.scoring,
+                              scoring=scorers, error_score="raise")
         search.fit(Xn, yn)
         self.probe_ = search.best_estimator_
         self.alpha_ = float(search.best_params_["weight_decay"])
