@@ -242,6 +242,15 @@ def hand_cases(d: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]
         ("probe", ["--encoder", "torchvision:resnet18", "--data-root", two, "--weights", str(tmp / "w.pt")], "w.pt"),
         ("probe", ["--encoder", "torchvision:resnet18", "--data-root", str(d["one"])], "1 class"),
         ("probe", ["--encoder", "torchvision:no_such_net", "--data-root", two], "no_such_net"),
+        # probe: the strong baselines and Figure 4 (issue 22)
+        ("probe", ["--baselines", "sae-random"], "--mono sae-topk"), ("probe", ["--baselines", "l2,bogus"], "bogus"),
+        ("probe", ["--l2-holdout", "0.7"], "0.7"), ("probe", ["--l2-holdout", "0"], "l2_holdout = 0"),
+        ("probe", ["--l2-grid", "0,2e6"], "2000000"), ("probe", ["--figure4-rate", "0.5"], "0.5"),
+        ("probe", ["--figure4-rate", "0.9", "--noise-rates", "0,0.9"], "figure4_rate = 0.9"),
+        # run-imagenet: the probe stage's strong baselines (issue 22)
+        ("run-imagenet", ["--probe-baselines", "none,cl_l2"], "none"),
+        ("run-imagenet", ["--probe-baselines", "cl_l2,sae"], "sae"),
+        ("run-imagenet", ["--probe-l2-holdout", "0.9"], "0.9"), ("run-imagenet", ["--probe-l2-grid", "1e9"], "1000000000"),
         # lora-digits (the digits folder is written under --out unless --data-root names one)
         ("lora-digits", ["--out", f], f), ("lora-digits", ["--out", "/proc/monotheory"], "/proc/monotheory"),
         ("lora-digits", ["--out", ""], "''"), ("lora-digits", ["--data-root", f], f),

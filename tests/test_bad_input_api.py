@@ -42,6 +42,7 @@ def api_cases():
         *_lora_cases(),
         *_loader_cases(),
         *_rule_cases(),
+        *_baseline_cases(),
     ]
 
 
@@ -76,6 +77,34 @@ def _rule_cases():
 
     return cases + [(lambda: monosemanticity_bootstrap(torch.ones(4, 2), torch.zeros(4), n_resamples=0),
                      "n_resamples")]
+
+
+def _baseline_cases():
+    """Issue 22's public additions: the tuned L2 probe, the random SAE, Figure 4's measures and data."""
+    torch = pytest.importorskip("torch")
+    from monotheory.probes.tuned import HeldOutL2Probe
+    from monotheory.vision.config import ProbeConfig, SAEConfig
+    from monotheory.vision.figure4 import figure4_data, sample_monosemanticity, top_activation_purity
+    from monotheory.vision.sae import random_sae
+
+    x, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    return [
+        (lambda: HeldOutL2Probe(2, alphas=[-1.0]).fit(x, y), "-1"),
+        (lambda: HeldOutL2Probe(2, alphas=[]).fit(x, y), "alphas is empty"),
+        (lambda: HeldOutL2Probe(2, alphas=[float("inf")]).fit(x, y), "inf"),
+        (lambda: HeldOutL2Probe(2, holdout=1.5).fit(x, y), "1.5"),
+        (lambda: HeldOutL2Probe(2, holdout=0.01).fit(x[:2], y[:2]), "holdout = 0.01"),
+        (lambda: HeldOutL2Probe(2, scoring="roc_auc").fit(x, y), "roc_auc"),
+        (lambda: HeldOutL2Probe(2).predict(x), "not fitted"),
+        (lambda: random_sae(4, SAEConfig(n_latents=8, k=9), None), "k = 9"),
+        (lambda: ProbeConfig(l2_grid=()), "l2_grid"),
+        (lambda: top_activation_purity(np.zeros((0, 3)), np.zeros(0, int)), "(0, 3)"),
+        (lambda: top_activation_purity(x, y, top=0), "top = 0"),
+        (lambda: sample_monosemanticity(x, [0.5, 0.5]), "2 values"),
+        (lambda: figure4_data(x, y, y[:5], np.zeros((2, 3))), "(5,)"),
+        (lambda: figure4_data(x, y, y, np.zeros((2, 4))), "(2, 4)"),
+        (lambda: figure4_data(torch.zeros(4, 3), [0, 1, 0, 1], [0, 1, 0, 1], np.zeros((2, 3)), top_dims=0), "top_dims"),
+    ]
 
 
 def _naming_cases():

@@ -179,7 +179,7 @@ def family_rows(claim_id: str, claim: str, specs: list[dict], *, conditions: str
         measured = (f"{head}{mono.describe()} vs {poly.describe()}: " + "; ".join(cell_text(c) for c in mine)
                     + f"; decided by {d.decided_by} ({in_points(d.reason, s['cells'][0].margin)}); chance "
                     + ("not recorded" if chance is None else f"{100 * chance:.1f} %")
-                    + f"; premise: {s['premise'].statement}")
+                    + f"; premise: {s['premise'].statement}" + s.get("measured_extra", ""))
         interval = None if d.interval is None else (_pts(d.interval[0]), _pts(d.interval[1]))
         out.append(Verdict(
             claim_id=claim_id, claim=claim, verdict=d.outcome, label=s["label"], measured=measured,
@@ -190,3 +190,27 @@ def family_rows(claim_id: str, claim: str, specs: list[dict], *, conditions: str
                      "arms": {a.name: {"acc": a.acc, "monosemanticity": a.mono, "zero_fraction": a.zero}
                               for a in (mono, poly)}}))
     return out
+
+
+BASELINE_LABELS = {"cl": "CL", "cl_l2": "CL + tuned L2", "sae_random": "random SAE"}
+
+
+def attach_survival(specs: list[dict], survival: list[dict]) -> None:
+    """Say in each spec's row which strong baselines its mono arm beats (issue 22).
+
+    ``survival``: the rows of ``baseline_survival`` for this cell (one per mono arm). A gain over CL counts as
+    evidence for monosemanticity only where the arm beats every baseline present; the row says so, and keeps the
+    comparisons in ``details["baselines"]``. Specs whose arm has no survival row are left as they are.
+    """
+    by_arm = {r["arm"]: r for r in survival}
+    for s in specs:
+        r = by_arm.get(s["arms"][0].name)
+        if r is None:
+            continue
+        lost = [b for b in r["vs"] if b not in r["beats"]]
+        beats = ", ".join(BASELINE_LABELS.get(b, b) for b in r["beats"]) or "none"
+        s["measured_extra"] = (f"; strong baselines: beats {beats}"
+                               + (f"; not {', '.join(BASELINE_LABELS.get(b, b) for b in lost)}" if lost else "")
+                               + (" — evidence for monosemanticity" if r["evidence"]
+                                  else " — not evidence for monosemanticity (a baseline does as well)"))
+        s.setdefault("details", {})["baselines"] = r

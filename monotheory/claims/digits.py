@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from monotheory.claims.arms import chance_of, family_rows
+from monotheory.claims.arms import attach_survival, chance_of, family_rows
+from monotheory.claims.rules import ALPHA, REPRODUCED, Cell, decide_family
 from monotheory.claims.verdict import skipped
 from monotheory.claims.vision import finetune_specs, margin_text, probe_specs
 
@@ -72,6 +73,8 @@ def probe_rows(results_dir, *, claim_id: str, claim: str, row: str, pairs, margi
     chance = chance_of(folders)
     specs = probe_specs(folders, [(a, b, pv + " on ImageNet-100") for a, b, pv in pairs], rate, sigma,
                         margin=margin, chance=chance, suffix=TAG)
+    if margin is None:  # a gain: say which strong baselines it beats
+        attach_survival(specs, [r for r in baseline_survival(results_dir) if r["cell"] == cell])
     return family_rows(claim_id, claim, specs, conditions=_conditions(res, cell, chance, margin_text(margin)),
                        family=f"the {len(specs)} digits cells of {claim_id}", details=_details(res, results_dir, cell))
 
@@ -94,3 +97,60 @@ def finetune_rows(results_dir, *, claim_id: str, claim: str, kind: str):
     return family_rows(claim_id, claim, specs, family=f"the {sum(len(s['cells']) for s in specs)} digits cells of "
                        f"{claim_id}", conditions=_conditions(res, "fine-tuning", chance, f"; {ep} fine-tuning epochs"),
                        details=_details(res, results_dir, "fine-tuning"))
+
+
+# ------------------------------------------------------------------------------- the strong baselines (issue 22)
+
+BASELINE_ARMS = ("cl", "cl_l2", "sae_random")
+
+
+def baseline_survival(results_dir, alpha: float = ALPHA) -> list[dict]:
+    """Which arm each mono gain of a digits folder survives, cell by cell (label-noise and input-noise cells).
+
+    For each cell and mono arm (SAE, NCL), the paired differences over seeds against CL, CL with the tuned L2
+    probe (``cl_l2``) and the untrained SAE (``sae_random``) are decided together by the one rule
+    (:func:`monotheory.claims.rules.decide_family`: paired t over seeds, Holm over these three comparisons, the
+    interval at Holm's step level; one seed or zero spread is "not estimable"). The arm *beats* a baseline where
+    that comparison is reproduced (positive at the adjusted level); a gain over CL counts as evidence for
+    monosemanticity only where it beats every baseline present (``evidence``). Empty when the folder's runs have no
+    baselines (``digits.json`` without ``baselines``).
+    """
+    res = json.loads((Path(results_dir) / "digits.json").read_text())  # the cells only: no seed folders needed
+    if not res.get("baselines"):
+        return []
+    out = []
+    for name, cell in res["cells"].items():
+        if not name.startswith(("label noise", "input noise")) or "cl" not in cell:
+            continue
+        for arm in ("sae", "ncl"):
+            if arm not in cell:
+                continue
+            vs = [b for b in BASELINE_ARMS if b in cell and b != arm]
+            fam = decide_family([Cell(f"{arm}−{b}", cell[arm]["values"], cell[b]["values"], bounds=(-1.0, 1.0))
+                                 for b in vs], alpha)
+            beats = [b for b, r in zip(vs, fam, strict=True) if r.outcome == REPRODUCED]
+            out.append({"cell": name, "arm": arm, "vs": {b: r.to_dict() for b, r in zip(vs, fam, strict=True)},
+                        "beats": beats, "evidence": len(beats) == len(vs),
+                        "gain_over_cl": cell[arm]["mean"] - cell["cl"]["mean"]})
+    return out
+
+
+def survival_markdown(rows: list[dict]) -> str:
+    """The rows of :func:`baseline_survival` as a Markdown table (points, interval at Holm's step level)."""
+    if not rows:
+        return ""
+    arms = list(rows[0]["vs"])
+    md = ["| cell | arm | " + " | ".join(f"− {b}" for b in arms) + " | beats | evidence |", "|---" * (len(arms) + 4) + "|"]
+    for r in rows:
+        cells = []
+        for b in arms:
+            c = r["vs"].get(b)
+            if c is None:
+                cells.append("—")
+                continue
+            iv = c["interval"]
+            ci = f"[{100 * iv[0]:+.1f}, {100 * iv[1]:+.1f}]" if iv else "(not estimable)"
+            cells.append(f"{100 * c['estimate']:+.1f} {ci}, p_Holm {c['p_holm']:.3f}")
+        md.append(f"| {r['cell']} | {r['arm'].upper()} | " + " | ".join(cells)
+                  + f" | {', '.join(r['beats']) or 'none'} | {'yes' if r['evidence'] else 'no'} |")
+    return "\n".join(md) + "\n"

@@ -11,9 +11,18 @@ from pathlib import Path
 import numpy as np
 
 from monotheory.claims import rules
-from monotheory.claims.arms import accuracy_cell, chance_of, family_rows, finetune_arms, premise, probe_arms
+from monotheory.claims.arms import (
+    accuracy_cell,
+    attach_survival,
+    chance_of,
+    family_rows,
+    finetune_arms,
+    premise,
+    probe_arms,
+)
+from monotheory.claims.rules import ALPHA, REPRODUCED, Cell, decide_family
 from monotheory.claims.verdict import skipped
-from monotheory.vision.tables import PAPER_CELLS, figure1_rows, grid, has_cell, load_json
+from monotheory.vision.tables import PAPER_CELLS, figure1_rows, grid, has_cell, load_correct, load_json
 
 
 def claim_inputs(results_dir, stage: str, dataset: str | None):
@@ -94,6 +103,8 @@ def probe_claim(results_dir, *, claim_id: str, claim: str, row: str, pairs, data
     cell = next(r for r in figure1_rows(probe) if r["row"] == row)
     noise = f", {kind} test noise" if sigma > 0 else ""
     specs = probe_specs([results_dir], pairs, rate, f"{sigma:g}", margin=margin, chance=probe.get("chance"))
+    if margin is None:  # a gain: say which strong baselines it beats
+        attach_survival(specs, baseline_survival(results_dir, cells=[(rate, f"{sigma:g}")]))
     cond = (f"{probe.get('dataset')}, {cell['label']} (training label noise {rate:g}, test σ {sigma:g}{noise}), "
             f"{probe.get('n_test')} test images, one pretraining seed{margin_text(margin)}")
     return family_rows(claim_id, claim, specs, conditions=cond, family=f"the {len(specs)} cells of {claim_id}",
@@ -169,3 +180,39 @@ def finetune_runs(results_dir, dataset: str | None):
 
 def final(run: dict, key: str) -> float:
     return run["history"][-1][key]
+
+
+# ------------------------------------------------------------------------------- the strong baselines (issue 22)
+
+BASELINE_ARMS = ("cl", "cl_l2", "sae_random")
+
+
+def baseline_survival(results_dir, cells=None, alpha: float = ALPHA) -> list[dict]:
+    """Which arm each mono gain of a run-imagenet folder survives, cell by cell of ``probe_correct.npz``.
+
+    ``cells``: (training label-noise rate, σ-key) pairs, default every cell of the grid. For each cell and mono
+    arm (SAE, NCL) the paired comparisons against CL, CL with the tuned L2 probe (``cl_l2``) and the untrained SAE
+    (``sae_random``) on the same test images are decided together by the one rule
+    (:func:`monotheory.claims.rules.decide_family`; one pretraining seed, so item-level: McNemar's exact test and a
+    paired bootstrap interval over test images, Holm over the three comparisons; the rows say they ignore the
+    variance over seeds). *beats*: that comparison reproduced; ``evidence``: every baseline present beaten. Empty
+    when the run has no baselines.
+    """
+    probe = load_json(results_dir, "probe") if results_dir is not None else None
+    path = Path(results_dir or ".") / "probe_correct.npz"
+    if probe is None or not path.exists() or not any(b in probe["methods"] for b in ("cl_l2", "sae_random")):
+        return []
+    correct = load_correct(path)
+    rates, sigmas = grid(probe)
+    out = []
+    for rate, s in cells or [(r, s) for r in rates for s in sigmas]:
+        for arm in (m for m in ("sae", "ncl") if (m, rate, s) in correct):
+            vs = [b for b in BASELINE_ARMS if (b, rate, s) in correct]
+            fam = decide_family([Cell(f"{arm}−{b}", [correct[(arm, rate, s)].mean()], [correct[(b, rate, s)].mean()],
+                                      items_a=correct[(arm, rate, s)], items_b=correct[(b, rate, s)],
+                                      bounds=(-1.0, 1.0), unit="pretraining seeds") for b in vs], alpha)
+            beats = [b for b, r in zip(vs, fam, strict=True) if r.outcome == REPRODUCED]
+            out.append({"cell": f"label noise {rate:g}, σ {s}", "noise_rate": rate, "sigma": s, "arm": arm,
+                        "vs": {b: r.to_dict() for b, r in zip(vs, fam, strict=True)}, "beats": beats,
+                        "evidence": len(beats) == len(vs)})
+    return out

@@ -9,7 +9,9 @@ Inputs (exactly one form):
     monotheory probe --run results/in100 --out R          # the cached features of a run-imagenet folder
 
 ``--mono sae-topk[:k],relu`` adds the paper's monosemantic views of the same features, compared with them by
-paired statistics. Every input is checked before any work starts; a problem is one line on stderr, exit 2,
+paired statistics; ``--baselines l2,sae-random`` adds the strong baselines every view must also beat (an L2 probe
+whose penalty is chosen on a held-out split of the noisy training labels; an untrained SAE beside each sae-topk
+view). ``--out`` also gets the paper's Figure 4 (``figure4.png`` + ``figure4.json``). Every input is checked before any work starts; a problem is one line on stderr, exit 2,
 and nothing is written. The profile options come from :class:`monotheory.probe.config.ProfileConfig`.
 """
 
@@ -48,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--run", help="a run-imagenet --out folder; profiles its cached CL, SAE and NCL features")
     g = p.add_argument_group("profile")
     add_dataclass_arguments(g, ProfileConfig)
-    p.add_argument("--out", help="write config.json, profile.json, profile.md, noise_curves.png/.json, correct.npz")
+    p.add_argument("--out", help="write config.json, profile.json, profile.md, noise_curves.png/.json, correct.npz "
+                   "and figure4.png/.json (the paper's Figure 4 at the grid's 0.9 rate, else its highest informative one)")
     p.add_argument("--json", action="store_true", help="print the profile as JSON instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -27,88 +27,150 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from monotheory.errors import ConfigError
 from monotheory.noise import input_noise
 from monotheory.probe.config import ProfileConfig, allowed_noise_rates, parse_mono, view_name
 from monotheory.probe.feature_files import check_labels, check_split
+from monotheory.probe.figure4 import figure4_rate_of, profile_figure4
 from monotheory.probe.images import image_feature_sets, run_feature_sets
 from monotheory.probe.profile import Profile, feature_measures
 from monotheory.probes import LinearProbe
 from monotheory.probes.grid import probe_grid
+from monotheory.probes.tuned import HeldOutL2Probe
 from monotheory.seeding import stream_seed
 from monotheory.vision.config import SAEConfig
-from monotheory.vision.sae import sae_codes, train_sae
+from monotheory.vision.sae import random_sae, sae_codes, sae_stats, train_sae
 
 # ------------------------------------------------------------------------------------------- views
 
 
-def _view(spec: str, x_train: torch.Tensor, cfg: ProfileConfig, s: int):
-    """A fitted monosemantic view of the features: a function features → codes, and what it is."""
-    name, k = parse_mono(spec, x_train.shape[1], cfg.sae_latents)
-    if name == "relu":
-        return (lambda x: torch.relu(x.float())), {"view": "relu", "what": "max(0, features) (NCL-style)"}
-
+def _sae_setup(spec: str, x_train: torch.Tensor, cfg: ProfileConfig, s: int) -> tuple[SAEConfig, int, int, int]:
+    _, k = parse_mono(spec, x_train.shape[1], cfg.sae_latents)
     n = cfg.sae_latents or x_train.shape[1]
     sc = SAEConfig(n_latents=n, k=k, lr=1e-3, weight_decay=1e-4, batch_size=128, epochs=cfg.sae_epochs)
-    sae, hist = train_sae(x_train, sc, seed=stream_seed(cfg.seed, "sae", s) % 2**62, device=cfg.device,
-                          progress=False)
+    return sc, k, n, stream_seed(cfg.seed, "sae", s) % 2**62
+
+
+def _view(spec: str, x_train: torch.Tensor, cfg: ProfileConfig, s: int):
+    """A fitted monosemantic view of the features: a function features → codes, and what it is."""
+    name, _ = parse_mono(spec, x_train.shape[1], cfg.sae_latents)
+    if name == "relu":
+        return (lambda x: torch.relu(x.float())), {"view": "relu", "what": "max(0, features) (NCL-style)"}
+    sc, k, n, seed = _sae_setup(spec, x_train, cfg, s)
+    sae, hist = train_sae(x_train, sc, seed=seed, device=cfg.device, progress=False)
     return (lambda x: sae_codes(sae, x)), {
         "view": "sae-topk", "k": k, "latents": n, "normalized_mse": hist["normalized_mse"],
         "dead_latents": hist["dead_latents"], "what": f"top-{k} SAE codes ({n} latents) of the L2-normalised "
         "features, Adam lr 1e-3"}
 
 
+def _random_view(spec: str, x_train: torch.Tensor, cfg: ProfileConfig, s: int):
+    """The ``sae-random`` baseline of a ``sae-topk`` view: the SAE that view trains, at its initialisation, frozen."""
+    sc, k, n, seed = _sae_setup(spec, x_train, cfg, s)
+    xn = F.normalize(x_train.float(), dim=1)
+    sae = random_sae(x_train.shape[1], sc, xn, seed=seed).to(cfg.device)
+    st = sae_stats(sae, xn.to(cfg.device))
+    return (lambda x: sae_codes(sae, x)), {
+        "view": "sae-random", "k": k, "latents": n, "trained": False, "normalized_mse": st["normalized_mse"],
+        "dead_latents": st["dead_latents"], "what": f"top-{k} codes ({n} latents) of an SAE with frozen random "
+        f"weights: the initialisation of the {view_name(spec, x_train.shape[1], cfg.sae_latents)} view's SAE, "
+        "never trained"}
+
+
 # ------------------------------------------------------------------------------------------- the profile
 
 
-def _fit_probe(cfg: ProfileConfig, num_classes: int, s: int, rate: float):
+def _fit_probe(cfg: ProfileConfig, num_classes: int, s: int, rate: float, tuned: bool = False):
+    if tuned:  # the l2 baseline: λ chosen on a held-out split of the (noisy) labels the probe is fitted on
+        return HeldOutL2Probe(num_classes, alphas=cfg.l2_grid, holdout=cfg.l2_holdout, max_iter=cfg.max_iter,
+                              standardize=cfg.standardize, device=cfg.device,
+                              random_state=stream_seed(cfg.seed, "l2-holdout", s, f"{rate:g}") % 2**32)
     return LinearProbe(num_classes, solver=cfg.solver, lr=cfg.lr, weight_decay=cfg.weight_decay,
                        max_iter=cfg.max_iter, epochs=cfg.epochs, batch_size=cfg.batch_size, device=cfg.device,
                        standardize=cfg.standardize,
                        random_state=stream_seed(cfg.seed, "probe", s, f"{rate:g}") % 2**62)
 
 
-def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: dict):
+def _seeded_sets(sets: dict, ref: str, x_ref: torch.Tensor, cfg: ProfileConfig, s: int) -> dict:
+    """The feature sets of seed ``s``: the given ones (role ``reference`` / ``features``), the ``cfg.mono`` views
+    (``view``) and the ``cfg.baselines`` (``baseline``: ``<ref>+l2``, ``sae-random:k`` beside each sae-topk view)."""
+    base = sets[ref]
+    seeded = {n: {**v, "role": "reference" if n == ref else "features"} for n, v in sets.items()}
+
+    def derived(f, info, role):
+        return {"train": (f(x_ref), base["train"][1]), "kind": f"{info['view']} of {ref}", "info": info,
+                "role": role, "tests": {k: (f(torch.as_tensor(x).float()), y) for k, (x, y) in base["tests"].items()}}
+
+    randoms = {}
+    for m in cfg.mono:
+        f, info = _view(m, x_ref, cfg, s)
+        seeded[view_name(m, x_ref.shape[1], cfg.sae_latents)] = derived(f, info, "view")
+        if info["view"] == "sae-topk" and "sae-random" in cfg.baselines:
+            fr, rinfo = _random_view(m, x_ref, cfg, s)
+            randoms[f"sae-random:{info['k']}"] = derived(fr, rinfo, "baseline")
+    if "l2" in cfg.baselines:
+        seeded[f"{ref}+l2"] = {**base, "kind": f"{ref} with a tuned L2 probe", "role": "baseline", "probe": "l2"}
+    return {**seeded, **randoms}
+
+
+def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: dict, images=None):
     """Profile feature sets that share their train/test items.
 
     ``sets``: name → ``{"train": (X, y), "tests": {key: (X, y)}, "kind": …}`` with identical labels across
-    sets; test keys are ``clean``, ``σ=<s>`` and ``shift:<name>``. The ``cfg.mono`` views are derived from the
-    first set (the reference of every comparison).
+    sets; test keys are ``clean``, ``σ=<s>`` and ``shift:<name>``. The ``cfg.mono`` views and the
+    ``cfg.baselines`` are derived from the first set (the reference of every comparison). Figure 4's data
+    (:func:`monotheory.probe.figure4.profile_figure4`) comes from seed 0's probes at its rate; ``images`` (a
+    function test index → image array, optional) gives its panels the test images.
     """
     cfg = allowed_noise_rates(cfg, num_classes)
     ref = next(iter(sets))
+    images = images or sets[ref].get("images")
     x_ref = torch.as_tensor(sets[ref]["train"][0]).float()
     for m in cfg.mono:
         parse_mono(m, x_ref.shape[1], cfg.sae_latents)  # k > d is refused before any work
     out_sets: dict = {}
     correct: dict = {}
+    fitted: dict = {}
+    first: dict = {}
     for s in range(cfg.seeds):
-        seeded = dict(sets)
-        for m in cfg.mono:
-            f, info = _view(m, x_ref, cfg, s)
-            base = sets[ref]
-            seeded[view_name(m, x_ref.shape[1], cfg.sae_latents)] = {"train": (f(x_ref), base["train"][1]), "kind": f"{info['view']} view of {ref}", "info": info,
-                         "tests": {k: (f(torch.as_tensor(x).float()), y) for k, (x, y) in base["tests"].items()}}
+        seeded = _seeded_sets(sets, ref, x_ref, cfg, s)
         for name, fs in seeded.items():
+            tuned = fs.get("probe") == "l2"
+
+            def make(r, s=s, name=name, tuned=tuned):
+                fitted[(name, s, r)] = _fit_probe(cfg, num_classes, s, r, tuned)
+                return fitted[(name, s, r)]
+
             rows, corr, _ = probe_grid(
                 fs["train"], fs["tests"], num_classes, noise_rates=cfg.noise_rates, noise_model=cfg.noise_model,
-                noise_sampling=cfg.noise_sampling, make_probe=lambda r, s=s: _fit_probe(cfg, num_classes, s, r),
+                noise_sampling=cfg.noise_sampling, make_probe=make,
                 label_seed=lambda r, s=s: stream_seed(cfg.seed, "label-noise", s, f"{r:g}"),
                 normalize=cfg.normalize_features)
-            entry = out_sets.setdefault(name, {"kind": fs.get("kind", "features"), "info": [], "rows": []})
+            entry = out_sets.setdefault(name, {"kind": fs.get("kind", "features"), "role": fs["role"], "info": [],
+                                               "rows": []})
             if s == 0:
                 entry["measures"] = feature_measures(*fs["tests"]["clean"])
                 entry["dim"] = int(fs["train"][0].shape[1])
+                first[name] = fs
             if "info" in fs:
                 entry["info"].append(fs["info"])
+            if fs.get("probe") == "l2":
+                entry.setdefault("l2_selection", []).append(
+                    {f"{r:g}": fitted[(name, s, r)].selection_ for r in cfg.noise_rates})
             entry["rows"].append(rows)
             correct.update({(name, s, r, k): v for (r, k), v in corr.items()})
     y_test = np.asarray(sets[ref]["tests"]["clean"][1])
     conditions = {**conditions, "num_classes": num_classes, "n_train": int(len(sets[ref]["train"][1])),
                   "n_test": int(y_test.size), "chance": float(np.bincount(y_test).max() / y_test.size),
                   "reference": ref, "tests": list(sets[ref]["tests"])}
-    return Profile.build(out_sets, correct, cfg, conditions)
+    prof = Profile.build(out_sets, correct, cfg, conditions)
+    rate4 = figure4_rate_of(cfg, num_classes)
+    if rate4 is not None:
+        prof.set_figure4(*profile_figure4(first, {n: fitted[(n, 0, rate4)] for n in first}, cfg, rate4, ref,
+                                          conditions.get("classes"), images))
+    return prof
 
 
 def _feature_noise_tests(x_tr: np.ndarray, x_te: np.ndarray, y_te, cfg: ProfileConfig) -> tuple[dict, float]:

@@ -15,7 +15,9 @@ from monotheory.errors import ConfigError
 from monotheory.noise import check_label_noise_rate
 
 MONO_VIEWS = ("sae-topk", "relu")
+BASELINES = ("l2", "sae-random")
 DEFAULT_NOISE_RATES = (0.0, 0.3, 0.6, 0.9)
+DEFAULT_L2_GRID = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # = monotheory.probes.tuned.DEFAULT_ALPHAS
 
 
 def _f(default, help_):
@@ -46,6 +48,14 @@ class ProfileConfig:
     standardize: bool = _f(True, "standardise features for the probe fit (conditioning; scale-free comparisons)")
     sae_latents: int = _f(0, "SAE latents for --mono sae-topk (0: the feature width d)")
     sae_epochs: int = _f(50, "SAE training epochs")
+    baselines: tuple[str, ...] = _f((), "strong baselines profiled beside the features: l2 (an L2 probe of the "
+                                    "features whose penalty is chosen on a held-out split of the noisy training "
+                                    "labels), sae-random (a top-k SAE with frozen random weights beside each "
+                                    "sae-topk view: same latents and k, never trained)")
+    l2_grid: tuple[float, ...] = _f(DEFAULT_L2_GRID, "the penalties λ the l2 baseline chooses from")
+    l2_holdout: float = _f(0.2, "share of the noisy training labels held out to choose the l2 baseline's λ")
+    figure4_rate: float | None = _f(None, "training label-noise rate of Figure 4 (a rate of the grid; default: 0.9 "
+                                    "if the grid has it and the labels stay informative, else the highest such rate)")
     confidence: float = _f(0.95, "confidence level of every interval")
     n_boot: int = _f(2000, "paired bootstrap resamples")
     device: str = _f("cpu", "torch device for extraction, SAE and probes (cpu, cuda, cuda:1 …)")
@@ -53,7 +63,7 @@ class ProfileConfig:
     def __post_init__(self):
         self.noise_rates = tuple(float(r) for r in self.noise_rates)
         self.sigmas = tuple(float(s) for s in self.sigmas)
-        self.mono = tuple(self.mono)
+        self.mono, self.baselines, self.l2_grid = tuple(self.mono), tuple(self.baselines), tuple(self.l2_grid)
         self.check()
 
     def check(self) -> None:
@@ -81,6 +91,19 @@ class ProfileConfig:
         check_int("n_boot", self.n_boot, minimum=100)
         for m in self.mono:
             parse_mono(m)
+        for b in self.baselines:
+            check_choice("--baselines", b, BASELINES)
+        if "sae-random" in self.baselines and not any(str(m).startswith("sae-topk") for m in self.mono):
+            raise ConfigError("--baselines sae-random needs a --mono sae-topk[:k] view (the random SAE takes its "
+                              "latents and k); add one, e.g. --mono sae-topk")
+        if not self.l2_grid:
+            raise ConfigError("l2_grid needs at least one penalty λ ≥ 0")
+        for a in self.l2_grid:
+            check_range("l2_grid value", a, 0, 1e6)
+        check_range("l2_holdout", self.l2_holdout, 0, 0.5, lo_closed=False)
+        if self.figure4_rate is not None and check_probability("figure4_rate", self.figure4_rate) not in self.noise_rates:
+            raise ConfigError(f"figure4_rate = {self.figure4_rate} is not a rate of the grid (noise_rates "
+                              f"{', '.join(f'{r:g}' for r in self.noise_rates)}); choose one of them")
 
 
 def allowed_noise_rates(cfg: ProfileConfig, num_classes: int, *, note: bool = True) -> ProfileConfig:
@@ -91,6 +114,8 @@ def allowed_noise_rates(cfg: ProfileConfig, num_classes: int, *, note: bool = Tr
     default grid drops such rates instead (one note on stderr when ``note``), so that 0.9 is kept for 100
     ImageNet classes and dropped for 10 digits.
     """
+    if cfg.figure4_rate is not None:
+        check_label_noise_rate("figure4_rate", cfg.figure4_rate, num_classes, cfg.noise_model)
     if tuple(cfg.noise_rates) != DEFAULT_NOISE_RATES:
         for r in cfg.noise_rates:
             check_label_noise_rate("noise_rate", r, num_classes, cfg.noise_model)

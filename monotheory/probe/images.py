@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from monotheory.config import check_int
@@ -89,8 +90,21 @@ def image_feature_sets(encoder: str, data_root: str, cfg, *, weights=None, crop_
     cond = {"input": f"encoder {encoder}" + (f" with weights {weights}" if weights else " (weights as built)"),
             "data_root": str(data_root), "noise_space": "image", "transform": tf_info,
             "input_noise": f"{cfg.input_noise} noise σ on the normalised image, test time only", "classes": names}
-    sets = {"features": {"train": train, "tests": tests, "kind": f"encoder {encoder}"}}
+    sets = {"features": {"train": train, "tests": tests, "kind": f"encoder {encoder}",
+                         "images": _thumbnails(val_ds)}}
     return sets, len(names), cond
+
+
+def _thumbnails(ds, size: int = 64):
+    """Test index → the image file as a uint8 (H, W, 3) array of at most ``size`` px a side (Figure 4's panels)."""
+    def image(i: int) -> np.ndarray:
+        from PIL import Image
+
+        with Image.open(ds.samples[i][0]) as im:
+            im = im.convert("RGB")
+            im.thumbnail((size, size))
+            return np.asarray(im)
+    return image
 
 
 def _newest(folder: Path, pattern: str) -> Path | None:

@@ -31,6 +31,7 @@ from monotheory.stats import (
     proportion_interval,
     t_interval,
 )
+from monotheory.vision.figure4 import plot_figure4
 
 
 def feature_measures(features, labels) -> dict:
@@ -70,11 +71,53 @@ def _informative(rate: float, model: str, c: int) -> bool:
     return rate < (c - 1) / c if model == "flip" else rate < 1
 
 
+def _comparison(sets: dict, correct: dict, cfg, c: int, tests: list, name: str, ref: str) -> dict:
+    """Set ``name`` against set ``ref``, cell by cell: item-level paired bootstrap + McNemar (seed 0, Holm over the
+    cells), and a paired t over seeds when ``seeds ≥ 2``."""
+    seeds, rows = cfg.seeds, []
+    for i, rate in enumerate(cfg.noise_rates):
+        for t in tests:
+            a, b = correct[(name, 0, rate, t)], correct[(ref, 0, rate, t)]
+            mc = mcnemar_exact(a, b)
+            bs = paired_bootstrap(a, b, confidence=cfg.confidence, n_resamples=cfg.n_boot, random_state=cfg.seed)
+            row = {"noise_rate": rate, "test": t, "gap": bs["gap"], "ci": bs["ci"], "p_mcnemar": mc["p_value"],
+                   "only_a": mc["only_a"], "only_b": mc["only_b"], "informative": _informative(rate, cfg.noise_model, c)}
+            if seeds >= 2:
+                pt = paired_t([sets[name]["rows"][s][i]["test_acc"][t] for s in range(seeds)],
+                              [sets[ref]["rows"][s][i]["test_acc"][t] for s in range(seeds)], cfg.confidence)
+                row["seed_level"] = {"gap": pt["mean"], "ci": pt["ci"], "p_value": pt["p_value"]}
+            rows.append(row)
+    for row, p in zip(rows, holm([r["p_mcnemar"] for r in rows]), strict=True):
+        row["p_holm"] = float(p)
+    return {"a": name, "b": ref, "cells": rows, "tests": {
+        "item_level": f"seed 0: paired bootstrap over test items ({cfg.n_boot} resamples, percentile, "
+                      f"{cfg.confidence:g}) and McNemar's exact test, Holm-adjusted over the {len(rows)} cells",
+        "seed_level": f"paired t over {seeds} seeds" if seeds >= 2 else "one seed: none"}}
+
+
+def survival(comps: list[dict], ref: str, baselines: list[str], alpha: float) -> list[dict]:
+    """Which arm each gain of a feature set survives, cell by cell: the set beats an arm (the reference features,
+    each strong baseline) where its gap is positive at that comparison's Holm-adjusted level (``p_holm < alpha``,
+    McNemar, seed 0) and its paired-bootstrap interval lies above 0. A gain over the reference counts as evidence
+    for monosemanticity only where the set beats every baseline too (``evidence``)."""
+    by = {(c["a"], c["b"]): {(r["noise_rate"], r["test"]): r for r in c["cells"]} for c in comps}
+    out = []
+    for a in dict.fromkeys(c["a"] for c in comps if c["b"] in baselines):
+        for key, r0 in by[(a, ref)].items():
+            arms = {b: by[(a, b)][key] for b in (ref, *baselines)}
+            beats = [b for b, r in arms.items() if r["gap"] > 0 and r["ci"][0] > 0 and r["p_holm"] < alpha]
+            out.append({"set": a, "noise_rate": key[0], "test": key[1], "informative": r0["informative"],
+                        "gaps": {b: {"gap": r["gap"], "ci": r["ci"], "p_holm": r["p_holm"]} for b, r in arms.items()},
+                        "beats": beats, "evidence": len(beats) == len(arms)})
+    return out
+
+
 class Profile:
     """A robustness profile: ``data`` (the JSON-ready result) and ``correct`` {(set, seed, η, test): 0/1}."""
 
     def __init__(self, data: dict, correct: dict):
         self.data, self.correct = data, correct
+        self.figure4, self.figure4_images = None, None
 
     @classmethod
     def build(cls, sets: dict, correct: dict, cfg, conditions: dict) -> Profile:
@@ -98,32 +141,29 @@ class Profile:
             out_sets[name] = {"kind": e["kind"], "dim": e["dim"], "measures": e["measures"], "cells": cells,
                               **({"view": e["info"]} if e["info"] else {})}
         ref = conditions["reference"]
-        comps = []
-        for name in [n for n in sets if n != ref]:
-            rows = []
-            for rate in cfg.noise_rates:
-                for t in tests:
-                    a, b = correct[(name, 0, rate, t)], correct[(ref, 0, rate, t)]
-                    mc = mcnemar_exact(a, b)
-                    bs = paired_bootstrap(a, b, confidence=cfg.confidence, n_resamples=cfg.n_boot,
-                                          random_state=cfg.seed)
-                    row = {"noise_rate": rate, "test": t, "gap": bs["gap"], "ci": bs["ci"], "p_mcnemar":
-                           mc["p_value"], "only_a": mc["only_a"], "only_b": mc["only_b"],
-                           "informative": _informative(rate, cfg.noise_model, c)}
-                    if seeds >= 2:
-                        i = list(cfg.noise_rates).index(rate)
-                        pt = paired_t([sets[name]["rows"][s][i]["test_acc"][t] for s in range(seeds)],
-                                      [sets[ref]["rows"][s][i]["test_acc"][t] for s in range(seeds)], cfg.confidence)
-                        row["seed_level"] = {"gap": pt["mean"], "ci": pt["ci"], "p_value": pt["p_value"]}
-                    rows.append(row)
-            for row, p in zip(rows, holm([r["p_mcnemar"] for r in rows]), strict=True):
-                row["p_holm"] = float(p)
-            comps.append({"a": name, "b": ref, "cells": rows, "tests": {
-                "item_level": f"seed 0: paired bootstrap over test items ({cfg.n_boot} resamples, percentile, "
-                              f"{cfg.confidence:g}) and McNemar's exact test, Holm-adjusted over the {len(rows)} cells",
-                "seed_level": f"paired t over {seeds} seeds" if seeds >= 2 else "one seed: none"}})
+        roles = {n: e.get("role", "reference" if n == ref else "features") for n, e in sets.items()}
+        for n, e in sets.items():
+            out_sets[n]["role"] = roles[n]
+            if "l2_selection" in e:
+                out_sets[n]["l2_selection"] = e["l2_selection"]
+        base = [n for n in sets if roles[n] == "baseline"]
+        pairs = [(n, ref) for n in sets if n != ref] + [
+            (a, b) for a in sets if roles[a] in ("view", "features") for b in base]
+        comps = [_comparison(sets, correct, cfg, c, tests, a, b) for a, b in pairs]
         data = {"conditions": conditions, "config": to_dict(cfg), "feature_sets": out_sets, "comparisons": comps}
+        if base:
+            data["survival"] = survival(comps, ref, base, 1 - cfg.confidence)
         return cls(to_jsonable(data), correct)
+
+    def set_figure4(self, data: dict, images: dict | None = None) -> None:
+        """Attach Figure 4's data (:func:`monotheory.probe.figure4.profile_figure4`) and its panel images; the
+        profile keeps a summary of it under ``data["figure4"]``."""
+        self.figure4, self.figure4_images = data, images
+        self.data["figure4"] = to_jsonable({
+            "rate": data["rate"], "reference": data["reference"], "files": "figure4.png, figure4.json",
+            "sets": {n: {"accuracy": d["accuracy"], "spearman": d["correlation"],
+                         "wrong_minus_correct": d["wrong_vs_correct"]["wrong_minus_correct"]}
+                     for n, d in data["sets"].items()}})
 
     # ----------------------------------------------------------------------------------------- views
     def to_dict(self) -> dict:
@@ -142,7 +182,7 @@ class Profile:
         then the paired gap to the reference, then the feature measures."""
         d, cond = self.data, self.data["conditions"]
         names, ref = list(d["feature_sets"]), cond["reference"]
-        comps = {c["a"]: c for c in d["comparisons"]}
+        comps = {c["a"]: c for c in d["comparisons"] if c["b"] == ref}
         rates = d["config"]["noise_rates"]
         head = ["condition", *names, *(f"{n} − {ref} (pt)" for n in comps)]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -178,7 +218,25 @@ class Profile:
                   f"{d['config']['noise_model']}/{d['config']['noise_sampling']} on the {cond['n_train']} training "
                   f"labels; input noise: {cond['input_noise']}. Intervals: {d['feature_sets'][names[0]]['cells'][0]['ci_kind']}"
                   + (f"; gaps: {next(iter(comps.values()))['tests']['item_level']}." if comps else ".")]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + self._survival_lines()) + "\n"
+
+    def _survival_lines(self) -> list[str]:
+        """The strong baselines: each set's gap over the reference and over each baseline, and which it beats."""
+        surv = self.data.get("survival")
+        if not surv:
+            return []
+        arms = list(surv[0]["gaps"])
+        lines = ["", "Against the strong baselines (gap in points [interval], p_Holm; a gain counts as evidence for "
+                 "monosemanticity only where the set beats every arm):", "",
+                 "| set | condition | " + " | ".join(f"− {b}" for b in arms) + " | beats |", "|" + "---|" * (len(arms) + 3)]
+        for r in surv:
+            cond = ("clean" if r["noise_rate"] == 0 and r["test"] == "clean" else
+                    f"label noise {r['noise_rate']:g}" if r["test"] == "clean" else f"η {r['noise_rate']:g}, {r['test']}")
+            gaps = [f"{100 * g['gap']:+.1f} [{100 * g['ci'][0]:+.1f}, {100 * g['ci'][1]:+.1f}], {g['p_holm']:.2g}"
+                    for g in r["gaps"].values()]
+            lines.append(f"| {r['set']} | {cond} | " + " | ".join(gaps) + f" | {', '.join(r['beats']) or 'none'}"
+                         + (" (evidence)" if r["evidence"] else "") + " |")
+        return lines
 
     def curves(self) -> dict:
         """The data of :meth:`plot`: per feature set, accuracy vs η (clean test) and vs σ (η of the clean row)."""
@@ -223,9 +281,13 @@ class Profile:
         return ax[0].figure
 
     def save(self, out: str | os.PathLike, config: dict | None = None) -> Path:
-        """Write ``config.json``, ``profile.json``, ``profile.md``, ``noise_curves.png`` + ``.json`` and the
-        per-item correctness ``correct.npz`` (keys ``set|seed|η|test``) into ``out``, each atomically."""
+        """Write ``config.json``, ``profile.json``, ``profile.md``, ``noise_curves.png`` + ``.json``, the
+        per-item correctness ``correct.npz`` (keys ``set|seed|η|test``) and, when the grid has a Figure-4 rate,
+        ``figure4.png`` + ``figure4.json`` into ``out``, each atomically."""
         out = Path(out)
+        if getattr(self, "figure4", None) is not None:
+            save_figure(plot_figure4(self.figure4["sets"], self.figure4["reference"], self.figure4_images),
+                        out / "figure4.png", data=self.figure4)
         buf = io.BytesIO()
         np.savez_compressed(buf, **{f"{n}|{s}|{r:g}|{t}": v for (n, s, r, t), v in self.correct.items()})
         atomic_write_bytes(out / "correct.npz", buf.getvalue())

@@ -35,6 +35,9 @@ ARCHS = ("resnet18", "resnet34", "resnet50", "tiny", "mlp")
 RUNTIME_KEYS = ("stages", "device", "num_workers", "compile", "progress", "force", "threads")
 PROBE_SOLVERS = ("sgd", "adam", "lbfgs", "lars")
 PROBE_SCHEDULES = ("cosine", "step", "warmup_cosine")
+# the strong baselines of the probe stage (issue 22): a tuned L2 probe on CL features, an untrained SAE on them
+BASELINES = ("cl_l2", "sae_random")
+BASELINE_REGIME = {"cl_l2": "poly", "sae_random": "mono"}
 
 
 def _f(default, help_, **kw):
@@ -176,8 +179,16 @@ class ProbeConfig:
     warmup_epochs: int = _f(10, "warmup epochs of the warmup_cosine schedule")
     normalize_features: bool = _f(False, "L2-normalise every feature vector before the probe (the authors: no)")
     extract_batch_size: int = _f(256, "batch size of feature extraction")
+    baselines: tuple[str, ...] = _f(BASELINES, "strong baselines probed beside the methods: cl_l2 (an L2 probe on "
+                                    "the CL features, penalty chosen on a held-out split of the noisy training "
+                                    "labels), sae_random (an SAE with frozen random weights, the SAE's width and k); "
+                                    "none for neither")
+    l2_grid: tuple[float, ...] = _f((0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0),
+                                    "the penalties λ that cl_l2 chooses from (L-BFGS, standardised features)")
+    l2_holdout: float = _f(0.2, "share of the (noisy) training labels held out to choose cl_l2's penalty")
 
     def __post_init__(self):
+        self.baselines, self.l2_grid = tuple(self.baselines), tuple(map(float, self.l2_grid))
         self.noise_rates, self.sigmas = tuple(map(float, self.noise_rates)), tuple(map(float, self.sigmas))
         self.uniform_noise, self.decay_epochs = tuple(map(float, self.uniform_noise)), tuple(map(int, self.decay_epochs))
         self.check()
@@ -209,6 +220,15 @@ class ProbeConfig:
             check_nonnegative("sigma", s)
         for a in self.uniform_noise:
             check_range("uniform noise scale", a, 0, 100)
+        for b in self.baselines:
+            check_choice("probe baseline", b, (*BASELINES, "none"))
+        if "none" in self.baselines and len(self.baselines) > 1:
+            raise ConfigError(f"probe baselines {','.join(self.baselines)}: none cannot be combined with a baseline")
+        if not self.l2_grid:
+            raise ConfigError("l2_grid must hold at least one penalty")
+        for a in self.l2_grid:
+            check_range("probe l2_grid value", a, 0, 1e6)
+        check_range("probe l2_holdout", self.l2_holdout, 0, 0.5, lo_closed=False)
 
 
 @dataclasses.dataclass

@@ -8,7 +8,11 @@
    into ``<out>/half/seed<s>``. Plateau criterion: for each method the mean over seeds of (clean top-1 at E
    epochs − at E/2) is below 2 points, reported with its paired t interval;
 3. the aggregate ``<out>/digits.json`` and ``digits.md``: seed-level means with 95 % t intervals of every
-   cell, and paired t tests over seeds (SAE − CL, NCL − CL; NCE − CE) with a Holm correction per family.
+   cell, and paired t tests over seeds (SAE − CL, NCL − CL; NCE − CE) with a Holm correction per family; when the
+   runs have the probe stage's strong baselines (``cl_l2``: CL with a tuned L2 probe; ``sae_random``: an
+   untrained SAE), their cells too and the mono arms against them (SAE/NCL − each baseline) in families
+   "… vs baselines", and the penalty each seed's ``cl_l2`` chose. Which baseline each mono gain survives is
+   decided by :func:`monotheory.claims.digits.baseline_survival`.
 
 Seeds are the unit of replication: each seed redraws initialisation, augmentations, label noise and probes.
 With 3 seeds a t interval has 2 degrees of freedom (t = 4.30), so only large gaps are resolved.
@@ -31,7 +35,9 @@ from monotheory.vision.data import digits_arrays
 from monotheory.vision.presets import DIGITS_EPOCHS
 
 METHODS = ("cl", "sae", "ncl")
+BASELINES = ("cl_l2", "sae_random")  # the probe stage's strong baselines (when the runs have them)
 PLATEAU_POINTS = 2.0
+BASELINE_NAMES = {"cl_l2": "CL + tuned L2 (poly)", "sae_random": "random SAE (untrained)"}
 
 
 def write_digits_folder(root: str | Path, size: int = 32, keep_every: int = 1) -> Path:
@@ -174,6 +180,12 @@ def _probe_acc(d: Path, method: str, rate: float, sigma: str) -> float:
     return float(row["test_acc"][sigma])
 
 
+def _l2_choice(d: Path, rate: float) -> float | None:
+    probe = json.loads((d / "probe.json").read_text())
+    row = next(r for r in probe["methods"]["cl_l2"]["rows"] if abs(r["noise_rate"] - rate) < 1e-9)
+    return row.get("l2", {}).get("chosen")
+
+
 def _cell(values) -> dict:
     """Mean accuracy over seeds with its t interval, clipped to [0, 1] (an accuracy cannot leave it)."""
     m, lo, hi = t_interval(values)
@@ -203,6 +215,10 @@ def aggregate(out: str | Path, seeds) -> dict:
                  "chance": probe0.get("chance"), "epochs": json.loads((dirs[0] / "config.json").read_text())["config"]
                  ["pretrain"]["epochs"], "cells": {}, "tests": {}}
     cells, tests = res["cells"], res["tests"]
+    base = [b for b in BASELINES if all(b in json.loads((d / "probe.json").read_text())["methods"] for d in dirs)]
+    probed = (*METHODS, *base)
+    if base:
+        res["baselines"] = base
 
     def add(name, per_method, family):
         cells[name] = {m: _cell(v) for m, v in per_method.items()}
@@ -210,12 +226,18 @@ def aggregate(out: str | Path, seeds) -> dict:
         for m in ("sae", "ncl"):
             if m in per_method:
                 fam.append({"cell": name, "pair": f"{m}-cl", **_paired(per_method[m], per_method["cl"])})
+        for m in ("sae", "ncl"):  # the mono gains against the strong baselines: a family of their own
+            for b in (b for b in base if m in per_method and b in per_method):
+                tests.setdefault(f"{family} vs baselines", []).append(
+                    {"cell": name, "pair": f"{m}-{b}", **_paired(per_method[m], per_method[b])})
 
     for r in rates:
-        add(f"label noise {r:g}", {m: [_probe_acc(d, m, r, "0") for d in dirs] for m in METHODS}, "label noise")
+        add(f"label noise {r:g}", {m: [_probe_acc(d, m, r, "0") for d in dirs] for m in probed}, "label noise")
     for s in sigmas:
         if s != "0":
-            add(f"input noise σ={s}", {m: [_probe_acc(d, m, 0.0, s) for d in dirs] for m in METHODS}, "input noise")
+            add(f"input noise σ={s}", {m: [_probe_acc(d, m, 0.0, s) for d in dirs] for m in probed}, "input noise")
+    if "cl_l2" in base:  # the penalty each seed's cl_l2 chose at each rate (on its noisy training labels)
+        res["l2_chosen"] = {f"{r:g}": [_l2_choice(d, r) for d in dirs] for r in rates}
     shift = [json.loads((d / "shift.json").read_text()) for d in dirs if (d / "shift.json").exists()]
     if len(shift) == len(dirs):
         for name in shift[0]["sets"]:
@@ -262,10 +284,17 @@ def markdown(res: dict) -> str:
     """The digits tables: cells with 95 % intervals, then the paired tests (Holm-adjusted per family)."""
     md = [f"Digits ({res['dataset']}; {res['scale']}; {res['epochs']} pretraining epochs), {len(res['seeds'])} "
           f"seeds, {res['n_test']} test images, chance {_chance(res)}. Top-1 % (mean [95 % t "
-          "interval over seeds]).", "", "| cell | CL (poly) | SAE (mono) | NCL (mono) |", "|---|---|---|---|"]
+          "interval over seeds]).", "", "| cell | CL (poly) | SAE (mono) | NCL (mono) |"
+          + "".join(f" {BASELINE_NAMES[b]} |" for b in res.get("baselines", ())),
+          "|---|---|---|---|" + "---|" * len(res.get("baselines", ()))]
     for name, c in res["cells"].items():
         if "cl" in c:
-            md.append(f"| {name} | {_pct(c['cl'])} | {_pct(c['sae'])} | {_pct(c['ncl'])} |")
+            md.append(f"| {name} | {_pct(c['cl'])} | " + " | ".join(
+                _pct(c[m]) if m in c else "—" for m in ("sae", "ncl", *res.get("baselines", ()))) + " |")
+    if "l2_chosen" in res:
+        md += ["", "CL + tuned L2: the penalty λ chosen per seed on a held-out split of the noisy training labels: "
+               + "; ".join(f"η={r}: {', '.join(f'{v:g}' for v in vs if v is not None)}"
+                           for r, vs in res["l2_chosen"].items()) + "."]
     ft = [(n, c) for n, c in res["cells"].items() if "ce" in c]
     if ft:
         md += ["", "| fine-tuning | CE | NCE |", "|---|---|---|"]
@@ -306,7 +335,8 @@ def main(argv=None) -> int:
     if not a.no_plateau:
         jobs += [(run_args(s, out / "half" / f"seed{s}", ["--epochs", str(max(1, a.epochs // 2)), "--stages",
                                                             "pretrain,sae,probe", "--probe-noise-rates", "0",
-                                                            "--probe-sigmas", "0"]), out / "half" / f"seed{s}")
+                                                            "--probe-sigmas", "0", "--probe-baselines", "none"]),
+                  out / "half" / f"seed{s}")
                  for s in seeds if not (out / "half" / f"seed{s}" / "probe.json").exists()]
     if a.ncl_gap:
         jobs += gap_jobs(out, seeds)

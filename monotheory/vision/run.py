@@ -179,7 +179,7 @@ DEPENDENTS = {"pretrain": ("sae", "probe", "finetune", "shift"), "sae": ("probe"
 STAGE_FILES = {"pretrain": ("pretrain_*.json", "checkpoints/encoder_*.pt", "checkpoints/pretrain_*_last.pt",
                             "features"),
                "sae": ("sae.json", "checkpoints/sae.pt"),
-               "probe": ("probe.json", "probe_correct.npz", "checkpoints/probe_*.pt"),
+               "probe": ("probe.json", "probe_correct.npz", "probe_figure4.npz", "checkpoints/probe_*.pt"),
                "finetune": ("finetune.json", "finetune", "checkpoints/finetune_*.pt"),
                "shift": ("shift.json",)}
 

@@ -111,6 +111,23 @@ def make_sae(d_in: int, cfg: SAEConfig, x_init: torch.Tensor | None, *, seed: in
     return sae
 
 
+def random_sae(d_in: int, cfg: SAEConfig, x_init: torch.Tensor | None, *, seed: int = 0) -> TopKSAE:
+    """The ``sae_random`` control: the SAE that :func:`train_sae` would start from, frozen, never trained.
+
+    Same width (``cfg.n_latents``), k, post-activation, initialisation and seed as the trained SAE of a run, and the
+    same input normalisation (callers pass the L2-normalised training features as ``x_init`` and encode with
+    :func:`sae_codes`); the pre-encoder bias is the mean of ``x_init`` when ``cfg.pre_bias_init = "mean"``, as at
+    the trained SAE's first step. Every parameter has ``requires_grad = False`` and the model is in eval mode;
+    ``sae.trained`` is False. (A 2026 sanity check found SAEs with frozen random weights close to trained ones
+    on probing: a trained SAE's gain counts only where it beats this one.)
+    """
+    sae = make_sae(d_in, cfg, x_init, seed=seed)
+    for p in sae.parameters():
+        p.requires_grad_(False)
+    sae.trained = False
+    return sae.eval()
+
+
 def sae_optimizer(sae: TopKSAE, cfg: SAEConfig) -> torch.optim.Optimizer:
     """Adam (or LARS, momentum 0.9, biases without adaptation or decay) with the decoder in its own parameter
     group at ``decoder_lr`` (when > 0), as the authors' 0.3."""

@@ -93,4 +93,4 @@ def test_run_imagenet_pretrains_and_probes_with_the_dali_loader(tiny_folder, tmp
     pre = json.loads((out / "pretrain_cl.json").read_text())
     assert len(pre["history"]) == 2 and pre["history"][-1]["loss"] > 0
     probe = json.loads((out / "probe.json").read_text())
-    assert probe["n_test"] == 24 and set(probe["methods"]) == {"cl", "sae"}
+    assert probe["n_test"] == 24 and set(probe["methods"]) == {"cl", "sae", "cl_l2", "sae_random"}

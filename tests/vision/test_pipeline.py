@@ -64,8 +64,9 @@ def test_every_stage_writes_sane_results(tiny_run):
               "finetune_curves.json", "probe_correct.npz", "checkpoints/encoder_cl.pt", "checkpoints/sae.pt"):
         assert (tiny_run / f).exists(), f
     probe = load(tiny_run, "probe")
-    assert set(probe["methods"]) == {"cl", "sae", "ncl"} and probe["num_classes"] == 4
-    assert {m: d["regime"] for m, d in probe["methods"].items()} == {"cl": "poly", "sae": "mono", "ncl": "mono"}
+    assert set(probe["methods"]) == {"cl", "sae", "ncl", "cl_l2", "sae_random"} and probe["num_classes"] == 4
+    assert {m: d["regime"] for m, d in probe["methods"].items()} == {"cl": "poly", "sae": "mono", "ncl": "mono",
+                                                                     "cl_l2": "poly", "sae_random": "mono"}
     for name in ("pretrain_cl", "pretrain_ncl", "sae", "probe", "finetune", "shift"):  # the vocabulary in every file
         assert load(tiny_run, name)["regimes"] == {"cl": "poly", "sae": "mono", "ncl": "mono"}, name
     assert {r["head"]: r["regime"] for r in load(tiny_run, "finetune")["runs"]} == {"ce": "poly", "nce": "mono"}
@@ -84,6 +85,20 @@ def test_every_stage_writes_sane_results(tiny_run):
     assert list((tiny_run / "features").glob("cl_val_u0.3_*.pt")) and list((tiny_run / "features").glob("cl_val_s0.2_*.pt"))
     sae = load(tiny_run, "sae")
     assert 0 <= sae["dead_latents"] <= 128 and sae["loss"][-1] < sae["loss"][0]
+    # the strong baselines (issue 22): cl_l2's penalty chosen per rate on the noisy labels, the untrained SAE's size
+    grid = probe["config"]["l2_grid"]
+    for r in probe["methods"]["cl_l2"]["rows"]:
+        sel = r["l2"]
+        assert sel["chosen"] in grid and len(sel["holdout_score"]) == len(grid) and sel["split"]["n_holdout"] == 10
+        assert sel["split"]["n_fit"] + sel["split"]["n_holdout"] == 48 and "noisy" in sel["labels"]
+    rnd = probe["methods"]["sae_random"]["sae"]
+    assert rnd["n_latents"] == sae["n_latents"] == 128 and rnd["normalized_mse"] > sae["normalized_mse"]
+    assert probe["baselines"] == ["cl_l2", "sae_random"]
+    # Figure 4 at the grid's highest informative rate (0.7 with 4 classes), its PNG with its data beside it
+    assert probe["figure4"]["rate"] == 0.7 and set(probe["figure4"]["sets"]) == set(probe["methods"])
+    f4 = json.loads((tiny_run / "figure4.json").read_text())
+    assert (tiny_run / "figure4.png").stat().st_size > 0 and f4["sets"]["cl"]["n_test"] == 24
+    assert (tiny_run / "probe_figure4.npz").exists() and "Figure 4" in (tiny_run / "summary.md").read_text()
     ft = load(tiny_run, "finetune")
     assert {(r["head"], r["few_shot_fraction"], r["noise_rate"]) for r in ft["runs"]} == {
         (h, f, n) for h in ("ce", "nce") for f, n in ((0.5, 0.0), (1.0, 0.0), (1.0, 0.7))}
@@ -96,7 +111,7 @@ def test_every_stage_writes_sane_results(tiny_run):
 
 
 def test_rerun_redoes_nothing_and_other_config_is_refused(tiny_run, tiny_folder, shift_root, capsys):
-    stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.glob("*.json") if p.stem not in ("summary", "config", "manifest", "noise_curves", "finetune_curves")}
+    stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.glob("*.json") if p.stem not in ("summary", "config", "manifest", "noise_curves", "finetune_curves", "figure4")}
     assert _run(tiny_args(tiny_folder, tiny_run, shift_root)) == 0
     assert stamps == {n: (tiny_run / n).stat().st_mtime_ns for n in stamps}
     capsys.readouterr()
@@ -175,7 +190,7 @@ def test_ddp_two_processes_gloo(tmp_path, tiny_folder):
     pre = load(out, "pretrain_cl")
     assert pre["world_size"] == 2 and len(pre["history"]) == 2
     probe = load(out, "probe")
-    assert set(probe["methods"]) == {"cl", "ncl"}
+    assert set(probe["methods"]) == {"cl", "ncl", "cl_l2"}  # sae_random only beside an sae method
     assert (out / "summary.md").exists()
 
 
