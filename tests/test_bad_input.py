@@ -46,8 +46,11 @@ def _png(path: Path, value: int) -> None:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
+    return make_data(tmp_path_factory.mktemp("bad_input_data"))
+
+
+def make_data(base: Path) -> dict[str, Path]:
     """Image folders: a good 2-class and 4-class one, a 1-class one, one with a file for train/c1, a file."""
-    base = tmp_path_factory.mktemp("bad_input_data")
     made = {}
     for name, classes in (("two", 2), ("four", 4), ("one", 1)):
         for split in ("train", "val"):

@@ -1,0 +1,407 @@
+"""Issue 23's cases of the bad-input corpus (untrusted input, untrusted folders): the newer commands and APIs.
+
+Used by ``tests/test_bad_input.py`` (each case must come out *clear*) and by ``tests/bad_input_census.py`` (which
+counts the outcomes per command, so the numbers before and after a change can be reproduced). A :class:`Case`
+says what a clear outcome is:
+
+* ``refuse``: exit status 2, exactly one line on stderr naming ``named``, no traceback, nothing written in the
+  working folder (API: one :class:`ConfigError` line naming ``named``);
+* ``damage``: a damaged results folder: exit 1 (mismatch) or 2 (unreadable), one line on stderr naming it;
+* ``warn``: exit 0, a ``warning:`` line on stderr naming ``named`` and, with ``--json``, a ``warnings`` list
+  in the JSON that names it too (the run is degenerate, and says so);
+* ``json``: exit 0 and stdout is one valid JSON document (a plugin cannot corrupt it);
+* ``accept``: exit 0 (a valid setting that used to be refused for the wrong reason).
+
+``absent``: a file that must not exist afterwards (the marker a planted script would write).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from monotheory.errors import ConfigError
+
+
+@dataclasses.dataclass
+class Case:
+    group: str
+    named: str
+    argv: list[str] | None = None
+    call: Callable | None = None
+    expect: str = "refuse"
+    absent: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return " ".join(self.argv)[:90] if self.argv else getattr(self.call, "__name__", "api")
+
+
+# ----------------------------------------------------------------------------------------------- fixtures
+
+ENCODERS = '''
+import torch
+from torch import nn
+
+
+def needs_args(width):
+    return nn.Flatten()
+
+
+def raises():
+    raise RuntimeError("this factory fails on purpose")
+
+
+def small():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(12, 6))
+
+
+def fixed_crop():  # built for 4-px images
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 6))
+
+
+def nan_out():
+    m = small()
+    with torch.no_grad():
+        m[2].bias[0] = float("nan")
+    return m
+
+
+def constant():
+    return lambda x: torch.zeros(x.shape[0], 6)
+
+
+def returns_list():
+    return lambda x: [x]
+'''
+
+PLANTED = '''
+from pathlib import Path
+HERE = Path(__file__).resolve().parent
+if (HERE / "ARMED").exists():
+    (HERE / "MARKER").write_text("code from the results folder ran")
+from monotheory.claims.verdict import REPRODUCED, Verdict
+def run(ctx):
+    return Verdict("C6", "planted", REPRODUCED, value=1.0)
+'''
+
+PLUGINS = {
+    "plugin_exit.py": "import sys\nsys.exit(0)\n",
+    "plugin_print.py": "print('hello from a plugin')\n",
+    "plugin_chatty.py": ("from monotheory.theory import registry\n"
+                         "def chatty(m):\n    print('evaluating')\n    return m['delta_mu']\n"
+                         "registry.register_criterion('chatty_demo', chatty)\n"),
+    "plugin_syntax.py": "def broken(:\n",
+}
+
+
+def _write_npz(path: Path, x, y) -> str:
+    np.savez(path, X=x, y=y)
+    return str(path)
+
+
+def _check_folder(base: Path, checks: Path, name: str) -> Path:
+    from monotheory.cli import main
+
+    out = base / name
+    assert main(["check", "--checks-dir", str(checks), "--out", str(out)]) == 0
+    return out
+
+
+def _damaged(src: Path, dst: Path, file: str, content, manifest: bool = True) -> str:
+    from monotheory.files import write_manifest
+
+    shutil.copytree(src, dst)
+    (dst / file).write_text(content if isinstance(content, str) else json.dumps(content))
+    if manifest:  # the damage is recorded as if the run had written it (else the manifest alone names it)
+        write_manifest(dst)
+    return str(dst)
+
+
+def _imagenet_folder(base: Path) -> Path:
+    from monotheory.files import atomic_write_json, write_manifest
+    from monotheory.vision.summary import write_summary
+
+    out = base / "inet"
+    out.mkdir()
+    atomic_write_json(out / "config.json", {"config": {"dataset": "folder", "seed": 0}})
+    atomic_write_json(out / "sae.json", {"normalized_mse": 0.1, "dead_latents": 0, "n_latents": 8})
+    write_summary(out)
+    write_manifest(out)
+    return out
+
+
+def make_issue23_data(base: Path, d: dict) -> dict:
+    """Files for the cases below, under ``base`` (``d``: the corpus's data of tests/test_bad_input.py)."""
+    import torch
+
+    from monotheory.files import write_manifest
+
+    made: dict = {}
+    mods = base / "mods"
+    mods.mkdir(parents=True)
+    (mods / "monotheory_bad_encoders.py").write_text(ENCODERS)
+    made["mods"] = mods
+    for name, text in PLUGINS.items():
+        (mods / name).write_text(text)
+        made[name] = str(mods / name)
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(mods))
+    small = importlib.import_module("monotheory_bad_encoders").small()
+    sys.path.remove(str(mods))
+    state = small.state_dict()
+    state["2.weight"][0, 0] = float("nan")
+    torch.save(state, base / "nan_w.pt")
+    made["nan_w"] = str(base / "nan_w.pt")
+    rng = np.random.default_rng(1)
+    made["const_tr"] = _write_npz(base / "const_tr.npz", np.ones((30, 4)), np.arange(30) % 3)
+    made["const_te"] = _write_npz(base / "const_te.npz", np.ones((12, 4)), np.arange(12) % 3)
+    made["two_rows"] = _write_npz(base / "two_rows.npz", rng.normal(size=(2, 5)), np.array([0, 1]))
+    (base / "a_folder.npz").mkdir()
+    made["dir"] = str(base / "a_folder.npz")
+
+    # a check folder, and damaged copies of it
+    checks = base / "checks6"
+    checks.mkdir()
+    shutil.copy(d["checks"] / "c01_dummy.py", checks / "c01_dummy.py")
+    chk = _check_folder(base, checks, "chk")
+    made["chk"] = chk
+    made["v_manifest_list"] = _damaged(chk, base / "v1", "manifest.json", [], manifest=False)
+    made["v_verdicts_null"] = _damaged(chk, base / "v2", "verdicts.json", "null")
+    made["v_verdicts_list"] = _damaged(chk, base / "v3", "verdicts.json", [])
+    made["v_bad_json"] = _damaged(chk, base / "v4", "verdicts.json", "{not json")
+    good = json.loads((chk / "verdicts.json").read_text())
+    made["v_checks_str"] = _damaged(chk, base / "v5", "verdicts.json", {**good, "meta": {**good["meta"],
+                                                                                            "checks": "checks/x"}})
+    made["v_checks_escape"] = _damaged(chk, base / "v6", "verdicts.json", {
+        **good, "meta": {**good["meta"], "checks": [str(d["tr"])]}})
+    made["v_part_bad"] = _damaged(chk, base / "v7", "checks/c01_dummy.json", {"script": "c01", "verdicts": "x"})
+    made["v_seed_bad"] = _damaged(chk, base / "v8", "verdicts.json", {**good, "meta": {**good["meta"],
+                                                                                          "seed": "abc"}})
+    man = json.loads((chk / "manifest.json").read_text())
+    made["v_manifest_nosha"] = _damaged(chk, base / "v9", "manifest.json", {
+        **man, "files": {k: {"bytes": 1} for k in man["files"]}}, manifest=False)
+    v10 = Path(_damaged(chk, base / "v10", "manifest.json", {**man, "exclude": ["extra"]}, manifest=False))
+    (v10 / "extra").mkdir()
+    (v10 / "extra" / "added.txt").write_text("added after the run")
+    made["v_exclude"] = str(v10)
+
+    # a folder whose verdicts.json names a checks folder with a planted C6 (key consistent, as its author made it)
+    planted = base / "planted"
+    planted.mkdir()
+    (planted / "c06_planted.py").write_text(PLANTED)
+    pf = _check_folder(base, planted, "v_planted")
+    (planted / "ARMED").write_text("")
+    write_manifest(pf)
+    made["v_planted"], made["marker"] = str(pf), planted / "MARKER"
+
+    inet = _imagenet_folder(base)
+    made["inet"] = str(inet)
+    made["inet_sae_list"] = _damaged(inet, base / "i1", "sae.json", [])
+    made["inet_config_list"] = _damaged(inet, base / "i2", "config.json", [])
+    made["inet_config_bad"] = _damaged(inet, base / "i3", "config.json", {"config": {"bogus_key": 1}})
+    return made
+
+
+# ------------------------------------------------------------------------------------------------- cases
+
+
+def cli_cases(d: dict, e: dict, out: Path) -> list[Case]:
+    """CLI cases; ``d``: tests/test_bad_input.py's data, ``e``: :func:`make_issue23_data`, ``out``: --out."""
+    o = str(out)
+    tr, te, two = str(d["tr"]), str(d["te"]), str(d["two"])
+    probe = ["probe", "--train", tr, "--test", te, "--out", o, "--n-boot", "100", "--quiet"]
+    enc = ["probe", "--data-root", two, "--crop-size", "8", "--out", o, "--n-boot", "100", "--quiet",
+           "--noise-rates", "0,0.3", "--sigmas", "0,0.5"]
+    E = "monotheory_bad_encoders:"
+    toy = ["toy", "--n-seeds", "2", "--probe-train", "64", "--probe-test", "64", "--steps", "5", "--out", o,
+           "--quiet"]
+    sweep = [*toy[:1], "sweep", *toy[1:], "--sparsities", "0.5", "--sigmas", "0,0.2"]
+    search = [*toy[:1], "search", *toy[1:], "--search-sparsities", "0.5", "--search-importances", "uniform",
+              "--search-sigma-sds", "0.5", "--search-noise-rates", "0.5", "--search-probe-sizes", "64",
+              "--search-regimes", "poly,oracle", "--search-select", "oracle"]
+    controls = [*toy[:1], "controls", *toy[1:], "--controls-ks", "1", "--controls-sparsities", "0.2",
+                "--controls-tasks", "argmax", "--controls-labels", "all", "--controls-regimes", "poly,oracle"]
+    lora = ["lora-digits", "--out", o, "--pretrain-epochs", "1", "--epochs", "1", "--seeds", "0,1",
+            "--methods", "full"]
+    theory = ["theory", "--sparsity", "0.2", "--samples", "0"]
+    C = Case
+    return [
+        # probe: files
+        C("probe", "is a folder", [*probe, "--train", e["dir"]]),
+        C("probe", "two_rows.npz", [*probe, "--test", e["two_rows"]]),
+        C("probe", "constant", [*probe, "--train", e["const_tr"], "--test", e["const_te"], "--json"], expect="warn"),
+        C("probe", "twice", [*probe, "--noise-rates", "0,0.3,0.3"]),
+        C("probe", "twice", [*probe, "--sigmas", "0,0.2,0.2"]),
+        C("probe", "twice", [*probe, "--mono", "relu,relu"]),
+        C("probe", "1e+07", [*probe, "--sigmas", "0,1e7"]),
+        C("probe", "0.9", [*probe, "--noise-rates", "0,0.3,0.6,0.9"]),
+        C("probe", "is a folder", [*probe, "--shift", f"s={e['dir']}"]),
+        # probe: encoders
+        C("probe", "nan", [*enc, "--encoder", E + "small", "--mean", "nan,0,0"]),
+        C("probe", "-1", [*enc, "--encoder", E + "small", "--std", "-1,-1,-1"]),
+        C("probe", "needs_args", [*enc, "--encoder", E + "needs_args"]),
+        C("probe", "raises", [*enc, "--encoder", E + "raises"]),
+        C("probe", "fixed_crop", [*enc, "--encoder", E + "fixed_crop"]),
+        C("probe", "NaN", [*enc, "--encoder", E + "nan_out"]),
+        C("probe", "NaN", [*enc, "--encoder", E + "small", "--weights", e["nan_w"]]),
+        C("probe", "is a folder", [*enc, "--encoder", E + "small", "--weights", e["dir"]]),
+        C("probe", "returns_list", [*enc, "--encoder", E + "returns_list"]),
+        C("probe", "constant", [*enc, "--encoder", E + "constant", "--json"], expect="warn"),
+        C("probe", "random", [*enc, "--encoder", "torchvision:resnet18", "--json"], expect="warn"),
+        # toy (figure5) and its modes
+        C("toy", "--n-seeds", [*toy, "--seeds", "4"]),
+        C("toy", "steps = 0", [*toy, "--steps", "0", "--json"], expect="warn"),
+        C("toy", "one class", [*toy, "--sparsity", "0.99999", "--json"], expect="warn"),
+        C("toy", "1e+07", [*toy, "--sigma", "1e7"]),
+        C("toy", "1e+07", [*toy, "--sigma-sd", "1e7"]),
+        C("toy sweep", "--noise-rates", [*sweep, "--task", "pair"]),
+        C("toy sweep", "", [*sweep, "--task", "pair", "--noise-rates", "0,0.3"], expect="accept"),
+        C("toy sweep", "poly", [*sweep, "--regimes", "mono-topk,oracle"]),
+        C("toy sweep", "1e+07", [*sweep, "--sigmas", "0,1e7"]),
+        C("toy sweep", "twice", [*sweep, "--noise-rates", "0,0.3,0.3"]),
+        C("toy sweep", "twice", [*sweep, "--sparsities", "0.5,0.5"]),
+        C("toy sweep", "steps = 0", [*sweep, "--steps", "0", "--noise-rates", "0,0.3", "--json"], expect="warn"),
+        C("toy search", "twice", [*search, "--search-sparsities", "0.5,0.5"]),
+        C("toy search", "1e+07", [*search, "--search-sigma-sds", "1e7"]),
+        C("toy search", "twice", [*search, "--search-noise-rates", "0.5,0.5"]),
+        C("toy search", "twice", [*search, "--search-probe-sizes", "64,64"]),
+        C("toy search", "twice", [*search, "--search-regimes", "poly,oracle,oracle", "--search-select", "oracle"]),
+        C("toy controls", "1e+07", [*controls, "--controls-sigma-sds", "1e7"]),
+        C("toy controls", "twice", [*controls, "--controls-ks", "2,2"]),
+        C("toy controls", "twice", [*controls, "--controls-sparsities", "0.2,0.2"]),
+        # lora-digits
+        C("lora-digits", "twice", [*lora, "--noise-rates", "0,0.5,0.5"]),
+        C("lora-digits", "twice", [*lora, "--methods", "full,full"]),
+        C("lora-digits", "-0.5", [*lora, "--noise-rates", "0,-0.5"]),
+        C("lora-digits", "0,0", [*lora, "--seeds", "0,0"]),
+        # theory --plugin (and a negative list)
+        C("theory --plugin", "plugin_exit.py", [*theory, "--plugin", e["plugin_exit.py"]]),
+        C("theory --plugin", "", [*theory, "--plugin", e["plugin_print.py"], "--json"], expect="json"),
+        C("theory --plugin", "", [*theory, "--plugin", e["plugin_chatty.py"], "--criterion", "chatty_demo",
+                                  "--json"], expect="json"),
+        C("theory --plugin", "plugin_syntax.py", [*theory, "--plugin", e["plugin_syntax.py"]]),
+        C("theory --plugin", "is a folder", [*theory, "--plugin", str(e["mods"])]),
+        C("theory", "-1", [*theory, "--weights", "-1,1"]),
+        # verify: a planted check script never runs; damaged files are one line
+        C("verify", "C6", ["verify", e["v_planted"], "--retrain", "C6"], expect="damage", absent=e["marker"]),
+        C("verify", "manifest.json", ["verify", e["v_manifest_list"]], expect="damage"),
+        C("verify", "verdicts.json", ["verify", e["v_verdicts_null"]], expect="damage"),
+        C("verify", "verdicts.json", ["verify", e["v_verdicts_list"]], expect="damage"),
+        C("verify", "verdicts.json", ["verify", e["v_bad_json"]], expect="damage"),
+        C("verify", "meta.checks", ["verify", e["v_checks_str"]], expect="damage"),
+        C("verify", "meta.checks", ["verify", e["v_checks_escape"]], expect="damage"),
+        C("verify", "c01_dummy.json", ["verify", e["v_part_bad"]], expect="damage"),
+        C("verify", "meta.seed", ["verify", e["v_seed_bad"], "--retrain", "C1"], expect="damage"),
+        C("verify", "sha256", ["verify", e["v_manifest_nosha"]], expect="damage"),
+        C("verify", "extra/added.txt", ["verify", e["v_exclude"]], expect="damage"),
+        C("verify", "sae.json", ["verify", e["inet_sae_list"]], expect="damage"),
+        C("verify", "config.json", ["verify", e["inet_config_list"]], expect="damage"),
+        C("verify", "config.json", ["verify", e["inet_config_bad"], "--retrain", "sae"], expect="damage"),
+        C("verify", "nowhere", ["verify", str(e["chk"]), "--retrain", "C1", "--checks-dir",
+                                str(Path(o).parent / "nowhere")]),
+    ]
+
+
+def api_cases(d: dict, e: dict) -> list[Case]:
+    """API cases (``monotheory.probe``, ``monotheory.testing``)."""
+    from torch import nn
+
+    from monotheory.probe import ProfileConfig, profile_encoder, profile_features
+    from monotheory.testing import assert_agrees, rationals, sigmas, sparsities, z_value
+
+    x = np.random.default_rng(0).normal(size=(30, 5))
+    y = np.arange(30) % 3
+    small = ProfileConfig(noise_rates=(0.0,), sigmas=(0.0,), n_boot=100)
+    P, T = "monotheory.probe", "monotheory.testing"
+
+    def c(group, named, fn):
+        return Case(group, named, call=fn)
+
+    return [
+        c(P, "config", lambda: profile_features(x, y, x, y, config={"noise_rates": (0.0,)})),
+        c(P, "shifts", lambda: profile_features(x, y, x, y, config=small, shifts=np.zeros((3, 3)))),
+        c(P, "Linear", lambda: profile_encoder(nn.Linear(3, 4), str(d["two"]), crop_size=8, config=small)),
+        c(P, "nan", lambda: profile_encoder(nn.Flatten(), str(d["two"]), crop_size=8, config=small,
+                                            mean=(float("nan"), 0, 0))),
+        c(P, "twice", lambda: ProfileConfig(noise_rates=(0.3, 0.3))),
+        c(P, "1e+07", lambda: ProfileConfig(sigmas=(0.0, 1e7))),
+        c(P, "'0.3'", lambda: ProfileConfig(noise_rates="0.3")),
+        c(P, "test", lambda: profile_features(x, y, x[:2], y[:2], config=small)),
+        c(T, "shape", lambda: assert_agrees([1.0, 2.0], [1.0, 2.0, 3.0], 1.0)),
+        c(T, "abc", lambda: assert_agrees(0.5, "abc", 0.1)),
+        c(T, "'x'", lambda: z_value(1, false_alarm="x")),
+        c(T, "'a'", lambda: sparsities(min_value="a")),
+        c(T, "'x'", lambda: rationals(0, "x")),
+        c(T, "1e+07", lambda: sigmas(max_value=1e7)),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ outcomes
+
+CLEAR, RAW, SILENT, UNCLEAR = "clear", "raw exception", "silent exit 0", "unclear"
+
+
+def classify_cli(case: Case, rc, out: str, err: str, exc: BaseException | None, wrote: set) -> tuple[str, str]:
+    """(outcome, why) of one CLI run: ``rc`` the exit status (None when ``exc`` escaped ``main``)."""
+    lines = err.strip().splitlines()
+    if exc is not None or "Traceback" in err:
+        return RAW, f"{type(exc).__name__ if exc else 'traceback'}: {str(exc)[:120] if exc else lines[-1][:120]}"
+    if case.absent is not None and Path(case.absent).exists():
+        return SILENT, f"planted code ran: {case.absent} exists"
+    if case.expect in ("refuse", "damage"):
+        ok_rc = (2,) if case.expect == "refuse" else (1, 2)
+        if rc == 0:
+            return SILENT, "exit 0"
+        errors = [ln for ln in lines if "error" in ln or "mismatch" in ln]
+        if rc not in ok_rc:
+            return UNCLEAR, f"exit {rc}"
+        if len(lines) != 1:
+            return UNCLEAR, f"{len(lines)} lines on stderr: {err[:160]!r}"
+        if not errors or case.named not in lines[0]:
+            return UNCLEAR, f"does not name {case.named!r}: {lines[0][:160]}"
+        if wrote:
+            return UNCLEAR, f"wrote {sorted(wrote)[:3]}"
+        return CLEAR, lines[0][:160]
+    if rc != 0:
+        return UNCLEAR, f"exit {rc}: {lines[-1][:160] if lines else ''}"
+    if case.expect == "accept":
+        return CLEAR, "exit 0"
+    if case.expect == "json":
+        try:
+            json.loads(out)
+        except ValueError:
+            return SILENT, f"stdout is not JSON: {out[:60]!r}"
+        return CLEAR, "stdout is JSON"
+    warned = [ln for ln in lines if ln.startswith("warning") and case.named in ln]
+    if not warned:
+        return SILENT, "exit 0 without a warning line naming " + repr(case.named)
+    if "--json" in case.argv:
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            return UNCLEAR, "stdout is not JSON"
+        if case.named not in json.dumps(doc.get("warnings", []), ensure_ascii=False):
+            return UNCLEAR, "no 'warnings' entry in the JSON naming " + repr(case.named)
+    return CLEAR, warned[0][:160]
+
+
+def run_api(case: Case) -> tuple[str, str]:
+    try:
+        case.call()
+    except ConfigError as ex:
+        msg = str(ex)
+        if case.named in msg and "\n" not in msg:
+            return CLEAR, msg[:160]
+        return UNCLEAR, f"does not name {case.named!r} in one line: {msg[:160]}"
+    except Exception as ex:  # noqa: BLE001 - the census counts them
+        return RAW, f"{type(ex).__name__}: {str(ex)[:120]}"
+    return SILENT, "returned without an error"
