@@ -102,6 +102,47 @@ def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = Non
     return v
 
 
+def check_unique(name: str, values: Iterable) -> tuple:
+    """A list option's values, each given once (a repeated value would repeat a cell of the grid silently).
+
+    >>> check_unique("noise_rates", (0.0, 0.3, 0.3))
+    Traceback (most recent call last):
+    ...
+    monotheory.errors.ConfigError: noise_rates = 0,0.3,0.3 lists 0.3 twice; give each value once
+    """
+    values = tuple(values)
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise ConfigError(f"{name} = {','.join(_item(x) for x in values)} lists {_item(v)} twice; give each value "
+                              "once")
+        seen.add(v)
+    return values
+
+
+def _item(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def as_tuple(name: str, values: Any, item: type = float) -> tuple:
+    """``values`` (a list, tuple or array of ``item``) as a tuple; a string, a scalar or a value that is not an
+    ``item`` is refused naming the value (an API caller's ``noise_rates="0.3"`` is not three characters)."""
+    what = {float: "number", int: "integer", str: "name"}.get(item, item.__name__)
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigError(f"{name} = {_fmt(values)} is not a list of {what}s; give a tuple such as ({item(0)!r},)")
+    out = []
+    for v in values:
+        try:
+            ok = isinstance(v, str) if item is str else (
+                not isinstance(v, (str, bytes, bool)) and (item is not int or float(v).is_integer()))
+            out.append(item(v) if ok else None)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"{name} holds {_fmt(v)}, which is not a{'n' if what[0] in 'aeiou' else ''} {what}")
+    return tuple(out)
+
+
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     """One of a fixed set of names (criteria, noise models, regimes …)."""
     choices = list(choices)
@@ -125,10 +166,15 @@ def _split(text: str, item: type) -> tuple:
     if not parts:  # an empty list would silently fall back to the preset's list
         raise argparse.ArgumentTypeError(f"{text!r} is an empty list; give at least one {item.__name__} value")
     try:
-        return tuple(item(p) for p in parts)
+        values = tuple(item(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of {item.__name__} values") from None
+    try:  # every list option: each value once (issue 23)
+        return check_unique(repr(text), values)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e).replace(f"{text!r} = {','.join(map(_item, values))} ", f"{text!r} ")) \
+            from None
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -144,7 +190,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclu
                             prefix: str = "") -> None:
     """Add one ``--option`` per field of dataclass ``cls``.
 
-    Help text comes from ``field(metadata={"help": ...})``; ``bool`` fields become ``--x/--no-x``;
+    Help text comes from ``field(metadata={"help": ...})`` (``"shown"``: the default as the help should state it,
+    e.g. for a None that means a computed default); ``bool`` fields become ``--x/--no-x``;
     ``tuple[float, ...]`` fields take comma-separated lists (``--noise-rates 0,0.3,0.9``).
     Defaults are left as ``None`` in argparse so :func:`from_namespace` can tell what the user set.
     """
@@ -158,7 +205,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclu
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         help_ = f.metadata.get("help", "")
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        shown = f.metadata.get("shown", ",".join(map(str, default)) if isinstance(default, tuple) else default)
         help_ = f"{help_} (default: {shown})" if help_ else f"default: {shown}"
         kw: dict[str, Any] = dict(dest=prefix.replace("-", "_") + f.name, default=None, help=help_)
         if tp is bool:

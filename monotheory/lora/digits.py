@@ -44,6 +44,7 @@ from monotheory.config import (
     check_int,
     check_probability,
     check_range,
+    check_unique,
     to_dict,
 )
 from monotheory.errors import ConfigError
@@ -108,6 +109,8 @@ class LoRADigitsConfig:
             raise ConfigError(f"seeds = {self.seeds} repeat a seed; give distinct seeds")
         for m in self.methods:
             check_choice("method", m, METHODS)
+        check_unique("noise_rates", self.noise_rates)
+        check_unique("methods", self.methods)
         LoRAConfig(rank=self.rank, alpha=self.alpha, relu=self.relu)  # validates rank, alpha, relu
         if self.relu is None or self.relu == "none":
             raise ConfigError("relu = None is plain LoRA; MonoLoRA needs relu = hidden or output")

@@ -17,9 +17,15 @@ from monotheory.config import (
     check_probability,
     check_range,
     check_sparsity,
+    check_unique,
 )
 from monotheory.errors import ConfigError
-from monotheory.noise import check_label_noise_rate  # the one rule for every layer (issue 11)
+from monotheory.noise import (  # the one rule per quantity for every layer (issues 11, 23)
+    check_label_noise_rate,
+    check_label_noise_rates,
+    check_sigma,
+    check_sigmas,
+)
 
 REGIMES = ("poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "mono-topk", "oracle", "oracle-rot", "oracle-topk",
            "dense-trained")
@@ -137,9 +143,9 @@ class ToyConfig:
             raise ConfigError(f"sigma = {self.sigma:g} and sigma_sd = {self.sigma_sd:g} are both given; give "
                               "the input-noise scale once, in raw units (sigma) or in feature sds (sigma_sd)")
         if self.sigma is not None:
-            check_nonnegative("sigma", self.sigma)
+            check_sigma("sigma", self.sigma)
         if self.sigma_sd is not None:
-            check_nonnegative("sigma_sd", self.sigma_sd)
+            check_sigma("sigma_sd", self.sigma_sd)
         if check_int("topk", self.topk) > self.m:
             raise ConfigError(f"topk = {self.topk} is outside [1, m = {self.m}]; a top-k code keeps at most m units")
         if self.probe_train < self.num_classes:
@@ -198,21 +204,23 @@ class SweepConfig:
         self.check()
 
     def check(self) -> None:
-        for r in self.noise_rates:
-            check_probability("noise rate", r)
-        for s in self.sigmas:
-            check_nonnegative("sigma", s)
-        for s in self.sparsities:
-            check_sparsity("sparsity", s)
         if not (self.noise_rates and self.sigmas and self.sparsities):
             raise ConfigError("noise_rates, sigmas and sparsities each need at least one value")
+        self.noise_rates = check_label_noise_rates("noise_rates", self.noise_rates)
+        self.sigmas = check_sigmas("sigmas", self.sigmas)
+        for s in self.sparsities:
+            check_sparsity("sparsity", s)
+        check_unique("sparsities", self.sparsities)
         check_choice("map_noise", self.map_noise, ("label", "input"))
         check_choice("mono", self.mono, [r for r in REGIMES if r != "poly"])
         check_choice("sigma_unit", self.sigma_unit, ("raw", "sd"))
 
     def check_against(self, cfg: ToyConfig) -> None:
         """Check the label-noise rates of the sweep against the task and noise model of ``cfg``
-        (see :func:`check_label_noise`; e.g. with ``task=pair`` and flip noise every rate must be < 1/2)."""
+        (see :func:`check_label_noise`; e.g. with ``task=pair`` and flip noise every rate must be < 1/2), and that
+        cfg's regimes include poly, the reference of the map (as in the search)."""
+        if "poly" not in cfg.regimes:
+            raise ConfigError(f"regimes = {','.join(cfg.regimes)} must include poly, the reference of every gap")
         for r in self.noise_rates:
             check_label_noise("noise_rates entry", r, cfg.num_classes, cfg.noise_model, cfg.task)
 
@@ -251,9 +259,11 @@ class SearchConfig:
         for imp in self.importances:
             check_choice("importances entry", imp, IMPORTANCES)
         for s in self.sigma_sds:
-            check_nonnegative("sigma_sds entry", s)
+            check_sigma("sigma_sds entry", s)
         for r in self.noise_rates:
             check_probability("noise_rates entry", r)
+        for name in ("sparsities", "importances", "sigma_sds", "noise_rates", "probe_sizes", "regimes", "select"):
+            check_unique(name, getattr(self, name))
         for n in self.probe_sizes:
             check_int("probe_sizes entry", n)
         for r in tuple(self.regimes) + tuple(self.select):
