@@ -18,6 +18,7 @@ the group ``monotheory.plugins``, which is loaded on every run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -255,11 +256,30 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def plugin_code(what: str):
+    """Run plugin code isolated from the command: what it prints goes to stderr (so ``--json`` stdout stays one JSON
+    document), ``sys.exit`` in it is one ConfigError line naming ``what`` instead of ending the command, and an
+    exception from a registered criterion or noise model is one line too."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except SystemExit as e:
+        raise ConfigError(f"{what} called sys.exit({e.code!r}); a plugin must not end the command") from None
+    except (ConfigError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # noqa: BLE001 - only around plugin code (see main)
+        raise ConfigError(f"{what} raised {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}") \
+            from None
+
+
 def main(args: argparse.Namespace) -> int:
     plugins = list(getattr(args, "plugin", None) or [])
     for spec in plugins:  # before the config is checked: they add the names --criterion may use
-        registry.load_plugin(spec)
-    plugins += registry.load_entry_points()
+        with plugin_code(f"plugin = {spec!r}"):
+            registry.load_plugin(spec)
+    with plugin_code("an entry point of monotheory.plugins"):
+        plugins += registry.load_entry_points()
     cfg = from_namespace(TheoryConfig, args)
     out = None
     if getattr(args, "out", None) is not None:
@@ -267,7 +287,13 @@ def main(args: argparse.Namespace) -> int:
 
     long = announce("theory", "--samples", cfg.samples, 1_000_000, 0.05)  # s per 1e6 draws (measured 0.02–0.04)
     progress = False if args.quiet else (True if long else None)
-    result = run(cfg, progress=progress)
+    builtin = cfg.criterion in registry.BUILTIN_CRITERIA and cfg.noise_model in registry.BUILTIN_NOISE_MODELS
+    if builtin:
+        with contextlib.redirect_stdout(sys.stderr):  # a plugin loaded above may still print
+            result = run(cfg, progress=progress)
+    else:
+        with plugin_code(f"criterion {cfg.criterion!r} / noise model {cfg.noise_model!r} (registered by a plugin)"):
+            result = run(cfg, progress=progress)
     result["plugins"] = plugins
     paths = write_outputs(out, cfg, result) if out is not None else []
     if args.json:
