@@ -507,3 +507,5 @@ def test_huge_runs_announce_themselves_and_ctrl_c_exits_130(capsys, monkeypatch)
     rc, _, err = run_cli(["theory", "--sparsity", "0.2", "--samples", "1000000000000", "--quiet"], capsys)
     assert rc == 130
     assert "--samples 1e+12 is 1e+06× the default" in err and "estimated time" in err
+    # issue 23: with --quiet the line does not promise progress lines that never come
+    assert "no progress lines follow (--quiet)" in err and "progress on stderr every" not in err

@@ -68,8 +68,8 @@ def prepare_argv(parser: argparse.ArgumentParser, command: str, argv: list[str])
         if tok.startswith("--") and name not in known and not [o for o in known if o.startswith(name)]:
             longs = [o for o in known if o.startswith("--")]
             near = [o for o in longs if o.endswith("-" + name[2:])] or difflib.get_close_matches(name, longs, n=1)
-            hint = f"; did you mean {near[0]}?" if near else f"; see monotheory {command} --help"
-            sub.error(f"unrecognized option {name}{hint}")
+            hint = f" (did you mean {near[0]}?)" if near else f" (see monotheory {command} --help)"
+            sub.error(f"unrecognized arguments: {name}{hint}")
         action = known.get(tok)
         if action is not None and action.nargs is None and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
             out.append(f"{tok}={argv[i + 1]}")

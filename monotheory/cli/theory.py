@@ -122,6 +122,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "noise models (monotheory.theory.registry); repeatable")
 
 
+# Monte Carlo seconds per 10⁶ draws on the 2-core CPU: `theory --sparsity 0.2 --samples 1e8` took 3.7 s of which
+# about 1.1 s is the fixed exact part (1e6 draws: 1.09 s, 1e7: 1.17 s), load average 7-9, 2026-12-04; the earlier
+# 0.05 (a quiet machine, before the fused kernel) was about 2x pessimistic
+MC_SECONDS_PER_MILLION = 0.03
 MIN_SAMPLES = 1000  # the SE comes from 20 interleaved batch estimates: each needs draws of its own
 MIN_NONZERO = 100  # expected draws with a nonzero feature, or the Monte Carlo moments are NaN
 
@@ -285,7 +289,7 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "out", None) is not None:
         out = check_out_dir(args.out)  # before any work
 
-    long = announce("theory", "--samples", cfg.samples, 1_000_000, 0.05)  # s per 1e6 draws (measured 0.02–0.04)
+    long = announce("theory", "--samples", cfg.samples, 1_000_000, MC_SECONDS_PER_MILLION, quiet=args.quiet)
     progress = False if args.quiet else (True if long else None)
     builtin = cfg.criterion in registry.BUILTIN_CRITERIA and cfg.noise_model in registry.BUILTIN_NOISE_MODELS
     if builtin:
