@@ -308,6 +308,9 @@ def cli_cases(d: dict, e: dict, out: Path) -> list[Case]:
         C("verify", "config.json", ["verify", e["inet_config_bad"], "--retrain", "sae"], expect="damage"),
         C("verify", "nowhere", ["verify", str(e["chk"]), "--retrain", "C1", "--checks-dir",
                                 str(Path(o).parent / "nowhere")]),
+        C("verify", "applies only to --retrain of a run-imagenet folder",
+          ["verify", str(e["chk"]), "--retrain", "C1", "--data-root", two]),
+        C("verify", "nowhere", ["verify", e["inet"], "--retrain", "sae", "--data-root", str(Path(o).parent / "nowhere")]),
     ]
 
 
@@ -315,13 +318,18 @@ def api_cases(d: dict, e: dict) -> list[Case]:
     """API cases (``monotheory.probe``, ``monotheory.testing``)."""
     from torch import nn
 
+    import torch
+
+    from monotheory.config import as_tuple, check_unique
+    from monotheory.noise import check_label_noise_rates, check_sigma, check_sigmas
     from monotheory.probe import ProfileConfig, profile_encoder, profile_features
+    from monotheory.probe.images import probe_encoder
     from monotheory.testing import assert_agrees, rationals, sigmas, sparsities, z_value
 
     x = np.random.default_rng(0).normal(size=(30, 5))
     y = np.arange(30) % 3
     small = ProfileConfig(noise_rates=(0.0,), sigmas=(0.0,), n_boot=100)
-    P, T = "monotheory.probe", "monotheory.testing"
+    P, T, V = "monotheory.probe", "monotheory.testing", "API (issue 23 validators)"
 
     def c(group, named, fn):
         return Case(group, named, call=fn)
@@ -342,6 +350,16 @@ def api_cases(d: dict, e: dict) -> list[Case]:
         c(T, "'a'", lambda: sparsities(min_value="a")),
         c(T, "'x'", lambda: rationals(0, "x")),
         c(T, "10000000", lambda: sigmas(max_value=1e7)),
+        c(V, "twice", lambda: check_unique("ks", (1, 2, 1))),
+        c(V, "'0.3'", lambda: as_tuple("noise_rates", "0.3")),
+        c(V, "2.5", lambda: as_tuple("seeds", (1, 2.5), int)),
+        c(V, "10000000", lambda: check_sigma("sigma", 1e7)),
+        c(V, "nan", lambda: check_sigma("sigma", float("nan"))),
+        c(V, "empty", lambda: check_sigmas("sigmas", ())),
+        c(V, "twice", lambda: check_label_noise_rates("noise_rates", (0.1, 0.1))),
+        c(V, "1.5", lambda: check_label_noise_rates("noise_rates", (0.1, 1.5))),
+        c(P, "(1, 3)", lambda: probe_encoder(lambda x: torch.zeros(1, 3), [(torch.zeros(3, 4, 4), 0)] * 2,
+                                             torch.device("cpu"), "my:enc", 4)),
     ]
 
 

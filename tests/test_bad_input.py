@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import bad_input_cases as BC
 import numpy as np
 import pytest
 
@@ -342,9 +343,65 @@ def test_hand_written_cases(data, tmp_path, capsys, monkeypatch):
     assert len(cases) >= 100  # guards against a list cut short by an edit
 
 
-def test_every_option_is_covered(data, tmp_path):
+@pytest.fixture(scope="module")
+def issue23(tmp_path_factory, data):
+    """The files of issue 23's cases (tests/bad_input_cases.py); its encoder module is importable meanwhile, and the
+    plugins it loads are unregistered afterwards."""
+    import sys
+
+    from monotheory.theory import registry
+
+    made = BC.make_issue23_data(tmp_path_factory.mktemp("issue23"), data)
+    sys.path.insert(0, str(made["mods"]))
+    before, loaded = set(sys.modules), dict(registry._LOADED)
+    with registry.scoped():
+        yield made
+    sys.path.remove(str(made["mods"]))
+    for name in set(sys.modules) - before:
+        if name.startswith("monotheory_plugin_") or name == "monotheory_bad_encoders":
+            del sys.modules[name]
+    registry._LOADED.clear()
+    registry._LOADED.update(loaded)
+
+
+def test_issue23_cli_cases(data, issue23, tmp_path, capsys, monkeypatch):
+    """Issue 23's cases: every one clear (refused in one line before anything is written; a damaged folder named
+    in one line, exit 1 or 2; a planted script never run; a degenerate run flagged in its JSON and on stderr; a
+    plugin that cannot corrupt --json). All cases run; the failures are listed together."""
+    monkeypatch.chdir(tmp_path)
+    cases = BC.cli_cases(data, issue23, tmp_path / "out")
+    bad = []
+    for case in cases:
+        if case.absent is not None:
+            case.absent.unlink(missing_ok=True)
+        before = set(tree(tmp_path))
+        exc = None
+        try:
+            rc, out, err = run_cli(case.argv, capsys)
+        except Exception as e:  # noqa: BLE001 - counted as a raw exception
+            rc, (out, err), exc = None, capsys.readouterr(), e
+        wrote = set(tree(tmp_path)) - before
+        outcome, why = BC.classify_cli(case, rc, out, err, exc, wrote)
+        if outcome != BC.CLEAR:
+            bad.append(f"{outcome}: {case.label} → {why}")
+        for p in sorted(wrote, key=len, reverse=True):  # a run that rightly wrote (a warning case): clear it
+            q = tmp_path / p
+            q.unlink() if q.is_file() else q.rmdir()
+    assert not bad, "\n".join(bad)
+    assert len(cases) >= 60
+
+
+def test_issue23_api_cases(data, issue23):
+    bad = [f"{o}: {c.group} {c.named!r} → {why}" for c in BC.api_cases(data, issue23)
+           for o, why in [BC.run_api(c)] if o != BC.CLEAR]
+    assert not bad, "\n".join(bad)
+
+
+def test_every_option_is_covered(data, issue23, tmp_path):
     """Each option of every command appears in at least one case (a new option needs a case here)."""
     used = {(c, a) for c, extra, _ in GENERATED + hand_cases(data, tmp_path) for a in extra if a.startswith("--")}
+    used |= {(c.argv[0], a.split("=")[0]) for c in BC.cli_cases(data, issue23, tmp_path / "out") for a in c.argv
+             if a.startswith("--")}
     missing = [(c, o) for c in COMMANDS for o in options(c) if (c, o) not in used]
     assert not missing, missing
 
