@@ -316,9 +316,8 @@ def cli_cases(d: dict, e: dict, out: Path) -> list[Case]:
 
 def api_cases(d: dict, e: dict) -> list[Case]:
     """API cases (``monotheory.probe``, ``monotheory.testing``)."""
-    from torch import nn
-
     import torch
+    from torch import nn
 
     from monotheory.config import as_tuple, check_unique
     from monotheory.noise import check_label_noise_rates, check_sigma, check_sigmas

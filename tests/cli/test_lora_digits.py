@@ -75,3 +75,12 @@ def test_summary_pairs_runs_by_seed():
     row = next(line for line in table.splitlines() if line.startswith("| 0.5 | monolora-lora:val_acc"))
     assert gap["ci"][0] < 0 < gap["ci"][1] and row.endswith("| inconclusive (CI contains 0) |"), row
     assert "| 0 | monolora | " in table and table.splitlines()[0].count("zeros") == 2  # code and output zeros
+
+
+def test_diverged_runs_are_a_warning_naming_them():
+    from monotheory.lora.digits import diverged_runs
+
+    runs = [{"method": "lora", "noise_rate": 0.5, "seed": 1, "diverged": True},
+            {"method": "full", "noise_rate": 0.0, "seed": 0, "diverged": False}]
+    assert diverged_runs(runs) == ["1 of 2 runs diverged (loss NaN or infinite): lora η=0.5 seed 1"]
+    assert diverged_runs(runs[1:]) == []
