@@ -98,6 +98,7 @@ PLUGINS = {
                          "def chatty(m):\n    print('evaluating')\n    return m['delta_mu']\n"
                          "registry.register_criterion('chatty_demo', chatty)\n"),
     "plugin_syntax.py": "def broken(:\n",
+    "plugin_text.txt": "x = 1\n",
 }
 
 
@@ -257,6 +258,8 @@ def cli_cases(d: dict, e: dict, out: Path) -> list[Case]:
         C("probe", "returns_list", [*enc, "--encoder", E + "returns_list"]),
         C("probe", "constant", [*enc, "--encoder", E + "constant", "--json"], expect="warn"),
         C("probe", "random", [*enc, "--encoder", "torchvision:resnet18", "--json"], expect="warn"),
+        C("probe", "--cache", [*enc, "--encoder", E + "small", "--cache", str(d["file"])]),
+        C("probe", "", [*probe, "--seeds", "2", "--noise-rates", "0,0.3"], expect="accept"),
         # toy (figure5) and its modes
         C("toy", "--n-seeds", [*toy, "--seeds", "4"]),
         C("toy", "steps = 0", [*toy, "--steps", "0", "--json"], expect="warn"),
@@ -290,6 +293,7 @@ def cli_cases(d: dict, e: dict, out: Path) -> list[Case]:
                                   "--json"], expect="json"),
         C("theory --plugin", "plugin_syntax.py", [*theory, "--plugin", e["plugin_syntax.py"]]),
         C("theory --plugin", "is a folder", [*theory, "--plugin", str(e["mods"])]),
+        C("theory --plugin", "not a .py file", [*theory, "--plugin", e["plugin_text.txt"]]),
         C("theory", "-1", [*theory, "--weights", "-1,1"]),
         # verify: a planted check script never runs; damaged files are one line
         C("verify", "C6", ["verify", e["v_planted"], "--retrain", "C6"], expect="damage", absent=e["marker"]),

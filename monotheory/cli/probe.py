@@ -127,6 +127,8 @@ def main(args: argparse.Namespace) -> int:
     shifts = parse_named(args.shift)
     # an --out that cannot be written is refused before any work (issue 11)
     out = check_out_dir(args.out, inputs={"--data-root": args.data_root}) if args.out is not None else None
+    if args.cache is not None:  # a file or an unwritable folder is refused here, not at the first cache write
+        check_out_dir(args.cache, "--cache")
     progress = False if args.quiet else None
     timing: dict = {}
     record = {"profile": to_dict(cfg), "input": mode, "argv": sys.argv[1:]}

@@ -66,6 +66,12 @@ def feature_measures(features, labels) -> dict:
             "constant_dims": int((~np.isfinite(fisher)).sum()), "dim": int(z.shape[1])}
 
 
+def _pct(v, sign: str = "") -> str:
+    """A share as a percentage with one decimal; "—" for an interval end that is not estimable (None in the JSON:
+    e.g. a t-interval over seeds that agree exactly)."""
+    return "—" if v is None else f"{100 * v:{sign}.1f}"
+
+
 def _count_note(shown: int, cells: int) -> str:
     """The caption's count of what the table shows against the cells a Holm family holds (issue 24)."""
     if shown == cells:
@@ -159,10 +165,10 @@ class Profile:
             cells = [label]
             for n in names:
                 c = self._cell(n, rate, test)
-                cells.append(f"{100 * c['acc']:.1f} [{100 * c['ci'][0]:.1f}, {100 * c['ci'][1]:.1f}]")
+                cells.append(f"{_pct(c['acc'])} [{_pct(c['ci'][0])}, {_pct(c['ci'][1])}]")
             for cp in comps.values():
                 g = next(r for r in cp["cells"] if r["noise_rate"] == rate and r["test"] == test)
-                cells.append(f"{100 * g['gap']:+.1f} [{100 * g['ci'][0]:+.1f}, {100 * g['ci'][1]:+.1f}], "
+                cells.append(f"{_pct(g['gap'], '+')} [{_pct(g['ci'][0], '+')}, {_pct(g['ci'][1], '+')}], "
                              f"p_Holm {g['p_holm']:.2g}")
             return "| " + " | ".join(cells) + " |"
 
