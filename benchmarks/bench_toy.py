@@ -41,14 +41,16 @@ def _peak_mib() -> float:
 
 
 def project_rate(instances: int, n: int, m: int, batch: int, steps: int) -> float:
-    from monotheory.toy import REGIMES
-    from monotheory.toy.model import FeatureSampler, ToyModel
+    from monotheory.toy import TOY_REGIMES, ToyConfig
+    from monotheory.toy.model import ToyModel
+    from monotheory.toy.sampler import FeatureSampler
     from monotheory.toy.train import TrainConfig, train
 
-    regimes = [r for r in REGIMES if r != "oracle"]
+    regimes = [r for r in TOY_REGIMES if r != "oracle"]
     reg = [regimes[k % len(regimes)] for k in range(instances)]
     seeds = [k // len(regimes) for k in range(instances)]
-    model = ToyModel(n, m, reg, seeds, l1_penalty=0.05)
+    cfg = ToyConfig(n=n, m=m, regimes=tuple(regimes), l1_penalty=0.05, topk=m, noise_rate=0.0)
+    model = ToyModel(cfg, reg, seeds)
     sampler = FeatureSampler(n, seeds, [0.2] * instances)
     t0 = time.perf_counter()
     train(model, sampler, TrainConfig(steps=steps, batch_size=batch, lr=3e-3))

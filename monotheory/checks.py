@@ -4,10 +4,9 @@ runner, :class:`CheckContext`) and :mod:`monotheory.cli.check` (``script_main``,
 Every name still imports from here and warns (``DeprecationWarning``) with its new path.
 """
 
-import warnings
-
 from monotheory.claims import runner
 from monotheory.cli import check
+from monotheory.deprecation import moved
 
 _MOVED = {
     "EXTRAS": runner,
@@ -30,10 +29,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str):
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"{__name__}.{name} is deprecated: import it from {module.__name__} "
-                  f"({__name__} goes away in the next release)", DeprecationWarning, stacklevel=2)
-    return getattr(module, name)
+__getattr__ = moved(__name__, _MOVED)

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import math
 import os
+import sys
 import types
 import typing
 from collections.abc import Iterable
@@ -186,44 +187,98 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+# Field metadata read by add_dataclass_arguments (every key optional):
+#   help        the option's help text
+#   choices     the allowed values (argparse checks them)
+#   flag        the option's name when it differs from the field's (``out_dir`` → ``--out``)
+#   metavar     what the help shows for the value
+#   default     the command line's default of a field the dataclass requires (``--out results``)
+#   required    the option must be given (a field whose dataclass default is None, e.g. ``--sparsity``)
+#   repeat      a tuple field whose option is given once per item (``--plugin A --plugin B``), not as A,B
+#   deprecated  the field is an old name kept for one release: a hidden option that says this text on stderr
+#   cli         False: no option for this field
+#   shown       the default as the help states it, when the field's default is a stand-in (None = a computed grid)
+METADATA_KEYS = ("help", "choices", "flag", "metavar", "default", "required", "repeat", "deprecated", "cli", "shown")
+
+
+class _Deprecated(argparse.Action):
+    """Stores the value like ``store`` and says once, on stderr, that the option is deprecated (and what replaces
+    it); hidden from ``--help``."""
+
+    def __init__(self, option_strings, dest, message: str = "", convert=None, **kw):
+        self.message, self.convert = message, convert
+        super().__init__(option_strings, dest, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: warning: {option_string} is deprecated and will be removed: {self.message}",
+              file=sys.stderr)
+        setattr(namespace, self.dest, self.convert(values) if self.convert else values)
+
+
+def option_name(f: dataclasses.Field, prefix: str = "") -> str:
+    """The command-line option of a config field: ``--`` + prefix + (metadata ``flag`` or the field name, ``_`` →
+    ``-``)."""
+    return "--" + prefix + f.metadata.get("flag", f.name).replace("_", "-")
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclude: Iterable[str] = (),
                             prefix: str = "") -> None:
-    """Add one ``--option`` per field of dataclass ``cls``.
+    """Add one ``--option`` per field of dataclass ``cls`` (fields with ``metadata={"cli": False}`` excepted).
 
-    Help text comes from ``field(metadata={"help": ...})`` (``"shown"``: the default as the help should state it,
-    e.g. for a None that means a computed default); ``bool`` fields become ``--x/--no-x``;
-    ``tuple[float, ...]`` fields take comma-separated lists (``--noise-rates 0,0.3,0.9``).
-    Defaults are left as ``None`` in argparse so :func:`from_namespace` can tell what the user set.
+    Help text comes from ``field(metadata={"help": ...})`` (the other keys: :data:`METADATA_KEYS`); ``bool``
+    fields become ``--x/--no-x``; ``tuple[float, ...]`` fields take comma-separated lists (``--noise-rates
+    0,0.3,0.9``), or one item per use with ``repeat``. Defaults are left as ``None`` in argparse (but for the
+    ``default`` of a required field) so :func:`from_namespace` can tell what the user set.
     """
     hints = typing.get_type_hints(cls)
     exclude = set(exclude)
+    required = None  # the group "required arguments" of the help, made when a field needs it
     for f in dataclasses.fields(cls):
-        if f.name in exclude or f.name.startswith("_") or not f.init:
+        if f.name in exclude or f.name.startswith("_") or not f.init or f.metadata.get("cli", True) is False:
             continue
         tp, _ = _unwrap_optional(hints[f.name])
-        opt = "--" + prefix + f.name.replace("_", "-")
+        target = parser
+        if f.metadata.get("required"):
+            required = required or parser.add_argument_group("required arguments")
+            target = required
+        opt = option_name(f, prefix)
         default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else f.metadata.get("default"))
         help_ = f.metadata.get("help", "")
         shown = f.metadata.get("shown", ",".join(map(str, default)) if isinstance(default, tuple) else default)
-        help_ = f"{help_} (default: {shown})" if help_ else f"default: {shown}"
-        kw: dict[str, Any] = dict(dest=prefix.replace("-", "_") + f.name, default=None, help=help_)
-        if tp is bool:
-            parser.add_argument(opt, action=argparse.BooleanOptionalAction, **kw)
+        if not (f.metadata.get("required") or f.metadata.get("repeat")):
+            help_ = f"{help_} (default: {shown})" if help_ else f"default: {shown}"
+        kw: dict[str, Any] = dict(dest=prefix.replace("-", "_") + f.name, default=f.metadata.get("default"),
+                                  help=help_)
+        if f.metadata.get("required"):
+            kw["required"] = True
+        if "deprecated" in f.metadata:
+            kw.update(help=argparse.SUPPRESS, action=_Deprecated, message=f.metadata["deprecated"])
+        if tp is bool and "deprecated" not in f.metadata:
+            target.add_argument(opt, action=argparse.BooleanOptionalAction, **kw)
             continue
         if typing.get_origin(tp) is tuple:
             item = typing.get_args(tp)[0]
-            parser.add_argument(opt, type=lambda s, item=item: _split(s, item), metavar="A,B,...", **kw)
+            if f.metadata.get("repeat"):
+                target.add_argument(opt, action="append", type=item, metavar=f.metadata.get("metavar", "VALUE"),
+                                    **kw)
+                continue
+            split = lambda s, item=item: _split(s, item)  # noqa: E731
+            if "deprecated" in f.metadata:
+                kw["convert"] = split
+                split = str
+            target.add_argument(opt, type=split, metavar=f.metadata.get("metavar", "A,B,..."), **kw)
             continue
         if "choices" in f.metadata:
             kw["choices"] = f.metadata["choices"]
-        parser.add_argument(opt, type=tp if tp in (int, float, str) else str,
-                            metavar=f.name.upper(), **kw)
+        target.add_argument(opt, type=tp if tp in (int, float, str) else str,
+                            metavar=f.metadata.get("metavar", f.name.upper()), **kw)
 
 
 def given_values(cls: type, ns: argparse.Namespace, *, prefix: str = "", exclude: Iterable[str] = ()) -> dict:
     """``{field: value}`` of the options of ``cls`` (added by :func:`add_dataclass_arguments` with ``prefix``) that
-    the user gave; fields not given are left out (so a preset or the dataclass default applies)."""
+    the user gave; fields not given are left out (so a preset or the dataclass default applies). A ``repeat``
+    option's list becomes a tuple."""
     exclude = set(exclude)
     out = {}
     for f in dataclasses.fields(cls):
@@ -231,13 +286,19 @@ def given_values(cls: type, ns: argparse.Namespace, *, prefix: str = "", exclude
             continue
         v = getattr(ns, prefix.replace("-", "_") + f.name, None)
         if v is not None:
-            out[f.name] = v
+            out[f.name] = tuple(v) if f.metadata.get("repeat") else v
     return out
 
 
 def from_namespace(cls: type, ns: argparse.Namespace, *, prefix: str = "", **overrides: Any):
     """Build ``cls`` from parsed options: fields the user did not give keep the dataclass default."""
     return cls(**{**given_values(cls, ns, prefix=prefix), **overrides})
+
+
+def given_options(cls: type, ns: argparse.Namespace, *, prefix: str = "") -> list[str]:
+    """The options of ``cls`` the user gave, as typed (``--noise-rates``), in field order."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    return [option_name(fields[name], prefix) for name in given_values(cls, ns, prefix=prefix)]
 
 
 def usable_cores() -> int:

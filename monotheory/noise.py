@@ -14,11 +14,13 @@ Conventions
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from monotheory import seeding
 from monotheory.config import (
     as_tuple,
     check_choice,
@@ -46,55 +48,18 @@ def _is_torch(x: Any) -> bool:
     return isinstance(x, torch.Tensor)
 
 
-def _is_torch_generator(seed: Any) -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(seed, torch.Generator)
-
-
 def as_numpy_rng(seed: Any = None) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from an int, a Generator (returned as is), a ``torch.Generator`` or None.
-
-    A torch generator is consumed once: a 63-bit seed is drawn from it, so results stay reproducible.
-    """
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None:
-        return np.random.default_rng()
-    if _is_torch_generator(seed):
-        import torch
-
-        draw = torch.randint(0, 2**62, (1,), generator=seed, device=seed.device)
-        return np.random.default_rng(int(draw.item()))
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"seed = {seed!r} is not an int, numpy Generator, torch Generator or None")
-    if seed < 0:
-        raise ConfigError(f"seed = {seed} is negative; it must be ≥ 0")
-    return np.random.default_rng(int(seed))
+    """Deprecated alias (one release) of :func:`monotheory.seeding.as_generator`, the one RNG converter."""
+    warnings.warn("monotheory.noise.as_numpy_rng is deprecated; use monotheory.seeding.as_generator",
+                  DeprecationWarning, stacklevel=2)
+    return seeding.as_generator(seed)
 
 
 def as_torch_generator(seed: Any = None, device: Any = "cpu"):
-    """A ``torch.Generator`` on ``device`` from an int, a torch Generator (returned as is), a numpy Generator
-    (one 63-bit seed is drawn from it) or None (fresh entropy)."""
-    import torch
-
-    if _is_torch_generator(seed):
-        return seed
-    gen = torch.Generator(device=device)
-    if seed is None:
-        gen.seed()
-        return gen
-    if isinstance(seed, np.random.Generator):
-        gen.manual_seed(int(seed.integers(0, 2**62)))
-        return gen
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"seed = {seed!r} is not an int, numpy Generator, torch Generator or None")
-    if seed < 0:
-        raise ConfigError(f"seed = {seed} is negative; it must be ≥ 0")
-    gen.manual_seed(int(seed))
-    return gen
+    """Deprecated alias (one release) of :func:`monotheory.seeding.as_torch_generator`."""
+    warnings.warn("monotheory.noise.as_torch_generator is deprecated; use monotheory.seeding.as_torch_generator",
+                  DeprecationWarning, stacklevel=2)
+    return seeding.as_torch_generator(seed, device=device)
 
 
 # ---------------------------------------------------------------------------------------------- label noise
@@ -118,6 +83,30 @@ class LabelNoise:
     corrupted: Any
 
 
+def off_diagonal_rate(model: str, noise_rate: Any, num_classes: int):
+    """P(noisy = j | true = i) for one wrong class j ≠ i: η/(C−1) under ``flip``, η/C under ``uniform``.
+
+    The one definition of the C-class label-noise models: :func:`transition_matrix` builds on it, and the
+    theory's binary ``flip`` and ``uniform`` (:mod:`monotheory.theory.registry`) are it at C = 2. Plain
+    arithmetic on ``noise_rate``, so it also takes NumPy arrays and SymPy expressions (not validated here).
+
+    >>> off_diagonal_rate("flip", 0.3, 2), off_diagonal_rate("uniform", 0.3, 2)
+    (0.3, 0.15)
+    """
+    model = check_choice("model", model, LABEL_NOISE_MODELS)
+    c = check_int("num_classes", num_classes, minimum=2 if model == "flip" else 1)
+    return noise_rate / (c - 1) if model == "flip" else noise_rate / c
+
+
+def max_noise_rate(model: str, num_classes: int) -> float:
+    """The end of the informative range [0, limit) of a label-noise rate for C classes: (C − 1)/C under
+    ``flip`` (beyond it a wrong label is at least as likely as the right one; C = 2: 1/2), 1 under ``uniform``.
+    :func:`check_label_noise_rate` refuses rates from it on."""
+    model = check_choice("noise model", model, LABEL_NOISE_MODELS)
+    c = check_int("number of classes", num_classes, minimum=2)
+    return (c - 1) / c if model == "flip" else 1.0
+
+
 def transition_matrix(num_classes: int, noise_rate: float, model: str = "flip") -> np.ndarray:
     """The expected C×C label transition matrix T[i, j] = P(noisy = j | true = i).
 
@@ -128,9 +117,9 @@ def transition_matrix(num_classes: int, noise_rate: float, model: str = "flip") 
     model = check_choice("model", model, LABEL_NOISE_MODELS)
     eta = check_probability("noise_rate", noise_rate)
     c = check_int("num_classes", num_classes, minimum=2 if model == "flip" else 1)
-    off = eta / (c - 1) if model == "flip" else eta / c
+    off = off_diagonal_rate(model, eta, c)
     t = np.full((c, c), off)
-    t[np.diag_indices(c)] = 1.0 - eta if model == "flip" else 1.0 - eta + eta / c
+    t[np.diag_indices(c)] = 1.0 - eta if model == "flip" else 1.0 - eta + off
     return t
 
 
@@ -188,7 +177,7 @@ def label_noise(labels: Any, noise_rate: float, num_classes: int | None = None, 
     if n and (y.min() < 0 or y.max() >= c):
         raise ConfigError(f"labels range over [{y.min()}, {y.max()}], outside [0, {c - 1}] for "
                           f"num_classes = {c}")
-    rng = as_numpy_rng(seed)
+    rng = seeding.as_generator(seed)
 
     if sampling == "exact":
         k = int(round(eta * n))
@@ -238,7 +227,7 @@ def input_noise(x: Any, sigma: float, *, kind: str = "gaussian", seed: Any = Non
 
         if not x.dtype.is_floating_point:
             raise ConfigError(f"x has dtype {x.dtype}; input noise needs a floating-point tensor")
-        gen = as_torch_generator(seed, device=x.device)
+        gen = seeding.as_torch_generator(seed, device=x.device)
         draw = torch.randn if kind == "gaussian" else torch.rand
         # a generator on another device (e.g. a CPU generator for CUDA x) draws there, then moves
         noise = draw(x.shape, generator=gen, dtype=x.dtype, device=gen.device).to(x.device)
@@ -246,7 +235,7 @@ def input_noise(x: Any, sigma: float, *, kind: str = "gaussian", seed: Any = Non
     arr = np.asarray(x)
     if not np.issubdtype(arr.dtype, np.floating):
         raise ConfigError(f"x has dtype {arr.dtype}; input noise needs a floating-point array")
-    rng = as_numpy_rng(seed)
+    rng = seeding.as_generator(seed)
     if kind == "gaussian":
         noise = rng.standard_normal(arr.shape, dtype=arr.dtype if arr.dtype in (np.float32, np.float64)
                                     else np.float64)
@@ -287,10 +276,9 @@ def check_label_noise_rate(name: str, rate: Any, num_classes: int, model: str = 
     the right class stays the most likely for every η < 1; η = 1 makes the labels pure noise and is refused.
     Returns the rate as a float; raises :class:`ConfigError` naming ``name``, the value and the allowed range.
     """
-    model = check_choice("noise model", model, LABEL_NOISE_MODELS)
-    c = check_int("number of classes", num_classes, minimum=2)
+    limit = max_noise_rate(model, num_classes)
+    c = int(num_classes)
     eta = check_probability(name, rate)
-    limit = (c - 1) / c if model == "flip" else 1.0
     if eta >= limit:
         why = ("a wrong label would be at least as likely as the right one" if model == "flip"
                else "the labels would carry no information")

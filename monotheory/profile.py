@@ -3,8 +3,7 @@
 Every name still imports from here and warns (``DeprecationWarning``) with its new path.
 """
 
-import warnings
-
+from monotheory.deprecation import moved
 from monotheory.probe import profile
 
 _MOVED = {
@@ -13,10 +12,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str):
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"{__name__}.{name} is deprecated: import it from {module.__name__} "
-                  f"({__name__} goes away in the next release)", DeprecationWarning, stacklevel=2)
-    return getattr(module, name)
+__getattr__ = moved(__name__, _MOVED)

@@ -5,10 +5,9 @@ statuses, the verdict tables).
 Every name still imports from here and warns (``DeprecationWarning``) with its new path.
 """
 
-import warnings
-
 from monotheory import files
 from monotheory.claims import verdict
+from monotheory.deprecation import moved
 
 _MOVED = {
     "to_jsonable": files,
@@ -39,10 +38,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str):
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"{__name__}.{name} is deprecated: import it from {module.__name__} "
-                  f"({__name__} goes away in the next release)", DeprecationWarning, stacklevel=2)
-    return getattr(module, name)
+__getattr__ = moved(__name__, _MOVED)

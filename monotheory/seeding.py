@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -70,8 +71,27 @@ def torch_generator(seed: int, *names: Name, device: Any = "cpu"):
     return torch.Generator(device=device).manual_seed(stream_seed(seed, *names))
 
 
+def _torch_generator_type():
+    """``torch.Generator`` if torch is already imported, else None: an object cannot be a torch Generator
+    before torch is loaded, so the converters never import torch to find out."""
+    torch = sys.modules.get("torch")
+    return getattr(torch, "Generator", None)
+
+
+def _is_torch_generator(random_state: Any) -> bool:
+    cls = _torch_generator_type()
+    return cls is not None and isinstance(random_state, cls)
+
+
+def _bad_random_state(random_state: Any) -> ConfigError:
+    return ConfigError(f"seed = {random_state!r} is not an int, numpy Generator, torch Generator or None")
+
+
 def as_generator(random_state: Any = None) -> np.random.Generator:
-    """scikit-learn's ``random_state`` convention for NumPy: ``None`` (fresh entropy), an int, or a Generator.
+    """A NumPy Generator from ``random_state`` (scikit-learn's convention, and the one RNG converter of every
+    layer): ``None`` (fresh entropy), an int ≥ 0 (the stream of that seed with no names, which is
+    ``numpy.random.default_rng(seed)``), a NumPy Generator (returned as is) or a ``torch.Generator`` (consumed
+    once: a 62-bit seed is drawn from it, so results stay reproducible).
 
     >>> bool(as_generator(3).integers(100) == as_generator(3).integers(100))
     True
@@ -80,7 +100,34 @@ def as_generator(random_state: Any = None) -> np.random.Generator:
         return np.random.default_rng()
     if isinstance(random_state, np.random.Generator):
         return random_state
+    if _is_torch_generator(random_state):
+        import torch
+
+        draw = torch.randint(0, 2**62, (1,), generator=random_state, device=random_state.device)
+        return generator(int(draw.item()))
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, numbers.Integral):
+        raise _bad_random_state(random_state)
     return generator(_check_seed(random_state))
+
+
+def as_torch_generator(random_state: Any = None, device: Any = "cpu"):
+    """A ``torch.Generator`` on ``device`` from ``random_state``: a torch Generator (returned as is), an int
+    ≥ 0 (``manual_seed(seed)``, as ``torch.manual_seed`` would), a NumPy Generator (one 62-bit seed is drawn
+    from it) or ``None`` (fresh entropy). Imports torch lazily."""
+    import torch
+
+    if isinstance(random_state, torch.Generator):
+        return random_state
+    gen = torch.Generator(device=device)
+    if random_state is None:
+        gen.seed()
+    elif isinstance(random_state, np.random.Generator):
+        gen.manual_seed(int(random_state.integers(0, 2**62)))
+    elif isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, numbers.Integral):
+        raise _bad_random_state(random_state)
+    else:
+        gen.manual_seed(_check_seed(random_state))
+    return gen
 
 
 def as_seed(random_state: Any = None, *names: Name) -> int:

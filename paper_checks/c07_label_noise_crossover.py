@@ -32,7 +32,7 @@ def _mc_order(crit, model, etas, samples, seed, row):
     out = []
     for i, e in enumerate(etas):
         r = [monte_carlo(S_PAPER, samples, generator(seed, "c07", row, i, f), noise_rate=float(e), noise_model=model,
-                         threshold=crit == "threshold_error", features=(f,))[f][crit]
+                         threshold=crit == "threshold_error", regimes=(f,))[f][crit]
              for k, f in enumerate(("mono", "poly"))]
         diff = float(score(crit, r[0][0]) - score(crit, r[1][0]))
         se = float(np.hypot(r[0][1], r[1][1]))

@@ -2,8 +2,8 @@
 
     python tests/bad_input_census.py [--only GROUP[,GROUP]] [--show unclear,raw,silent] [--json FILE]
 
-The corpus is ``tests/test_bad_input.py`` (generated and hand-written cases, API cases) plus issue 23's cases in
-``tests/bad_input_cases.py``. Each case runs in process, in a fresh working folder, and is counted as
+The corpus is ``tests/test_bad_input.py`` (generated and hand-written cases), ``tests/test_bad_input_api.py`` (API
+cases) and issue 23's cases in ``tests/bad_input_cases.py`` (their files: ``tests/bad_input_files.py``). Each case runs in process, in a fresh working folder, and is counted as
 
 * **clear**: the outcome the case asks for (one ``ConfigError``-style line and exit 2, nothing written; a damaged
   results folder named in one line with exit 1 or 2; a degenerate run flagged with a ``warning:`` line and a
@@ -37,6 +37,8 @@ sys.path.insert(0, str(REPO))
 
 import bad_input_cases as BC  # noqa: E402
 import test_bad_input as TB  # noqa: E402
+import test_bad_input_api as TBA  # noqa: E402
+from bad_input_files import make_issue23_data  # noqa: E402
 
 from monotheory.cli import main  # noqa: E402
 
@@ -55,7 +57,7 @@ def corpus(d: dict, e: dict, work: Path) -> list[BC.Case]:
     cases = []
     for command, extra, named in TB.GENERATED + TB.hand_cases(d, work):
         cases.append(BC.Case(_group(command, extra), named, TB.merged(command, extra, d, out)))
-    for fn, named in TB.api_cases():
+    for fn, named in TBA.api_cases():
         cases.append(BC.Case("API (older layers)", named, call=fn))
     cases += BC.cli_cases(d, e, out)
     cases += BC.api_cases(d, e)
@@ -107,7 +109,7 @@ def main_census(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="monotheory-census-") as tmp:
         base = Path(tmp)
         d = TB.make_data(base / "data")
-        e = BC.make_issue23_data(base / "issue23", d)
+        e = make_issue23_data(base / "issue23", d)
         sys.path.insert(0, str(e["mods"]))
         work = base / "work"
         work.mkdir()

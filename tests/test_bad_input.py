@@ -1,8 +1,8 @@
-"""The bad-input corpus (issue 11): every command and option, fed values a user might mistype.
+"""The bad-input corpus (issue 11), command line: every command and option, fed values a user might mistype.
 
 Each CLI case runs in process and asserts: exit status 2, exactly one line on stderr that names the bad value,
-no traceback, and nothing written in the working folder (validation happens before any work). API cases
-assert a :class:`ConfigError` naming the value. Cases are generated per option (wrong type, NaN/inf,
+no traceback, and nothing written in the working folder (validation happens before any work). The public
+functions' cases (a :class:`ConfigError` naming the value) are in ``tests/test_bad_input_api.py``. Cases are generated per option (wrong type, NaN/inf,
 out of range, unknown choice, empty list) plus the hand-written cases of the issue (paths, folders, huge
 values, noise rates the number of classes makes degenerate); :func:`test_every_option_is_covered` fails when an
 option of a command has no case, so a new option needs one.
@@ -10,7 +10,8 @@ option of a command has no case, so a new option needs one.
 
 from __future__ import annotations
 
-import os
+import argparse
+import collections
 from pathlib import Path
 
 import bad_input_cases as BC
@@ -18,7 +19,6 @@ import numpy as np
 import pytest
 
 from monotheory.cli import build_parser, main
-from monotheory.errors import ConfigError
 
 COMMANDS = ("check", "theory", "toy", "run-imagenet", "verify", "probe", "lora-digits")
 
@@ -29,7 +29,8 @@ def options(command: str) -> dict[str, object]:
     sub = p._subparsers._group_actions[0].choices[command]
     out = {}
     for a in sub._actions:
-        if not a.option_strings or a.dest == "help" or a.nargs == 0:
+        # deprecated aliases (hidden from --help) say so on stderr by design; tests/cli tests them
+        if not a.option_strings or a.dest == "help" or a.nargs == 0 or a.help == argparse.SUPPRESS:
             continue
         out[a.option_strings[-1]] = a
     return out
@@ -343,214 +344,15 @@ def test_hand_written_cases(data, tmp_path, capsys, monkeypatch):
     assert len(cases) >= 100  # guards against a list cut short by an edit
 
 
-@pytest.fixture(scope="module")
-def issue23(tmp_path_factory, data):
-    """The files of issue 23's cases (tests/bad_input_cases.py); its encoder module is importable meanwhile, and the
-    plugins it loads are unregistered afterwards."""
-    import sys
-
-    from monotheory.theory import registry
-
-    made = BC.make_issue23_data(tmp_path_factory.mktemp("issue23"), data)
-    sys.path.insert(0, str(made["mods"]))
-    before, loaded = set(sys.modules), dict(registry._LOADED)
-    with registry.scoped():
-        yield made
-    sys.path.remove(str(made["mods"]))
-    for name in set(sys.modules) - before:
-        if name.startswith("monotheory_plugin_") or name == "monotheory_bad_encoders":
-            del sys.modules[name]
-    registry._LOADED.clear()
-    registry._LOADED.update(loaded)
-
-
-def test_issue23_cli_cases(data, issue23, tmp_path, capsys, monkeypatch):
-    """Issue 23's cases: every one clear (refused in one line before anything is written; a damaged folder named
-    in one line, exit 1 or 2; a planted script never run; a degenerate run flagged in its JSON and on stderr; a
-    plugin that cannot corrupt --json). All cases run; the failures are listed together."""
-    monkeypatch.chdir(tmp_path)
-    cases = BC.cli_cases(data, issue23, tmp_path / "out")
-    bad = []
-    for case in cases:
-        if case.absent is not None:
-            case.absent.unlink(missing_ok=True)
-        before = set(tree(tmp_path))
-        exc = None
-        try:
-            rc, out, err = run_cli(case.argv, capsys)
-        except Exception as e:  # noqa: BLE001 - counted as a raw exception
-            rc, (out, err), exc = None, capsys.readouterr(), e
-        wrote = set(tree(tmp_path)) - before
-        outcome, why = BC.classify_cli(case, rc, out, err, exc, wrote)
-        if outcome != BC.CLEAR:
-            bad.append(f"{outcome}: {case.label} → {why}")
-        for p in sorted(wrote, key=len, reverse=True):  # a run that rightly wrote (a warning case): clear it
-            q = tmp_path / p
-            q.unlink() if q.is_file() else q.rmdir()
-    assert not bad, "\n".join(bad)
-    assert len(cases) >= 60
-
-
-def test_issue23_api_cases(data, issue23):
-    bad = [f"{o}: {c.group} {c.named!r} → {why}" for c in BC.api_cases(data, issue23)
-           for o, why in [BC.run_api(c)] if o != BC.CLEAR]
-    assert not bad, "\n".join(bad)
-
-
-def test_every_option_is_covered(data, issue23, tmp_path):
-    """Each option of every command appears in at least one case (a new option needs a case here)."""
+def test_every_option_is_covered(data, tmp_path):
+    """Each option of every command appears in at least one case, here or among issue 23's cases
+    (tests/bad_input_cases.py, run by test_bad_input_untrusted.py); a new option needs a case."""
     used = {(c, a) for c, extra, _ in GENERATED + hand_cases(data, tmp_path) for a in extra if a.startswith("--")}
-    used |= {(c.argv[0], a.split("=")[0]) for c in BC.cli_cases(data, issue23, tmp_path / "out") for a in c.argv
+    paths = collections.defaultdict(lambda: "x")  # the options of a case do not depend on its files
+    used |= {(c.argv[0], a.split("=")[0]) for c in BC.cli_cases(paths, paths, tmp_path / "out") for a in c.argv
              if a.startswith("--")}
     missing = [(c, o) for c in COMMANDS for o in options(c) if (c, o) not in used]
     assert not missing, missing
-
-
-# ------------------------------------------------------------------------------------------- API cases
-
-
-def api_cases():
-    from monotheory import metrics
-    from monotheory.files import check_out_dir
-    from monotheory.noise import check_label_noise_rate, label_noise
-    from monotheory.theory.symbolic import moments
-
-    return [
-        (lambda: moments("mono", 0.2 + 1j), "0.2+1j"),
-        (lambda: moments("mono", "abc"), "abc"),
-        (lambda: moments("mono", [0.2, float("nan")]), "nan"),
-        (lambda: moments("mono", 0.2, sigma=1e308), "1e+308"),
-        (lambda: metrics.monosemanticity_score(np.zeros((0, 3)), np.zeros(0, int)), "(0, 3)"),
-        (lambda: metrics.near_zero_fraction(np.zeros((0, 3))), "(0, 3)"),
-        (lambda: check_label_noise_rate("noise_rate", 0.5, 2), "0.5"),
-        (lambda: check_label_noise_rate("noise_rate", 0.9, 4), "0.9"),
-        (lambda: check_label_noise_rate("noise_rate", 1.0, 10, "uniform"), "noise_rate = 1"),
-        (lambda: check_label_noise_rate("noise_rate", float("nan"), 10), "nan"),
-        (lambda: check_label_noise_rate("noise_rate", 0.1, 1), "1"),
-        (lambda: label_noise([0, 1], 1.5), "1.5"),
-        (lambda: check_out_dir("/proc/monotheory"), "/proc/monotheory"),
-        (lambda: check_out_dir(""), "''"),
-        *_toy_and_probe_cases(),
-        *_preset_cases(),
-        *_lora_cases(),
-        *_loader_cases(),
-    ]
-
-
-def _preset_cases():
-    """Issue 24's public additions: the record's data sets, the CIFAR stem's padding, the authors' probe."""
-    torch = pytest.importorskip("torch")
-    from monotheory.vision import authors, presets
-    from monotheory.vision.encoders import make_backbone
-    from monotheory.vision.linear_eval import StepProbe
-
-    x, y = torch.randn(6, 2), torch.tensor([0, 1] * 3)
-    return [
-        (lambda: authors.entries("folder"), "folder"),
-        (lambda: presets.paper_values("imagenet1k"), "imagenet1k"),
-        (lambda: presets.preset_values("paper", "svhn"), "svhn"),
-        (lambda: make_backbone("resnet18", True, stem_padding=9), "9"),
-        (lambda: StepProbe(2, optimizer="adam").fit(x, y), "adam"),
-        (lambda: StepProbe(2, schedule="cosine").fit(x, y), "cosine"),
-        (lambda: StepProbe(2, warmup_epochs=-1).fit(x, y), "-1"),
-    ]
-
-
-def _loader_cases():
-    """Issue 20's public additions: the augmentation spec, the evaluation size, the loader rule, the loader."""
-    pytest.importorskip("torch")
-    from monotheory.vision.loaders import GpuImages, resolve_loader
-    from monotheory.vision.transforms import AugSpec, eval_size, simclr_spec
-
-    def decode_junk():
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            f = Path(tmp) / "monotheory_bad_input_junk.jpg"
-            f.write_text("not an image")
-            g = GpuImages(targets=[0], classes=["a"], kind="eval", crop=8, mean=(0,) * 3, std=(1,) * 3, files=[str(f)])
-            next(iter(g.loader(1)))
-
-    return [
-        (lambda: AugSpec(0), "crop_size = 0"), (lambda: AugSpec(32, p_flip=1.5), "1.5"),
-        (lambda: simclr_spec(-3), "-3"), (lambda: eval_size(224, 100), "resize = 100"),
-        (lambda: resolve_loader("bogus", "folder", "cpu"), "bogus"), (decode_junk, "monotheory_bad_input_junk.jpg"),
-    ]
-
-
-def _toy_and_probe_cases():
-    """The public functions added for issue 13 (a foreign uniforms block, a negative tolerance) and issue 22 (label
-    features of the capacity-matched task, the controls grid)."""
-    torch = pytest.importorskip("torch")
-    from monotheory.lbfgs import softmax_lbfgs
-    from monotheory.toy.model import FeatureSampler
-
-    sampler = FeatureSampler(6, [0, 1], [0.5, 0.5])
-    from monotheory.toy.controls import ControlsConfig
-    from monotheory.toy.experiments import labels_for
-
-    return [
-        (lambda: labels_for(torch.zeros(2, 4, 6), "pair", torch.zeros(2, 6, dtype=torch.bool)), "needs at least 2"),
-        (lambda: labels_for(torch.zeros(2, 4, 6), "argmax", torch.ones(3, 6, dtype=torch.bool)), "(3, 6)"),
-        (lambda: ControlsConfig(ks=(2, 2)), "twice"), (lambda: ControlsConfig(sigma_sds=()), "sigma_sds is empty"),
-        (lambda: sampler.features(torch.zeros(3, 8, 6)), "(3, 8, 6)"),
-        (lambda: sampler.fill_uniforms(torch.zeros(2, 8, 5)), "(2, 8, 5)"),
-        (lambda: sampler.features(torch.zeros(2, 8, 6, dtype=torch.float64)), "float64"),
-        (lambda: softmax_lbfgs(torch.zeros(1, 4, 2), torch.zeros(1, 4, dtype=torch.long), 2, tol_change=-1.0),
-         "tol_change"),
-    ]
-
-
-def _lora_cases():
-    """MonoLoRA (issue 24): a bad target regex, unwritable or folder adapter paths, a selection that matches only
-    module types LoRA does not wrap, and the peft options that would not give MonoLoRA."""
-    pytest.importorskip("torch")
-    from torch import nn
-
-    from monotheory.lora import LoRAConfig, inject, read_adapter, save_adapter
-
-    def adapted():
-        m = nn.Sequential(nn.Linear(4, 4))
-        inject(m, LoRAConfig(rank=2))
-        return m
-
-    cases = [
-        (lambda: LoRAConfig(target_modules="(q_proj"), "(q_proj"),
-        (lambda: save_adapter(adapted(), "/proc/monotheory/a.pt"), "/proc/monotheory/a.pt"),
-        (lambda: save_adapter(adapted(), "/dev/null/a.pt"), "/dev/null/a.pt"),
-        (lambda: save_adapter(adapted(), "/tmp"), "'/tmp' is a folder"),
-        (lambda: read_adapter("/tmp"), "/tmp"),
-        (lambda: inject(nn.Sequential(nn.Embedding(3, 4), nn.Linear(4, 2)), LoRAConfig(target_modules=("0",))),
-         "Embedding"),
-    ]
-    try:
-        from monotheory.lora.hf import MonoLoraConfig
-    except ImportError:  # peft (or transformers) not installed
-        return cases
-    return cases + [
-        (lambda: MonoLoraConfig(r=2, target_modules="[q"), "[q"),
-        (lambda: MonoLoraConfig(r=2, target_modules=["q"], use_dora=True), "use_dora"),
-        (lambda: MonoLoraConfig(r=2, target_modules=["q"], init_lora_weights="olora"), "olora"),
-        (lambda: MonoLoraConfig(r=2, target_modules=["q"], monolora_relu="gelu"), "gelu"),
-    ]
-
-
-def test_api_cases():
-    for fn, named in api_cases():
-        with pytest.raises(ConfigError) as e:
-            fn()
-        assert named in str(e.value) and "\n" not in str(e.value), str(e.value)
-
-
-def test_check_out_dir_refuses_a_read_only_folder(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
-    from monotheory.files import check_out_dir
-
-    ro = tmp_path / "ro"
-    ro.mkdir(mode=0o500)
-    with pytest.raises(ConfigError, match="not writable"):
-        check_out_dir(ro / "out")
 
 
 def test_huge_runs_announce_themselves_and_ctrl_c_exits_130(capsys, monkeypatch):

@@ -123,14 +123,17 @@ def test_long_theory_and_toy_runs_write_progress_lines_into_a_log(capsys, monkey
     bars write a line per update: the lines come from tqdm with progress.tqdm_kwargs, whatever the interval."""
     from monotheory import progress
     from monotheory.theory import monte_carlo
-    from monotheory.toy.model import FeatureSampler, ToyModel
+    from monotheory.toy import ToyConfig
+    from monotheory.toy.model import ToyModel
+    from monotheory.toy.sampler import FeatureSampler
     from monotheory.toy.train import TrainConfig, train
 
     monkeypatch.setattr(progress, "NON_TTY_INTERVAL", 0.0)
     capsys.readouterr()
     monte_carlo(0.2, 1_000_000, 0, chunk=10_000, progress=True)  # updates per group of ~2^17 rows: 8 here
     assert _progress_lines(capsys.readouterr().err, "monte carlo") >= 5
-    train(ToyModel(4, 2, ["poly"], [0]), FeatureSampler(4, [0], [0.5]), TrainConfig(steps=10, batch_size=8),
+    cfg = ToyConfig(n=4, m=2, regimes=("poly",), noise_rate=0.0)
+    train(ToyModel(cfg, ["poly"], [0]), FeatureSampler(4, [0], [0.5]), TrainConfig(steps=10, batch_size=8),
           progress=True)
     assert _progress_lines(capsys.readouterr().err, "toy training") >= 5
 

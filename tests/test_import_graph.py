@@ -25,7 +25,7 @@ PACKAGE = "monotheory"
 # ("monotheory" alone is the package's __init__).
 FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("ground", ("monotheory", "monotheory.errors", "monotheory.config", "monotheory.seeding",
-                "monotheory.progress", "monotheory.files")),
+                "monotheory.progress", "monotheory.files", "monotheory.deprecation")),
     ("shared", ("monotheory.noise", "monotheory.metrics", "monotheory.stats", "monotheory.plots",
                 "monotheory.lbfgs", "monotheory.probes", "monotheory.theory")),
     ("models", ("monotheory.toy", "monotheory.vision", "monotheory.lora", "monotheory.testing",

@@ -49,10 +49,12 @@ class CheckContext:
     small settings of the test suite. ``seed``: base seed for every random draw of the checks.
     """
 
-    out_dir: Path
-    imagenet_results: Path | None = None
-    quick: bool = False
-    seed: int = 0
+    out_dir: Path = dataclasses.field(metadata={"flag": "out", "default": "results", "metavar": "DIR",
+                                                "help": "results folder"})
+    imagenet_results: Path | None = dataclasses.field(default=None, metadata={
+        "metavar": "DIR", "help": "a finished `monotheory run-imagenet` output folder, for the full-scale claims"})
+    quick: bool = dataclasses.field(default=False, metadata={"help": "small settings (as in the test suite)"})
+    seed: int = dataclasses.field(default=0, metadata={"help": "base seed of every random draw of the checks"})
 
     @property
     def figures_dir(self) -> Path:

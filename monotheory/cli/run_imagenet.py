@@ -15,10 +15,11 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
-from monotheory.config import add_dataclass_arguments, check_choice, given_values, to_dict
+from monotheory.config import add_dataclass_arguments, check_choice, from_namespace, given_values, to_dict
 from monotheory.files import check_out_dir
 from monotheory.progress import announce
 from monotheory.vision.config import (
@@ -34,18 +35,23 @@ from monotheory.vision.presets import build_config, preset_values
 
 # nested config → option prefix (pretraining options have none: --epochs, --batch-size, --lr …)
 PREFIXES = {"pretrain": "", "sae": "sae-", "probe": "probe-", "finetune": "ft-", "shift_eval": "shift-"}
-_TOP_EXCLUDE = ("progress", "shift", "preset", *NESTED)
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """What ``monotheory run-imagenet`` does besides running (not part of the run's config)."""
+
+    quiet: bool = dataclasses.field(default=False, metadata={"help": "no progress bars"})
+    print_config: bool = dataclasses.field(default=False, metadata={
+        "help": "print the resolved config (preset + options) as JSON and beside it the authors' settings "
+                "(docs/differences.md), and exit without running"})
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="paper", help=f"base settings: {', '.join(PRESETS)} (default: paper)")
-    add_dataclass_arguments(p, RunConfig, exclude=_TOP_EXCLUDE)
-    p.add_argument("--shift", action="append", default=None, metavar="NAME=DIR",
-                   help="a shifted test set (same class folders as val/); repeat for several")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--print-config", action="store_true",
-                   help="print the resolved config (preset + options) as JSON and beside it the authors' "
-                        "settings (docs/differences.md), and exit without running")
+    """Every option from a config: :class:`RunConfig` (``--preset``, ``--shift`` included), its stage configs
+    under their prefixes, and :class:`RunOptions`."""
+    add_dataclass_arguments(p, RunConfig, exclude=NESTED)
+    add_dataclass_arguments(p, RunOptions)
     for name, cls in NESTED.items():  # one mechanism (monotheory.config), nested configs under option prefixes
         g = p.add_argument_group(f"{name} stage")
         add_dataclass_arguments(g, cls, prefix=PREFIXES[name], exclude=FINETUNE_RUN_FIELDS if name == "finetune" else ())
@@ -53,10 +59,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The :class:`RunConfig` of parsed options: preset first, then every explicitly given option."""
-    preset = check_choice("preset", args.preset, PRESETS)
-    top = given_values(RunConfig, args, exclude=_TOP_EXCLUDE)
-    top["shift"] = tuple(args.shift) if args.shift else None
-    top["progress"] = False if args.quiet else None
+    top = given_values(RunConfig, args, exclude=NESTED)
+    preset = check_choice("preset", top.pop("preset", "paper"), PRESETS)
+    if from_namespace(RunOptions, args).quiet:
+        top["progress"] = False
     nested = {name: given_values(cls, args, prefix=PREFIXES[name]) for name, cls in NESTED.items()}
     dataset = top.pop("dataset", None) or "imagenet100"
     return build_config(preset, dataset, top, nested)
@@ -70,7 +76,7 @@ def print_config(cfg: RunConfig) -> None:
 
 def main(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    if getattr(args, "print_config", False):
+    if from_namespace(RunOptions, args).print_config:
         print_config(cfg)
         return 0
     from monotheory.vision.run import run

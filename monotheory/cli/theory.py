@@ -40,7 +40,7 @@ from monotheory.config import (
 )
 from monotheory.errors import ConfigError
 from monotheory.files import atomic_write_json, check_out_dir, to_jsonable
-from monotheory.noise import check_label_noise_rate
+from monotheory.noise import LABEL_NOISE_MODELS, check_label_noise_rate
 from monotheory.plots import plot_regime_curves, pyplot, save_figure
 from monotheory.progress import announce
 from monotheory.theory import registry
@@ -57,7 +57,8 @@ class TheoryConfig:
     """Settings of one ``monotheory theory`` run (see the module docstring for conventions)."""
 
     sparsity: float | None = dataclasses.field(
-        default=None, metadata={"help": "S = P(feature is zero), in [0, 1) (required)"})
+        default=None, metadata={"help": "S = P(feature is zero), in [0, 1)", "required": True,
+                                "metavar": "S"})
     noise_rate: float = dataclasses.field(
         default=0.0, metadata={"help": "label-noise rate η: flip < 1/2, uniform and one_sided < 1"})
     sigma: float = dataclasses.field(default=0.0, metadata={"help": "λ of N(0, λ²) added to each x_i"})
@@ -79,7 +80,7 @@ class TheoryConfig:
             raise ConfigError("sparsity is required: pass --sparsity S with S in [0, 1)")
         self.sparsity = check_sparsity("sparsity", self.sparsity)
         self.noise_rate = check_probability("noise_rate", self.noise_rate)
-        if self.noise_model in ("flip", "uniform"):  # the labels y ∈ {0, 1}: the rule every layer shares
+        if self.noise_model in LABEL_NOISE_MODELS:  # the labels y ∈ {0, 1}: the rule every layer shares
             self.noise_rate = check_label_noise_rate("noise_rate", self.noise_rate, 2, self.noise_model)
         elif self.noise_model == "one_sided" and self.noise_rate >= 1:
             raise ConfigError(f"noise_rate = {self.noise_rate:g} is outside [0, 1) for one_sided label noise: "
@@ -103,23 +104,26 @@ class TheoryConfig:
         check_monte_carlo_size(self)  # issue 11: no NaN columns or zero standard errors
 
 
-JSON_HELP = "print one JSON object on stdout instead of the table"
-QUIET_HELP = "no progress bar"
+@dataclasses.dataclass
+class TheoryOutput:
+    """What ``monotheory theory`` does besides computing: plugins to load first, where and how to report (not part
+    of the result's config)."""
+
+    out: str | None = dataclasses.field(default=None, metadata={
+        "metavar": "DIR", "help": "also write results.json, config.json and theory_curves.png (+ its data) to DIR"})
+    json: bool = dataclasses.field(default=False, metadata={
+        "help": "print one JSON object on stdout instead of the table"})
+    quiet: bool = dataclasses.field(default=False, metadata={"help": "no progress bar"})
+    plugins: tuple[str, ...] = dataclasses.field(default=(), metadata={
+        "flag": "plugin", "repeat": True, "metavar": "MODULE",
+        "help": "import MODULE (a module name or a .py file) first: it may register criteria and noise models "
+                "(monotheory.theory.registry); repeatable"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    required = parser.add_argument_group("required arguments")
-    sparsity = next(f for f in dataclasses.fields(TheoryConfig) if f.name == "sparsity")
-    required.add_argument("--sparsity", type=float, required=True, metavar="S",
-                          help=sparsity.metadata["help"].replace(" (required)", ""))
-    add_dataclass_arguments(parser, TheoryConfig, exclude=("sparsity",))
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="also write results.json, config.json and theory_curves.png (+ its data) to DIR")
-    parser.add_argument("--json", action="store_true", help=JSON_HELP)
-    parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
-    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help="import MODULE (a module name or a .py file) first: it may register criteria and "
-                             "noise models (monotheory.theory.registry); repeatable")
+    """Every option from a config: :class:`TheoryConfig` and :class:`TheoryOutput`."""
+    add_dataclass_arguments(parser, TheoryConfig)
+    add_dataclass_arguments(parser, TheoryOutput)
 
 
 # Monte Carlo seconds per 10⁶ draws on the 2-core CPU: `theory --sparsity 0.2 --samples 1e8` took 3.7 s of which
@@ -278,19 +282,18 @@ def plugin_code(what: str):
 
 
 def main(args: argparse.Namespace) -> int:
-    plugins = list(getattr(args, "plugin", None) or [])
+    opts = from_namespace(TheoryOutput, args)
+    plugins = list(opts.plugins)
     for spec in plugins:  # before the config is checked: they add the names --criterion may use
         with plugin_code(f"plugin = {spec!r}"):
             registry.load_plugin(spec)
     with plugin_code("an entry point of monotheory.plugins"):
         plugins += registry.load_entry_points()
     cfg = from_namespace(TheoryConfig, args)
-    out = None
-    if getattr(args, "out", None) is not None:
-        out = check_out_dir(args.out)  # before any work
+    out = None if opts.out is None else check_out_dir(opts.out)  # before any work
 
-    long = announce("theory", "--samples", cfg.samples, 1_000_000, MC_SECONDS_PER_MILLION, quiet=args.quiet)
-    progress = False if args.quiet else (True if long else None)
+    long = announce("theory", "--samples", cfg.samples, 1_000_000, MC_SECONDS_PER_MILLION, quiet=opts.quiet)
+    progress = False if opts.quiet else (True if long else None)
     builtin = cfg.criterion in registry.BUILTIN_CRITERIA and cfg.noise_model in registry.BUILTIN_NOISE_MODELS
     if builtin:
         with contextlib.redirect_stdout(sys.stderr):  # a plugin loaded above may still print
@@ -300,7 +303,7 @@ def main(args: argparse.Namespace) -> int:
             result = run(cfg, progress=progress)
     result["plugins"] = plugins
     paths = write_outputs(out, cfg, result) if out is not None else []
-    if args.json:
+    if opts.json:
         print(json.dumps(to_jsonable(result), indent=2, allow_nan=False))
     else:
         print(table(result))

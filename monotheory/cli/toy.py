@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from monotheory.claims import toy_controls
-from monotheory.config import add_dataclass_arguments, from_namespace, to_dict
+from monotheory.config import add_dataclass_arguments, from_namespace, given_options, to_dict
 from monotheory.errors import ConfigError
 from monotheory.files import atomic_write_json, atomic_write_text, check_out_dir, to_jsonable
 from monotheory.progress import announce
@@ -52,19 +52,35 @@ CONTROLS_SETS = ("sparsity", "regimes", "topk", "task", "sigma", "sigma_sd")
 TOY_DEFAULT_SECONDS = 5.1
 
 
+@dataclasses.dataclass
+class ToyRun:
+    """How ``monotheory toy`` runs and reports (not part of the experiment's config)."""
+
+    out: str = dataclasses.field(default="results/toy", metadata={"metavar": "DIR", "help": "output folder"})
+    json: bool = dataclasses.field(default=False, metadata={
+        "help": "print one JSON object on stdout instead of the table"})
+    quiet: bool = dataclasses.field(default=False, metadata={"help": "no progress bar"})
+    threads: int | None = dataclasses.field(default=None, metadata={"help": "torch CPU threads (None: torch's)"})
+    write_conditions: bool = dataclasses.field(default=False, metadata={
+        "help": "search mode: also write the selection to monotheory/data/toy_conditions.json"})
+
+    def __post_init__(self):
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ConfigError(f"--threads = {self.threads} must be ≥ 1")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The mode is the one hand-written argument: a positional word, so that options can come before or after
+    it; every option comes from a config (ToyConfig, SweepConfig, SearchConfig, ControlsConfig, ToyRun)."""
     parser.add_argument("mode", nargs="?", default="figure5", choices=MODES,
-                        help="figure5 (default): one setting, all regimes; sweep: noise sweeps and phase map")
+                        help="figure5 (default): one setting, all regimes; sweep: noise sweeps and phase map; "
+                             "search: the recorded condition search; controls: the C5 control grid")
     add_dataclass_arguments(parser, ToyConfig)
     add_dataclass_arguments(parser, SweepConfig)
     add_dataclass_arguments(parser, SearchConfig, prefix="search-")
     add_dataclass_arguments(parser, ControlsConfig, prefix="controls-")
-    parser.add_argument("--write-conditions", action="store_true",
-                        help="search mode: also write the selection to monotheory/data/toy_conditions.json")
-    parser.add_argument("--out", default="results/toy", help="output folder (default: results/toy)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    add_dataclass_arguments(parser, ToyRun)
 
 
 def _fmt_ci(d: dict) -> str:
@@ -124,25 +140,19 @@ def _configs(args: argparse.Namespace):
 
 def main(args: argparse.Namespace) -> int:
     cfg, sw, sc = _configs(args)
-    if args.mode != "sweep":
-        given = [f.name for f in dataclasses.fields(SweepConfig) if getattr(args, f.name, None) is not None]
-        if given:
-            raise ConfigError(f"--{given[0].replace('_', '-')} only applies to `monotheory toy sweep`")
-    if args.mode != "search":
-        given = [f.name for f in dataclasses.fields(SearchConfig) if getattr(args, "search_" + f.name) is not None]
-        if given or args.write_conditions:
-            name = f"search-{given[0]}" if given else "write-conditions"
-            raise ConfigError(f"--{name.replace('_', '-')} only applies to `monotheory toy search`")
     cc = from_namespace(ControlsConfig, args, prefix="controls-")
-    if args.mode != "controls":
-        given = [f.name for f in dataclasses.fields(ControlsConfig) if getattr(args, "controls_" + f.name) is not None]
+    run = from_namespace(ToyRun, args)
+    for mode, given in (("sweep", given_options(SweepConfig, args)),
+                        ("search", given_options(SearchConfig, args, prefix="search-")
+                         + (["--write-conditions"] if run.write_conditions else [])),
+                        ("controls", given_options(ControlsConfig, args, prefix="controls-"))):
+        if args.mode != mode and given:
+            raise ConfigError(f"{given[0]} only applies to `monotheory toy {mode}`")
+    if args.mode == "controls":
+        given = [o for o in given_options(ToyConfig, args) if o.removeprefix("--").replace("-", "_") in CONTROLS_SETS]
         if given:
-            raise ConfigError(f"--controls-{given[0].replace('_', '-')} only applies to `monotheory toy controls`")
-    else:
-        given = [name for name in CONTROLS_SETS if getattr(args, name, None) is not None]
-        if given:
-            raise ConfigError(f"--{given[0].replace('_', '-')} does not apply to `monotheory toy controls`, which sets "
-                              "it per cell of the grid; use the --controls-* options")
+            raise ConfigError(f"{given[0]} does not apply to `monotheory toy controls`, which sets it per cell of the "
+                              "grid; use the --controls-* options")
         cc.check_against(cfg)
     if args.mode == "search":
         with _defaults_named(args.search_noise_rates, "--search-noise-rates", SearchConfig.noise_rates):
@@ -150,20 +160,18 @@ def main(args: argparse.Namespace) -> int:
     if args.mode == "sweep":  # e.g. flip rates ≥ 1/2 would invert the binary pair task's labels
         with _defaults_named(args.noise_rates, "--noise-rates", SweepConfig.noise_rates):
             sw.check_against(cfg)
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads = {args.threads} must be ≥ 1")
     if args.mode == "sweep" and sw.mono not in cfg.regimes:  # issue 11: it built an oracle map silently
         raise ConfigError(f"--mono {sw.mono} is not among --regimes {','.join(cfg.regimes)}; add it or choose one of those")
-    check_out_dir(args.out)  # before training (issue 11)
+    check_out_dir(run.out)  # before training (issue 11)
     import torch  # the toy layer needs torch: imported only when a run starts, so --help and bad input stay light
 
     from monotheory.toy import experiments, grid, search, sweeps
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    long = announce("toy", "--steps", cfg.steps, DEFAULT_STEPS, TOY_DEFAULT_SECONDS, quiet=args.quiet)
-    progress = False if args.quiet else (long or sys.stderr.isatty())
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    out = Path(run.out)
+    long = announce("toy", "--steps", cfg.steps, DEFAULT_STEPS, TOY_DEFAULT_SECONDS, quiet=run.quiet)
+    progress = False if run.quiet else (long or sys.stderr.isatty())
     if args.mode == "figure5":
         res = experiments.run_figure5(cfg, progress=progress)
         res = {"config": to_dict(cfg), **res, "warnings": degenerate.figure5_warnings(cfg, res)}
@@ -174,7 +182,7 @@ def main(args: argparse.Namespace) -> int:
                  f"({res['sigma_sd']:.3g} feature sd)")
         plots.save(plots.plot_accuracy_bars(res["summary"], title=title, chance=res["chance"]),
                    out / "fig5b_accuracy.png", plots.bars_data(res["summary"], res["chance"]))
-        if args.json:
+        if run.json:
             slim = {k: v for k, v in res.items() if k != "WtW_seed0"}
             print(json.dumps(to_jsonable(slim), indent=2))
         else:
@@ -186,9 +194,9 @@ def main(args: argparse.Namespace) -> int:
             print(f"wrote {out / 'results.json'} and figures ({res['train_seconds']:.1f} s training)")
         return 0
     if args.mode == "search":
-        return _search(search, cfg, sc, out, args, progress)
+        return _search(search, cfg, sc, out, run, progress)
     if args.mode == "controls":
-        return _controls(grid, cfg, cc, out, args, progress)
+        return _controls(grid, cfg, cc, out, run, progress)
     swept = sweeps.run_sweeps(cfg, sw, progress=progress)
     pmap = sweeps.run_phase_map(cfg, sw, progress=progress)
     res = {"config": to_dict(cfg), "sweep_config": to_dict(sw), "sweeps": swept, "phase_map": pmap,
@@ -197,7 +205,7 @@ def main(args: argparse.Namespace) -> int:
     atomic_write_json(out / "sweep_results.json", res)
     plots.save(plots.plot_sweeps(swept), out / "sweeps.png", swept)
     plots.save(plots.plot_phase_map(pmap), out / "phase_map.png", pmap)
-    if args.json:
+    if run.json:
         print(json.dumps(to_jsonable(res), indent=2))
     else:
         print(f"mono ({sw.mono}) − poly accuracy, rows = sparsity, columns = {pmap['noise_label']}:")
@@ -212,7 +220,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _search(search, cfg, sc, out: Path, args, progress: bool) -> int:
+def _search(search, cfg, sc, out: Path, run: ToyRun, progress: bool) -> int:
     """``monotheory toy search`` (``search`` is :mod:`monotheory.toy.search`, imported by :func:`main`)."""
     res = search.run_search(sc, cfg, progress=progress)
     res["config"], res["search_config"] = to_dict(cfg), to_dict(sc)
@@ -220,9 +228,9 @@ def _search(search, cfg, sc, out: Path, args, progress: bool) -> int:
     _warn(res["warnings"])
     atomic_write_json(out / "search.json", res)
     figs = plots.search_figures(res, out)
-    if args.write_conditions:
+    if run.write_conditions:
         print(f"wrote {search.write_conditions(res)}")
-    if args.json:
+    if run.json:
         print(json.dumps(to_jsonable(res["selected"]), indent=2))
     else:
         print(res["score_rule"])
@@ -237,7 +245,7 @@ def _search(search, cfg, sc, out: Path, args, progress: bool) -> int:
     return 0
 
 
-def _controls(grid, cfg, cc, out: Path, args, progress: bool) -> int:
+def _controls(grid, cfg, cc, out: Path, run: ToyRun, progress: bool) -> int:
     """``toy controls``; ``grid`` is :mod:`monotheory.toy.grid`, imported by :func:`main` (it needs torch)."""
     t0 = time.perf_counter()
     res = grid.run_grid(cc, cfg, progress=progress)
@@ -255,7 +263,7 @@ def _controls(grid, cfg, cc, out: Path, args, progress: bool) -> int:
     atomic_write_json(out / "controls.json", doc)
     atomic_write_text(out / "controls.md", tables.controls_md(res, rows, mech, header))
     fig = plots.save(plots.plot_k_sweep(rows), out / "k_sweep.png", plots.k_sweep_data(rows))
-    if args.json:
+    if run.json:
         print(json.dumps(to_jsonable({"rows": rows, "mechanism": mech, "warnings": doc["warnings"]}), indent=2))
     else:
         print(header)

@@ -53,10 +53,10 @@ from monotheory.lora import LoRAConfig, activation_measures, inject, record_code
 from monotheory.noise import check_label_noise_rate
 from monotheory.plots import pyplot, save_figure
 from monotheory.stats import holm, paired_t, t_interval
-from monotheory.vision.config import FinetuneConfig
 from monotheory.vision.context import RunContext
 from monotheory.vision.digits import write_digits_folder
 from monotheory.vision.finetune import finetune
+from monotheory.vision.finetune_config import FinetuneConfig
 from monotheory.vision.presets import build_config
 from monotheory.vision.run import run as run_vision
 

@@ -28,11 +28,9 @@ from hypothesis import strategies as st
 
 from monotheory.config import check_number
 from monotheory.errors import ConfigError
-from monotheory.noise import MAX_SIGMA
+from monotheory.noise import LABEL_NOISE_MODELS, MAX_SIGMA, max_noise_rate
 from monotheory.theory import registry
 from monotheory.theory.datamodel import TIE_RULES
-
-LABEL_NOISE_MODELS = ("flip", "uniform")  # monotheory.noise's C-class models (it is not imported: numpy only)
 
 
 def _frac(x, name: str = "value") -> Fraction:
@@ -93,7 +91,7 @@ def informative_limit(noise_model: str = "flip", n_classes: int = 2) -> float:
     if noise_model not in LABEL_NOISE_MODELS:
         raise ConfigError(f"noise_model = {noise_model!r} with n_classes = {n_classes}: only "
                           f"{', '.join(LABEL_NOISE_MODELS)} (monotheory.noise) have more than two classes")
-    return (n_classes - 1) / n_classes if noise_model == "flip" else 1.0
+    return max_noise_rate(noise_model, n_classes)
 
 
 def noise_rates(noise_model: str = "flip", n_classes: int = 2, *, min_value=0.0, max_value=None,

@@ -18,20 +18,18 @@ Conventions used throughout ``monotheory.theory``:
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
 from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_sparsity
 from monotheory.errors import ConfigError
-from monotheory.seeding import (
-    as_generator,  # the one RNG converter (theory/montecarlo.py imports it from here)
-)
+from monotheory.seeding import as_generator
 from monotheory.theory import registry
 
 TIE_RULES = ("drop", "class0", "class1", "random")
 NOISE_MODELS = registry.BUILTIN_NOISE_MODELS  # users add more: registry.register_noise_model
 REGIMES = ("mono", "poly")  # the regime: one neuron per feature (mono) or one neuron mixing two (poly)
-FEATURES = REGIMES  # old name, still imported by theory/montecarlo.py (perf engineer's file): drop it there
 
 
 def check_weights(weights) -> tuple[float, float]:
@@ -158,3 +156,12 @@ def add_input_noise(x: np.ndarray, sigma: float, rng=None) -> np.ndarray:
     if lam == 0:
         return x
     return x + lam * as_generator(rng).standard_normal(x.shape)
+
+
+def __getattr__(name: str):
+    """``FEATURES``: the old name of :data:`REGIMES` (deprecated, one release)."""
+    if name == "FEATURES":
+        warnings.warn("monotheory.theory.datamodel.FEATURES is deprecated; use REGIMES", DeprecationWarning,
+                      stacklevel=2)
+        return REGIMES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

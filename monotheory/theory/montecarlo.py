@@ -18,6 +18,7 @@ conservative (by B^(1/6)) in the N^(−1/2) one. Binning bias is O(h²) at a smo
 from __future__ import annotations
 
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -25,11 +26,11 @@ import numpy as np
 from monotheory.config import check_choice, check_int, check_nonnegative, usable_cores
 from monotheory.errors import ConfigError
 from monotheory.progress import tqdm_kwargs
+from monotheory.seeding import as_generator
 from monotheory.theory import mc_kernel, registry
 from monotheory.theory.datamodel import (
-    FEATURES,
+    REGIMES,
     SpikeUniform,
-    as_generator,
     check_weights,
     transition_rates,
 )
@@ -178,26 +179,26 @@ def _sampler_output(name: str, y: np.ndarray, out) -> np.ndarray:
     return out.astype(bool)
 
 
-def _check_sampler(name: str, eta: float) -> None:
+def _check_sampler(name: str, noise_rate: float) -> None:
     """Call a sampler-only model once on a few labels (its own generator) before any work starts."""
     y = np.array([0, 1, 0, 1, 1, 0], dtype=np.int64)
     sampler = registry.get_noise_model(name).sampler
     try:
-        out = sampler(y, eta, np.random.default_rng(0))
+        out = sampler(y, noise_rate, np.random.default_rng(0))
     except Exception as e:  # noqa: BLE001 - one sentence instead of a traceback
         raise ConfigError(f"noise_model = {name!r}: its sampler failed on labels {y.tolist()} at noise_rate = "
-                          f"{eta:g} ({type(e).__name__}: {e})") from None
+                          f"{noise_rate:g} ({type(e).__name__}: {e})") from None
     _sampler_output(name, y, out)
 
 
-def _relabel(name: str, eta: float, rng: np.random.Generator):
+def _relabel(name: str, noise_rate: float, rng: np.random.Generator):
     """The ``relabel`` hook of :func:`mc_kernel.chunk_numpy` for a sampler-only noise model: the registered
-    ``sampler(y, eta, rng)`` on each chunk's clean labels (int64 0/1), drawing from the run's generator."""
+    ``sampler(y, noise_rate, rng)`` on each chunk's clean labels (int64 0/1), drawing from the run's generator."""
     sampler = registry.get_noise_model(name).sampler
 
     def relabel(y1: np.ndarray) -> np.ndarray:
         y = y1.astype(np.int64)
-        return _sampler_output(name, y, sampler(y, eta, rng))
+        return _sampler_output(name, y, sampler(y, noise_rate, rng))
     return relabel
 
 
@@ -239,9 +240,10 @@ def _kernel_loop(kern, rng, samples, chunk, n_features, flags, consts, power, hi
 
 def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_rule: str = "drop",
                 noise_rate: float = 0.0, noise_model: str = "flip", sigma: float = 0.0,
-                n_features: int = 2, chunk: int = DEFAULT_CHUNK, features=FEATURES, threshold: bool = False,
-                progress: bool | None = None, criteria=(), backend: str = "auto") -> dict:
-    """Monte Carlo estimates for each feature in ``features``: ``{feature: {name: (estimate, se)}}``.
+                n_features: int = 2, chunk: int = DEFAULT_CHUNK, regimes=REGIMES, threshold: bool = False,
+                progress: bool | None = None, criteria=(), backend: str = "auto", features=None) -> dict:
+    """Monte Carlo estimates for each regime in ``regimes`` (``mono``: ν_mono, ``poly``: ν_poly):
+    ``{regime: {name: (estimate, se)}}``. (``features``: the old name of ``regimes``, deprecated.)
 
     Names: :data:`MOMENT_KEYS` (moments given the noisy label, and the fisher / unnormalized criteria), plus
     ``threshold_error`` when ``threshold=True``. Also ``n_draws`` and ``n_kept`` (draws minus dropped ties).
@@ -266,8 +268,11 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
         p10 = p01 = 0.0
     w1, w2 = check_weights(weights)
     sigma = check_nonnegative("sigma", sigma)
-    for f in features:
-        check_choice("feature", f, FEATURES)
+    if features is not None:
+        warnings.warn("monte_carlo(features=...) is deprecated; use regimes=...", DeprecationWarning, stacklevel=2)
+        regimes = features
+    for f in regimes:
+        check_choice("regime", f, REGIMES)
     criteria = tuple(c for c in criteria if c not in MOMENT_KEYS)
     for c in criteria:
         check_choice("criterion", c, registry.moment_criteria())
@@ -278,9 +283,9 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
         kern = None  # the fused kernel draws flips from rates: a sampler runs on the NumPy path
     chunk = min(chunk, samples)
     power = np.zeros((2, 2, 5))
-    binning = {f: _bins(f, weights, sigma) for f in FEATURES}
+    binning = {f: _bins(f, weights, sigma) for f in REGIMES}
     size = max(kmax - kmin + 1 for _, kmin, kmax in binning.values())  # one shape for both features
-    hmeta = np.array([[binning[f][0], binning[f][1]] for f in FEATURES], dtype=np.float64)
+    hmeta = np.array([[binning[f][0], binning[f][1]] for f in REGIMES], dtype=np.float64)
     hist = np.zeros((2, N_BATCHES, 2, 2, size) if threshold else (2, 1, 2, 2, 1), dtype=np.int64)
     tie_code = mc_kernel.TIE_CODES[model.tie_rule]
     flags = (tie_code == 3, noise_rate > 0 and not sampled, sigma > 0)
@@ -307,8 +312,8 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
             kept_total = _kernel_loop(kern, rng, samples, chunk, n_features, flags, consts, power,
                                       hist if threshold else None, hmeta, bar)
     out = {"n_draws": samples, "n_kept": kept_total}
-    for fi, f in enumerate(FEATURES):
-        if f not in features:
+    for fi, f in enumerate(REGIMES):
+        if f not in regimes:
             continue
         res = delta_method(power[fi], samples, criteria)
         if threshold:
@@ -318,7 +323,15 @@ def monte_carlo(sparsity: float, samples: int, seed=0, weights=(1.0, 1.0), tie_r
     return out
 
 
-def monte_carlo_moments(feature_name: str, sparsity: float, samples: int, seed=0, chunk: int = DEFAULT_CHUNK,
-                        **kw) -> dict:
-    """``{name: (estimate, se)}`` for one feature (``mono`` or ``poly``); keywords as :func:`monte_carlo`."""
-    return monte_carlo(sparsity, samples, seed, chunk=chunk, features=(feature_name,), **kw)[feature_name]
+def monte_carlo_moments(regime: str | None = None, sparsity: float | None = None, samples: int | None = None, seed=0,
+                        chunk: int = DEFAULT_CHUNK, **kw) -> dict:
+    """``{name: (estimate, se)}`` for one regime (``mono`` or ``poly``); keywords as :func:`monte_carlo`
+    (``feature_name``: the old name of ``regime``, deprecated)."""
+    if "feature_name" in kw:
+        warnings.warn("monte_carlo_moments(feature_name=...) is deprecated; use regime=...", DeprecationWarning,
+                      stacklevel=2)
+        regime = kw.pop("feature_name")
+    if sparsity is None or samples is None:
+        raise ConfigError("monte_carlo_moments needs regime, sparsity and samples")
+    check_choice("regime", regime, REGIMES)
+    return monte_carlo(sparsity, samples, seed, chunk=chunk, regimes=(regime,), **kw)[regime]

@@ -7,14 +7,14 @@ and it works on all three: SymPy gives exact crossovers (real roots of a polynom
 the root search and the Monte Carlo estimate with its delta-method SE. Higher = more separable unless
 ``higher_is_better=False``. ``threshold_error`` is built in and numerical (no moment formula).
 
-A **noise model** acts on the binary label y at a rate η in [0, 1]. Give it as
+A **noise model** acts on the binary label y at a rate ``noise_rate`` η in [0, 1]. Give it as
 
-* ``rates(eta) -> (p10, p01)``: the label transition P(ỹ=0 | y=1), P(ỹ=1 | y=0) (SymPy-compatible); the
+* ``rates(noise_rate) -> (p10, p01)``: the label transition P(ỹ=0 | y=1), P(ỹ=1 | y=0) (SymPy-compatible); the
   noisy moments follow by mixing (:func:`monotheory.theory.symbolic.mix_moments`) and the Monte Carlo flips
   labels with these probabilities; or
-* ``moments(m, eta) -> dict``: any transition on the class moments (exact path only, unless a sampler
+* ``moments(m, noise_rate) -> dict``: any transition on the class moments (exact path only, unless a sampler
   is given); and/or
-* ``sampler(y, eta, rng) -> ỹ``: draws noisy labels for the Monte Carlo.
+* ``sampler(y, noise_rate, rng) -> ỹ``: draws noisy labels for the Monte Carlo.
 
 ``upper`` is the default end of the crossover search, [0, upper) (1/2 for ``flip``: beyond it labels invert).
 
@@ -36,10 +36,10 @@ import numpy as np
 import sympy as sp
 
 from monotheory.errors import ConfigError
+from monotheory.noise import max_noise_rate, off_diagonal_rate
 
 MOMENT_NAMES = ("pi0", "pi1", "mu0", "mu1", "delta_mu", "var0", "var1")
 BUILTIN_CRITERIA = ("fisher", "unnormalized", "threshold_error")
-BUILTIN_NOISE_MODELS = ("flip", "one_sided", "uniform")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -77,8 +77,13 @@ class NoiseModel:
     description: str = ""
 
 
-def _uniform_rates(e):
-    return e / 2, e / 2
+def _class_model_rates(model: str) -> Callable:
+    """``rates(noise_rate)`` of a C-class model of :mod:`monotheory.noise` on binary labels: both wrong-label
+    probabilities are :func:`~monotheory.noise.off_diagonal_rate` at C = 2 (η under flip, η/2 under uniform)."""
+    def rates(noise_rate):
+        p = off_diagonal_rate(model, noise_rate, 2)
+        return p, p
+    return rates
 
 
 _CRITERIA: dict[str, Criterion] = {
@@ -89,11 +94,16 @@ _CRITERIA: dict[str, Criterion] = {
     "threshold_error": Criterion("threshold_error", None, higher_is_better=False, symbolic=False,
                                  description="clean error of the best threshold fitted on noisy labels"),
 }
+# flip and uniform are monotheory.noise's C-class models at C = 2 (one definition for every layer); one_sided is
+# binary only. Order: the built-ins as listed everywhere (BUILTIN_NOISE_MODELS).
 _NOISE: dict[str, NoiseModel] = {
-    "flip": NoiseModel("flip", rates=lambda e: (e, e), upper=0.5, description="each label flips w.p. η"),
+    "flip": NoiseModel("flip", rates=_class_model_rates("flip"), upper=max_noise_rate("flip", 2),
+                       description="each label flips w.p. η"),
     "one_sided": NoiseModel("one_sided", rates=lambda e: (e, 0 * e), description="only 1 → 0, w.p. η"),
-    "uniform": NoiseModel("uniform", rates=_uniform_rates, description="redrawn uniformly w.p. η (flip at η/2)"),
+    "uniform": NoiseModel("uniform", rates=_class_model_rates("uniform"), upper=max_noise_rate("uniform", 2),
+                          description="redrawn uniformly w.p. η (flip at η/2)"),
 }
+BUILTIN_NOISE_MODELS = tuple(_NOISE)
 
 
 def _check_name(kind: str, name, table: dict) -> str:
@@ -233,10 +243,10 @@ def register_noise_model(name: str, *, rates: Callable | None = None, moments: C
         try:
             p = np.broadcast_to(np.asarray(rates(grid), dtype=float), (2, grid.size))
         except Exception as e:  # noqa: BLE001
-            raise ConfigError(f"noise_model {name!r}: rates(eta) fails on an array of rates "
+            raise ConfigError(f"noise_model {name!r}: rates(noise_rate) fails on an array of rates "
                               f"({type(e).__name__}: {e}); it must return (p10, p01)") from None
         if not np.all(np.isfinite(p) & (p >= 0) & (p <= 1)):
-            raise ConfigError(f"noise_model {name!r}: rates(eta) leaves [0, 1] for some eta in [0, 1]")
+            raise ConfigError(f"noise_model {name!r}: rates(noise_rate) leaves [0, 1] for some noise_rate in [0, 1]")
     _NOISE[name] = NoiseModel(name, rates, moments, sampler, float(upper), description)
     _clear_caches()
 

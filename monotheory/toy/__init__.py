@@ -9,21 +9,23 @@ Convention: ``sparsity`` S = probability that a feature is ZERO (Elhage's conven
 layer); ``feature_probability`` = 1 − S.
 """
 
+from monotheory.toy import config as _config
 from monotheory.toy.config import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_LR,
     DEFAULT_REGIMES,
     DEFAULT_SIGMA_SD,
     DEFAULT_STEPS,
+    DEFAULT_SWEEP_SIGMAS,
     DEFAULT_TOPK,
     DENSE_TRAINED,
     HAND_BUILT,
     IMPORTANCES,
     MONO_REGIMES,
     PER_UNIT_CODES,
-    REGIMES,
     TASKS,
     TOPK_REGIMES,
+    TOY_REGIMES,
     SearchConfig,
     SweepConfig,
     ToyConfig,
@@ -32,7 +34,15 @@ from monotheory.toy.config import (
     feature_sd,
 )
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_LR", "DEFAULT_REGIMES", "DEFAULT_SIGMA_SD", "DEFAULT_STEPS", "DEFAULT_TOPK",
-           "DENSE_TRAINED", "HAND_BUILT", "IMPORTANCES", "MONO_REGIMES", "PER_UNIT_CODES", "REGIMES", "TASKS",
-           "TOPK_REGIMES", "SearchConfig", "SweepConfig", "ToyConfig", "TrainConfig", "check_label_noise",
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_LR", "DEFAULT_REGIMES", "DEFAULT_SIGMA_SD", "DEFAULT_STEPS",
+           "DEFAULT_SWEEP_SIGMAS", "DEFAULT_TOPK",
+           "DENSE_TRAINED", "HAND_BUILT", "IMPORTANCES", "MONO_REGIMES", "PER_UNIT_CODES", "TASKS", "TOPK_REGIMES",
+           "TOY_REGIMES", "SearchConfig", "SweepConfig", "ToyConfig", "TrainConfig", "check_label_noise",
            "feature_sd"]
+
+
+def __getattr__(name: str):
+    """``REGIMES``: the old name of ``TOY_REGIMES`` (deprecated, one release; :mod:`monotheory.toy.config` warns)."""
+    if name == "REGIMES":
+        return getattr(_config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,6 +9,7 @@ layer); ``feature_probability`` = 1 − S.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 from monotheory.config import (
     check_choice,
@@ -20,16 +21,18 @@ from monotheory.config import (
     check_unique,
 )
 from monotheory.errors import ConfigError
-from monotheory.noise import (  # the one rule per quantity for every layer (issues 11, 23)
+from monotheory.noise import (  # the one rule per quantity and the one table of every layer (issues 11, 21, 23)
+    LABEL_NOISE_MODELS,
+    SAMPLING_MODES,
     check_label_noise_rate,
     check_label_noise_rates,
     check_sigma,
     check_sigmas,
 )
 
-REGIMES = ("poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "mono-topk", "oracle", "oracle-rot", "oracle-topk",
+TOY_REGIMES = ("poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "mono-topk", "oracle", "oracle-rot", "oracle-topk",
            "dense-trained")
-MONO_REGIMES = tuple(r for r in REGIMES if r != "poly")
+MONO_REGIMES = tuple(r for r in TOY_REGIMES if r != "poly")
 HAND_BUILT = frozenset({"oracle", "oracle-rot", "oracle-topk"})      # not trained
 TOPK_REGIMES = frozenset({"mono-topk", "oracle-topk"})
 # codes with a per-unit nonlinearity (ReLU or top-k): the only ones where a per-unit measure means something
@@ -46,7 +49,9 @@ DEFAULT_REGIMES = ("poly", "mono-topk", "oracle", "oracle-rot", "oracle-topk")
 DEFAULT_TOPK = 2
 # σ in feature-sd units by default: 0.6, the paper's σ on standardised (unit-sd) pixels
 DEFAULT_SIGMA_SD = 0.6
-# the one default of the toy models' training (ToyConfig; toy.train.TrainConfig should take these too)
+# the σ grid of `toy sweep` (raw units)
+DEFAULT_SWEEP_SIGMAS = (0.0, 0.1, 0.2, 0.4, 0.8)
+# the one set of defaults of the toy models' training: TrainConfig's, which ToyConfig's training fields share
 DEFAULT_STEPS = 1000
 DEFAULT_BATCH_SIZE = 1024
 DEFAULT_LR = 3e-3
@@ -59,9 +64,9 @@ F = dataclasses.field
 class TrainConfig:
     """How to train the toy models (Elhage et al. used Adam-type optimisers, lr 1e-3, batch 1024)."""
 
-    steps: int = dataclasses.field(default=3000, metadata={"help": "Adam steps"})
-    batch_size: int = dataclasses.field(default=1024, metadata={"help": "samples per instance and step"})
-    lr: float = dataclasses.field(default=3e-3, metadata={"help": "Adam learning rate (cosine-decayed to 0)"})
+    steps: int = F(default=DEFAULT_STEPS, metadata={"help": "Adam steps of the toy models"})
+    batch_size: int = F(default=DEFAULT_BATCH_SIZE, metadata={"help": "training batch per instance"})
+    lr: float = F(default=DEFAULT_LR, metadata={"help": "Adam learning rate (cosine-decayed to 0)"})
 
     def __post_init__(self):
         self.check()
@@ -82,7 +87,7 @@ class ToyConfig:
     sparsity: float = F(default=0.2, metadata={"help": "S = probability that a feature is zero, in [0, 1)"})
     importance: str = F(default="uniform", metadata={"help": "feature importance: uniform or geometric"})
     importance_decay: float = F(default=0.9, metadata={"help": "r of geometric importance r**i"})
-    regimes: tuple[str, ...] = F(default=DEFAULT_REGIMES, metadata={"help": f"regimes to compare ({', '.join(REGIMES)})"})
+    regimes: tuple[str, ...] = F(default=DEFAULT_REGIMES, metadata={"help": f"regimes to compare ({', '.join(TOY_REGIMES)})"})
     l1_penalty: float = F(default=0.05, metadata={"help": "λ of the mono-l1 regime (λ·Σ|h_j|)"})
     topk: int = F(default=DEFAULT_TOPK, metadata={"help": "k of the top-k codes (mono-topk, oracle-topk), 1 ≤ k ≤ m"})
     n_seeds: int = F(default=10, metadata={"help": "number of seeds per regime (≥ 2 for intervals)"})
@@ -119,26 +124,24 @@ class ToyConfig:
         check_choice("importance", self.importance, IMPORTANCES)
         check_range("importance_decay", self.importance_decay, 0.0, 1.0, lo_closed=False)
         if not self.regimes:
-            raise ConfigError("regimes is empty; give at least one of " + ", ".join(REGIMES))
+            raise ConfigError("regimes is empty; give at least one of " + ", ".join(TOY_REGIMES))
         for r in self.regimes:
-            check_choice("regime", r, REGIMES)
+            check_choice("regime", r, TOY_REGIMES)
         if len(set(self.regimes)) != len(self.regimes):
             raise ConfigError(f"regimes = {','.join(self.regimes)} lists a regime twice")
         check_nonnegative("l1_penalty", self.l1_penalty)
         check_int("n_seeds", self.n_seeds)
         check_int("seed", self.seed, minimum=0)
-        check_int("steps", self.steps, minimum=0)
-        check_int("batch_size", self.batch_size)
-        check_range("lr", self.lr, 0.0, 10.0, lo_closed=False)
+        self.train_config.check()  # steps, batch_size and lr: TrainConfig's rules (one place)
         check_choice("task", self.task, TASKS)
         check_int("probe_train", self.probe_train, minimum=2)
         check_int("probe_test", self.probe_test)
         check_int("probe_max_iter", self.probe_max_iter)
         check_nonnegative("probe_weight_decay", self.probe_weight_decay)
         check_probability("noise_rate", self.noise_rate)
-        check_choice("noise_model", self.noise_model, ("flip", "uniform"))
+        check_choice("noise_model", self.noise_model, LABEL_NOISE_MODELS)
         check_label_noise("noise_rate", self.noise_rate, self.num_classes, self.noise_model, self.task)
-        check_choice("noise_sampling", self.noise_sampling, ("exact", "bernoulli"))
+        check_choice("noise_sampling", self.noise_sampling, SAMPLING_MODES)
         if self.sigma is not None and self.sigma_sd is not None:
             raise ConfigError(f"sigma = {self.sigma:g} and sigma_sd = {self.sigma_sd:g} are both given; give "
                               "the input-noise scale once, in raw units (sigma) or in feature sds (sigma_sd)")
@@ -165,7 +168,13 @@ class ToyConfig:
 
     @property
     def train_config(self) -> TrainConfig:
+        """The training part of this config (checked by :class:`TrainConfig`)."""
         return TrainConfig(self.steps, self.batch_size, self.lr)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The ``n_seeds`` seeds of the experiment: ``seed``, ``seed + 1``, … (a list; ``n_seeds`` is its count)."""
+        return list(range(self.seed, self.seed + self.n_seeds))
 
     @property
     def num_classes(self) -> int:
@@ -189,31 +198,63 @@ def check_label_noise(name: str, rate: float, num_classes: int, model: str, task
 
 @dataclasses.dataclass
 class SweepConfig:
-    """The sweeps: accuracy against label-noise rate and σ, and the (sparsity, noise) map of mono − poly."""
+    """The sweeps: accuracy against label-noise rate and σ, and the (sparsity, noise) map of mono − poly.
+
+    The σ grid is ``sigmas`` (raw units) or ``sigma_sds`` (feature-sd units at each S), as ``sigma`` /
+    ``sigma_sd`` in :class:`ToyConfig`; ``sigma_unit`` is the deprecated way of saying ``sigma_sds``."""
 
     noise_rates: tuple[float, ...] = F(default=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9),
                                        metadata={"help": "label noise rates of the sweep"})
-    sigmas: tuple[float, ...] = F(default=(0.0, 0.1, 0.2, 0.4, 0.8), metadata={"help": "input noise σ's"})
+    sigmas: tuple[float, ...] | None = F(default=None, metadata={
+        "help": "input-noise σ's in raw units (default " + ",".join(f"{v:g}" for v in DEFAULT_SWEEP_SIGMAS)
+                + " when --sigma-sds is not given)"})
+    sigma_sds: tuple[float, ...] | None = F(default=None, metadata={
+        "help": "the input-noise σ's in feature-sd units at each S instead (give this or --sigmas)"})
     sparsities: tuple[float, ...] = F(default=(0.2, 0.5, 0.8, 0.9, 0.95),
                                       metadata={"help": "sparsities S of the map"})
     map_noise: str = F(default="label", metadata={"help": "noise axis of the map: label or input"})
     mono: str = F(default="oracle", metadata={"help": "mono regime compared with poly in the map"})
-    sigma_unit: str = F(default="raw", metadata={"help": "unit of --sigmas: raw or sd (feature sds at each S)"})
+    sigma_unit: str | None = F(default=None, metadata={
+        "deprecated": "give σ's in feature-sd units as --sigma-sds A,B,... (and raw ones as --sigmas)"})
 
     def __post_init__(self):
+        if self.sigma_unit is not None:  # the old spelling of sigma_sds: deprecated for one release
+            warnings.warn("SweepConfig(sigma_unit=...) is deprecated; give σ's in feature-sd units as sigma_sds "
+                          "(raw ones as sigmas)", DeprecationWarning, stacklevel=3)
+            check_choice("sigma_unit", self.sigma_unit, ("raw", "sd"))
+            if self.sigma_unit == "sd" and self.sigma_sds is None:
+                self.sigma_sds, self.sigmas = self.sigmas or DEFAULT_SWEEP_SIGMAS, None
+            self.sigma_unit = None
+        if self.sigmas is None and self.sigma_sds is None:
+            self.sigmas = DEFAULT_SWEEP_SIGMAS
         self.check()
 
+    @property
+    def sigma_levels(self) -> tuple[float, ...]:
+        """The σ grid in its own unit (:attr:`unit`)."""
+        return tuple(self.sigmas if self.sigma_sds is None else self.sigma_sds)
+
+    @property
+    def unit(self) -> str:
+        """``raw`` (``sigmas``) or ``sd`` (``sigma_sds``): the unit of :attr:`sigma_levels`."""
+        return "raw" if self.sigma_sds is None else "sd"
+
     def check(self) -> None:
-        if not (self.noise_rates and self.sigmas and self.sparsities):
-            raise ConfigError("noise_rates, sigmas and sparsities each need at least one value")
+        if self.sigmas is not None and self.sigma_sds is not None:
+            raise ConfigError("sigmas and sigma_sds are both given; give the input-noise grid once, in raw units "
+                              "(sigmas) or in feature sds (sigma_sds)")
+        if not (self.noise_rates and self.sigma_levels and self.sparsities):
+            raise ConfigError("noise_rates, sigmas (or sigma_sds) and sparsities each need at least one value")
         self.noise_rates = check_label_noise_rates("noise_rates", self.noise_rates)
-        self.sigmas = check_sigmas("sigmas", self.sigmas)
+        if self.sigmas is not None:
+            self.sigmas = check_sigmas("sigmas", self.sigmas)
+        if self.sigma_sds is not None:
+            self.sigma_sds = check_sigmas("sigma_sds", self.sigma_sds)
         for s in self.sparsities:
             check_sparsity("sparsity", s)
         check_unique("sparsities", self.sparsities)
         check_choice("map_noise", self.map_noise, ("label", "input"))
-        check_choice("mono", self.mono, [r for r in REGIMES if r != "poly"])
-        check_choice("sigma_unit", self.sigma_unit, ("raw", "sd"))
+        check_choice("mono", self.mono, list(MONO_REGIMES))
 
     def check_against(self, cfg: ToyConfig) -> None:
         """Check the label-noise rates of the sweep against the task and noise model of ``cfg``
@@ -267,7 +308,7 @@ class SearchConfig:
         for n in self.probe_sizes:
             check_int("probe_sizes entry", n)
         for r in tuple(self.regimes) + tuple(self.select):
-            check_choice("search regime", r, REGIMES)
+            check_choice("search regime", r, TOY_REGIMES)
         if "poly" not in self.regimes:
             raise ConfigError("regimes must include poly, the reference of every gap")
         for r in self.select:
@@ -283,3 +324,13 @@ class SearchConfig:
                                   f"{cfg.task}; need at least one sample per class")
         for r in self.noise_rates:
             check_label_noise("noise_rates entry", r, cfg.num_classes, cfg.noise_model, cfg.task)
+
+
+def __getattr__(name: str):
+    """``REGIMES``: the old name of :data:`TOY_REGIMES` (deprecated, one release; the theory's
+    ``monotheory.theory.REGIMES`` is mono and poly)."""
+    if name == "REGIMES":
+        warnings.warn(f"{__name__}.REGIMES is deprecated; use TOY_REGIMES (the theory's REGIMES are mono, poly)",
+                      DeprecationWarning, stacklevel=2)
+        return TOY_REGIMES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,7 @@ import numpy as np
 
 from monotheory.config import check_choice, check_sparsity, check_unique
 from monotheory.errors import ConfigError
-from monotheory.noise import check_sigma
+from monotheory.noise import LABEL_NOISE_MODELS, check_sigma
 from monotheory.toy import TOPK_REGIMES, ToyConfig, check_label_noise
 
 F = dataclasses.field
@@ -86,7 +86,7 @@ class ControlsConfig:
             check_sigma("sigma_sds entry", s)
         for name in ("sparsities", "regimes", "tasks", "labels", "sigma_sds"):
             check_unique(name, getattr(self, name))
-        check_choice("pair_noise_model", self.pair_noise_model, ("flip", "uniform"))
+        check_choice("pair_noise_model", self.pair_noise_model, LABEL_NOISE_MODELS)
 
     def check_against(self, base: ToyConfig) -> None:
         """k ≤ m, and η valid for each task's noise model (:func:`monotheory.toy.check_label_noise`)."""

@@ -20,6 +20,8 @@ Pipeline (every step batched over instances = regimes × seeds [× sparsities]):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -31,7 +33,8 @@ from monotheory.probes import BatchedLinearProbe
 from monotheory.seeding import stream_seed, torch_generator
 from monotheory.stats import paired_t, t_interval
 from monotheory.toy.config import DENSE_TRAINED, HAND_BUILT, PER_UNIT_CODES, TASKS, ToyConfig
-from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 from monotheory.toy.train import cpu_threads, train
 
 __all__ = ["code_report", "code_summary", "evaluate", "labels_for", "run_figure5", "run_figure5_multi", "summarise",
@@ -74,10 +77,9 @@ def labels_for(x: torch.Tensor, task: str, features: torch.Tensor | None = None)
 
 def train_models(cfg: ToyConfig, regimes: list[str], seeds: list[int], sparsities: list[float], *,
                  progress: bool = False) -> tuple[ToyModel, dict]:
-    """Build one batched model for the listed instances and train its non-hand-built instances
-    (``dense-trained`` ones on S = 0 data, whatever their evaluation sparsity)."""
-    imp = importance_weights(cfg.n, cfg.importance, cfg.importance_decay)
-    model = ToyModel(cfg.n, cfg.m, regimes, seeds, importance=imp, l1_penalty=cfg.l1_penalty, topk=cfg.topk)
+    """Build one batched model for the listed instances (its config: ``cfg`` with the instances' regimes) and train
+    its non-hand-built instances (``dense-trained`` ones on S = 0 data, whatever their evaluation sparsity)."""
+    model = ToyModel(dataclasses.replace(cfg, regimes=tuple(dict.fromkeys(regimes))), regimes, seeds)
     idx = [k for k, r in enumerate(regimes) if r not in HAND_BUILT]
     info = {"loss": np.full(len(regimes), np.nan), "train_seconds": 0.0}
     if idx:
@@ -230,7 +232,7 @@ def run_figure5_multi(cfg: ToyConfig, sparsities: list[float], *, progress: bool
     ``monosemantic`` verdict per seed and the numbers it rests on) and ``monosemantic`` = every seed
     monosemantic, ``polysemantic`` = no seed monosemantic."""
     regimes = list(cfg.regimes)
-    seeds = [cfg.seed + s for s in range(cfg.n_seeds)]
+    seeds = cfg.seeds
     inst = [(S, r, s) for S in sparsities for r in regimes for s in seeds]
     inst_seed, sp = [i[2] for i in inst], [i[0] for i in inst]
     if trained is None:

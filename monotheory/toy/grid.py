@@ -21,7 +21,8 @@ from monotheory.metrics import MONOSEMANTIC_RULE, REPRESENTED_NORM
 from monotheory.toy import TOPK_REGIMES, ToyConfig, feature_sd
 from monotheory.toy.controls import ORACLE_FAMILY, ControlsConfig, regime_key
 from monotheory.toy.experiments import CHANCE_RULE, code_report, code_summary, evaluate, train_models
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 
 _SELECTIVITY_SAMPLES = 4096
 
@@ -127,7 +128,7 @@ def run_grid(cc: ControlsConfig, base: ToyConfig, *, progress: bool = False) -> 
     ``cells`` (task, sparsity, labels, group, regime, condition, level, per_seed), ``codes``, ``label_features``
     (per-seed counts of the features the labels depend on), ``chance`` and the rules."""
     cc.check_against(base)
-    seeds = [base.seed + s for s in range(base.n_seeds)]
+    seeds = base.seeds
     trained = train_codes(cc, base, seeds, progress=progress)
     where = index(trained)
     codes, rep = measure_codes(cc, base, trained, seeds)

@@ -56,16 +56,18 @@ measures mean anything (see :mod:`monotheory.metrics`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from monotheory.config import check_choice, check_int, check_nonnegative, check_range, check_sparsity
+from monotheory.config import check_choice, check_int, check_range
 from monotheory.errors import ConfigError
 from monotheory.seeding import torch_generator
 from monotheory.toy import fused as _fused
-from monotheory.toy.config import HAND_BUILT, IMPORTANCES, PER_UNIT_CODES, REGIMES, TOPK_REGIMES
+from monotheory.toy.config import HAND_BUILT, IMPORTANCES, PER_UNIT_CODES, TOPK_REGIMES, ToyConfig
+from monotheory.toy.sampler import FeatureSampler, spike_and_uniform  # noqa: F401 (their old home)
 
 
 def importance_weights(n: int, kind: str = "uniform", decay: float = 0.9) -> torch.Tensor:
@@ -78,119 +80,58 @@ def importance_weights(n: int, kind: str = "uniform", decay: float = 0.9) -> tor
     return decay ** torch.arange(n, dtype=torch.float32)
 
 
-def spike_and_uniform(u: torch.Tensor, sparsity: torch.Tensor | float) -> torch.Tensor:
-    """Turn uniforms u ~ U[0,1) into spike-and-uniform features with P(x = 0) = ``sparsity``.
-
-    x = max(0, (u − S) / (1 − S)): zero when u < S (probability S), and given u ≥ S, (u − S)/(1 − S) is
-    U[0, 1). One uniform per feature and no comparison tensor, so data generation stays cheap; instances at
-    different sparsities but the same seed share u (common random numbers, which sharpens comparisons).
-    ``sparsity`` broadcasts against ``u`` (a float, or shape (I, 1, 1) for per-instance sparsities).
-    """
-    s = torch.as_tensor(sparsity, dtype=u.dtype, device=u.device)
-    return torch.addcmul(-s / (1 - s), u, 1 / (1 - s)).clamp_(min=0.0)
-
-
-class FeatureSampler:
-    """Draws training batches for many instances at once, one random stream per distinct seed.
-
-    ``seeds[k]`` and ``sparsities[k]`` belong to instance k. Instances with the same seed see the same
-    uniforms (so a poly and a mono model with seed 3 are trained on the same data: a paired comparison),
-    and an instance's data does not depend on which other instances are in the batch — which is what
-    makes a batched run equal to a single-instance run with the same seed. There is one ``torch.rand`` call
-    per distinct seed and step (not per instance), then one gather and one fused clamp per instance.
-    """
-
-    def __init__(self, n: int, seeds: Sequence[int], sparsities: Sequence[float], *, offset: int = 0,
-                 device: str | torch.device = "cpu"):
-        if len(seeds) != len(sparsities):
-            raise ConfigError(f"got {len(seeds)} seeds but {len(sparsities)} sparsities; one of each per instance")
-        for s in sparsities:
-            check_sparsity("sparsity", s)
-        self.n, self.device = n, torch.device(device)
-        self.unique = sorted(set(int(s) for s in seeds))
-        # per instance: its row of the uniforms block and its sparsity (the trainer's fused gather)
-        self.instance_seed = torch.tensor([self.unique.index(int(s)) for s in seeds], device=self.device)
-        self.instance_sparsity = torch.tensor([float(p) for p in sparsities], device=self.device)
-        # `offset` separates the training stream from e.g. the probe-data stream of the same seed: the named
-        # stream ("toy", "features", offset) of each seed (monotheory.seeding; no arithmetic on seeds)
-        self.generators = [torch_generator(s, "toy", "features", int(offset), device=self.device)
-                           for s in self.unique]
-
-    def uniforms(self, batch: int, out: torch.Tensor | None = None) -> torch.Tensor:
-        """Uniforms of shape (distinct seeds, batch, n): one call per distinct seed (≤ #seeds), not per
-        instance. ``out``: a tensor of that shape to fill instead of a new one."""
-        shape = (len(self.unique), batch, self.n)
-        u = out if out is not None and out.shape == shape else torch.empty(shape, device=self.device)
-        self.fill_uniforms(u)
-        return u
-
-    def fill_uniforms(self, u: torch.Tensor, rows: Sequence[int] | None = None) -> None:
-        """Fill rows ``rows`` (default: all) of a uniforms block from their seeds' generators. Each row has
-        its own generator, so rows can be filled by different threads without changing the numbers."""
-        self._check_block(u)
-        for j in range(len(self.unique)) if rows is None else rows:
-            u[j].uniform_(generator=self.generators[j])
-
-    def features(self, u: torch.Tensor, instances: slice = slice(None), out: torch.Tensor | None = None) -> torch.Tensor:
-        """Features (instances, batch, n) of the ``instances`` slice from a block of :meth:`uniforms`: each
-        instance's seed row, through :func:`spike_and_uniform` at its sparsity (one fused pass with Numba, into
-        ``out`` when it has the right shape)."""
-        self._check_block(u)
-        rows, s = self.instance_seed[instances], self.instance_sparsity[instances].view(-1, 1, 1)
-        if u.device.type == "cpu" and _fused.available():
-            if out is None or out.shape != (len(rows), *u.shape[1:]):
-                out = torch.empty(len(rows), *u.shape[1:], device=u.device)
-            _fused.kernels()[3](u.numpy(), rows.numpy(), (1 / (1 - s)).view(-1).numpy(),
-                                (-s / (1 - s)).view(-1).numpy(), out.numpy())
-            return out
-        return spike_and_uniform(u.index_select(0, rows), s)
-
-    def _check_block(self, u: torch.Tensor) -> None:
-        """A uniforms block of this sampler: (distinct seeds, batch, n), float32 (the fused kernels read it raw)."""
-        if u.dim() != 3 or u.shape[0] != len(self.unique) or u.shape[2] != self.n or u.dtype != torch.float32:
-            raise ConfigError(f"u has shape {tuple(u.shape)} and dtype {u.dtype}; this sampler's uniforms block "
-                              f"is float32 of shape ({len(self.unique)}, batch, {self.n}) (see uniforms())")
-
-    def __call__(self, batch: int) -> torch.Tensor:
-        """Features of shape (I, batch, n)."""
-        return self.features(self.uniforms(batch))
-
-
 class ToyModel(nn.Module):
-    """I toy models in one module: ``W`` (I, m, n), ``b`` (I, n); instance k has ``regimes[k]``.
+    """I toy models in one module, built from their config: ``W`` (I, m, n), ``b`` (I, n); instance k has
+    ``regimes[k]`` and ``seeds[k]``.
 
-    ``importance`` (n,) weights the loss; the oracle keeps the m features with the largest importance
-    (ties broken by index). ``l1_penalty`` is the λ of ``mono-l1`` instances (ignored for the others);
-    ``topk`` the k of the top-k codes (``mono-topk``, ``oracle-topk``), 1 ≤ k ≤ m.
+    ``ToyModel(cfg)`` holds every regime of ``cfg.regimes`` × every seed of ``cfg.seeds`` (regime-major);
+    ``ToyModel(cfg, regimes, seeds)`` the listed instances (one regime of ``cfg.regimes`` and one seed each; a
+    regime or seed may repeat, e.g. for several sparsities). ``cfg`` gives n, m, the importance of the loss
+    (``cfg.importance``, ``cfg.importance_decay``; the oracle keeps the m features with the largest importance,
+    ties broken by index), the λ of ``mono-l1`` instances (``cfg.l1_penalty``) and the k of the top-k codes
+    (``cfg.topk``); :class:`ToyConfig` has checked them.
     W is initialised Xavier-normal from each instance's seed's ``("toy", "init")`` stream, so instances that share
     a seed share their initial W (mono-nonneg-w starts from |W|); b starts at 0.
+
+    The old form ``ToyModel(n, m, regimes, seeds, *, importance=None, l1_penalty=0.0, topk=None)`` still works for
+    one release, with a ``DeprecationWarning``.
     """
 
-    def __init__(self, n: int, m: int, regimes: Sequence[str], seeds: Sequence[int], *,
-                 importance: torch.Tensor | None = None, l1_penalty: float = 0.0, topk: int | None = None):
+    def __init__(self, cfg: ToyConfig | None = None, regimes: Sequence[str] | None = None,
+                 seeds: Sequence[int] | None = None, *args, **kwargs):
         super().__init__()
-        check_int("n", n, minimum=2)
-        check_int("m", m)
-        if m > n:
-            raise ConfigError(f"m = {m} hidden units is more than n = {n} features; need m ≤ n")
+        importance = None
+        if not isinstance(cfg, ToyConfig):
+            warnings.warn("ToyModel(n, m, regimes, seeds, ...) is deprecated; build the model from its config: "
+                          "ToyModel(ToyConfig(n=..., m=..., regimes=..., topk=...), regimes, seeds)",
+                          DeprecationWarning, stacklevel=2)
+            cfg, regimes, seeds, importance = _from_old_arguments(cfg, regimes, seeds, args, kwargs)
+        elif args or kwargs:
+            raise ConfigError(f"ToyModel(cfg, regimes, seeds) takes no other arguments; got {len(args)} more "
+                              f"positional and {sorted(kwargs)} (the config carries n, m, importance, l1_penalty "
+                              "and topk)")
+        if (regimes is None) != (seeds is None):
+            raise ConfigError("give both regimes and seeds (one per instance), or neither (cfg.regimes × cfg.seeds)")
+        if regimes is None:
+            regimes = [r for r in cfg.regimes for _ in cfg.seeds]
+            seeds = [s for _ in cfg.regimes for s in cfg.seeds]
         if len(regimes) != len(seeds) or not regimes:
             raise ConfigError(f"need one seed per regime and at least one instance, got {len(regimes)} regimes "
                               f"and {len(seeds)} seeds")
         for r in regimes:
-            check_choice("regime", r, REGIMES)
-        check_nonnegative("l1_penalty", l1_penalty)
-        self.topk = m if topk is None else check_int("topk", topk, minimum=1, maximum=m)
+            check_choice("regime", r, cfg.regimes)
+        n, m = cfg.n, cfg.m
+        self.cfg = cfg
+        self.topk = cfg.topk
         self.n, self.m, self.regimes, self.seeds = n, m, list(regimes), [int(s) for s in seeds]
-        imp = torch.ones(n) if importance is None else torch.as_tensor(importance, dtype=torch.float32)
-        if imp.shape != (n,):
-            raise ConfigError(f"importance has shape {tuple(imp.shape)}, expected ({n},)")
+        imp = importance_weights(n, cfg.importance, cfg.importance_decay) if importance is None else importance
         self.register_buffer("importance", imp)
         flag = lambda names: torch.tensor([r in names for r in regimes]).view(-1, 1, 1)  # noqa: E731
         self.register_buffer("relu_hidden", flag(PER_UNIT_CODES))
         self.register_buffer("topk_code", flag(TOPK_REGIMES))
         self.register_buffer("nonneg_w", flag({"mono-nonneg-w"}))
         self.register_buffer("trainable", ~flag(HAND_BUILT))
-        self.register_buffer("l1", torch.tensor([l1_penalty if r == "mono-l1" else 0.0 for r in regimes]))
+        self.register_buffer("l1", torch.tensor([cfg.l1_penalty if r == "mono-l1" else 0.0 for r in regimes]))
         W = torch.empty(len(regimes), m, n)
         std = (2.0 / (m + n)) ** 0.5
         for k, s in enumerate(self.seeds):  # once, at construction: W0 depends only on the seed
@@ -338,10 +279,9 @@ class ToyModel(nn.Module):
     def select(self, index: int | Sequence[int]) -> ToyModel:
         """A new model holding copies of the chosen instances (same weights, regimes, seeds)."""
         idx = [index] if isinstance(index, int) else list(index)
-        l1 = max([float(self.l1[i]) for i in idx] + [0.0])
-        out = ToyModel(self.n, self.m, [self.regimes[i] for i in idx], [self.seeds[i] for i in idx],
-                       importance=self.importance.cpu(), l1_penalty=l1, topk=self.topk)
+        out = ToyModel(self.cfg, [self.regimes[i] for i in idx], [self.seeds[i] for i in idx])
         with torch.no_grad():
+            out.importance.copy_(self.importance.cpu())  # an old-form model's own importance vector
             out.W.copy_(self.W[idx].detach().cpu())
             out.b.copy_(self.b[idx].detach().cpu())
         return out.to(self.W.device)
@@ -364,3 +304,28 @@ def random_rotation(m: int, seed: int) -> torch.Tensor:
     g = torch.randn(m, m, generator=torch_generator(int(seed), "toy", "oracle-rot"), dtype=torch.float64)
     q, r = torch.linalg.qr(g)
     return (q * torch.sign(torch.diagonal(r))).float()
+
+
+def _old_signature(n, m, regimes, seeds, *, importance=None, l1_penalty=0.0, topk=None) -> dict:
+    return dict(n=n, m=m, regimes=regimes, seeds=seeds, importance=importance, l1_penalty=l1_penalty, topk=topk)
+
+
+def _from_old_arguments(n, regimes, seeds, args: tuple, kwargs: dict):
+    """(cfg, regimes, seeds, importance) of the deprecated ``ToyModel(n, m, regimes, seeds, *, importance,
+    l1_penalty, topk)``, positional (``n`` is then the first argument) or by keyword."""
+    if n is None:  # ToyModel(n=…, m=…, regimes=…, seeds=…)
+        old = _old_signature(*args, **kwargs, regimes=regimes, seeds=seeds)
+    else:  # ToyModel(n, m, regimes, seeds, …): the new form's second and third slots hold m and regimes
+        old = _old_signature(n, regimes, seeds, *args, **kwargs)
+    n, m, regs = old["n"], old["m"], list(old["regimes"] or ())
+    check_int("n", n, minimum=2)
+    check_int("m", m)
+    topk = m if old["topk"] is None else old["topk"]
+    cfg = ToyConfig(n=n, m=m, regimes=tuple(dict.fromkeys(regs)) or ("poly",), l1_penalty=old["l1_penalty"],
+                    topk=topk, noise_rate=0.0, probe_train=max(4096, n + 1))
+    imp = old["importance"]
+    if imp is not None:
+        imp = torch.as_tensor(imp, dtype=torch.float32)
+        if imp.shape != (n,):
+            raise ConfigError(f"importance has shape {tuple(imp.shape)}, expected ({n},)")
+    return cfg, regs, old["seeds"], imp

@@ -172,7 +172,7 @@ def search_figures(res: dict, out: str | Path) -> list[Path]:
         for S in g["sparsities"]:
             stats = {r: [dict(zip(("mean", "lo", "hi"), t_interval(cells[(S, imp, r, n, "label", eta)]), strict=True))
                          for n in g["probe_sizes"]] for r in g["regimes"]}
-            data = {"sizes": g["probe_sizes"], "eta": eta, "sparsity": S, "importance": imp,
+            data = {"sizes": g["probe_sizes"], "noise_rate": eta, "sparsity": S, "importance": imp,
                     "title": f"label noise η={eta:g}, S={S:g}, {imp} importance",
                     "regimes": {r: [{"mean": s["mean"], "ci": [s["lo"], s["hi"]]} for s in v] for r, v in stats.items()}}
             paths.append(save(plot_probe_size(data), out / f"probe_size_S{S:g}_{imp}.png", data))

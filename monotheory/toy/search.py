@@ -32,7 +32,7 @@ def run_search(sc: SearchConfig, base: ToyConfig, *, progress: bool = False) -> 
     """The search (module docstring). ``base`` gives n, m, task, steps, seeds (the search seeds) and the probe's
     settings; its sparsity, importance, σ, η and probe size are replaced by the grid's."""
     sc.check_against(base)
-    seeds = [base.seed + s for s in range(base.n_seeds)]
+    seeds = base.seeds
     regimes = list(sc.regimes)
     cells, codes = [], {}
     for imp in sc.importances:

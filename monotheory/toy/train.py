@@ -18,7 +18,8 @@ from monotheory.config import usable_cores
 from monotheory.progress import tqdm_kwargs
 from monotheory.toy import fused as _fused
 from monotheory.toy.config import TrainConfig  # noqa: F401 (re-exported: monotheory.toy.train.TrainConfig)
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 
 _CHUNK_ELEMENTS = 1 << 17
 _FUSED_CHUNK_ELEMENTS = 1 << 21
@@ -70,6 +71,20 @@ def _workers(device: torch.device, n: int) -> int:
     return 1 if device.type != "cpu" else max(1, min(usable_cores(), 8, n))
 
 
+def _compile_here(model: ToyModel, sampler) -> None:
+    """One tiny fused step on zeros in the calling thread, before the worker threads and the progress bar exist:
+    Numba compiles the kernels here (seconds on a fresh clone; later runs load its cache). A Ctrl-C that lands in
+    a compilation then interrupts this thread alone; on a worker thread it could leave Numba's compiler lock held
+    while another worker waited for it, and the run hung instead of exiting (seen on a fresh clone). Draws no
+    random numbers and changes no weight."""
+    with torch.no_grad():
+        if isinstance(sampler, FeatureSampler):
+            x = sampler.features(torch.zeros(len(sampler.unique), 2, sampler.n), slice(0, 1))
+        else:
+            x = torch.zeros(1, 2, model.n)
+        model.loss_and_grads(x, with_loss=True, instances=slice(0, 1), buffers={})
+
+
 def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     from tqdm.auto import tqdm
 
@@ -99,6 +114,8 @@ def _train(model, sampler, cfg, progress, desc, chunk) -> TrainResult:
     history = []
     every = max(1, cfg.steps // 50)
     parts = [chunks[w::workers] for w in range(workers)]
+    if fused and cfg.steps:
+        _compile_here(model, sampler)
     pool = ThreadPoolExecutor(workers - 1) if workers > 1 else None
     staged = isinstance(sampler, FeatureSampler)  # uniforms per seed, then each chunk's features
     # two uniforms blocks, reused: one in use, one being drawn (each thread draws its share of the seeds'

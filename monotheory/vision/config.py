@@ -12,7 +12,14 @@ import dataclasses
 
 from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_range
 from monotheory.errors import ConfigError
-from monotheory.noise import LABEL_NOISE_MODELS, SAMPLING_MODES
+from monotheory.noise import INPUT_NOISE_KINDS, LABEL_NOISE_MODELS, SAMPLING_MODES
+from monotheory.vision.finetune_config import (  # noqa: F401 (re-exported: the run's config nests FinetuneConfig)
+    FINETUNE_HEADS,
+    FINETUNE_OPTIMISATION_FIELDS,
+    FINETUNE_RUN_FIELDS,
+    FINETUNE_SCHEDULES,
+    FinetuneConfig,
+)
 
 STAGES = ("pretrain", "sae", "probe", "finetune", "shift")
 DATASETS = ("imagenet100", "cifar100", "folder", "digits")
@@ -155,11 +162,11 @@ class ProbeConfig:
     clip_lr: bool = _f(False, "LARS: cap the adaptive lr at the base lr")
     epochs: int = _f(50, "probe epochs")
     noise_rates: tuple[float, ...] = _f((0.0, 0.3, 0.6, 0.9), "training label-noise rates")
-    noise_model: str = _f("flip", "label noise: flip (to one of the other classes) or uniform", choices=("flip", "uniform"))
-    noise_sampling: str = _f("exact", "exact (round(rate·N) labels changed) or bernoulli", choices=("exact", "bernoulli"))
+    noise_model: str = _f("flip", "label noise: flip (to one of the other classes) or uniform", choices=LABEL_NOISE_MODELS)
+    noise_sampling: str = _f("exact", "exact (round(rate·N) labels changed) or bernoulli", choices=SAMPLING_MODES)
     sigmas: tuple[float, ...] = _f((0.0, 0.2, 0.6), "test-time input-noise scales on the normalised image")
     input_noise: str = _f("gaussian", "noise of the sigmas: gaussian (σ·N(0,1)) or uniform (σ·U[0,1))",
-                          choices=("gaussian", "uniform"))
+                          choices=INPUT_NOISE_KINDS)
     uniform_noise: tuple[float, ...] = _f((0.0,), "test-time uniform-noise scales a (X + a·U[0,1) on the normalised "
                                           "image) scored beside the sigmas; 0 = none (the authors' uniform_noise: 0.2)")
     schedule: str = _f("cosine", "probe lr schedule: cosine (to 0 over the epochs), step (×0.1 at decay_epochs; "
@@ -183,9 +190,9 @@ class ProbeConfig:
         check_range("probe trust_coefficient", self.trust_coefficient, 0, 10, lo_closed=False)
         check_int("probe epochs", self.epochs)
         check_int("probe warmup_epochs", self.warmup_epochs, 0)
-        check_choice("noise_model", self.noise_model, ("flip", "uniform"))
-        check_choice("noise_sampling", self.noise_sampling, ("exact", "bernoulli"))
-        check_choice("input_noise", self.input_noise, ("gaussian", "uniform"))
+        check_choice("noise_model", self.noise_model, LABEL_NOISE_MODELS)
+        check_choice("noise_sampling", self.noise_sampling, SAMPLING_MODES)
+        check_choice("input_noise", self.input_noise, INPUT_NOISE_KINDS)
         check_int("extract_batch_size", self.extract_batch_size)
         check_choice("probe schedule", self.schedule, PROBE_SCHEDULES)
         for e in self.decay_epochs:
@@ -202,87 +209,6 @@ class ProbeConfig:
             check_nonnegative("sigma", s)
         for a in self.uniform_noise:
             check_range("uniform noise scale", a, 0, 100)
-
-
-# the fields of FinetuneConfig that the finetune stage sets per run (not run-imagenet options)
-FINETUNE_RUN_FIELDS = ("head", "few_shot_fraction", "noise_rate", "noise_model", "noise_sampling", "seed",
-                       "num_workers", "amp")
-FINETUNE_OPTIMISATION_FIELDS = ("epochs", "lr", "batch_size", "weight_decay", "momentum", "schedule", "decay_epochs")
-FINETUNE_HEADS = ("ce", "nce")
-FINETUNE_SCHEDULES = ("cosine", "step")
-
-
-@dataclasses.dataclass
-class FinetuneConfig:
-    """Fine-tuning of an encoder with a CE or NCE head: the one config of that model, for one run
-    (:func:`monotheory.vision.finetune.finetune`: ``head``, ``few_shot_fraction``, ``noise_rate`` …) and for the
-    ``finetune`` stage's plan (``heads`` × ``fractions`` and ``noise_rates``; the stage sets the per-run fields,
-    :data:`FINETUNE_RUN_FIELDS`, which are no ``run-imagenet`` options). Defaults = the authors' IN-100 configs
-    (``scripts/finetuning/imagenet-100/*.yaml``; they have none for CIFAR-100): SGD, lr 1.5 at batch 256, wd 0,
-    ×0.1 at epochs 60/80, 50 epochs (100 few-shot), backbone trained, projector frozen, RandomResizedCrop + flip.
-    """
-
-    # the stage's plan
-    heads: tuple[str, ...] = _f(("ce", "nce"), "heads to compare: ce (plain) and nce (ReLU before the classifier)")
-    fractions: tuple[float, ...] = _f((0.1, 0.2, 0.5, 1.0), "few-shot shares of the training set (clean labels)")
-    noise_rates: tuple[float, ...] = _f((0.9,), "label-noise rates of the full-data runs")
-    few_shot_epochs: int = _f(100, "epochs of the few-shot runs (fraction < 1; 0 = same as epochs)")
-    scale_lr: bool = _f(True, "use lr × batch_size / 256 (solo-learn)")
-    augment: bool = _f(True, "RandomResizedCrop + flip on the training images (else the evaluation transform)")
-    nce_encoder: str = _f("cl", "encoder the NCE runs start from: cl (the CE runs' encoder, so only the head differs) "
-                          "or ncl (their scripts give a placeholder path)", choices=("cl", "ncl"))
-    # the optimisation (every run)
-    epochs: int = _f(50, "fine-tuning epochs (full training set)")
-    lr: float = _f(1.5, "SGD base learning rate (scaled by batch/256 unless --no-ft-scale-lr)")
-    batch_size: int = _f(256, "batch size of each fine-tuning run (under torchrun the runs are spread over the "
-                         "processes, one run per process at a time)")
-    weight_decay: float = _f(0.0, "weight decay")
-    momentum: float = _f(0.9, "SGD momentum")
-    schedule: str = _f("step", "lr schedule: step (×0.1 at decay_epochs) or cosine (to 0)", choices=FINETUNE_SCHEDULES)
-    decay_epochs: tuple[int, ...] = _f((60, 80), "epochs of the step schedule's ×0.1 decays")
-    # one run (set by the stage)
-    head: str = _f("ce", "classifier head: ce (linear on the features) or nce (ReLU on the features first)")
-    few_shot_fraction: float = _f(1.0, "stratified share of the training set used, in (0, 1]")
-    noise_rate: float = _f(0.0, "label-noise rate η on the training labels, in [0, 1]")
-    noise_model: str = _f("flip", "label-noise model: flip (to another class) or uniform (any class)")
-    noise_sampling: str = _f("exact", "exact (round(η·N) samples) or bernoulli (each with probability η)")
-    seed: int = _f(0, "seed for the few-shot split, the label noise, the classifier init and the shuffling")
-    num_workers: int = _f(0, "DataLoader worker processes")
-    amp: bool = _f(False, "bf16 autocast on CUDA")
-
-    def __post_init__(self):
-        self.heads, self.fractions = tuple(self.heads), tuple(map(float, self.fractions))
-        self.noise_rates, self.decay_epochs = tuple(map(float, self.noise_rates)), tuple(map(int, self.decay_epochs))
-        self.check()
-
-    def check(self):
-        check_int("finetune few_shot_epochs", self.few_shot_epochs, 0)
-        check_choice("finetune nce_encoder", self.nce_encoder, ("cl", "ncl"))
-        for h in self.heads:
-            check_choice("finetune head", h, FINETUNE_HEADS)
-        for f in self.fractions:
-            check_range("few-shot fraction", f, 0, 1, lo_closed=False)
-        for r in self.noise_rates:
-            check_probability("finetune noise rate", r)
-        check_choice("head", self.head, FINETUNE_HEADS)
-        check_choice("schedule", self.schedule, FINETUNE_SCHEDULES)
-        for e in self.decay_epochs:
-            check_int("decay epoch", e)
-        check_int("epochs", self.epochs)
-        check_range("lr", self.lr, 0, 100, lo_closed=False)
-        check_int("batch_size", self.batch_size)
-        check_nonnegative("weight_decay", self.weight_decay)
-        check_range("momentum", self.momentum, 0, 1, hi_closed=False)
-        check_range("few_shot_fraction", self.few_shot_fraction, 0, 1, lo_closed=False)
-        check_probability("noise_rate", self.noise_rate)
-        check_choice("noise_model", self.noise_model, LABEL_NOISE_MODELS)
-        check_choice("noise_sampling", self.noise_sampling, SAMPLING_MODES)
-        check_int("seed", self.seed, minimum=0)
-        check_int("num_workers", self.num_workers, minimum=0)
-
-    def plan(self) -> dict:
-        """The stage-level fields: the plan and the optimisation (what ``config.json`` records)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in FINETUNE_RUN_FIELDS}
 
 
 @dataclasses.dataclass
@@ -312,7 +238,8 @@ class RunConfig:
     data_root: str = _f("", "dataset root (ImageNet: train/ and val/ class folders; CIFAR-100: torchvision folder)")
     out: str = _f("results/run-imagenet", "output folder (results, checkpoints, feature cache)")
     dataset: str = _f("imagenet100", "imagenet100, cifar100 or folder (any ImageFolder with train/ val/)")
-    preset: str = _f("paper", "paper (the authors' settings) or smoke (minutes on a CPU)")
+    preset: str = _f("paper", "base settings that explicit options override: paper (the authors' settings), smoke "
+                     "(minutes on a CPU) or digits")
     methods: tuple[str, ...] = _f(METHODS, "feature sets to compare: cl, sae, ncl")
     stages: tuple[str, ...] = _f(STAGES, "stages to run: pretrain, sae, probe, finetune, shift")
     arch: str = _f("resnet18", "backbone: resnet18, resnet34, resnet50, tiny or mlp (tiny images only)")
@@ -338,8 +265,9 @@ class RunConfig:
     skip_bad_images: bool = _f(False, "skip unreadable images instead of stopping (checked up front with PIL; "
                                "the gpu loader also skips, and counts, any file torchvision.io cannot decode)")
     force: bool = _f(False, "redo the requested stages under a config that differs from config.json")
-    shift: tuple[str, ...] = _f((), "shifted test sets NAME=DIR (same class folders as val/)")
-    progress: bool | None = None
+    shift: tuple[str, ...] = _f((), "a shifted test set NAME=DIR (same class folders as val/); repeat for several",
+                                repeat=True, metavar="NAME=DIR")
+    progress: bool | None = dataclasses.field(default=None, metadata={"cli": False})  # None: bars on a terminal
     pretrain: PretrainConfig = dataclasses.field(default_factory=PretrainConfig)
     sae: SAEConfig = dataclasses.field(default_factory=SAEConfig)
     probe: ProbeConfig = dataclasses.field(default_factory=ProbeConfig)

@@ -17,7 +17,8 @@ from monotheory.vision import authors as P
 from monotheory.vision.config import RunConfig
 from monotheory.vision.presets import build_config
 
-DATASETS = ("imagenet100", "cifar100")
+# the data sets the authors' settings record covers (monotheory/data/authors_settings.json)
+RECORDED_DATASETS = ("imagenet100", "cifar100")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Difference:
     why: str
 
 
-def _ids(stages, key, datasets=DATASETS) -> tuple[str, ...]:
+def _ids(stages, key, datasets=RECORDED_DATASETS) -> tuple[str, ...]:
     ids = {e["id"] for e in P.authors_settings()["settings"]}
     return tuple(i for d in datasets for s in stages if (i := f"{d}/{s}/{key}") in ids)
 
@@ -146,7 +147,7 @@ def preset_options() -> dict[str, dict]:
     """Every option the paper preset sets from the record: {target: {default, imagenet100, cifar100, source}}
     (the values of the resolved presets; ``source``: an entry that sets it, one with a non-default value first)."""
     default, out = RunConfig(), {}
-    cfgs = {ds: build_config("paper", ds) for ds in DATASETS}
+    cfgs = {ds: build_config("paper", ds) for ds in RECORDED_DATASETS}
     for cfg in cfgs.values():
         for c in P.compare(cfg):
             target = c.rule.target_of(c.entry) if c.rule.kind in ("set", "grid") else None

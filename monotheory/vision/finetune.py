@@ -49,8 +49,8 @@ from monotheory.errors import ConfigError
 from monotheory.files import atomic_torch_save
 from monotheory.noise import check_label_noise_rate, label_noise
 from monotheory.progress import tqdm_kwargs
-from monotheory.vision.config import FINETUNE_OPTIMISATION_FIELDS, FinetuneConfig
 from monotheory.vision.data import EpochSampler, SeededItems, few_shot_indices, make_loader, subset
+from monotheory.vision.finetune_config import FINETUNE_OPTIMISATION_FIELDS, FinetuneConfig
 
 BN_SETTLE_STEPS = 100  # 0.9**100 ≈ 3e-5: after this many steps BatchNorm's running stats are the current ones
 

@@ -7,8 +7,9 @@ import dataclasses
 import json
 
 from monotheory.files import atomic_write_json
-from monotheory.vision.config import HEAD_REGIME, FinetuneConfig
+from monotheory.vision.config import HEAD_REGIME
 from monotheory.vision.finetune import finetune
+from monotheory.vision.finetune_config import FinetuneConfig
 
 
 def finetune_plan(f: FinetuneConfig) -> list[tuple[str, float, float]]:

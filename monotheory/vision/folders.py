@@ -28,11 +28,10 @@ from torchvision.datasets import CIFAR100, ImageFolder
 from monotheory.config import check_choice
 from monotheory.errors import ConfigError
 from monotheory.vision.arrays import load_digits_datasets
+from monotheory.vision.config import DATASETS
 from monotheory.vision.transforms import CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
 
 log = logging.getLogger(__name__)
-
-DATASETS = ("imagenet100", "folder", "cifar100", "digits")
 
 
 def imagenet100_classes() -> list[str]:

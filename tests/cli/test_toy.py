@@ -125,3 +125,20 @@ def test_toy_controls_writes_rows_tables_and_the_k_sweep(cli, tmp_path):
     md = (tmp_path / "controls.md").read_text()
     assert "Differences-in-differences" in md and "fires with own feature" in md
     assert (tmp_path / "k_sweep.png").is_file() and (tmp_path / "k_sweep.json").is_file()
+
+
+def test_the_old_sigma_unit_option_is_a_hidden_alias_that_warns(capsys):
+    """`--sigma-unit sd --sigmas A,B` still means `--sigma-sds A,B` for one release: one warning line on stderr,
+    the same SweepConfig, and the option is not in --help."""
+    from monotheory.cli import build_parser
+    from monotheory.config import from_namespace
+    from monotheory.toy import SweepConfig
+
+    p = build_parser("toy")
+    capsys.readouterr()
+    with pytest.warns(DeprecationWarning):
+        old = from_namespace(SweepConfig, p.parse_args(["toy", "sweep", "--sigma-unit", "sd", "--sigmas", "0,1"]))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--sigma-unit is deprecated" in err and "--sigma-sds" in err
+    assert old == from_namespace(SweepConfig, p.parse_args(["toy", "sweep", "--sigma-sds", "0,1"]))
+    assert "--sigma-unit" not in p._subparsers._group_actions[0].choices["toy"].format_help()

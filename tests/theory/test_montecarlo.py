@@ -49,8 +49,21 @@ def test_seed_forms_and_bad_input():
     assert a == b
     with pytest.raises(ConfigError, match="samples"):
         monte_carlo(0.2, -1)
-    with pytest.raises(ConfigError, match="feature"):
-        monte_carlo(0.2, 10, features=("both",))
+    with pytest.raises(ConfigError, match="regime = 'both' is unknown"):
+        monte_carlo(0.2, 10, regimes=("both",))
+
+
+def test_old_names_warn_and_still_work():
+    """``features`` (monte_carlo) and ``feature_name`` (monte_carlo_moments) are the old names of ``regimes`` /
+    ``regime``: deprecated for one release, same numbers."""
+    new = monte_carlo(0.2, 2000, 1, regimes=("mono",))
+    with pytest.warns(DeprecationWarning, match="regimes"):
+        old = monte_carlo(0.2, 2000, 1, features=("mono",))
+    assert old == new and "poly" not in old
+    with pytest.warns(DeprecationWarning, match="regime"):
+        assert monte_carlo_moments(feature_name="mono", sparsity=0.2, samples=2000, seed=1) == new["mono"]
+    with pytest.raises(ConfigError, match="regime = 'both' is unknown"):
+        monte_carlo_moments("both", 0.2, 2000)
 
 
 def test_more_than_two_features(mc_seed):

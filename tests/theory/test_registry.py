@@ -58,7 +58,7 @@ def test_registered_noise_model_exact_and_sampled(scoped):
     assert m["pi1"] == pytest.approx(0.5 * 0.7 + 0.5 * 0.15)
     keys = ("mu0", "mu1", "var0", "var1")
     for model, exact_model in (("asym", "asym"), ("flip_sampler", "flip")):  # a sampler-only model: issue 15
-        mc = monte_carlo(0.3, 300_000, 5, noise_rate=0.3, noise_model=model, features=("mono",))["mono"]
+        mc = monte_carlo(0.3, 300_000, 5, noise_rate=0.3, noise_model=model, regimes=("mono",))["mono"]
         ref = moments("mono", 0.3, noise_rate=0.3, noise_model=exact_model)
         for k in keys:
             assert_agrees(ref[k], *mc[k], n_tests=4 * len(keys), name=f"{model} {k}")
@@ -184,3 +184,22 @@ def test_plugins_cannot_end_the_command_or_corrupt_its_json(cli, plugins, tmp_pa
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "boom_demo" in err and "arrays only" in err, err
     rc, out, err = cli("theory", "--plugin", str(tmp_path), "--sparsity", "0.2", "--samples", "0")
     assert rc == 2 and "is a folder" in err
+
+
+def test_the_builtin_flip_and_uniform_are_the_class_models_of_noise_at_two_classes():
+    """One table of label-noise models: the theory's built-in flip and uniform are monotheory.noise's C-class
+    models at C = 2 (the same transition matrix and the same informative range); one_sided is binary only."""
+    import numpy as np
+
+    from monotheory.noise import LABEL_NOISE_MODELS, max_noise_rate, transition_matrix
+    from monotheory.theory import registry as reg
+
+    assert reg.BUILTIN_NOISE_MODELS == ("flip", "one_sided", "uniform")
+    assert set(LABEL_NOISE_MODELS) < set(reg.BUILTIN_NOISE_MODELS)
+    for model in LABEL_NOISE_MODELS:
+        nm = reg.get_noise_model(model)
+        assert nm.upper == max_noise_rate(model, 2)
+        for eta in (0.0, 0.2, 0.45):
+            p10, p01 = nm.rates(eta)
+            T = transition_matrix(2, eta, model)
+            np.testing.assert_allclose([p10, p01], [T[1, 0], T[0, 1]], rtol=0, atol=1e-15)

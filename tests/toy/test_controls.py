@@ -14,7 +14,8 @@ from monotheory.toy import ToyConfig
 from monotheory.toy.controls import ControlsConfig, group_of, mechanism, regime_key, row, series
 from monotheory.toy.experiments import labels_for
 from monotheory.toy.grid import StackedCodes, groups, run_grid, selectivity, train_codes
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 
 TINY = dict(n=10, m=5, n_seeds=3, steps=60, batch_size=128, probe_train=512, probe_test=512, probe_max_iter=40,
             seed=100)
@@ -148,7 +149,8 @@ def test_controls_config_against_the_base():
 def test_selectivity_is_one_for_the_oracle_and_drops_when_units_mix_features():
     """oracle-topk units fire only when their own feature is active (1.0); a top-2 code whose units each add a
     second feature at 0.8 of the first fires without its own feature, so its selectivity is below 1."""
-    model = ToyModel(10, 5, ["oracle-topk", "mono-topk"], [0, 0], topk=2)
+    cfg = ToyConfig(n=10, m=5, regimes=("oracle-topk", "mono-topk"), topk=2, noise_rate=0.0)
+    model = ToyModel(cfg, ["oracle-topk", "mono-topk"], [0, 0])
     with torch.no_grad():
         W = torch.zeros(5, 10)
         W[torch.arange(5), torch.arange(5)] = 1.0

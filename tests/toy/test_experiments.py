@@ -21,7 +21,8 @@ from monotheory.toy.experiments import (
     summarise,
     train_models,
 )
-from monotheory.toy.model import FeatureSampler, ToyModel
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(n=10, m=5, n_seeds=3, steps=60, batch_size=128, probe_train=512, probe_test=512, probe_max_iter=30)
@@ -76,7 +77,7 @@ def test_input_noise_is_added_to_test_x_before_encoding(monkeypatch):
 
     cfg = ToyConfig(**TINY, regimes=("oracle",), sparsity=0.5)
     seeds, sp = [0, 1, 2], [0.5] * 3
-    model = ToyModel(cfg.n, cfg.m, ["oracle"] * 3, seeds)
+    model = ToyModel(cfg, ["oracle"] * 3, seeds)
     seen, fitted = [], []
     orig_encode, orig_fit = ToyModel.encode, BatchedLinearProbe.fit
     monkeypatch.setattr(ToyModel, "encode", lambda self, x: (seen.append(x.clone()), orig_encode(self, x))[1])
@@ -98,7 +99,7 @@ def test_input_noise_of_an_instance_does_not_depend_on_the_other_seeds():
     alone = gaussian_shift((1, 64, 10), [7])
     assert torch.equal(batch[1], alone[0]) and torch.equal(batch[3], alone[0]) and not torch.equal(batch[0], batch[1])
     cfg = ToyConfig(**TINY, regimes=("oracle",), sparsity=0.5)
-    model = ToyModel(cfg.n, cfg.m, ["oracle"] * 3, [4, 9, 11])
+    model = ToyModel(cfg, ["oracle"] * 3, [4, 9, 11])
     a = evaluate(cfg, model, [4, 9, 11], [0.5] * 3, [], [0.4])
     b = evaluate(cfg, model.select(1), [9], [0.5], [], [0.4])
     assert a["input"][0][1] == b["input"][0][0] and a["clean"][1] == b["clean"][0]
@@ -274,3 +275,21 @@ def test_plots_draw_on_a_given_axis_and_save_with_their_data(tmp_path):
     assert (tmp_path / "wtw.png").exists() and (tmp_path / "wtw.json").exists()
     for f in (fig, fig2, out):
         pyplot().close(f)
+
+
+def test_sweep_sigma_grids_in_either_unit():
+    """sigmas are raw σ's and sigma_sds σ's in feature sds (as sigma / sigma_sd of ToyConfig); the old
+    sigma_unit="sd" is a deprecated spelling of sigma_sds (same config, a warning)."""
+    from monotheory.toy.config import DEFAULT_SWEEP_SIGMAS
+
+    sd = SweepConfig(sigma_sds=(0.5, 1.0))
+    assert sd.unit == "sd" and sd.sigma_levels == (0.5, 1.0) and sd.sigmas is None
+    assert SweepConfig().sigmas == DEFAULT_SWEEP_SIGMAS and SweepConfig().unit == "raw"
+    with pytest.warns(DeprecationWarning, match="sigma_sds"):
+        assert SweepConfig(sigmas=(0.5, 1.0), sigma_unit="sd") == sd
+    with pytest.warns(DeprecationWarning, match="sigma_sds"):
+        assert SweepConfig(sigmas=(0.5,), sigma_unit="raw") == SweepConfig(sigmas=(0.5,))
+    with pytest.raises(ConfigError, match="both given"):
+        SweepConfig(sigmas=(0.1,), sigma_sds=(0.5,))
+    np.testing.assert_allclose(sweeps._raw(sd, 0.5, [0.2, 0.8]), [0.5 * feature_sd(0.2), 0.5 * feature_sd(0.8)])
+    np.testing.assert_allclose(sweeps._raw(SweepConfig(), 0.5, [0.2, 0.8]), [0.5, 0.5])

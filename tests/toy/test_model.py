@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from monotheory.errors import ConfigError
-from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights, spike_and_uniform
+from monotheory.toy import ToyConfig
+from monotheory.toy.model import ToyModel, importance_weights
+from monotheory.toy.sampler import FeatureSampler, spike_and_uniform
 
 # Monte Carlo tolerances: z = 4.5 (two-sided false-alarm probability ≈ 7e-6 per assertion).
 Z = 4.5
@@ -45,19 +47,60 @@ def test_sampler_streams_are_per_seed_and_independent_of_the_batch():
     assert not torch.equal(a[0], a[1])
 
 
+def toy_model(n: int, m: int, regimes: list[str], seeds: list[int], **kw) -> ToyModel:
+    """``ToyModel(cfg, regimes, seeds)`` with a ToyConfig of n, m and these regimes (top-k off unless ``topk``)."""
+    cfg = ToyConfig(n=n, m=m, regimes=tuple(dict.fromkeys(regimes)), topk=kw.pop("topk", m), noise_rate=0.0, **kw)
+    return ToyModel(cfg, regimes, seeds)
+
+
+def test_the_model_is_built_from_its_config():
+    """ToyModel(cfg) holds cfg.regimes × cfg.seeds (regime-major) with cfg's n, m, importance, λ and k; listed
+    instances must use the config's regimes."""
+    cfg = ToyConfig(n=8, m=4, regimes=("poly", "mono-l1", "mono-topk"), n_seeds=2, seed=5, importance="geometric",
+                    importance_decay=0.7, l1_penalty=0.2, topk=3, noise_rate=0.5)
+    m = ToyModel(cfg)
+    assert m.regimes == ["poly"] * 2 + ["mono-l1"] * 2 + ["mono-topk"] * 2 and m.seeds == [5, 6] * 3
+    assert m.W.shape == (6, 4, 8) and m.topk == 3 and m.cfg is cfg
+    torch.testing.assert_close(m.importance, importance_weights(8, "geometric", 0.7))
+    assert m.l1.tolist() == [0, 0, pytest.approx(0.2), pytest.approx(0.2), 0, 0]
+    listed = ToyModel(cfg, ["mono-topk", "poly"], [6, 5])
+    torch.testing.assert_close(listed.W[0], m.W[5])   # the initial W depends on the seed only
+    with pytest.raises(ConfigError, match="regime = 'oracle' is unknown; choose one of poly, mono-l1, mono-topk"):
+        ToyModel(cfg, ["oracle"], [0])
+    with pytest.raises(ConfigError, match="give both regimes and seeds"):
+        ToyModel(cfg, ["poly"])
+    with pytest.raises(ConfigError, match="takes no other arguments"):
+        ToyModel(cfg, ["poly"], [0], topk=2)
+
+
+def test_the_old_signature_warns_and_builds_the_same_model():
+    """ToyModel(n, m, regimes, seeds, *, importance, l1_penalty, topk): deprecated for one release, same model
+    (positional or by keyword), and its own importance vector is kept (also by select())."""
+    imp = importance_weights(8, "geometric", 0.8).flip(0)  # most important feature last: no config says this
+    with pytest.warns(DeprecationWarning, match="ToyModel"):
+        old = ToyModel(8, 3, ["poly", "oracle"], [0, 1], importance=imp, l1_penalty=0.1, topk=2)
+    with pytest.warns(DeprecationWarning, match="ToyModel"):
+        by_keyword = ToyModel(n=8, m=3, regimes=["poly", "oracle"], seeds=[0, 1], importance=imp, topk=2)
+    new = toy_model(8, 3, ["poly", "oracle"], [0, 1], topk=2, l1_penalty=0.1)
+    torch.testing.assert_close(old.W[0], new.W[0])
+    torch.testing.assert_close(old.W[0], by_keyword.W[0])
+    assert torch.equal(old.importance, imp) and torch.equal(old.select(1).importance, imp)
+    assert set(old.W[1].detach().argmax(1).tolist()) == {5, 6, 7}  # the oracle follows the given importance
+    assert old.topk == 2 and old.cfg.l1_penalty == 0.1
+
+
 def test_regime_properties():
     regimes = ["poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle"]
-    imp = importance_weights(8, "geometric", 0.8).flip(0)  # most important feature last
-    m = ToyModel(8, 3, regimes, [0] * 5, importance=imp, l1_penalty=0.1)
+    m = toy_model(8, 3, regimes, [0] * 5, importance="geometric", importance_decay=0.8, l1_penalty=0.1)
     x = FeatureSampler(8, [0] * 5, [0.3] * 5)(256)
     h = m.encode(x)
     assert (h[1] >= 0).all() and (h[3] >= 0).all()  # non-negative codes
     assert (h[0] < 0).any()  # the poly code is not constrained
     assert (m.W[2] >= 0).all()  # non-negative weights
-    # oracle: one-hot rows on the 3 most important features (here the last three), h_j = x of that feature
+    # oracle: one-hot rows on the 3 most important features (the first three), h_j = x of that feature
     W = m.W[4].detach()
     assert torch.equal(W.sum(1), torch.ones(3)) and torch.equal((W != 0).sum(1), torch.ones(3, dtype=torch.long))
-    assert set(W.argmax(1).tolist()) == {5, 6, 7}
+    assert set(W.argmax(1).tolist()) == {0, 1, 2}
     torch.testing.assert_close(h[4], x[4][:, W.argmax(1)])
     # losses: one per instance, L1 term only for mono-l1
     loss = m.loss(x)
@@ -67,7 +110,7 @@ def test_regime_properties():
 
 def test_topk_rotation_and_hand_built_regimes():
     regimes = ["mono-topk", "oracle", "oracle-rot", "oracle-topk"]
-    m = ToyModel(8, 4, regimes, [0, 1, 1, 1], topk=2)
+    m = toy_model(8, 4, regimes, [0, 1, 1, 1], topk=2)
     x = FeatureSampler(8, [0, 1, 1, 1], [0.3] * 4)(128)
     h = m.encode(x)
     assert ((h[0] != 0).sum(-1) <= 2).all() and (h[0] >= 0).all()     # top-k of a ReLU code
@@ -80,12 +123,12 @@ def test_topk_rotation_and_hand_built_regimes():
     torch.testing.assert_close(R @ R.T, torch.eye(4), atol=1e-5, rtol=0)
     torch.testing.assert_close(m.W[2].T @ m.W[2], m.W[1].T @ m.W[1], atol=1e-5, rtol=0)
     assert not torch.allclose(R, torch.eye(4), atol=0.1)
-    again = ToyModel(8, 4, ["oracle-rot"], [1])
+    again = toy_model(8, 4, ["oracle-rot"], [1])
     torch.testing.assert_close(again.W[0], m.W[2])
 
 
 def test_select_and_projection():
-    m = ToyModel(6, 3, ["poly", "mono-nonneg-w"], [1, 2])
+    m = toy_model(6, 3, ["poly", "mono-nonneg-w"], [1, 2])
     with torch.no_grad():
         m.W.fill_(-1.0)
     m.project_()
@@ -98,11 +141,13 @@ def test_select_and_projection():
     (dict(n=4, m=5, regimes=["poly"], seeds=[0]), "m = 5"),
     (dict(n=4, m=2, regimes=["mono"], seeds=[0]), "regime = 'mono' is unknown"),
     (dict(n=4, m=2, regimes=["poly"], seeds=[0, 1]), "one seed per regime"),
-    (dict(n=4, m=2, regimes=["mono-topk"], seeds=[0], topk=3), "topk = 3 must be ≤ 2"),
+    (dict(n=4, m=2, regimes=["mono-topk"], seeds=[0], topk=3), r"topk = 3 is outside \[1, m = 2\]"),
     (dict(n=4, m=2, regimes=["mono-topk"], seeds=[0], topk=0), "topk = 0 must be ≥ 1"),
 ])
 def test_model_bad_input(kwargs, match):
     with pytest.raises(ConfigError, match=match):
+        toy_model(**kwargs)
+    with pytest.raises(ConfigError, match=match), pytest.warns(DeprecationWarning):  # the old form checks the same
         ToyModel(**kwargs)
 
 
@@ -123,3 +168,29 @@ def test_the_top_k_code_keeps_what_torch_topk_keeps():
         keep = torch.zeros_like(a, dtype=torch.bool).scatter_(-1, a.topk(k, dim=-1).indices, True)
         expected = torch.where(keep, a, 0.0)
         assert torch.equal(a.masked_fill(a < _kth_largest(a, k), 0.0), expected), k
+
+
+def test_one_set_of_training_defaults():
+    """TrainConfig and ToyConfig share their training defaults (one source: toy/config.py's DEFAULT_*), and
+    ToyConfig checks its training fields by TrainConfig's rules (the same sentence)."""
+    from monotheory.toy import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_STEPS, TrainConfig
+
+    assert TrainConfig() == ToyConfig().train_config == TrainConfig(DEFAULT_STEPS, DEFAULT_BATCH_SIZE, DEFAULT_LR)
+    for bad in (dict(steps=-1), dict(batch_size=0), dict(lr=0.0)):
+        with pytest.raises(ConfigError) as toy:
+            ToyConfig(**bad)
+        with pytest.raises(ConfigError) as train:
+            TrainConfig(**bad)
+        assert str(toy.value) == str(train.value)
+
+
+def test_toy_regimes_are_named_apart_from_the_theory_regimes():
+    """The toy's regime list is TOY_REGIMES; the old name REGIMES still works for one release, with a warning."""
+    import monotheory.toy as toy
+    from monotheory.theory import REGIMES as THEORY
+
+    assert THEORY == ("mono", "poly") and "oracle" in toy.TOY_REGIMES
+    with pytest.warns(DeprecationWarning, match="TOY_REGIMES"):
+        assert toy.REGIMES == toy.TOY_REGIMES
+    with pytest.warns(DeprecationWarning, match="TOY_REGIMES"):
+        from monotheory.toy.config import REGIMES  # noqa: F401

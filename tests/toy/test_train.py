@@ -3,29 +3,37 @@
 import pytest
 import torch
 
-from monotheory.toy.model import FeatureSampler, ToyModel, importance_weights
+from monotheory.toy import ToyConfig
+from monotheory.toy.model import ToyModel
+from monotheory.toy.sampler import FeatureSampler
 from monotheory.toy.train import TrainConfig, train, train_one_by_one
+
+
+def toy_model(n: int, m: int, regimes: list[str], seeds: list[int], **kw) -> ToyModel:
+    """``ToyModel(cfg, regimes, seeds)`` with a ToyConfig of n, m and these regimes (top-k off unless ``topk``)."""
+    cfg = ToyConfig(n=n, m=m, regimes=tuple(dict.fromkeys(regimes)), topk=kw.pop("topk", m), noise_rate=0.0, **kw)
+    return ToyModel(cfg, regimes, seeds)
 
 
 def test_batched_training_matches_single_instance_training():
     regimes = ["poly", "mono-nonneg", "mono-l1", "mono-nonneg-w", "mono-topk"]
     seeds, sp = [0, 1, 2, 1, 3], [0.7, 0.9, 0.5, 0.9, 0.8]
     cfg = TrainConfig(steps=150, batch_size=64, lr=1e-2)
-    batched = ToyModel(12, 4, regimes, seeds, l1_penalty=0.05, topk=2)
+    batched = toy_model(12, 4, regimes, seeds, l1_penalty=0.05, topk=2)
     train(batched, FeatureSampler(12, seeds, sp), cfg)
-    singles = train_one_by_one(ToyModel(12, 4, regimes, seeds, l1_penalty=0.05, topk=2),
+    singles = train_one_by_one(toy_model(12, 4, regimes, seeds, l1_penalty=0.05, topk=2),
                                lambda k: FeatureSampler(12, [seeds[k]], [sp[k]]), cfg)
     for k, single in enumerate(singles):
         torch.testing.assert_close(batched.W[k], single.W[0], atol=2e-5, rtol=1e-4)
         torch.testing.assert_close(batched.b[k], single.b[0], atol=2e-5, rtol=1e-4)
     # and it is not trivially true: another seed gives other weights
-    other = ToyModel(12, 4, ["poly"], [5])
+    other = toy_model(12, 4, ["poly"], [5])
     train(other, FeatureSampler(12, [5], [0.7]), cfg)
     assert (other.W[0] - batched.W[0]).abs().max() > 1e-2
 
 
 def test_oracle_is_not_trained():
-    m = ToyModel(6, 3, ["oracle", "poly"], [0, 0])
+    m = toy_model(6, 3, ["oracle", "poly"], [0, 0])
     w0 = m.W.detach().clone()
     train(m, FeatureSampler(6, [0, 0], [0.5, 0.5]), TrainConfig(steps=20, batch_size=32))
     assert torch.equal(m.W[0], w0[0]) and not torch.equal(m.W[1], w0[1])
@@ -34,7 +42,7 @@ def test_oracle_is_not_trained():
 def test_very_sparse_features_form_antipodal_pairs():
     """n = 2m, S = 0.97: every feature is embedded (‖W_i‖ ≈ 1) with exactly one partner at WᵀW ≈ −1."""
     seeds = [0, 1]
-    m = ToyModel(10, 5, ["poly"] * 2, seeds)
+    m = toy_model(10, 5, ["poly"] * 2, seeds)
     train(m, FeatureSampler(10, seeds, [0.97] * 2), TrainConfig(steps=2500, batch_size=512, lr=1e-2))
     W = m.W.detach()
     G = W.transpose(1, 2) @ W
@@ -49,8 +57,7 @@ def test_dense_features_keep_exactly_the_most_important():
     """S = 0, importance 0.5^i, n = 10, m = 5: the represented features (‖W_i‖ > 0.5) are exactly the m = 5 most
     important ones, each at norm ≈ 1, and the other five are not embedded at all (no superposition)."""
     seeds = [0, 1, 2]
-    imp = importance_weights(10, "geometric", 0.5)
-    m = ToyModel(10, 5, ["poly"] * 3, seeds, importance=imp)
+    m = toy_model(10, 5, ["poly"] * 3, seeds, importance="geometric", importance_decay=0.5)
     train(m, FeatureSampler(10, seeds, [0.0] * 3), TrainConfig(steps=3000, batch_size=512, lr=3e-2))
     norms = m.W.detach().norm(dim=1)
     for k in range(3):
@@ -70,9 +77,8 @@ def test_hand_gradients_equal_autograd(importance, fused):
     uniform and with geometric importance (I_i = 0.8^i weights the residual in both the loss and G), in the
     torch form and in the fused Numba form."""
     regs = ["poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle", "mono-topk", "oracle-topk", "oracle-rot"]
-    imp = importance_weights(12, importance, 0.8)
     seeds = list(range(len(regs)))
-    m = ToyModel(12, 5, regs, seeds, l1_penalty=0.3, importance=imp, topk=2)
+    m = toy_model(12, 5, regs, seeds, l1_penalty=0.3, importance=importance, importance_decay=0.8, topk=2)
     with torch.no_grad():
         m.b.normal_(generator=torch.Generator().manual_seed(0))
     x = FeatureSampler(12, seeds, [0.5] * len(regs))(64)
@@ -102,7 +108,7 @@ def test_chunking_does_not_change_training():
     seeds = [0, 1, 2, 3, 4]
     runs = []
     for chunk in (1, 2, 5):
-        m = ToyModel(8, 3, ["poly", "mono-l1", "mono-nonneg", "poly", "mono-nonneg-w"], seeds, l1_penalty=0.1)
+        m = toy_model(8, 3, ["poly", "mono-l1", "mono-nonneg", "poly", "mono-nonneg-w"], seeds, l1_penalty=0.1)
         train(m, FeatureSampler(8, seeds, [0.6] * 5), TrainConfig(steps=40, batch_size=32), chunk=chunk)
         runs.append(m.W.detach().clone())
     torch.testing.assert_close(runs[0], runs[1], atol=1e-6, rtol=1e-5)
@@ -112,7 +118,7 @@ def test_chunking_does_not_change_training():
 def test_a_seed_retrains_identically():
     """Same seeds, same config: bit-identical weights on rerun (the sampler's named streams, no global RNG)."""
     def run():
-        m = ToyModel(10, 4, ["poly", "mono-topk", "mono-l1"], [3, 3, 4], l1_penalty=0.05, topk=2)
+        m = toy_model(10, 4, ["poly", "mono-topk", "mono-l1"], [3, 3, 4], l1_penalty=0.05, topk=2)
         train(m, FeatureSampler(10, [3, 3, 4], [0.6, 0.6, 0.8]), TrainConfig(steps=30, batch_size=64))
         return m.W.detach().clone(), m.b.detach().clone()
     (w1, b1), (w2, b2) = run(), run()
@@ -127,7 +133,7 @@ def test_fused_and_torch_forms_give_the_same_step(k):
     regs = ["poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "oracle", "mono-topk", "oracle-topk", "oracle-rot",
             "dense-trained"]
     seeds = list(range(len(regs)))
-    m = ToyModel(40, 20, regs, seeds, l1_penalty=0.1, topk=k, importance=importance_weights(40, "geometric", 0.9))
+    m = toy_model(40, 20, regs, seeds, l1_penalty=0.1, topk=k, importance="geometric", importance_decay=0.9)
     with torch.no_grad():
         m.b.normal_(generator=torch.Generator().manual_seed(1))
     x = FeatureSampler(40, seeds, [0.3] * len(regs))(256)
@@ -152,7 +158,7 @@ def test_threads_and_forms_do_not_change_training(monkeypatch):
     seeds = [0, 0, 1, 1, 2, 2]
 
     def run():
-        m = ToyModel(10, 4, regs, seeds, l1_penalty=0.05, topk=2)
+        m = toy_model(10, 4, regs, seeds, l1_penalty=0.05, topk=2)
         train(m, FeatureSampler(10, seeds, [0.6, 0.6, 0.7, 0.7, 0.8, 0.8]), TrainConfig(steps=40, batch_size=64),
               chunk=2)
         return m.W.detach().clone()
@@ -172,7 +178,7 @@ def test_fused_form_refuses_what_it_cannot_run(monkeypatch):
     from monotheory.errors import ConfigError
     from monotheory.toy import fused
 
-    m = ToyModel(6, 3, ["poly"], [0])
+    m = toy_model(6, 3, ["poly"], [0])
     x = FeatureSampler(6, [0], [0.5])(8)
     if fused.available():
         with pytest.raises(ConfigError, match="float64"):
@@ -180,3 +186,34 @@ def test_fused_form_refuses_what_it_cannot_run(monkeypatch):
     monkeypatch.setattr(fused, "kernels", lambda: None)
     with pytest.raises(ConfigError, match="numba"):
         m.loss_and_grads(x, fused=True)
+
+
+def test_the_fused_kernels_are_first_called_before_any_worker_thread(monkeypatch):
+    """Numba compiles a kernel on its first call: that call comes from the calling thread before the trainer's
+    worker threads exist (a Ctrl-C during a compilation on a worker could hang the run), and it draws no random
+    numbers (the trained weights equal those of a run where every kernel was already compiled)."""
+    pytest.importorskip("numba", reason="numba not installed: the fused toy step is not tested")
+    from monotheory.toy import fused
+    from monotheory.toy import train as train_mod
+
+    regs, seeds = ["poly", "mono-topk", "mono-l1", "oracle"], [0, 0, 1, 1]
+    ref = toy_model(10, 4, regs, seeds, l1_penalty=0.05, topk=2)
+    train(ref, FeatureSampler(10, seeds, [0.6] * 4), TrainConfig(steps=20, batch_size=32), chunk=1)
+    events = []
+    real = fused.kernels()
+
+    def recording(i, k):
+        def call(*a):
+            events.append(("kernel", i))
+            return k(*a)
+        return call
+    monkeypatch.setattr(fused, "kernels", lambda: tuple(recording(i, k) for i, k in enumerate(real)))
+    real_pool = train_mod.ThreadPoolExecutor
+    monkeypatch.setattr(train_mod, "ThreadPoolExecutor", lambda n: (events.append(("pool",)), real_pool(n))[1])
+    monkeypatch.setattr(train_mod, "_workers", lambda device, n: min(2, n))
+    m = toy_model(10, 4, regs, seeds, l1_penalty=0.05, topk=2)
+    train(m, FeatureSampler(10, seeds, [0.6] * 4), TrainConfig(steps=20, batch_size=32), chunk=1)
+    first = {e[1]: j for j, e in reversed(list(enumerate(events))) if e[0] == "kernel"}
+    assert ("pool",) in events and set(first) == {0, 1, 2, 3}
+    assert max(first.values()) < events.index(("pool",))
+    assert torch.equal(m.W, ref.W) and torch.equal(m.b, ref.b)

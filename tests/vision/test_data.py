@@ -256,3 +256,10 @@ def test_cifar100_from_local_files(tmp_path, monkeypatch):
 def test_bad_class_list(tiny_folder, classes):
     with pytest.raises(ConfigError, match="the class list must be non-empty and without duplicates"):
         _load(tiny_folder, classes=classes)
+
+
+def test_one_list_of_data_sets():
+    """The data sets are listed once (vision.config); the data modules use that list."""
+    from monotheory.vision import config, data, folders
+
+    assert data.DATASETS is config.DATASETS and folders.DATASETS is config.DATASETS
