@@ -103,6 +103,47 @@ def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = Non
     return v
 
 
+def check_unique(name: str, values: Iterable) -> tuple:
+    """A list option's values, each given once (a repeated value would repeat a cell of the grid silently).
+
+    >>> check_unique("noise_rates", (0.0, 0.3, 0.3))
+    Traceback (most recent call last):
+    ...
+    monotheory.errors.ConfigError: noise_rates = 0,0.3,0.3 lists 0.3 twice; give each value once
+    """
+    values = tuple(values)
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise ConfigError(f"{name} = {','.join(_item(x) for x in values)} lists {_item(v)} twice; give each value "
+                              "once")
+        seen.add(v)
+    return values
+
+
+def _item(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def as_tuple(name: str, values: Any, item: type = float) -> tuple:
+    """``values`` (a list, tuple or array of ``item``) as a tuple; a string, a scalar or a value that is not an
+    ``item`` is refused naming the value (an API caller's ``noise_rates="0.3"`` is not three characters)."""
+    what = {float: "number", int: "integer", str: "name"}.get(item, item.__name__)
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigError(f"{name} = {_fmt(values)} is not a list of {what}s; give a tuple such as ({item(0)!r},)")
+    out = []
+    for v in values:
+        try:
+            ok = isinstance(v, str) if item is str else (
+                not isinstance(v, (str, bytes, bool)) and (item is not int or float(v).is_integer()))
+            out.append(item(v) if ok else None)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"{name} holds {_fmt(v)}, which is not a{'n' if what[0] in 'aeiou' else ''} {what}")
+    return tuple(out)
+
+
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     """One of a fixed set of names (criteria, noise models, regimes …)."""
     choices = list(choices)
@@ -126,10 +167,15 @@ def _split(text: str, item: type) -> tuple:
     if not parts:  # an empty list would silently fall back to the preset's list
         raise argparse.ArgumentTypeError(f"{text!r} is an empty list; give at least one {item.__name__} value")
     try:
-        return tuple(item(p) for p in parts)
+        values = tuple(item(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of {item.__name__} values") from None
+    try:  # every list option: each value once (issue 23)
+        return check_unique(repr(text), values)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e).replace(f"{text!r} = {','.join(map(_item, values))} ", f"{text!r} ")) \
+            from None
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -151,7 +197,8 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
 #   repeat      a tuple field whose option is given once per item (``--plugin A --plugin B``), not as A,B
 #   deprecated  the field is an old name kept for one release: a hidden option that says this text on stderr
 #   cli         False: no option for this field
-METADATA_KEYS = ("help", "choices", "flag", "metavar", "default", "required", "repeat", "deprecated", "cli")
+#   shown       the default as the help states it, when the field's default is a stand-in (None = a computed grid)
+METADATA_KEYS = ("help", "choices", "flag", "metavar", "default", "required", "repeat", "deprecated", "cli", "shown")
 
 
 class _Deprecated(argparse.Action):
@@ -198,7 +245,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclu
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else f.metadata.get("default"))
         help_ = f.metadata.get("help", "")
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        shown = f.metadata.get("shown", ",".join(map(str, default)) if isinstance(default, tuple) else default)
         if not (f.metadata.get("required") or f.metadata.get("repeat")):
             help_ = f"{help_} (default: {shown})" if help_ else f"default: {shown}"
         kw: dict[str, Any] = dict(dest=prefix.replace("-", "_") + f.name, default=f.metadata.get("default"),

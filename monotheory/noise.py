@@ -21,9 +21,20 @@ from typing import Any
 import numpy as np
 
 from monotheory import seeding
-from monotheory.config import check_choice, check_int, check_nonnegative, check_probability
+from monotheory.config import (
+    as_tuple,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_probability,
+    check_range,
+    check_unique,
+)
 from monotheory.errors import ConfigError
 
+# the largest input-noise scale σ any layer accepts: far beyond any signal (features in [0, 1], standardised pixels),
+# and where float64 sums of σ·noise still keep the data's digits (the theory's exact paths use the same bound)
+MAX_SIGMA = 1e6
 LABEL_NOISE_MODELS = ("flip", "uniform")
 SAMPLING_MODES = ("exact", "bernoulli")
 INPUT_NOISE_KINDS = ("gaussian", "uniform")
@@ -232,6 +243,28 @@ def input_noise(x: Any, sigma: float, *, kind: str = "gaussian", seed: Any = Non
         noise = rng.random(arr.shape, dtype=arr.dtype if arr.dtype in (np.float32, np.float64)
                            else np.float64)
     return (arr + sigma * noise).astype(arr.dtype, copy=False)
+
+
+def check_sigma(name: str, sigma: Any) -> float:
+    """The one validation of an input-noise scale σ, shared by every layer: finite, in [0, :data:`MAX_SIGMA`]."""
+    return check_range(name, check_nonnegative(name, sigma), 0.0, MAX_SIGMA)
+
+
+def check_sigmas(name: str, sigmas: Any) -> tuple[float, ...]:
+    """A list of σ's (:func:`check_sigma` each, at least one, each once)."""
+    values = as_tuple(name, sigmas)
+    if not values:
+        raise ConfigError(f"{name} is empty; give at least one σ")
+    return check_unique(name, tuple(check_sigma(f"{name} entry", s) for s in values))
+
+
+def check_label_noise_rates(name: str, rates: Any) -> tuple[float, ...]:
+    """A list of label-noise rates in [0, 1] (at least one, each once); :func:`check_label_noise_rate` then checks
+    each against the number of classes once it is known."""
+    values = as_tuple(name, rates)
+    if not values:
+        raise ConfigError(f"{name} is empty; give at least one rate")
+    return check_unique(name, tuple(check_probability(f"{name} entry", r) for r in values))
 
 
 def check_label_noise_rate(name: str, rate: Any, num_classes: int, model: str = "flip") -> float:

@@ -46,12 +46,13 @@ def _duration(seconds: float) -> str:
 
 
 def announce(command: str, option: str, value: float, default: float, default_seconds: float | None = None,
-             *, factor: float = LONG_FACTOR, stream=None) -> bool:
+             *, factor: float = LONG_FACTOR, stream=None, quiet: bool = False) -> bool:
     """Print one line on stderr when ``value`` is more than ``factor`` × ``default``; return whether it did.
 
     ``default_seconds``: roughly what the part of the run that grows with ``option`` takes at the default size
     (e.g. the Monte Carlo draws, not the fixed start-up), so the estimate ``value / default × default_seconds`` is
-    right for a huge value; None when not known (then only the ratio is given). Example line::
+    right for a huge value; None when not known (then only the ratio is given). ``quiet`` (``--quiet``): the line
+    says that no progress lines follow, instead of promising them. Example line::
 
         monotheory theory: --samples 1e+12 is 1e+06× the default (1e+06); estimated time ≈ 13.9 h (linear in
         --samples: about 0.05 s at the default on a 2-core CPU); progress on stderr every 25 s; Ctrl-C stops it
@@ -63,6 +64,8 @@ def announce(command: str, option: str, value: float, default: float, default_se
            f"{_duration(default_seconds)} at the default on a 2-core CPU)") if default_seconds else \
         f"time grows in proportion to {option}"
     stream = sys.stderr if stream is None else stream
-    print(f"monotheory {command}: {option} {value:g} is {ratio:.3g}× the default ({default:g}); {est}; progress on "
-          f"stderr every {NON_TTY_INTERVAL:.0f} s; Ctrl-C stops it", file=stream, flush=True)
+    then = ("no progress lines follow (--quiet): nothing more is printed until it ends" if quiet else
+            f"progress on stderr every {NON_TTY_INTERVAL:.0f} s")
+    print(f"monotheory {command}: {option} {value:g} is {ratio:.3g}× the default ({default:g}); {est}; {then}; "
+          "Ctrl-C stops it", file=stream, flush=True)
     return True

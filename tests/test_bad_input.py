@@ -11,8 +11,10 @@ option of a command has no case, so a new option needs one.
 from __future__ import annotations
 
 import argparse
+import collections
 from pathlib import Path
 
+import bad_input_cases as BC
 import numpy as np
 import pytest
 
@@ -46,8 +48,11 @@ def _png(path: Path, value: int) -> None:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
+    return make_data(tmp_path_factory.mktemp("bad_input_data"))
+
+
+def make_data(base: Path) -> dict[str, Path]:
     """Image folders: a good 2-class and 4-class one, a 1-class one, one with a file for train/c1, a file."""
-    base = tmp_path_factory.mktemp("bad_input_data")
     made = {}
     for name, classes in (("two", 2), ("four", 4), ("one", 1)):
         for split in ("train", "val"):
@@ -349,8 +354,12 @@ def test_hand_written_cases(data, tmp_path, capsys, monkeypatch):
 
 
 def test_every_option_is_covered(data, tmp_path):
-    """Each option of every command appears in at least one case (a new option needs a case here)."""
+    """Each option of every command appears in at least one case, here or among issue 23's cases
+    (tests/bad_input_cases.py, run by test_bad_input_untrusted.py); a new option needs a case."""
     used = {(c, a) for c, extra, _ in GENERATED + hand_cases(data, tmp_path) for a in extra if a.startswith("--")}
+    paths = collections.defaultdict(lambda: "x")  # the options of a case do not depend on its files
+    used |= {(c.argv[0], a.split("=")[0]) for c in BC.cli_cases(paths, paths, tmp_path / "out") for a in c.argv
+             if a.startswith("--")}
     missing = [(c, o) for c in COMMANDS for o in options(c) if (c, o) not in used]
     assert not missing, missing
 
@@ -366,3 +375,5 @@ def test_huge_runs_announce_themselves_and_ctrl_c_exits_130(capsys, monkeypatch)
     rc, _, err = run_cli(["theory", "--sparsity", "0.2", "--samples", "1000000000000", "--quiet"], capsys)
     assert rc == 130
     assert "--samples 1e+12 is 1e+06× the default" in err and "estimated time" in err
+    # issue 23: with --quiet the line does not promise progress lines that never come
+    assert "no progress lines follow (--quiet)" in err and "progress on stderr every" not in err

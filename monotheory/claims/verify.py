@@ -9,15 +9,19 @@ Two kinds of folder are known:
   by :func:`monotheory.vision.summary.write_summary` from copies of the stage results in a scratch folder.
 
 Then ``manifest.json`` (SHA-256 of every result file, written last by each run) is checked: a file edited,
-deleted or added since the run is named. ``--retrain ID`` reruns one check (``C6``) from its recorded inputs and
-seed in a scratch folder and reports whether its result reproduces bit-identically (on CPU). For a
+deleted or added since the run is named (the manifest's own fields cannot exempt a file). ``--retrain ID`` reruns
+one check (``C6``) from its recorded inputs and seed in a scratch folder and reports whether its result reproduces
+bit-identically (on CPU). The check script that reruns is the installed package's (or one in a checks folder the
+user passes as ``checks_dir``), never one the folder names: verifying a folder runs no code from it or from any
+path it records. For a
 ``run-imagenet`` folder, ``--retrain STAGE`` (``pretrain``, ``sae``, ``probe``, ``finetune``, ``shift``) reruns
 that stage in a scratch folder from the run's ``config.json`` (seed included) and the saved outputs of the
 stages before it, and compares every file the stage writes: JSON values, tensors (loaded with
 ``weights_only=True``) and ``.npz`` arrays. On CPU they must be bit-identical (wall-clock fields such as
 ``seconds`` and ``images_per_s`` excepted); a run made on CUDA is rerun on CUDA and compared within
 :data:`GPU_RTOL` / :data:`GPU_ATOL` (cuDNN kernels are not bit-reproducible). Exit status 0 when everything
-matches, 1 naming the first mismatch, 2 for a folder that is neither kind.
+matches, 1 naming the first mismatch, 2 for a folder that is neither kind or a file that cannot be read (every
+file is validated first, :mod:`monotheory.claims.folder_files`: one line naming the file and the key).
 """
 
 from __future__ import annotations
@@ -29,7 +33,23 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from monotheory.claims.runner import CheckContext, check_key, claim_id, discover, load_part, run_check
+from monotheory.claims.folder_files import (
+    STAGE_KEYS,
+    check_stage_files,
+    read_check_record,
+    read_json,
+    read_manifest,
+    read_part,
+    read_run_config,
+)
+from monotheory.claims.runner import (
+    CheckContext,
+    check_key,
+    claim_id,
+    default_checks_dir,
+    discover,
+    run_check,
+)
 from monotheory.claims.verdict import Verdict, verdicts_markdown
 from monotheory.errors import ConfigError
 from monotheory.files import MANIFEST, manifest_files, sha256_file
@@ -56,33 +76,30 @@ def first_difference(a: Any, b: Any, where: str = "") -> str | None:
     return None if a == b or (a != a and b != b) else f"{where} = {a!r} vs {b!r}"
 
 
-def _load(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except ValueError as e:
-        raise _Mismatch(f"{path.name} is not valid JSON ({e})") from None
+def _text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
 
 
-class _Mismatch(Exception):
-    pass
+# the top-level folders a manifest leaves out, by folder kind (run-imagenet: its feature cache, as
+# vision.run.MANIFEST_EXCLUDE writes it); fixed here, so no field of a received manifest can exempt a file
+EXCLUDED = {"check": (), "run-imagenet": ("features",)}
 
 
-def verify_manifest(out: Path) -> list[str]:
-    """Mismatches between ``out/manifest.json`` and the files present (empty list: all match)."""
-    m = _load(out / MANIFEST)
-    if m is None:
+def verify_manifest(out: Path, kind: str = "check") -> list[str]:
+    """Mismatches between ``out/manifest.json`` and the files present (empty list: all match). Every file of the
+    folder but those of :data:`EXCLUDED` for its ``kind`` must be listed: the manifest's own ``exclude`` field is
+    not honoured, so an edited manifest cannot hide a file."""
+    files = read_manifest(out)
+    if files is None:
         return [f"{MANIFEST} is missing (the run did not finish, or predates manifests)"]
-    files = m.get("files", {})
     bad = []
-    for rel, entry in files.items():
+    for rel, sha in files.items():
         p = out / rel
         if not p.is_file():
             bad.append(f"{rel}: listed in {MANIFEST} but deleted")
-        elif sha256_file(p) != entry["sha256"]:
+        elif sha256_file(p) != sha:
             bad.append(f"{rel}: edited since the run (SHA-256 differs from {MANIFEST})")
-    for rel in manifest_files(out, tuple(m.get("exclude", ()))):
+    for rel in manifest_files(out, EXCLUDED[kind]):
         if rel not in files:
             bad.append(f"{rel}: not in {MANIFEST} (added after the run)")
     return bad
@@ -90,16 +107,16 @@ def verify_manifest(out: Path) -> list[str]:
 
 def verify_check_folder(out: Path) -> list[str]:
     """Rebuild the verdict table from ``checks/*.json`` and compare with ``verdicts.json`` / ``verdicts.md``."""
-    written = _load(out / "verdicts.json")
-    parts = written.get("meta", {}).get("checks")
+    record = read_check_record(out)
+    parts = record["checks"]
     if parts is None:
         parts = sorted(p.relative_to(out).as_posix() for p in (out / "checks").glob("*.json"))
     bad, rows = [], []
-    table = written.get("verdicts") or []
+    table = record["rows"]
     for rel in parts:
-        d = load_part(out / rel)
+        d = read_part(out, rel)
         if d is None:
-            return [f"{rel}: missing or not a check result file (verdicts.json lists it)"]
+            return [f"{rel}: missing (verdicts.json lists it)"]
         mine = [Verdict(**v) for v in d["verdicts"]]
         there = table[len(rows):len(rows) + len(mine)]
         for i, (v, w) in enumerate(zip(mine, there, strict=False)):
@@ -112,7 +129,7 @@ def verify_check_folder(out: Path) -> list[str]:
         rows += mine
     if not bad and len(rows) != len(table):
         bad.append(f"verdicts.json has {len(table)} rows, the per-check files {len(rows)}")
-    md = (out / "verdicts.md").read_text() if (out / "verdicts.md").is_file() else None
+    md = _text(out / "verdicts.md")
     if md is None:
         bad.append("verdicts.md is missing")
     elif md != verdicts_markdown(rows, base=out):
@@ -125,23 +142,28 @@ def verify_check_folder(out: Path) -> list[str]:
 def verify_imagenet_folder(out: Path) -> list[str]:
     """Rebuild ``summary.json``/``summary.md`` from copies of the stage results and compare."""
     bad = []
+    names = check_stage_files(out)
+    written = read_json(out, "summary.json")
     with tempfile.TemporaryDirectory(prefix="monotheory-verify-") as tmp:
         t = Path(tmp)
-        for p in out.glob("*.json"):
-            if p.name not in ("summary.json", MANIFEST):
-                shutil.copy2(p, t / p.name)
+        for name in names:
+            shutil.copy2(out / name, t / name)
         for extra in ("probe_correct.npz",):
             if (out / extra).is_file():
                 shutil.copy2(out / extra, t / extra)
-        derived = write_summary(t)
+        try:
+            derived = write_summary(t)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise ConfigError(f"the stage files ({', '.join(n for n in names if n in STAGE_KEYS)}) cannot be "
+                              f"rebuilt into a summary ({type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''})") from None
         derived_md = (t / "summary.md").read_text().splitlines()
-    written = _load(out / "summary.json")
     if written is None:
         return ["summary.json is missing"]
     diff = first_difference(json.loads(json.dumps(derived, default=str)), written, "summary")
     if diff:
         bad.append(f"summary.json differs from the table rebuilt from the stage files: {diff} (rebuilt vs written)")
-    md = (out / "summary.md").read_text().splitlines() if (out / "summary.md").is_file() else None
+    md = _text(out / "summary.md")
+    md = md.splitlines() if md is not None else None
     if md is None:
         bad.append("summary.md is missing")
     else:  # line 1 names the folder the summary was written in
@@ -151,30 +173,37 @@ def verify_imagenet_folder(out: Path) -> list[str]:
     return bad
 
 
-def retrain_check(out: Path, cid: str) -> list[str]:
-    """Rerun check ``cid`` with the recorded seed/quick/inputs in a scratch folder; compare its verdicts."""
-    written = _load(out / "verdicts.json") or {}
-    meta = written.get("meta", {})
-    checks_dir = Path(meta.get("checks_dir") or "paper_checks")
-    scripts = [p for p in discover(checks_dir) if claim_id(p) == cid.upper() or p.stem.split("_")[0] == cid.lower()]
+def retrain_check(out: Path, cid: str, checks_dir: str | Path | None = None) -> list[str]:
+    """Rerun check ``cid`` with the recorded seed/quick/inputs in a scratch folder; compare its verdicts.
+
+    The script is the installed package's check (or the one in ``checks_dir``, a folder the user names): never
+    one from the folder or from the ``checks_dir`` its ``verdicts.json`` records."""
+    meta = read_check_record(out)["meta"]
+    directory = Path(checks_dir) if checks_dir is not None else default_checks_dir()
+    where = f"--checks-dir {str(checks_dir)!r}" if checks_dir is not None else "the installed package's checks"
+    scripts = [p for p in discover(directory) if claim_id(p) == cid.upper() or p.stem.split("_")[0] == cid.lower()]
     if not scripts:
-        raise ConfigError(f"--retrain {cid} names no check script in {str(checks_dir)!r}")
+        raise ConfigError(f"--retrain {cid} names no check script in {where} ({str(directory)!r})")
     path = scripts[0]
-    saved = load_part(out / "checks" / f"{path.stem}.json")
+    saved = read_part(out, f"checks/{path.stem}.json")
     if saved is None:
-        return [f"checks/{path.stem}.json: missing, nothing to compare the rerun with"]
+        made = meta.get("checks_dir")
+        note = (f"; the folder was made with the checks in {made!r}, which verify never runs: pass --checks-dir "
+                "to rerun a checks folder you trust") if made and str(made) != str(directory) else ""
+        return [f"--retrain {cid}: checks/{path.stem}.json is missing, so the rerun of {path.name} from {where} has "
+                f"nothing to compare with{note}"]
     res = meta.get("imagenet_results")
     with tempfile.TemporaryDirectory(prefix="monotheory-retrain-") as tmp:
         ctx = CheckContext(Path(tmp), Path(res) if res else None, bool(meta.get("quick")), int(meta.get("seed", 0)))
         key = check_key(path, ctx)
         if saved.get("key") and saved["key"] != key:
             k = next(k for k in key if saved["key"].get(k) != key[k])
-            return [f"checks/{path.stem}.json was computed with a different {k} than now; the rerun cannot "
-                    "reproduce it"]
+            return [f"--retrain {cid}: checks/{path.stem}.json was computed with a different {k} than {path.name} "
+                    f"from {where}; the rerun cannot reproduce it"]
         rows = [v.to_dict() for v in run_check(path, ctx)]
     for r in rows:  # figure paths name the scratch folder
         r["figures"] = []
-    want = [dict(v, figures=[]) for v in saved["verdicts"]]
+    want = [dict(v, figures=[]) for v in saved["verdicts"]]  # (rows checked by read_part)
     diff = first_difference(rows, want, f"checks/{path.stem}.json:verdicts")
     return [f"--retrain {cid} does not reproduce: {diff} (rerun vs saved)"] if diff else []
 
@@ -259,22 +288,42 @@ def _compare_file(new: Path, old: Path, rel: str, tol: bool) -> str | None:
     return None
 
 
-def retrain_stage(out: Path, stage: str) -> list[str]:
-    """Rerun ``run-imagenet`` stage ``stage`` of folder ``out`` in a scratch folder and compare its files."""
+def _stage_config(saved: dict, stage: str, data_root: str | None, **runtime):
+    """The run's config from ``config.json`` for a rerun of ``stage``; a CIFAR-100 root (pickled batches, which
+    unpickling can run code from) is read only where the user names it (``data_root``)."""
     from monotheory.vision.context import config_from_record
+
+    rec = saved["config"]
+    if data_root is not None:
+        runtime["data_root"] = str(data_root)
+    elif rec.get("dataset") == "cifar100":
+        raise ConfigError(f"--retrain {stage}: config.json names the CIFAR-100 root {rec.get('data_root')!r}, whose "
+                          "files are Python pickles; verify opens none from a path a folder names: pass --data-root "
+                          "DIR")
+    try:
+        return config_from_record(rec, **runtime)
+    except ConfigError as e:
+        raise ConfigError(f"config.json: config is not a valid run-imagenet config ({e})") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise ConfigError(f"config.json: config is not a run-imagenet config ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:100] if str(e) else ''})") from None
+
+
+def retrain_stage(out: Path, stage: str, data_root: str | None = None) -> list[str]:
+    """Rerun ``run-imagenet`` stage ``stage`` of folder ``out`` in a scratch folder and compare its files
+    (``data_root``: the data, instead of the root ``config.json`` records)."""
     from monotheory.vision.run import STAGE_FILES, run
 
     if stage not in STAGES:
         raise ConfigError(f"--retrain {stage!r}: a run-imagenet folder has the stages {', '.join(STAGES)}")
-    saved = _load(out / "config.json") or {}
-    if "config" not in saved:
-        raise ConfigError(f"{out / 'config.json'} is not a run-imagenet config file")
+    saved = read_run_config(out)
     mine = sorted({p.relative_to(out).as_posix() for pattern in STAGE_FILES[stage] for p in out.glob(pattern)
                    for p in ([p] if p.is_file() else p.rglob("*")) if p.is_file()})
     mine = [r for r in mine if not r.startswith("features/") and not r.endswith("_last.pt")]  # caches, resume state
     if not mine:
         return [f"--retrain {stage}: the folder has no output of the {stage} stage to compare with"]
-    device = saved.get("runtime", {}).get("device", "cpu")
+    runtime = saved.get("runtime", {})
+    device = runtime.get("device", "cpu")
     import torch
 
     device = "cuda" if device in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
@@ -287,8 +336,8 @@ def retrain_stage(out: Path, stage: str) -> list[str]:
                     and not rel.endswith((".png", ".tmp")) and not rel.endswith("_last.pt"):
                 (t / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(p, t / rel)
-        cfg = config_from_record(saved["config"], out=str(t), stages=(stage,), device=device,
-                                 threads=saved.get("runtime", {}).get("threads"))
+        cfg = _stage_config(saved, stage, data_root, out=str(t), stages=(stage,), device=device,
+                            threads=runtime.get("threads"))
         run(cfg, log=lambda msg: None)
         for rel in mine:
             if not (t / rel).is_file():
@@ -300,22 +349,36 @@ def retrain_stage(out: Path, stage: str) -> list[str]:
     return []
 
 
-def verify(out: str | Path, retrain: str | None = None) -> list[str]:
-    """All mismatches found in results folder ``out`` (empty: everything matches)."""
+def verify(out: str | Path, retrain: str | None = None, *, checks_dir: str | Path | None = None,
+           data_root: str | Path | None = None) -> list[str]:
+    """All mismatches found in results folder ``out`` (empty: everything matches). ``checks_dir``: where the
+    check a ``retrain`` of a check folder reruns comes from (default: the installed package); ``data_root``: the
+    data of a ``retrain`` of a run-imagenet stage (default: the root its ``config.json`` records). A file that
+    cannot be read raises ConfigError naming it."""
     out = Path(out)
     if not out.is_dir():
         raise ConfigError(f"DIR {str(out)!r} is not a folder")
-    try:
-        if (out / "verdicts.json").is_file():
-            kind, bad = "check", verify_check_folder(out)
-        elif (out / "config.json").is_file() and (out / "summary.json").is_file():
-            kind, bad = "run-imagenet", verify_imagenet_folder(out)
-        else:
-            raise ConfigError(f"DIR {str(out)!r} holds neither verdicts.json (a check folder) nor config.json and "
-                              "summary.json (a run-imagenet folder)")
-        bad += verify_manifest(out)
-        if retrain:
-            bad += retrain_check(out, retrain) if kind == "check" else retrain_stage(out, retrain.strip().lower())
-    except _Mismatch as e:
-        bad = [str(e)]
+    if (out / "verdicts.json").exists():
+        kind = "check"
+    elif (out / "config.json").exists() and (out / "summary.json").exists():
+        kind = "run-imagenet"
+    else:
+        raise ConfigError(f"DIR {str(out)!r} holds neither verdicts.json (a check folder) nor config.json and "
+                          "summary.json (a run-imagenet folder)")
+    for name, value, applies in (("--checks-dir", checks_dir, "check"), ("--data-root", data_root, "run-imagenet")):
+        if value is not None and (not retrain or kind != applies):
+            raise ConfigError(f"{name} {str(value)!r} applies only to --retrain of a {applies} folder")
+    if checks_dir is not None:
+        discover(checks_dir)  # a folder of check scripts, or one line saying why not
+    if data_root is not None and not Path(data_root).is_dir():
+        raise ConfigError(f"--data-root {str(data_root)!r} is not a folder")
+    if kind == "check":
+        bad = verify_check_folder(out)
+    else:
+        read_run_config(out)
+        bad = verify_imagenet_folder(out)
+    bad += verify_manifest(out, kind)
+    if retrain:
+        bad += retrain_check(out, retrain, checks_dir) if kind == "check" else \
+            retrain_stage(out, retrain.strip().lower(), data_root)
     return bad

@@ -11,9 +11,11 @@ exit status 2; so is an argparse usage error.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 
 from monotheory import __version__
@@ -40,6 +42,42 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# a value that starts with "-" but is a number or a list of numbers: "-1,1", "-1e-3", "-inf", "-.5,0"
+_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    return parser._subparsers._group_actions[0].choices[command]
+
+
+def prepare_argv(parser: argparse.ArgumentParser, command: str, argv: list[str]) -> list[str]:
+    """``argv`` made safe for argparse, before it parses: an option followed by a negative number or list of numbers
+    (``--weights -1,1``, ``--std -1,-1,-1``: argparse reads these as options) becomes ``--weights=-1,1``; an unknown
+    option is refused in one line that names the closest option (``--seeds`` → ``--n-seeds``), rather than left to
+    argparse, which may report the value after it as a bad positional argument."""
+    sub = _subparser(parser, command)
+    known = sub._option_string_actions
+    out, i = [], 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            return out + argv[i:]
+        name = tok.split("=", 1)[0]
+        if tok.startswith("--") and name not in known and not [o for o in known if o.startswith(name)]:
+            longs = [o for o in known if o.startswith("--")]
+            near = [o for o in longs if o.endswith("-" + name[2:])] or difflib.get_close_matches(name, longs, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else f" (see monotheory {command} --help)"
+            sub.error(f"unrecognized arguments: {name}{hint}")
+        action = known.get(tok)
+        if action is not None and action.nargs is None and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
+            out.append(f"{tok}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -85,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser(command)
     except ModuleNotFoundError as e:
         return _missing_extra(command, e)
+    if command is not None:
+        argv = [command, *prepare_argv(parser, command, argv[1:])]
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -5,6 +5,7 @@ C11, not the paper's LLM run). Options from :class:`monotheory.lora.digits.LoRAD
 from __future__ import annotations
 
 import argparse
+import sys
 
 from monotheory.config import add_dataclass_arguments, from_namespace
 from monotheory.lora.digits import LoRADigitsConfig, run
@@ -15,5 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    run(from_namespace(LoRADigitsConfig, args))
+    res = run(from_namespace(LoRADigitsConfig, args))
+    for w in res.get("warnings", []):  # also in lora_digits.json ("warnings") and lora_digits.md, even with --quiet
+        print(f"warning: {w}", file=sys.stderr)
     return 0

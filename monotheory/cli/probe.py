@@ -18,6 +18,7 @@ and nothing is written. The profile options come from :class:`monotheory.probe.c
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from monotheory.config import add_dataclass_arguments, check_int, from_namespace, to_dict
@@ -65,6 +66,11 @@ def _floats(text: str | None, name: str):
         raise ConfigError(f"{name} = {text!r} is not 3 comma-separated numbers") from None
     if len(v) != 3:
         raise ConfigError(f"{name} = {text!r} needs 3 values (one per colour channel)")
+    if not all(math.isfinite(x) for x in v):
+        raise ConfigError(f"{name} = {text!r} holds {next(x for x in v if not math.isfinite(x))}; 3 finite numbers "
+                          "are required")
+    if name == "--std" and min(v) <= 0:
+        raise ConfigError(f"{name} = {text!r} holds {min(v):g}; every std must be > 0")
     return v
 
 
@@ -124,6 +130,8 @@ def main(args: argparse.Namespace) -> int:
     shifts = parse_named(args.shift)
     # an --out that cannot be written is refused before any work (issue 11)
     out = check_out_dir(args.out, inputs={"--data-root": args.data_root}) if args.out is not None else None
+    if args.cache is not None:  # a file or an unwritable folder is refused here, not at the first cache write
+        check_out_dir(args.cache, "--cache")
     progress = False if args.quiet else None
     timing: dict = {}
     record = {"profile": to_dict(cfg), "input": mode, "argv": sys.argv[1:]}
@@ -149,6 +157,8 @@ def main(args: argparse.Namespace) -> int:
         prof.data["timing"] = {**timing, "seconds_per_1000_images": 1000 * sec / max(n, 1)}
         print(f"monotheory probe: extracted {n} images in {sec:.1f} s ({1000 * sec / max(n, 1):.1f} s per 1,000 "
               f"images on {cfg.device})", file=sys.stderr)
+    for w in prof.data.get("warnings", []):  # also in the table, profile.md and the JSON's "warnings"
+        print(f"warning: {w}", file=sys.stderr)
     if out is not None:
         prof.save(out, config=record)
     print(prof.to_json() if args.json else prof.table())

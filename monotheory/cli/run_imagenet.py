@@ -82,7 +82,8 @@ def main(args: argparse.Namespace) -> int:
     from monotheory.vision.run import run
 
     default_epochs = preset_values(cfg.preset, cfg.dataset).get("pretrain", {}).get("epochs", PretrainConfig.epochs)
-    if announce("run-imagenet", "--epochs", cfg.pretrain.epochs, default_epochs) and cfg.progress is None:
+    if announce("run-imagenet", "--epochs", cfg.pretrain.epochs, default_epochs, quiet=cfg.progress is False) \
+            and cfg.progress is None:
         cfg.progress = True  # progress lines in the log, too
     check_out_dir(cfg.out, inputs={"--data-root": cfg.data_root, **{f"--shift {n}": d for n, d in parse_shift(cfg.shift)}})
 

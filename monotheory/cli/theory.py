@@ -18,6 +18,7 @@ the group ``monotheory.plugins``, which is loaded on every run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -125,6 +126,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, TheoryOutput)
 
 
+# Monte Carlo seconds per 10⁶ draws on the 2-core CPU: `theory --sparsity 0.2 --samples 1e8` took 3.7 s of which
+# about 1.1 s is the fixed exact part (1e6 draws: 1.09 s, 1e7: 1.17 s), load average 7-9, 2026-12-04; the earlier
+# 0.05 (a quiet machine, before the fused kernel) was about 2x pessimistic
+MC_SECONDS_PER_MILLION = 0.03
 MIN_SAMPLES = 1000  # the SE comes from 20 interleaved batch estimates: each needs draws of its own
 MIN_NONZERO = 100  # expected draws with a nonzero feature, or the Monte Carlo moments are NaN
 
@@ -259,18 +264,43 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def plugin_code(what: str):
+    """Run plugin code isolated from the command: what it prints goes to stderr (so ``--json`` stdout stays one JSON
+    document), ``sys.exit`` in it is one ConfigError line naming ``what`` instead of ending the command, and an
+    exception from a registered criterion or noise model is one line too."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except SystemExit as e:
+        raise ConfigError(f"{what} called sys.exit({e.code!r}); a plugin must not end the command") from None
+    except (ConfigError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # noqa: BLE001 - only around plugin code (see main)
+        raise ConfigError(f"{what} raised {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}") \
+            from None
+
+
 def main(args: argparse.Namespace) -> int:
     opts = from_namespace(TheoryOutput, args)
     plugins = list(opts.plugins)
     for spec in plugins:  # before the config is checked: they add the names --criterion may use
-        registry.load_plugin(spec)
-    plugins += registry.load_entry_points()
+        with plugin_code(f"plugin = {spec!r}"):
+            registry.load_plugin(spec)
+    with plugin_code("an entry point of monotheory.plugins"):
+        plugins += registry.load_entry_points()
     cfg = from_namespace(TheoryConfig, args)
     out = None if opts.out is None else check_out_dir(opts.out)  # before any work
 
-    long = announce("theory", "--samples", cfg.samples, 1_000_000, 0.05)  # s per 1e6 draws (measured 0.02–0.04)
+    long = announce("theory", "--samples", cfg.samples, 1_000_000, MC_SECONDS_PER_MILLION, quiet=opts.quiet)
     progress = False if opts.quiet else (True if long else None)
-    result = run(cfg, progress=progress)
+    builtin = cfg.criterion in registry.BUILTIN_CRITERIA and cfg.noise_model in registry.BUILTIN_NOISE_MODELS
+    if builtin:
+        with contextlib.redirect_stdout(sys.stderr):  # a plugin loaded above may still print
+            result = run(cfg, progress=progress)
+    else:
+        with plugin_code(f"criterion {cfg.criterion!r} / noise model {cfg.noise_model!r} (registered by a plugin)"):
+            result = run(cfg, progress=progress)
     result["plugins"] = plugins
     paths = write_outputs(out, cfg, result) if out is not None else []
     if opts.json:

@@ -26,6 +26,7 @@ instead of the table; ``--quiet`` hides the progress bars (as for ``monotheory t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -39,14 +40,16 @@ from monotheory.config import add_dataclass_arguments, from_namespace, given_opt
 from monotheory.errors import ConfigError
 from monotheory.files import atomic_write_json, atomic_write_text, check_out_dir, to_jsonable
 from monotheory.progress import announce
-from monotheory.toy import plots, tables
+from monotheory.toy import degenerate, plots, tables
 from monotheory.toy.config import DEFAULT_STEPS, SearchConfig, SweepConfig, ToyConfig
 from monotheory.toy.controls import ControlsConfig
 
 MODES = ("figure5", "sweep", "search", "controls")
 # ToyConfig options that `toy controls` sets itself (per regime, k, task and σ of the grid)
 CONTROLS_SETS = ("sparsity", "regimes", "topk", "task", "sigma", "sigma_sd")
-TOY_DEFAULT_SECONDS = 5.1  # the training part of the default figure5 run (1000 steps), quiet 2-core CPU, 2026-12-03 (fused trainer)
+# the training part of the default figure5 run (1000 steps): 5.1 s on the quiet 2-core CPU, 2026-12-03 (fused trainer);
+# under load it is slower, not faster: 8.6-12.5 s at load average 7, and 10000 steps took 107 s at load 9 (2026-12-04)
+TOY_DEFAULT_SECONDS = 5.1
 
 
 @dataclasses.dataclass
@@ -105,10 +108,38 @@ def _table(summary: dict, chance: float | None = None) -> str:
     return "\n".join(lines)
 
 
+# modes that do not use ToyConfig.noise_rate, and the option they take their label-noise rates from
+OWN_RATES = {"sweep": "--noise-rates", "search": "--search-noise-rates"}
+
+
+@contextlib.contextmanager
+def _defaults_named(given, option: str, default):
+    """A ConfigError caused by an option's default (not given by the user) says so and names the option, so that no
+    message names a value the user never typed without saying where it comes from."""
+    try:
+        yield
+    except ConfigError as e:
+        if given is not None:
+            raise
+        shown = ",".join(f"{v:g}" for v in default) if isinstance(default, tuple) else f"{default:g}"
+        raise ConfigError(f"{e} (the default of {option}, {shown}; give {option} yourself)") from None
+
+
+def _configs(args: argparse.Namespace):
+    """ToyConfig, SweepConfig and SearchConfig of the command line (sweep and search do not use --noise-rate)."""
+    if args.mode in OWN_RATES:
+        if args.noise_rate is not None:
+            raise ConfigError(f"--noise-rate {args.noise_rate:g} does not apply to `monotheory toy {args.mode}`, which "
+                              f"takes its label-noise rates from {OWN_RATES[args.mode]}")
+        cfg = from_namespace(ToyConfig, args, noise_rate=0.0)  # not used: recorded as 0, checked against nothing
+    else:
+        with _defaults_named(args.noise_rate, "--noise-rate", ToyConfig.noise_rate):
+            cfg = from_namespace(ToyConfig, args)
+    return cfg, from_namespace(SweepConfig, args), from_namespace(SearchConfig, args, prefix="search-")
+
+
 def main(args: argparse.Namespace) -> int:
-    cfg = from_namespace(ToyConfig, args)
-    sw = from_namespace(SweepConfig, args)
-    sc = from_namespace(SearchConfig, args, prefix="search-")
+    cfg, sw, sc = _configs(args)
     cc = from_namespace(ControlsConfig, args, prefix="controls-")
     run = from_namespace(ToyRun, args)
     for mode, given in (("sweep", given_options(SweepConfig, args)),
@@ -124,9 +155,11 @@ def main(args: argparse.Namespace) -> int:
                               "grid; use the --controls-* options")
         cc.check_against(cfg)
     if args.mode == "search":
-        sc.check_against(cfg)
-    if args.mode == "sweep":
-        sw.check_against(cfg)  # e.g. flip rates ≥ 1/2 would invert the binary pair task's labels
+        with _defaults_named(args.search_noise_rates, "--search-noise-rates", SearchConfig.noise_rates):
+            sc.check_against(cfg)
+    if args.mode == "sweep":  # e.g. flip rates ≥ 1/2 would invert the binary pair task's labels
+        with _defaults_named(args.noise_rates, "--noise-rates", SweepConfig.noise_rates):
+            sw.check_against(cfg)
     if args.mode == "sweep" and sw.mono not in cfg.regimes:  # issue 11: it built an oracle map silently
         raise ConfigError(f"--mono {sw.mono} is not among --regimes {','.join(cfg.regimes)}; add it or choose one of those")
     check_out_dir(run.out)  # before training (issue 11)
@@ -137,11 +170,12 @@ def main(args: argparse.Namespace) -> int:
     if run.threads:
         torch.set_num_threads(run.threads)
     out = Path(run.out)
-    long = announce("toy", "--steps", cfg.steps, DEFAULT_STEPS, TOY_DEFAULT_SECONDS)
+    long = announce("toy", "--steps", cfg.steps, DEFAULT_STEPS, TOY_DEFAULT_SECONDS, quiet=run.quiet)
     progress = False if run.quiet else (long or sys.stderr.isatty())
     if args.mode == "figure5":
         res = experiments.run_figure5(cfg, progress=progress)
-        res = {"config": to_dict(cfg), **res}
+        res = {"config": to_dict(cfg), **res, "warnings": degenerate.figure5_warnings(cfg, res)}
+        _warn(res["warnings"])
         atomic_write_json(out / "results.json", res)
         plots.save(plots.plot_wtw(res["WtW_seed0"]), out / "fig5a_wtw.png", res["WtW_seed0"])
         title = (f"n={cfg.n}, m={cfg.m}, S={cfg.sparsity}, η={cfg.noise_rate}, σ={res['sigma']:.3g} "
@@ -156,6 +190,7 @@ def main(args: argparse.Namespace) -> int:
                   f"label noise {cfg.noise_rate:g}; probe on {cfg.probe_train} samples")
             print(_table(res["summary"], res.get("chance")))
             print(res["monosemantic_rule"])
+            print("".join(f"warning: {w}\n" for w in res["warnings"]), end="")
             print(f"wrote {out / 'results.json'} and figures ({res['train_seconds']:.1f} s training)")
         return 0
     if args.mode == "search":
@@ -164,7 +199,9 @@ def main(args: argparse.Namespace) -> int:
         return _controls(grid, cfg, cc, out, run, progress)
     swept = sweeps.run_sweeps(cfg, sw, progress=progress)
     pmap = sweeps.run_phase_map(cfg, sw, progress=progress)
-    res = {"config": to_dict(cfg), "sweep_config": to_dict(sw), "sweeps": swept, "phase_map": pmap}
+    res = {"config": to_dict(cfg), "sweep_config": to_dict(sw), "sweeps": swept, "phase_map": pmap,
+           "warnings": degenerate.untrained(cfg, [*cfg.regimes, "poly", sw.mono])}
+    _warn(res["warnings"])
     atomic_write_json(out / "sweep_results.json", res)
     plots.save(plots.plot_sweeps(swept), out / "sweeps.png", swept)
     plots.save(plots.plot_phase_map(pmap), out / "phase_map.png", pmap)
@@ -178,6 +215,7 @@ def main(args: argparse.Namespace) -> int:
                 g, lo, hi = pmap["gap"][i][j], pmap["ci_lo"][i][j], pmap["ci_hi"][i][j]
                 cells.append(f"{g:+.3f}{'*' if lo > 0 or hi < 0 else ' '}")
             print(f"  S={s:<5g} " + " ".join(cells))
+        print("".join(f"warning: {w}\n" for w in res["warnings"]), end="")
         print(f"(* = 95 % interval excludes 0); wrote {out / 'sweep_results.json'} and figures")
     return 0
 
@@ -186,6 +224,8 @@ def _search(search, cfg, sc, out: Path, run: ToyRun, progress: bool) -> int:
     """``monotheory toy search`` (``search`` is :mod:`monotheory.toy.search`, imported by :func:`main`)."""
     res = search.run_search(sc, cfg, progress=progress)
     res["config"], res["search_config"] = to_dict(cfg), to_dict(sc)
+    res["warnings"] = degenerate.untrained(cfg, sc.regimes)
+    _warn(res["warnings"])
     atomic_write_json(out / "search.json", res)
     figs = plots.search_figures(res, out)
     if run.write_conditions:
@@ -200,6 +240,7 @@ def _search(search, cfg, sc, out: Path, run: ToyRun, progress: bool) -> int:
                   f"{c['t_clean']:+.2f}, label {c['t_label']:+.2f}, input {c['t_input']:+.2f})")
         if not res["selected"]:
             print("  nothing selected: no (S, importance) where mono is monosemantic and poly polysemantic")
+        print("".join(f"warning: {w}\n" for w in res["warnings"]), end="")
         print(f"wrote {out / 'search.json'} and {len(figs)} figures")
     return 0
 
@@ -217,17 +258,24 @@ def _controls(grid, cfg, cc, out: Path, run: ToyRun, progress: bool) -> int:
               f"{cfg.probe_train}, η={cfg.noise_rate:g} ({res['noise_models']}); {seconds:.0f} s wall "
               f"({res['train_seconds']:.0f} s training) on {platform.node()}, load {_load()}")
     doc = {"config": to_dict(cfg), "controls": to_dict(cc), "seeds": held, "wall_seconds": seconds,
-           "rows": rows, "mechanism": mech, "grid": res}
+           "rows": rows, "mechanism": mech, "grid": res, "warnings": degenerate.untrained(cfg, cc.regimes)}
+    _warn(doc["warnings"])
     atomic_write_json(out / "controls.json", doc)
     atomic_write_text(out / "controls.md", tables.controls_md(res, rows, mech, header))
     fig = plots.save(plots.plot_k_sweep(rows), out / "k_sweep.png", plots.k_sweep_data(rows))
     if run.json:
-        print(json.dumps(to_jsonable({"rows": rows, "mechanism": mech}), indent=2))
+        print(json.dumps(to_jsonable({"rows": rows, "mechanism": mech, "warnings": doc["warnings"]}), indent=2))
     else:
         print(header)
         print(tables.rows_md(rows))
+        print("".join(f"warning: {w}\n" for w in doc["warnings"]), end="")
         print(f"wrote {out / 'controls.json'}, {out / 'controls.md'} and {fig}")
     return 0
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:  # also in the JSON ("warnings") and beside the table
+        print(f"warning: {w}", file=sys.stderr)
 
 
 def _load() -> str:

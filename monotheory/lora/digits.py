@@ -44,6 +44,7 @@ from monotheory.config import (
     check_int,
     check_probability,
     check_range,
+    check_unique,
     to_dict,
 )
 from monotheory.errors import ConfigError
@@ -108,6 +109,8 @@ class LoRADigitsConfig:
             raise ConfigError(f"seeds = {self.seeds} repeat a seed; give distinct seeds")
         for m in self.methods:
             check_choice("method", m, METHODS)
+        check_unique("noise_rates", self.noise_rates)
+        check_unique("methods", self.methods)
         LoRAConfig(rank=self.rank, alpha=self.alpha, relu=self.relu)  # validates rank, alpha, relu
         if self.relu is None or self.relu == "none":
             raise ConfigError("relu = None is plain LoRA; MonoLoRA needs relu = hidden or output")
@@ -274,6 +277,12 @@ def plot(summary: dict, path: Path) -> None:
     save_figure(fig, path, data)
 
 
+def diverged_runs(runs: list[dict]) -> list[str]:
+    """One warning naming the runs whose training loss went NaN or infinite (issue 23: never a silent number)."""
+    bad = [f"{r['method']} η={r['noise_rate']:g} seed {r['seed']}" for r in runs if r.get("diverged")]
+    return [f"{len(bad)} of {len(runs)} runs diverged (loss NaN or infinite): {', '.join(bad)}"] if bad else []
+
+
 def check_before_work(cfg: LoRADigitsConfig) -> None:
     """Refuse, before any work (issue 11): an ``out`` that cannot be written or lies inside ``data_root``, a
     ``data_root`` that is a file, and noise rates that the number of classes makes degenerate (flip η ≥ (C−1)/C,
@@ -323,10 +332,11 @@ def run(cfg: LoRADigitsConfig, log=None) -> dict:
                 log(f"η={rate:g} seed={seed} {m}: train {row['train_acc']:.3f} val {row['val_acc']:.3f} "
                     f"({row['seconds']:.0f} s)")
     summary = summarise(runs, cfg)
-    table = table_markdown(summary, cfg)
+    warnings = diverged_runs(runs)
+    table = "".join(f"warning: {w}\n\n" for w in warnings) + table_markdown(summary, cfg)
     res = {"what": "digits analogue of C9 with LoRA / MonoLoRA adapters; NOT the paper's §5.3 LLM experiment",
            "config": to_dict(cfg), "n_train": len(train), "n_val": len(val), "num_classes": num_classes,
-           "chance": 1 / num_classes, "summary": summary, "runs": runs}
+           "chance": 1 / num_classes, "summary": summary, "runs": runs, "warnings": warnings}
     atomic_write_json(out / "lora_digits.json", res)
     atomic_write_text(out / "lora_digits.md", table + "\n")
     plot(summary, out / "lora_digits_accuracy.png")

@@ -125,6 +125,8 @@ def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: di
     function test index → image array, optional) gives its panels the test images.
     """
     cfg = allowed_noise_rates(cfg, num_classes)
+    conditions = dict(conditions)
+    warnings = list(conditions.pop("warnings", [])) + degenerate_features(sets)
     ref = next(iter(sets))
     images = images or sets[ref].get("images")
     x_ref = torch.as_tensor(sets[ref]["train"][0]).float()
@@ -170,7 +172,32 @@ def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: di
     if rate4 is not None:
         prof.set_figure4(*profile_figure4(first, {n: fitted[(n, 0, rate4)] for n in first}, cfg, rate4, ref,
                                           conditions.get("classes"), images))
+    prof.data["warnings"] = warnings
     return prof
+
+
+def degenerate_features(sets: dict) -> list[str]:
+    """Refuse NaN/inf features (one line naming the set); warn about a set that is constant on the training items
+    (its probe is at chance whatever the noise, and feature-space input noise has scale 0)."""
+    out = []
+    for name, fs in sets.items():
+        xs = [fs["train"][0], *(x for x, _ in fs["tests"].values())]
+        if not all(bool(torch.isfinite(torch.as_tensor(x).float()).all()) for x in xs):
+            raise ConfigError(f"feature set {name!r} holds NaN or infinite features; check the encoder and its weights")
+        x = torch.as_tensor(fs["train"][0]).float()
+        if x.shape[0] > 1 and float(x.var(0).max()) == 0:
+            out.append(f"feature set {name!r} is constant on the training items (zero variance in every dimension): "
+                       "its probe cannot beat chance, and input noise scaled by its sd is 0")
+    return out
+
+
+def _as_config(config) -> ProfileConfig:
+    if config is None:
+        return ProfileConfig()
+    if not isinstance(config, ProfileConfig):
+        raise ConfigError(f"config = {config!r:.60} is a {type(config).__name__}, not a ProfileConfig (build one: "
+                          "ProfileConfig(**settings))")
+    return config
 
 
 def _feature_noise_tests(x_tr: np.ndarray, x_te: np.ndarray, y_te, cfg: ProfileConfig) -> tuple[dict, float]:
@@ -191,8 +218,11 @@ def profile_features(X_train, y_train, X_test, y_test, *, shifts: dict | None = 
 
     ``shifts`` maps a name → (X, y) of a shifted test set. Every input is validated first (one-line
     :class:`ConfigError`: lengths, NaN/inf, non-integer labels, a single class, widths)."""
-    cfg = config or ProfileConfig()
+    cfg = _as_config(config)
     tr, te = check_split(X_train, y_train, "train"), check_split(X_test, y_test, "test")
+    if shifts is not None and (not isinstance(shifts, dict) or not all(
+            isinstance(v, (tuple, list)) and len(v) == 2 for v in shifts.values())):
+        raise ConfigError(f"shifts is a {type(shifts).__name__}; give a dict name → (X, y) of shifted test sets")
     sh = {k: check_split(x, y, f"shift {k}") for k, (x, y) in (shifts or {}).items()}
     for nm, (x, _) in [("test", te), *((f"shift {k}", v) for k, v in sh.items())]:
         if x.shape[1] != tr[0].shape[1]:
@@ -217,7 +247,7 @@ def profile_encoder(encoder: str, data_root: str, *, weights: str | None = None,
                     cache_dir: str | None = None, progress: bool | None = None, timing: dict | None = None):
     """Profile an encoder (spec, see :mod:`monotheory.probe.encoders`) on an ImageFolder root (``train/``,
     ``val/``); input noise is added to the normalised image. ``timing`` (a dict) receives extraction times."""
-    cfg = config or ProfileConfig()
+    cfg = _as_config(config)
     sets, c, cond = image_feature_sets(encoder, data_root, cfg, weights=weights, crop_size=crop_size, resize=resize,
                                        mean=mean, std=std, shifts=shifts, batch_size=batch_size,
                                        num_workers=num_workers, cache_dir=cache_dir, progress=progress,
@@ -227,6 +257,6 @@ def profile_encoder(encoder: str, data_root: str, *, weights: str | None = None,
 
 def profile_run(run_dir: str, *, config: ProfileConfig | None = None, methods=("cl", "sae", "ncl")):
     """Profile the cached features of a finished ``run-imagenet`` folder (its CL, SAE and NCL feature sets)."""
-    cfg = config or ProfileConfig()
+    cfg = _as_config(config)
     sets, c, cond = run_feature_sets(run_dir, cfg, methods)
     return run_profile(sets, c, cfg, cond)

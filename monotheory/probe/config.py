@@ -10,9 +10,17 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_range
+from monotheory.config import (
+    as_tuple,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_probability,
+    check_range,
+    check_unique,
+)
 from monotheory.errors import ConfigError
-from monotheory.noise import check_label_noise_rate
+from monotheory.noise import check_label_noise_rate, check_label_noise_rates, check_sigmas
 
 MONO_VIEWS = ("sae-topk", "relu")
 BASELINES = ("l2", "sae-random")
@@ -20,16 +28,18 @@ DEFAULT_NOISE_RATES = (0.0, 0.3, 0.6, 0.9)
 DEFAULT_L2_GRID = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # = monotheory.probes.tuned.DEFAULT_ALPHAS
 
 
-def _f(default, help_):
-    return dataclasses.field(default=default, metadata={"help": help_})
+def _f(default, help_, **meta):
+    return dataclasses.field(default=default, metadata={"help": help_, **meta})
 
 
 @dataclasses.dataclass
 class ProfileConfig:
     """Settings of one profile (saved whole as ``config.json``)."""
 
-    noise_rates: tuple[float, ...] = _f(DEFAULT_NOISE_RATES, "training label-noise rates η (each below (C−1)/C "
-                                        "for flip noise on C classes; the default grid drops those that are not)")
+    noise_rates: tuple[float, ...] | None = _f(
+        None, "training label-noise rates η (each below (C−1)/C for flip noise on C classes; rates given are all kept "
+        "or refused, the default grid drops those C classes cannot carry, with a note)",
+        shown=",".join(f"{r:g}" for r in DEFAULT_NOISE_RATES) + " less the rates C classes cannot carry")
     noise_model: str = _f("flip", "label noise: flip (to another class) or uniform (to any class)")
     noise_sampling: str = _f("exact", "exact (round(η·N) labels changed) or bernoulli")
     sigmas: tuple[float, ...] = _f((0.0, 0.2, 0.6), "test input-noise scales σ (images: on the normalised image; "
@@ -61,18 +71,15 @@ class ProfileConfig:
     device: str = _f("cpu", "torch device for extraction, SAE and probes (cpu, cuda, cuda:1 …)")
 
     def __post_init__(self):
-        self.noise_rates = tuple(float(r) for r in self.noise_rates)
-        self.sigmas = tuple(float(s) for s in self.sigmas)
-        self.mono, self.baselines, self.l2_grid = tuple(self.mono), tuple(self.baselines), tuple(self.l2_grid)
         self.check()
 
     def check(self) -> None:
-        if not self.noise_rates or not self.sigmas:
-            raise ConfigError("noise_rates and sigmas need at least one value each")
-        for r in self.noise_rates:
-            check_probability("noise_rate", r)
-        for s in self.sigmas:
-            check_nonnegative("sigma", s)
+        if self.noise_rates is not None:
+            self.noise_rates = check_label_noise_rates("noise_rates", self.noise_rates)
+        self.sigmas = check_sigmas("sigmas", self.sigmas)
+        self.mono = check_unique("mono", as_tuple("mono", self.mono, str))
+        self.baselines = check_unique("baselines", as_tuple("baselines", self.baselines, str))
+        self.l2_grid = check_unique("l2_grid", as_tuple("l2_grid", self.l2_grid, float))
         check_choice("noise_model", self.noise_model, ("flip", "uniform"))
         check_choice("noise_sampling", self.noise_sampling, ("exact", "bernoulli"))
         check_choice("input_noise", self.input_noise, ("gaussian", "uniform"))
@@ -101,27 +108,29 @@ class ProfileConfig:
         for a in self.l2_grid:
             check_range("l2_grid value", a, 0, 1e6)
         check_range("l2_holdout", self.l2_holdout, 0, 0.5, lo_closed=False)
-        if self.figure4_rate is not None and check_probability("figure4_rate", self.figure4_rate) not in self.noise_rates:
+        grid = DEFAULT_NOISE_RATES if self.noise_rates is None else self.noise_rates
+        if self.figure4_rate is not None and check_probability("figure4_rate", self.figure4_rate) not in grid:
             raise ConfigError(f"figure4_rate = {self.figure4_rate} is not a rate of the grid (noise_rates "
-                              f"{', '.join(f'{r:g}' for r in self.noise_rates)}); choose one of them")
+                              f"{', '.join(f'{r:g}' for r in grid)}); choose one of them")
 
 
 def allowed_noise_rates(cfg: ProfileConfig, num_classes: int, *, note: bool = True) -> ProfileConfig:
     """``cfg`` with a label-noise grid that is valid for ``num_classes`` classes.
 
     A rate that :func:`monotheory.noise.check_label_noise_rate` refuses (flip: η ≥ (C−1)/C, where a wrong label
-    is at least as likely as the right one) raises :class:`ConfigError` when the user chose the grid; the
-    default grid drops such rates instead (one note on stderr when ``note``), so that 0.9 is kept for 100
-    ImageNet classes and dropped for 10 digits.
+    is at least as likely as the right one) raises :class:`ConfigError` when the user gave the grid (even one equal
+    to the default: a rate given is never dropped); the default grid (``noise_rates=None``) drops such rates
+    instead (one note on stderr when ``note``), so that 0.9 is kept for 100 ImageNet classes and dropped for 10
+    digits.
     """
     if cfg.figure4_rate is not None:
         check_label_noise_rate("figure4_rate", cfg.figure4_rate, num_classes, cfg.noise_model)
-    if tuple(cfg.noise_rates) != DEFAULT_NOISE_RATES:
+    if cfg.noise_rates is not None:
         for r in cfg.noise_rates:
             check_label_noise_rate("noise_rate", r, num_classes, cfg.noise_model)
         return cfg
     kept, dropped = [], []
-    for r in cfg.noise_rates:
+    for r in DEFAULT_NOISE_RATES:
         try:
             kept.append(check_label_noise_rate("noise_rate", r, num_classes, cfg.noise_model))
         except ConfigError:

@@ -76,6 +76,8 @@ def _first(v):
 
 def _load_weights(model: torch.nn.Module, weights: str, spec: str) -> None:
     p = Path(weights)
+    if p.is_dir():
+        raise ConfigError(f"weights file {weights!r} is a folder, not a file")
     if not p.is_file():
         raise ConfigError(f"weights file {weights!r} does not exist")
     try:
@@ -86,6 +88,11 @@ def _load_weights(model: torch.nn.Module, weights: str, spec: str) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ConfigError(f"weights file {weights!r} holds a {type(state).__name__}, not a state dict")
+    bad = next((k for k, t in state.items() if torch.is_tensor(t) and t.is_floating_point()
+                and not bool(torch.isfinite(t).all())), None)
+    if bad is not None:
+        raise ConfigError(f"weights file {weights!r} holds NaN or infinite values (first in {bad!r}); the features "
+                          "would be NaN")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
@@ -129,7 +136,11 @@ def resolve_encoder(spec: str, weights: str | None = None, seed: int = 0):
         raise ConfigError(f"encoder {spec!r} does not resolve ({_one_line(e)})") from None
     if not callable(obj):
         raise ConfigError(f"encoder {spec!r} is not callable")
-    model = _seeded(obj, seed) if not isinstance(obj, torch.nn.Module) else obj
+    try:
+        model = _seeded(obj, seed) if not isinstance(obj, torch.nn.Module) else obj
+    except Exception as e:  # noqa: BLE001 - the user's factory: any failure is one line naming it
+        raise ConfigError(f"encoder {spec!r}: calling {attr}() failed ({type(e).__name__}: {_one_line(e)[:120]}); "
+                          "the callable must build the encoder with no arguments") from None
     if not callable(model):
         raise ConfigError(f"encoder {spec!r} returned a {type(model).__name__}, not a module or a callable")
     if weights is not None:

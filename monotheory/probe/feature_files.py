@@ -39,6 +39,16 @@ def _numpy(a) -> np.ndarray:
     return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
 
 
+def _exists(spec: str) -> Path:
+    """``spec`` as a Path to an existing file; a folder or a missing path is refused, saying which."""
+    path = Path(spec)
+    if path.is_dir():
+        raise ConfigError(f"feature file {spec!r} is a folder, not a file")
+    if not path.is_file():
+        raise ConfigError(f"feature file {spec!r} does not exist")
+    return path
+
+
 def load_feature_file(spec: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read one split: ``(X, y)`` as numpy arrays, not yet validated (see :func:`check_split`)."""
     spec = os.fspath(spec)
@@ -47,12 +57,9 @@ def load_feature_file(spec: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         if len(parts) != 2 or not all(p.endswith(".npy") for p in parts):
             raise ConfigError(f"feature file {spec!r} is not a pair 'X.npy,y.npy'")
         for p in parts:
-            if not Path(p).is_file():
-                raise ConfigError(f"feature file {p!r} does not exist")
+            _exists(p)
         return np.load(parts[0], allow_pickle=False), np.load(parts[1], allow_pickle=False)
-    path = Path(spec)
-    if not path.is_file():
-        raise ConfigError(f"feature file {spec!r} does not exist")
+    path = _exists(spec)
     suffix = path.suffix.lower()
     try:
         if suffix == ".npz":
@@ -123,7 +130,16 @@ def check_labels(y_train: np.ndarray, others: dict[str, np.ndarray], name: str =
         if int(y.min()) < 0 or int(y.max()) >= c:
             raise ConfigError(f"{other}: labels range over [{int(y.min())}, {int(y.max())}], outside the "
                               f"training classes 0..{c - 1}")
+        check_test_size(other, y.size, c)
     return c
+
+
+def check_test_size(name: str, n: int, num_classes: int) -> None:
+    """A test set needs at least one item per class: with fewer, no accuracy or interval says anything about every
+    class (and the per-class measures have empty classes), so it is refused before any work."""
+    if n < num_classes:
+        raise ConfigError(f"{name}: {n} test item{'s' if n != 1 else ''} for {num_classes} classes; a profile needs "
+                          "at least one test item per class")
 
 
 def load_splits(train: str, test: str, shifts: dict[str, str] | None = None) -> dict:

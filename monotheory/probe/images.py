@@ -9,6 +9,7 @@ features once and the validation features once per σ (noise on the normalised i
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -32,8 +33,8 @@ def _transform(meta: dict, crop_size, resize, mean, std) -> tuple:
     rs = resize if resize is not None else (meta.get("resize") if crop_size is None else None)
     mean = tuple(mean or meta.get("mean") or IMAGENET_MEAN)
     std = tuple(std or meta.get("std") or IMAGENET_STD)
-    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-        raise ConfigError(f"mean {mean} and std {std} need 3 values each, std > 0")
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0 or not all(math.isfinite(v) for v in (*mean, *std)):
+        raise ConfigError(f"mean {mean} and std {std} need 3 finite values each, std > 0")
     tf = eval_transform(crop, mean, std, resize=rs if crop > 64 else None)
     return tf, {"crop_size": crop, "resize": rs if crop > 64 else crop, "mean": list(mean), "std": list(std),
                 "source": meta.get("source", "given" if crop_size else "ImageNet defaults")}
@@ -52,15 +53,13 @@ def image_feature_sets(encoder: str, data_root: str, cfg, *, weights=None, crop_
 
     allowed_noise_rates(cfg, len(names), note=False)  # refused before any extraction
     shift_sets = dict(load_shift_roots([f"{k}={v}" for k, v in (shifts or {}).items()], names, tf)) if shifts else {}
+    if len(val_ds) < len(names):
+        raise ConfigError(f"data root {data_root!r}: {len(val_ds)} val images for {len(names)} classes; a profile "
+                          "needs at least one test item per class")
     device = torch.device(cfg.device)
     if isinstance(model, torch.nn.Module):
         model = model.to(device).eval()
-    with torch.no_grad():  # one forward pass: a wrong output shape is refused before any long extraction
-        probe_out = model(train_ds[0][0][None].to(device))
-    if not isinstance(probe_out, torch.Tensor) or probe_out.ndim != 2:
-        raise ConfigError(f"encoder {encoder!r} returned {type(probe_out).__name__} of shape "
-                          f"{tuple(getattr(probe_out, 'shape', ()))} for one image; it must return (N, d) features")
-    dim = int(probe_out.shape[1])
+    dim = probe_encoder(model, train_ds, device, encoder, tf_info["crop_size"])
     for m in cfg.mono:
         parse_mono(m, dim, cfg.sae_latents)
     cache = FeatureCache(cache_dir) if cache_dir else None
@@ -86,8 +85,9 @@ def image_feature_sets(encoder: str, data_root: str, cfg, *, weights=None, crop_
     if "clean" not in tests:
         tests["clean"] = get("val", val_ds, 0.0)
     tests.update({f"shift:{k}": get(f"shift-{k}", ds, 0.0) for k, ds in shift_sets.items()})
+    warnings = random_init_warning(encoder, weights)
     encoder = encoder if isinstance(encoder, str) else type(encoder).__name__
-    cond = {"input": f"encoder {encoder}" + (f" with weights {weights}" if weights else " (weights as built)"),
+    cond = {"warnings": warnings, "input": f"encoder {encoder}" + (f" with weights {weights}" if weights else " (weights as built)"),
             "data_root": str(data_root), "noise_space": "image", "transform": tf_info,
             "input_noise": f"{cfg.input_noise} noise σ on the normalised image, test time only", "classes": names}
     sets = {"features": {"train": train, "tests": tests, "kind": f"encoder {encoder}",
@@ -105,6 +105,36 @@ def _thumbnails(ds, size: int = 64):
             im.thumbnail((size, size))
             return np.asarray(im)
     return image
+
+
+def probe_encoder(model, ds, device, encoder, crop: int) -> int:
+    """One small batch (2 images) through the encoder before any extraction: it must run, return an (N, d) tensor
+    with one row per image and finite values. Returns d; anything else is one ConfigError line naming the encoder."""
+    name = encoder if isinstance(encoder, str) else type(encoder).__name__
+    x = torch.stack([ds[i][0] for i in range(min(2, len(ds)))]).to(device)
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as e:  # noqa: BLE001 - any failure of the user's encoder is one line naming it
+        msg = str(e).strip().splitlines()[0][:120] if str(e).strip() else ""
+        raise ConfigError(f"encoder {name!r} fails on a batch of {len(x)} images of {crop} px ({type(e).__name__}: "
+                          f"{msg}); check --crop-size and that the encoder fits the images") from None
+    shape = tuple(getattr(out, "shape", ()))
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or shape[0] != len(x):
+        raise ConfigError(f"encoder {name!r} returned {type(out).__name__} of shape {shape} for {len(x)} images; it "
+                          f"must return ({len(x)}, d) features")
+    if not out.is_floating_point() or not bool(torch.isfinite(out).all()):
+        raise ConfigError(f"encoder {name!r} returned NaN, infinite or non-float features ({out.dtype}) for "
+                          f"{len(x)} images; check its weights")
+    return int(shape[1])
+
+
+def random_init_warning(encoder, weights) -> list[str]:
+    """A torchvision model without weights is a random initialisation (weights are never downloaded): say so."""
+    if weights is None and isinstance(encoder, str) and encoder.startswith("torchvision:"):
+        return [f"encoder {encoder} has no --weights, so its weights are a random initialisation (seeded), not a "
+                "trained model"]
+    return []
 
 
 def _newest(folder: Path, pattern: str) -> Path | None:

@@ -67,6 +67,20 @@ def feature_measures(features, labels) -> dict:
             "constant_dims": int((~np.isfinite(fisher)).sum()), "dim": int(z.shape[1])}
 
 
+def _pct(v, sign: str = "") -> str:
+    """A share as a percentage with one decimal; "—" for an interval end that is not estimable (None in the JSON:
+    e.g. a t-interval over seeds that agree exactly)."""
+    return "—" if v is None else f"{100 * v:{sign}.1f}"
+
+
+def _count_note(shown: int, cells: int) -> str:
+    """The caption's count of what the table shows against the cells a Holm family holds (issue 24)."""
+    if shown == cells:
+        return f" (the table shows all {cells} cells)."
+    return (f". The table shows {shown} of the {cells} cells (every η × test set; profile.json has all): label "
+            "noise on the clean test set, input noise and shifts at the lowest η.")
+
+
 def _informative(rate: float, model: str, c: int) -> bool:
     return rate < (c - 1) / c if model == "flip" else rate < 1
 
@@ -191,14 +205,16 @@ class Profile:
             cells = [label]
             for n in names:
                 c = self._cell(n, rate, test)
-                cells.append(f"{100 * c['acc']:.1f} [{100 * c['ci'][0]:.1f}, {100 * c['ci'][1]:.1f}]")
+                cells.append(f"{_pct(c['acc'])} [{_pct(c['ci'][0])}, {_pct(c['ci'][1])}]")
             for cp in comps.values():
                 g = next(r for r in cp["cells"] if r["noise_rate"] == rate and r["test"] == test)
-                cells.append(f"{100 * g['gap']:+.1f} [{100 * g['ci'][0]:+.1f}, {100 * g['ci'][1]:+.1f}], "
+                cells.append(f"{_pct(g['gap'], '+')} [{_pct(g['ci'][0], '+')}, {_pct(g['ci'][1], '+')}], "
                              f"p_Holm {g['p_holm']:.2g}")
             return "| " + " | ".join(cells) + " |"
 
         r0 = 0.0 if 0.0 in rates else min(rates)
+        lines = [f"warning: {w}" for w in d.get("warnings", [])] + ([""] if d.get("warnings") else []) + lines
+        first = len(lines)
         lines.append(row("clean", r0, "clean"))
         for r in rates:
             if r != r0:
@@ -208,6 +224,7 @@ class Profile:
             if t != "clean":
                 lines.append(row(t.replace("shift:", "shift ") if t.startswith("shift:") else f"input noise {t}",
                                  r0, t))
+        shown = len(lines) - first
         meas = ["monosemanticity", "near_zero_fraction", "active_per_sample", "classes_per_dim", "fisher_mean", "dim"]
         lines += ["", "| measure | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
         for m in meas:
@@ -217,7 +234,8 @@ class Profile:
                   f"{cond['num_classes']} classes (chance = majority share {100 * cond['chance']:.1f} %); label noise "
                   f"{d['config']['noise_model']}/{d['config']['noise_sampling']} on the {cond['n_train']} training "
                   f"labels; input noise: {cond['input_noise']}. Intervals: {d['feature_sets'][names[0]]['cells'][0]['ci_kind']}"
-                  + (f"; gaps: {next(iter(comps.values()))['tests']['item_level']}." if comps else ".")]
+                  + (f"; gaps: {next(iter(comps.values()))['tests']['item_level']}" if comps else "")
+                  + _count_note(shown, len(rates) * len(cond["tests"]))]
         return "\n".join(lines + self._survival_lines()) + "\n"
 
     def _survival_lines(self) -> list[str]:
@@ -237,6 +255,13 @@ class Profile:
             lines.append(f"| {r['set']} | {cond} | " + " | ".join(gaps) + f" | {', '.join(r['beats']) or 'none'}"
                          + (" (evidence)" if r["evidence"] else "") + " |")
         return lines
+
+    def input_noise_label(self) -> str:
+        """The σ axis, with its unit: feature files get noise σ × the features' average sd, images on the
+        normalised image."""
+        if self.data["conditions"].get("noise_space") == "feature":
+            return "test input noise σ (× the features' average sd)"
+        return "test input noise σ (on the normalised image)"
 
     def curves(self) -> dict:
         """The data of :meth:`plot`: per feature set, accuracy vs η (clean test) and vs σ (η of the clean row)."""
@@ -271,7 +296,7 @@ class Profile:
                 lo = np.nan_to_num(100 * (np.asarray(c["acc"]) - ci[:, 0]))
                 hi = np.nan_to_num(100 * (ci[:, 1] - np.asarray(c["acc"])))
                 a.errorbar(c["x"], [100 * v for v in c["acc"]], yerr=[lo, hi], marker="o", capsize=3, label=n)
-        for a, xl in zip(ax, ("training label-noise rate η", "test input noise σ"), strict=True):
+        for a, xl in zip(ax, ("training label-noise rate η", self.input_noise_label()), strict=True):
             a.axhline(100 * data["chance"], color="grey", ls=":", lw=1, label="chance")
             a.set_xlabel(xl)
             a.set_ylabel("probe top-1 (%)")

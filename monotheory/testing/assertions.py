@@ -12,6 +12,7 @@ import math
 import numpy as np
 from scipy.stats import norm
 
+from monotheory.config import check_range
 from monotheory.errors import ConfigError
 from monotheory.theory import monte_carlo, registry
 
@@ -26,8 +27,7 @@ def z_value(n_tests: int = 1, false_alarm: float = FALSE_ALARM) -> float:
     """
     if isinstance(n_tests, bool) or not isinstance(n_tests, (int, np.integer)) or n_tests < 1:
         raise ConfigError(f"n_tests = {n_tests!r} must be an integer ≥ 1")
-    if not 0 < false_alarm < 1:
-        raise ConfigError(f"false_alarm = {false_alarm!r} is outside (0, 1)")
+    check_range("false_alarm", false_alarm, 0, 1, lo_closed=False, hi_closed=False)
     return float(norm.isf(false_alarm / (2 * n_tests)))
 
 
@@ -45,8 +45,7 @@ def assert_agrees(exact, estimate, se, *, false_alarm: float = FALSE_ALARM, n_te
     ...
     AssertionError: value disagrees: exact 0.5, estimate 0.51 ± SE 0.001 (|z| = 10 > z = 3.29; two-sided false-alarm budget 0.001 over 1 test)
     """
-    ex, est, s = np.broadcast_arrays(np.asarray(exact, dtype=float), np.asarray(estimate, dtype=float),
-                                     np.asarray(se, dtype=float))
+    ex, est, s = _arrays(exact=exact, estimate=estimate, se=se)
     m = ex.size if n_tests is None else n_tests
     if n_tests is not None and n_tests < ex.size:
         raise ConfigError(f"n_tests = {n_tests} is below the {ex.size} comparisons of this call")
@@ -64,6 +63,22 @@ def assert_agrees(exact, estimate, se, *, false_alarm: float = FALSE_ALARM, n_te
                        f"{m} test{'s' if m != 1 else ''})")
     if bad:
         raise AssertionError("\n".join(bad))
+
+
+def _arrays(**values) -> list[np.ndarray]:
+    """The arguments as float arrays broadcast to one shape, or one ConfigError naming the one that is not numbers
+    or the shapes that do not broadcast."""
+    arrays = []
+    for name, v in values.items():
+        try:
+            arrays.append(np.asarray(v, dtype=float))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} = {v!r:.60} is not a number or an array of numbers") from None
+    try:
+        return np.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(values, arrays, strict=True))
+        raise ConfigError(f"the shapes of {shapes} do not broadcast to one shape") from None
 
 
 def monte_carlo_difference(criterion: str, sparsity: float, noise_rate: float, samples: int, seed=0, **kw):

@@ -26,20 +26,31 @@ from fractions import Fraction
 import sympy as sp
 from hypothesis import strategies as st
 
+from monotheory.config import check_number
 from monotheory.errors import ConfigError
-from monotheory.noise import LABEL_NOISE_MODELS, max_noise_rate
+from monotheory.noise import LABEL_NOISE_MODELS, MAX_SIGMA, max_noise_rate
 from monotheory.theory import registry
 from monotheory.theory.datamodel import TIE_RULES
 
 
-def _frac(x) -> Fraction:
-    return x if isinstance(x, Fraction) else Fraction(str(x))
+def _frac(x, name: str = "value") -> Fraction:
+    if isinstance(x, Fraction):
+        return x
+    try:
+        return Fraction(str(check_number(name, x)) if not isinstance(x, (int, sp.Rational)) else str(x))
+    except ValueError:
+        raise ConfigError(f"{name} = {x!r} is not a number") from None
+
+
+def _bounds(lo, hi, names=("min_value", "max_value")) -> tuple[float, float]:
+    """The ends of a range as finite numbers (a string or NaN is refused naming it)."""
+    return check_number(names[0], lo), check_number(names[1], hi)
 
 
 def rationals(min_value=0, max_value=1, *, max_denominator: int = 100, exclude_max: bool = False):
     """SymPy rationals p/q in [min_value, max_value] (``exclude_max``: [min, max)), 1 ≤ q ≤ ``max_denominator``;
     they shrink towards small denominators and towards ``min_value``."""
-    lo, hi = _frac(min_value), _frac(max_value)
+    lo, hi = _frac(min_value, "min_value"), _frac(max_value, "max_value")
     if not lo <= hi:
         raise ConfigError(f"rationals: min_value = {min_value} is above max_value = {max_value}")
     if isinstance(max_denominator, bool) or not isinstance(max_denominator, int) or max_denominator < 1:
@@ -65,6 +76,7 @@ def sparsities(min_value=0.0, max_value=None, *, exact: bool = False, degenerate
                max_denominator: int = 100):
     """S = P(feature is zero): [0, 0.95] by default, [0, 1) with ``degenerate=True`` (S = 1 is never valid)."""
     hi = (1 if degenerate else 0.95) if max_value is None else max_value
+    min_value, hi = _bounds(min_value, hi)
     if not 0 <= min_value <= hi <= 1:
         raise ConfigError(f"sparsities: the range [{min_value}, {hi}] is not inside [0, 1)")
     return _numbers(min_value, hi, exact, max_denominator, exclude_max=hi == 1)
@@ -88,6 +100,7 @@ def noise_rates(noise_model: str = "flip", n_classes: int = 2, *, min_value=0.0,
     [0, 1] with ``degenerate=True``."""
     limit = informative_limit(noise_model, n_classes)
     hi = (1 if degenerate else 0.9 * limit) if max_value is None else max_value
+    min_value, hi = _bounds(min_value, hi)
     if not 0 <= min_value <= hi <= 1:
         raise ConfigError(f"noise_rates: the range [{min_value}, {hi}] is not inside [0, 1]")
     return _numbers(min_value, hi, exact, max_denominator)
@@ -106,6 +119,7 @@ def weights(min_value=0.1, max_value=10.0, *, exact: bool = False, degenerate: b
     """(w1, w2) of ν_poly = w1·x1 − w2·x2, both in [0.1, 10] ([1e-3, 1e3] with ``degenerate=True``)."""
     if degenerate:
         min_value, max_value = 1e-3, 1e3
+    min_value, max_value = _bounds(min_value, max_value)
     if not 0 < min_value <= max_value < float("inf"):
         raise ConfigError(f"weights: the range [{min_value}, {max_value}] must be positive and finite")
     one = _numbers(min_value, max_value, exact, max_denominator)
@@ -116,8 +130,10 @@ def sigmas(min_value=0.0, max_value=None, *, exact: bool = False, degenerate: bo
            max_denominator: int = 100):
     """Input-noise scale σ (λ in the theory) in [0, 3] ([0, 100] with ``degenerate=True``)."""
     hi = (100.0 if degenerate else 3.0) if max_value is None else max_value
-    if not 0 <= min_value <= hi < float("inf"):
-        raise ConfigError(f"sigmas: the range [{min_value}, {hi}] must be non-negative and finite")
+    min_value, hi = _bounds(min_value, hi)
+    if not 0 <= min_value <= hi <= MAX_SIGMA:
+        raise ConfigError(f"sigmas: the range [{min_value!r}, {hi!r}] must be non-negative and at most {MAX_SIGMA!r} "
+                          "(the σ every layer accepts)")
     return _numbers(min_value, hi, exact, max_denominator)
 
 

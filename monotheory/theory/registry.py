@@ -302,6 +302,10 @@ def load_plugin(spec: str):
     try:
         if spec.endswith(".py") or "/" in spec or "\\" in spec:
             path = Path(spec).resolve()
+            if path.is_dir():
+                raise ConfigError(f"plugin = {spec!r} is a folder, not a .py file or a module name")
+            if path.is_file() and path.suffix != ".py":
+                raise ConfigError(f"plugin = {spec!r} is not a .py file")
             if not path.is_file():
                 raise ConfigError(f"plugin = {spec!r}: no such file")
             name = f"monotheory_plugin_{path.stem}"

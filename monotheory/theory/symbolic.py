@@ -18,6 +18,7 @@ import sympy as sp
 
 from monotheory.config import check_choice, check_probability, check_range, check_sparsity
 from monotheory.errors import ConfigError
+from monotheory.noise import MAX_SIGMA as NOISE_MAX_SIGMA
 from monotheory.theory import registry
 from monotheory.theory.datamodel import REGIMES, TIE_RULES, check_weights
 
@@ -184,8 +185,9 @@ def _numeric(regime: str, tie_rule: str):
     return {k: sp.lambdify((S, w1, w2), v, "numpy") for k, v in m.items()}
 
 
-# λ² must stay finite in double precision (1e308 overflowed); far beyond 1e6 every separability is 0 anyway
-MAX_SIGMA = 1e6
+# λ² must stay finite in double precision (1e308 overflowed); far beyond 1e6 every separability is 0 anyway. The
+# bound is the one every layer shares (noise.MAX_SIGMA), so σ has the same limits in every command.
+MAX_SIGMA = NOISE_MAX_SIGMA
 
 
 def moments(regime: str, sparsity, weights=(1.0, 1.0), tie_rule: str = "drop", noise_rate: float = 0.0,

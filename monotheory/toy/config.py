@@ -18,12 +18,16 @@ from monotheory.config import (
     check_probability,
     check_range,
     check_sparsity,
+    check_unique,
 )
 from monotheory.errors import ConfigError
-from monotheory.noise import (  # the one rule and the one table of every layer
+from monotheory.noise import (  # the one rule per quantity and the one table of every layer (issues 11, 21, 23)
     LABEL_NOISE_MODELS,
     SAMPLING_MODES,
     check_label_noise_rate,
+    check_label_noise_rates,
+    check_sigma,
+    check_sigmas,
 )
 
 TOY_REGIMES = ("poly", "mono-nonneg", "mono-nonneg-w", "mono-l1", "mono-topk", "oracle", "oracle-rot", "oracle-topk",
@@ -142,9 +146,9 @@ class ToyConfig:
             raise ConfigError(f"sigma = {self.sigma:g} and sigma_sd = {self.sigma_sd:g} are both given; give "
                               "the input-noise scale once, in raw units (sigma) or in feature sds (sigma_sd)")
         if self.sigma is not None:
-            check_nonnegative("sigma", self.sigma)
+            check_sigma("sigma", self.sigma)
         if self.sigma_sd is not None:
-            check_nonnegative("sigma_sd", self.sigma_sd)
+            check_sigma("sigma_sd", self.sigma_sd)
         if check_int("topk", self.topk) > self.m:
             raise ConfigError(f"topk = {self.topk} is outside [1, m = {self.m}]; a top-k code keeps at most m units")
         if self.probe_train < self.num_classes:
@@ -236,25 +240,28 @@ class SweepConfig:
         return "raw" if self.sigma_sds is None else "sd"
 
     def check(self) -> None:
-        for r in self.noise_rates:
-            check_probability("noise rate", r)
         if self.sigmas is not None and self.sigma_sds is not None:
             raise ConfigError("sigmas and sigma_sds are both given; give the input-noise grid once, in raw units "
                               "(sigmas) or in feature sds (sigma_sds)")
-        for s in self.sigmas or ():
-            check_nonnegative("sigma", s)
-        for s in self.sigma_sds or ():
-            check_nonnegative("sigma_sds entry", s)
-        for s in self.sparsities:
-            check_sparsity("sparsity", s)
         if not (self.noise_rates and self.sigma_levels and self.sparsities):
             raise ConfigError("noise_rates, sigmas (or sigma_sds) and sparsities each need at least one value")
+        self.noise_rates = check_label_noise_rates("noise_rates", self.noise_rates)
+        if self.sigmas is not None:
+            self.sigmas = check_sigmas("sigmas", self.sigmas)
+        if self.sigma_sds is not None:
+            self.sigma_sds = check_sigmas("sigma_sds", self.sigma_sds)
+        for s in self.sparsities:
+            check_sparsity("sparsity", s)
+        check_unique("sparsities", self.sparsities)
         check_choice("map_noise", self.map_noise, ("label", "input"))
         check_choice("mono", self.mono, list(MONO_REGIMES))
 
     def check_against(self, cfg: ToyConfig) -> None:
         """Check the label-noise rates of the sweep against the task and noise model of ``cfg``
-        (see :func:`check_label_noise`; e.g. with ``task=pair`` and flip noise every rate must be < 1/2)."""
+        (see :func:`check_label_noise`; e.g. with ``task=pair`` and flip noise every rate must be < 1/2), and that
+        cfg's regimes include poly, the reference of the map (as in the search)."""
+        if "poly" not in cfg.regimes:
+            raise ConfigError(f"regimes = {','.join(cfg.regimes)} must include poly, the reference of every gap")
         for r in self.noise_rates:
             check_label_noise("noise_rates entry", r, cfg.num_classes, cfg.noise_model, cfg.task)
 
@@ -293,9 +300,11 @@ class SearchConfig:
         for imp in self.importances:
             check_choice("importances entry", imp, IMPORTANCES)
         for s in self.sigma_sds:
-            check_nonnegative("sigma_sds entry", s)
+            check_sigma("sigma_sds entry", s)
         for r in self.noise_rates:
             check_probability("noise_rates entry", r)
+        for name in ("sparsities", "importances", "sigma_sds", "noise_rates", "probe_sizes", "regimes", "select"):
+            check_unique(name, getattr(self, name))
         for n in self.probe_sizes:
             check_int("probe_sizes entry", n)
         for r in tuple(self.regimes) + tuple(self.select):

@@ -24,9 +24,9 @@ import dataclasses
 
 import numpy as np
 
-from monotheory.config import check_choice, check_nonnegative, check_sparsity
+from monotheory.config import check_choice, check_sparsity, check_unique
 from monotheory.errors import ConfigError
-from monotheory.noise import LABEL_NOISE_MODELS
+from monotheory.noise import LABEL_NOISE_MODELS, check_sigma
 from monotheory.toy import TOPK_REGIMES, ToyConfig, check_label_noise
 
 F = dataclasses.field
@@ -83,7 +83,9 @@ class ControlsConfig:
         for lab in self.labels:
             check_choice("labels entry", lab, LABELS)
         for s in self.sigma_sds:
-            check_nonnegative("sigma_sds entry", s)
+            check_sigma("sigma_sds entry", s)
+        for name in ("sparsities", "regimes", "tasks", "labels", "sigma_sds"):
+            check_unique(name, getattr(self, name))
         check_choice("pair_noise_model", self.pair_noise_model, LABEL_NOISE_MODELS)
 
     def check_against(self, base: ToyConfig) -> None:

@@ -176,6 +176,8 @@ def check_label_noise_rates(cfg: RunConfig) -> None:
 DEPENDENTS = {"pretrain": ("sae", "probe", "finetune", "shift"), "sae": ("probe", "shift"), "probe": ("shift",),
               "finetune": (), "shift": ()}
 # what each stage leaves in --out (results, per-run parts, checkpoints, caches)
+# what the manifest leaves out: the feature cache (large, rebuilt on demand); claims.verify.EXCLUDED says the same
+MANIFEST_EXCLUDE = ("features",)
 STAGE_FILES = {"pretrain": ("pretrain_*.json", "checkpoints/encoder_*.pt", "checkpoints/pretrain_*_last.pt",
                             "features"),
                "sae": ("sae.json", "checkpoints/sae.pt"),
@@ -251,7 +253,7 @@ def run(cfg: RunConfig, *, log=None) -> dict:
 
         summary = write_summary(cfg.out)
 
-        write_manifest(cfg.out, exclude=("features",))  # last: SHA-256 of every result (monotheory verify)
+        write_manifest(cfg.out, exclude=MANIFEST_EXCLUDE)  # last: SHA-256 of every result (monotheory verify)
         ctx.log(f"done; summary in {Path(cfg.out) / 'summary.md'}")
         return summary
     finally:

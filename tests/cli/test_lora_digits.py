@@ -14,11 +14,15 @@ from monotheory.cli import main as cli_main
     (["--relu", "sigmoid"], "relu = 'sigmoid' is unknown"),
     (["--methods", "full,prefix"], "method = 'prefix' is unknown"),
     (["--noise-rates", "0,1.5"], "noise rate = 1.5"),
-    (["--seeds", "1,1"], "repeat a seed"),
+    (["--seeds", "1,1"], "lists 1 twice"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, msg):
     out = tmp_path / "out"
-    assert cli_main(["lora-digits", "--out", str(out), *args]) == 2
+    try:
+        rc = cli_main(["lora-digits", "--out", str(out), *args])
+    except SystemExit as e:  # a usage error (argparse: a list option's repeated value)
+        rc = e.code
+    assert rc == 2
     err = capsys.readouterr().err.strip()
     assert msg in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()
@@ -75,3 +79,12 @@ def test_summary_pairs_runs_by_seed():
     row = next(line for line in table.splitlines() if line.startswith("| 0.5 | monolora-lora:val_acc"))
     assert gap["ci"][0] < 0 < gap["ci"][1] and row.endswith("| inconclusive (CI contains 0) |"), row
     assert "| 0 | monolora | " in table and table.splitlines()[0].count("zeros") == 2  # code and output zeros
+
+
+def test_diverged_runs_are_a_warning_naming_them():
+    from monotheory.lora.digits import diverged_runs
+
+    runs = [{"method": "lora", "noise_rate": 0.5, "seed": 1, "diverged": True},
+            {"method": "full", "noise_rate": 0.0, "seed": 0, "diverged": False}]
+    assert diverged_runs(runs) == ["1 of 2 runs diverged (loss NaN or infinite): lora η=0.5 seed 1"]
+    assert diverged_runs(runs[1:]) == []

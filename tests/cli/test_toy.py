@@ -87,8 +87,12 @@ def test_toy_search_writes_grid_selection_and_figures(cli, tmp_path):
     (["search", "--search-probe-sizes", "16"], "probe_sizes entry = 16 is below the 41 classes"),
     (["--search-sparsities", "0.5"], "only applies to `monotheory toy search`"),
     (["--task", "pair", "--noise-rate", "0.5"], "noise_rate = 0.5 is outside [0, 0.5) for flip label noise"),
-    (["sweep", "--task", "pair", "--noise-rate", "0.3", "--noise-rates", "0,0.3,0.9"],
+    (["sweep", "--task", "pair", "--noise-rates", "0,0.3,0.9"],
      "noise_rates entry = 0.9 is outside [0, 0.5) for flip label noise with 2 classes"),
+    # issue 23: sweep does not use --noise-rate; a default that is the problem is named as such
+    (["sweep", "--noise-rate", "0.3"], "--noise-rate 0.3 does not apply to `monotheory toy sweep`"),
+    (["sweep", "--task", "pair"], "(the default of --noise-rates, 0,0.3,0.5,0.7,0.8,0.9; give --noise-rates"),
+    (["--task", "pair"], "(the default of --noise-rate, 0.9; give --noise-rate yourself)"),
 ])
 def test_bad_input_is_one_line_exit_2(cli, args, text):
     rc, out, err = cli("toy", *args)

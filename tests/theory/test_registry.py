@@ -103,7 +103,8 @@ def plugins(monkeypatch):
     with registry.scoped():
         yield monkeypatch
     for name in set(sys.modules) - before:
-        if name in ("my_criterion", "monotheory_plugin_my_criterion", "ep_plugin"):
+        if name in ("my_criterion", "monotheory_plugin_my_criterion", "ep_plugin", "monotheory_plugin_p_exit",
+                    "monotheory_plugin_p_talk"):
             del sys.modules[name]
     registry._LOADED.clear()
     registry._LOADED.update(loaded)
@@ -157,6 +158,32 @@ def test_cli_refuses_a_monte_carlo_it_cannot_run(cli, scoped):
     assert rc == 2 and "pass --samples 0" in err and not out
     rc, out, err = cli("theory", "--noise-model", "moments_only", "--sparsity", "0.2", "--samples", "0", "--json")
     assert rc == 0 and json.loads(out)["mono"]["mu1"]["exact"] == pytest.approx(moments("mono", 0.2)["mu1"])
+
+
+def test_plugins_cannot_end_the_command_or_corrupt_its_json(cli, plugins, tmp_path):
+    """Issue 23: sys.exit in a plugin is one line naming it (exit 2), what a plugin prints at import or while its
+    criterion runs goes to stderr (stdout stays one JSON document), a criterion that raises is one line."""
+    (tmp_path / "p_exit.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "p_talk.py").write_text(
+        "from monotheory.theory.registry import register_criterion\nprint('loaded')\n"
+        "def talk(m):\n    print('evaluating')\n    return m['delta_mu']\n"
+        "def boom(e):\n    import numpy as np\n    if not isinstance(e, np.ndarray):\n"
+        "        raise ValueError('arrays only')\n    return e / 2, e / 2\n"
+        "register_criterion('talk_demo', talk)\n"
+        "from monotheory.theory.registry import register_noise_model\n"
+        "register_noise_model('boom_demo', rates=boom, upper=0.5)\n")
+    rc, out, err = cli("theory", "--plugin", str(tmp_path / "p_exit.py"), "--sparsity", "0.2", "--samples", "0")
+    assert rc == 2 and not out and len(err.strip().splitlines()) == 1, err
+    assert "p_exit.py" in err and "sys.exit(0)" in err
+    rc, out, err = cli("theory", "--plugin", str(tmp_path / "p_talk.py"), "--criterion", "talk_demo",
+                       "--sparsity", "0.2", "--samples", "0", "--json")
+    assert rc == 0 and json.loads(out)["criterion"] == "talk_demo"
+    assert "loaded" in err and "evaluating" in err
+    rc, out, err = cli("theory", "--plugin", str(tmp_path / "p_talk.py"), "--noise-model", "boom_demo",
+                       "--sparsity", "0.2", "--samples", "0")
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "boom_demo" in err and "arrays only" in err, err
+    rc, out, err = cli("theory", "--plugin", str(tmp_path), "--sparsity", "0.2", "--samples", "0")
+    assert rc == 2 and "is a folder" in err
 
 
 def test_the_builtin_flip_and_uniform_are_the_class_models_of_noise_at_two_classes():
