@@ -290,9 +290,9 @@ def base_args(command: str, d: dict[str, Path], out: Path) -> list[str]:
     if command == "toy":
         return ["--steps", "1", "--n-seeds", "1", "--out", str(out)]
     if command == "probe":  # feature files of 30 × 5, 3 classes; a case that wrongly passes writes into out
-        return ["--train", str(d["tr"]), "--test", str(d["te"]), "--out", str(out), "--n-boot", "100"]
+        return ["--train", str(d["tr"]), "--test", str(d["te"]), "--out", str(out), "--n-resamples", "100"]
     if command == "probe-other-input":  # --run or --encoder given: no feature files
-        return ["--out", str(out), "--n-boot", "100"]
+        return ["--out", str(out), "--n-resamples", "100"]
     if command == "lora-digits":
         return ["--out", str(out), "--pretrain-epochs", "1", "--epochs", "1", "--seeds", "0,1", "--methods", "full"]
     if command == "run-imagenet":
