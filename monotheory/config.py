@@ -198,7 +198,10 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
 #   deprecated  the field is an old name kept for one release: a hidden option that says this text on stderr
 #   cli         False: no option for this field
 #   shown       the default as the help states it, when the field's default is a stand-in (None = a computed grid)
-METADATA_KEYS = ("help", "choices", "flag", "metavar", "default", "required", "repeat", "deprecated", "cli", "shown")
+#   renamed_from  the field's old name: its option (``--seeds`` of ``n_seeds``) stays one release as a hidden alias
+#               that names the new option on stderr (the old keyword: :func:`monotheory.deprecation.renamed_fields`)
+METADATA_KEYS = ("help", "choices", "flag", "metavar", "default", "required", "repeat", "deprecated", "cli", "shown",
+                 "renamed_from")
 
 
 class _Deprecated(argparse.Action):
@@ -254,6 +257,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclu
             kw["required"] = True
         if "deprecated" in f.metadata:
             kw.update(help=argparse.SUPPRESS, action=_Deprecated, message=f.metadata["deprecated"])
+        if "renamed_from" in f.metadata:
+            _add_renamed_alias(target, f, tp, opt, prefix, kw["dest"])
         if tp is bool and "deprecated" not in f.metadata:
             target.add_argument(opt, action=argparse.BooleanOptionalAction, **kw)
             continue
@@ -273,6 +278,21 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, exclu
             kw["choices"] = f.metadata["choices"]
         target.add_argument(opt, type=tp if tp in (int, float, str) else str,
                             metavar=f.metadata.get("metavar", f.name.upper()), **kw)
+
+
+def _add_renamed_alias(target, f: dataclasses.Field, tp: Any, opt: str, prefix: str, dest: str) -> None:
+    """The hidden old option of a renamed field (metadata ``renamed_from``): same destination, same conversion,
+    one warning line naming ``opt``."""
+    alias = "--" + prefix + f.metadata["renamed_from"].replace("_", "-")
+    if tp is bool or f.metadata.get("repeat"):
+        raise TypeError(f"renamed_from supports value options, not {alias} ({tp})")
+    if typing.get_origin(tp) is tuple:
+        item = typing.get_args(tp)[0]
+        kw: dict[str, Any] = dict(type=str, convert=lambda s: _split(s, item))
+    else:
+        kw = dict(type=tp if tp in (int, float, str) else str)
+    target.add_argument(alias, dest=dest, default=None, help=argparse.SUPPRESS, action=_Deprecated,
+                        message=f"use {opt}", **kw)
 
 
 def given_values(cls: type, ns: argparse.Namespace, *, prefix: str = "", exclude: Iterable[str] = ()) -> dict:

@@ -14,6 +14,7 @@ Conventions
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ MAX_SIGMA = 1e6
 LABEL_NOISE_MODELS = ("flip", "uniform")
 SAMPLING_MODES = ("exact", "bernoulli")
 INPUT_NOISE_KINDS = ("gaussian", "uniform")
+# the training label-noise grid of the paper's robustness curves (Figure 1/3 rates), the default of NoiseGrid
+DEFAULT_NOISE_RATES = (0.0, 0.3, 0.6, 0.9)
 
 
 def _is_torch(x: Any) -> bool:
@@ -285,3 +288,51 @@ def check_label_noise_rate(name: str, rate: Any, num_classes: int, model: str = 
         raise ConfigError(f"{name} = {rate:g} is outside [0, {limit:.4g}) for {model} label noise with {c} classes: "
                           f"{why}")
     return eta
+
+
+def _grid_field(default: Any, help_: str, **meta: Any):
+    return dataclasses.field(default=default, metadata={"help": help_, **meta})
+
+
+@dataclass
+class NoiseGrid:
+    """The noise grid of a robustness profile, declared once: the training label-noise rates and their model, the
+    test input-noise scales and their kind. A base of every config that profiles under noise
+    (:class:`monotheory.probe.config.ProfileConfig`, :class:`monotheory.vision.config.ProbeConfig`), so the
+    fields, their help texts (hence the command-line options) and their validation are the same everywhere.
+
+    ``noise_rates`` are checked here as rates in [0, 1]; against the number of classes C (flip: η < (C − 1)/C)
+    once C is known, by :func:`check_label_noise_rate`. σ's are checked by :func:`check_sigmas`.
+    """
+
+    noise_rates: tuple[float, ...] = _grid_field(
+        DEFAULT_NOISE_RATES, "training label-noise rates η (each below (C−1)/C for flip noise on C classes, below 1 "
+        "for uniform; a rate given is kept or refused, never dropped)")
+    noise_model: str = _grid_field("flip", "label noise: flip (to one of the other classes) or uniform (redrawn "
+                                   "among all classes)", choices=LABEL_NOISE_MODELS)
+    noise_sampling: str = _grid_field("exact", "exact (round(η·N) labels changed) or bernoulli (each label with "
+                                      "probability η)", choices=SAMPLING_MODES)
+    sigmas: tuple[float, ...] = _grid_field((0.0, 0.2, 0.6), "test input-noise scales σ (images: on the normalised "
+                                            "image; feature files: × the features' average sd)")
+    input_noise: str = _grid_field("gaussian", "test input noise: gaussian (σ·N(0,1)) or uniform (σ·U[0,1))",
+                                   choices=INPUT_NOISE_KINDS)
+
+    def __post_init__(self):
+        self.check()
+
+    def check(self, *, grid_optional: bool = False) -> None:
+        """Validate (and normalise to tuples of floats) the grid; ``grid_optional``: ``noise_rates=None`` stands
+        for a default grid the subclass fits to the number of classes (:class:`ProfileConfig`)."""
+        if self.noise_rates is not None or not grid_optional:
+            self.noise_rates = check_label_noise_rates("noise_rates", self.noise_rates)
+        self.sigmas = check_sigmas("sigmas", self.sigmas)
+        check_choice("noise_model", self.noise_model, LABEL_NOISE_MODELS)
+        check_choice("noise_sampling", self.noise_sampling, SAMPLING_MODES)
+        check_choice("input_noise", self.input_noise, INPUT_NOISE_KINDS)
+
+
+def noise_grid_field(name: str, default: Any, **meta: Any):
+    """A :class:`NoiseGrid` field redeclared with another default (and extra metadata such as ``shown``), its
+    help text and choices kept: for the one subclass whose default differs."""
+    base = {f.name: f for f in dataclasses.fields(NoiseGrid)}[name]
+    return dataclasses.field(default=default, metadata={**base.metadata, **meta})

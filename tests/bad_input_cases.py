@@ -49,8 +49,8 @@ def cli_cases(d: dict, e: dict, out: Path) -> list[Case]:
     """CLI cases; ``d``: tests/test_bad_input.py's data, ``e``: :func:`make_issue23_data`, ``out``: --out."""
     o = str(out)
     tr, te, two = str(d["tr"]), str(d["te"]), str(d["two"])
-    probe = ["probe", "--train", tr, "--test", te, "--out", o, "--n-boot", "100", "--quiet"]
-    enc = ["probe", "--data-root", two, "--crop-size", "8", "--out", o, "--n-boot", "100", "--quiet",
+    probe = ["probe", "--train", tr, "--test", te, "--out", o, "--n-resamples", "100", "--quiet"]
+    enc = ["probe", "--data-root", two, "--crop-size", "8", "--out", o, "--n-resamples", "100", "--quiet",
            "--noise-rates", "0,0.3", "--sigmas", "0,0.5"]
     E = "monotheory_bad_encoders:"
     toy = ["toy", "--n-seeds", "2", "--probe-train", "64", "--probe-test", "64", "--steps", "5", "--out", o,
@@ -179,7 +179,7 @@ def api_cases(d: dict, e: dict) -> list[Case]:
     probe_encoder = _late("monotheory.probe.images", "probe_encoder")
     x = np.random.default_rng(0).normal(size=(30, 5))
     y = np.arange(30) % 3
-    small = ProfileConfig(noise_rates=(0.0,), sigmas=(0.0,), n_boot=100)
+    small = ProfileConfig(noise_rates=(0.0,), sigmas=(0.0,), n_resamples=100)
     P, T, V = "monotheory.probe", "monotheory.testing", "API (issue 23 validators)"
 
     def c(group, named, fn):

@@ -177,8 +177,11 @@ def _toy_and_probe_cases():
     from monotheory.toy.sampler import FeatureSampler
 
     sampler = FeatureSampler(6, [0, 1], [0.5, 0.5])
+    from monotheory.noise import NoiseGrid
+    from monotheory.probe.config import ProfileConfig
     from monotheory.toy.controls import ControlsConfig
     from monotheory.toy.experiments import labels_for
+    from monotheory.vision.config import ProbeConfig
 
     return [
         (lambda: labels_for(torch.zeros(2, 4, 6), "pair", torch.zeros(2, 6, dtype=torch.bool)), "needs at least 2"),
@@ -189,6 +192,11 @@ def _toy_and_probe_cases():
         (lambda: sampler.features(torch.zeros(2, 8, 6, dtype=torch.float64)), "float64"),
         (lambda: softmax_lbfgs(torch.zeros(1, 4, 2), torch.zeros(1, 4, dtype=torch.long), 2, tol_change=-1.0),
          "tol_change"),
+        # issue 21: the shared noise grid, the renamed counts and an old keyword given beside its new name
+        (lambda: NoiseGrid(sigmas=(-1,)), "sigmas entry = -1"), (lambda: NoiseGrid(noise_rates=None), "None"),
+        (lambda: ProbeConfig(noise_rates=None), "None"), (lambda: ProfileConfig(n_seeds=0), "n_seeds = 0"),
+        (lambda: ProfileConfig(n_resamples=50), "n_resamples = 50"),
+        (lambda: ProfileConfig(n_boot=100, n_resamples=200), "n_boot = 100"),
     ]
 
 

@@ -7,7 +7,7 @@ score, near-zero fraction, active dimensions per sample, classes per active dime
 NCL-style non-negative part) are profiled side by side and compared with the features themselves by *paired*
 statistics: every feature set is scored on the same test items with the same noisy training labels, so each
 gap gets McNemar's exact test and a paired bootstrap interval over items (seed 0), Holm-adjusted over the cells
-of a comparison, and a paired t-interval over seeds when ``seeds ≥ 2``.
+of a comparison, and a paired t-interval over seeds when ``n_seeds ≥ 2``.
 
 Entry points (each returns a :class:`monotheory.probe.profile.Profile` with ``.table()``, ``.plot(ax=…)``,
 ``.to_json()``, ``.save(out)``): :func:`profile_features` (arrays; input noise in feature space),
@@ -136,7 +136,7 @@ def run_profile(sets: dict, num_classes: int, cfg: ProfileConfig, conditions: di
     correct: dict = {}
     fitted: dict = {}
     first: dict = {}
-    for s in range(cfg.seeds):
+    for s in range(cfg.n_seeds):
         seeded = _seeded_sets(sets, ref, x_ref, cfg, s)
         for name, fs in seeded.items():
             tuned = fs.get("probe") == "l2"

@@ -2,9 +2,9 @@
 a Markdown table, a plot, and atomic files.
 
 Per feature set and cell (training label-noise rate η × test set): mean accuracy over seeds with a t-interval
-over seeds (``seeds ≥ 2``) or a Wilson interval over test items (one seed). Per comparison (every other set
+over seeds (``n_seeds ≥ 2``) or a Wilson interval over test items (one seed). Per comparison (every other set
 against the reference set, cell by cell): the accuracy gap with a paired bootstrap interval over test items and
-McNemar's exact p-value (seed 0; Holm-adjusted over the cells of the comparison), and with ``seeds ≥ 2`` a
+McNemar's exact p-value (seed 0; Holm-adjusted over the cells of the comparison), and with ``n_seeds ≥ 2`` a
 paired t-interval over seeds. A cell whose training labels carry no class information (flip noise with
 η ≥ (C−1)/C, uniform relabelling with η = 1) is marked ``informative: false``.
 """
@@ -87,13 +87,13 @@ def _informative(rate: float, model: str, c: int) -> bool:
 
 def _comparison(sets: dict, correct: dict, cfg, c: int, tests: list, name: str, ref: str) -> dict:
     """Set ``name`` against set ``ref``, cell by cell: item-level paired bootstrap + McNemar (seed 0, Holm over the
-    cells), and a paired t over seeds when ``seeds ≥ 2``."""
-    seeds, rows = cfg.seeds, []
+    cells), and a paired t over seeds when ``n_seeds ≥ 2``."""
+    seeds, rows = cfg.n_seeds, []
     for i, rate in enumerate(cfg.noise_rates):
         for t in tests:
             a, b = correct[(name, 0, rate, t)], correct[(ref, 0, rate, t)]
             mc = mcnemar_exact(a, b)
-            bs = paired_bootstrap(a, b, confidence=cfg.confidence, n_resamples=cfg.n_boot, random_state=cfg.seed)
+            bs = paired_bootstrap(a, b, confidence=cfg.confidence, n_resamples=cfg.n_resamples, random_state=cfg.seed)
             row = {"noise_rate": rate, "test": t, "gap": bs["gap"], "ci": bs["ci"], "p_mcnemar": mc["p_value"],
                    "only_a": mc["only_a"], "only_b": mc["only_b"], "informative": _informative(rate, cfg.noise_model, c)}
             if seeds >= 2:
@@ -104,7 +104,7 @@ def _comparison(sets: dict, correct: dict, cfg, c: int, tests: list, name: str, 
     for row, p in zip(rows, holm([r["p_mcnemar"] for r in rows]), strict=True):
         row["p_holm"] = float(p)
     return {"a": name, "b": ref, "cells": rows, "tests": {
-        "item_level": f"seed 0: paired bootstrap over test items ({cfg.n_boot} resamples, percentile, "
+        "item_level": f"seed 0: paired bootstrap over test items ({cfg.n_resamples} resamples, percentile, "
                       f"{cfg.confidence:g}) and McNemar's exact test, Holm-adjusted over the {len(rows)} cells",
         "seed_level": f"paired t over {seeds} seeds" if seeds >= 2 else "one seed: none"}}
 
@@ -135,7 +135,7 @@ class Profile:
 
     @classmethod
     def build(cls, sets: dict, correct: dict, cfg, conditions: dict) -> Profile:
-        c, seeds, tests = conditions["num_classes"], cfg.seeds, conditions["tests"]
+        c, seeds, tests = conditions["num_classes"], cfg.n_seeds, conditions["tests"]
         out_sets = {}
         for name, e in sets.items():
             cells = []

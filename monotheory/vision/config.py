@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from monotheory.config import check_choice, check_int, check_nonnegative, check_probability, check_range
+from monotheory.config import check_choice, check_int, check_nonnegative, check_range
 from monotheory.errors import ConfigError
-from monotheory.noise import INPUT_NOISE_KINDS, LABEL_NOISE_MODELS, SAMPLING_MODES
+from monotheory.noise import NoiseGrid
 from monotheory.vision.finetune_config import (  # noqa: F401 (re-exported: the run's config nests FinetuneConfig)
     FINETUNE_HEADS,
     FINETUNE_OPTIMISATION_FIELDS,
@@ -147,8 +147,13 @@ class SAEConfig:
 
 
 @dataclasses.dataclass
-class ProbeConfig:
+class ProbeConfig(NoiseGrid):
     """Linear-probe settings (defaults: the authors' IN-100 SGD lr 1.5, batch 256, wd 0, 50 epochs; grids of §5).
+
+    The noise grid (``noise_rates`` (0, 0.3, 0.6, 0.9), ``noise_model``, ``noise_sampling``, ``sigmas``,
+    ``input_noise``) is :class:`monotheory.noise.NoiseGrid`'s, declared and checked once and shared with
+    ``monotheory probe``'s :class:`~monotheory.probe.config.ProfileConfig` (whose ``noise_rates`` default differs:
+    a grid fitted to the classes of any data). The options stay ``--probe-noise-rates`` etc.
 
     ``lr`` is a base lr scaled by ``batch_size / 256`` when ``scale_lr`` (solo-learn's ``solo/args/linear.py``).
     The probe sees the raw projector output (ReLU'd for NCL) or the SAE codes, as the authors', but is trained
@@ -164,12 +169,6 @@ class ProbeConfig:
     trust_coefficient: float = _f(0.02, "LARS trust coefficient")
     clip_lr: bool = _f(False, "LARS: cap the adaptive lr at the base lr")
     epochs: int = _f(50, "probe epochs")
-    noise_rates: tuple[float, ...] = _f((0.0, 0.3, 0.6, 0.9), "training label-noise rates")
-    noise_model: str = _f("flip", "label noise: flip (to one of the other classes) or uniform", choices=LABEL_NOISE_MODELS)
-    noise_sampling: str = _f("exact", "exact (round(rate·N) labels changed) or bernoulli", choices=SAMPLING_MODES)
-    sigmas: tuple[float, ...] = _f((0.0, 0.2, 0.6), "test-time input-noise scales on the normalised image")
-    input_noise: str = _f("gaussian", "noise of the sigmas: gaussian (σ·N(0,1)) or uniform (σ·U[0,1))",
-                          choices=INPUT_NOISE_KINDS)
     uniform_noise: tuple[float, ...] = _f((0.0,), "test-time uniform-noise scales a (X + a·U[0,1) on the normalised "
                                           "image) scored beside the sigmas; 0 = none (the authors' uniform_noise: 0.2)")
     schedule: str = _f("cosine", "probe lr schedule: cosine (to 0 over the epochs), step (×0.1 at decay_epochs; "
@@ -189,11 +188,11 @@ class ProbeConfig:
 
     def __post_init__(self):
         self.baselines, self.l2_grid = tuple(self.baselines), tuple(map(float, self.l2_grid))
-        self.noise_rates, self.sigmas = tuple(map(float, self.noise_rates)), tuple(map(float, self.sigmas))
         self.uniform_noise, self.decay_epochs = tuple(map(float, self.uniform_noise)), tuple(map(int, self.decay_epochs))
         self.check()
 
     def check(self):
+        super().check()  # the noise grid (NoiseGrid.check: the same sentences as `monotheory probe`)
         check_choice("probe solver", self.solver, PROBE_SOLVERS)
         check_range("probe lr", self.lr, 0, 100, lo_closed=False)
         check_int("probe batch_size", self.batch_size)
@@ -201,9 +200,6 @@ class ProbeConfig:
         check_range("probe trust_coefficient", self.trust_coefficient, 0, 10, lo_closed=False)
         check_int("probe epochs", self.epochs)
         check_int("probe warmup_epochs", self.warmup_epochs, 0)
-        check_choice("noise_model", self.noise_model, LABEL_NOISE_MODELS)
-        check_choice("noise_sampling", self.noise_sampling, SAMPLING_MODES)
-        check_choice("input_noise", self.input_noise, INPUT_NOISE_KINDS)
         check_int("extract_batch_size", self.extract_batch_size)
         check_choice("probe schedule", self.schedule, PROBE_SCHEDULES)
         for e in self.decay_epochs:
@@ -212,12 +208,6 @@ class ProbeConfig:
         if own and self.solver not in ("sgd", "lars") or not own and self.solver == "lars":
             raise ConfigError(f"probe schedule {self.schedule} does not go with --probe-solver {self.solver}; step "
                               "and warmup_cosine take sgd or lars, cosine takes sgd, adam or lbfgs")
-        if not self.noise_rates or not self.sigmas:
-            raise ConfigError("noise_rates and sigmas must each hold at least one value")
-        for r in self.noise_rates:
-            check_probability("noise rate", r)
-        for s in self.sigmas:
-            check_nonnegative("sigma", s)
         for a in self.uniform_noise:
             check_range("uniform noise scale", a, 0, 100)
         for b in self.baselines:

@@ -23,7 +23,7 @@ def profile():
     x, y = load_digits(return_X_y=True)
     x = x.astype(np.float32)
     cfg = ProfileConfig(noise_rates=(0.0, 0.8), sigmas=(0.0, 0.6), mono=("sae-topk:8",), baselines=("l2", "sae-random"),
-                        l2_grid=GRID, sae_epochs=2, n_boot=200, max_iter=60)
+                        l2_grid=GRID, sae_epochs=2, n_resamples=200, max_iter=60)
     return profile_features(x[:500], y[:500], x[500:800], y[500:800], config=cfg), (x[:500], y[:500]), cfg
 
 

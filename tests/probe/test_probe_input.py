@@ -27,7 +27,7 @@ def test_a_rate_given_is_refused_not_dropped_even_when_it_equals_the_default_gri
 
 
 def test_caption_counts_the_cells_it_shows_and_the_sigma_axis_says_its_unit():
-    cfg = ProfileConfig(noise_rates=(0.0, 0.3, 0.6), sigmas=(0.0, 0.5), mono=("relu",), n_boot=100)
+    cfg = ProfileConfig(noise_rates=(0.0, 0.3, 0.6), sigmas=(0.0, 0.5), mono=("relu",), n_resamples=100)
     prof = profile_features(X, Y, X, Y, config=cfg)
     table = prof.table()
     rows = [ln for ln in table.splitlines() if ln.startswith("| ") and not ln.startswith("| condition")
@@ -42,7 +42,7 @@ def test_caption_counts_the_cells_it_shows_and_the_sigma_axis_says_its_unit():
 
 
 def test_constant_features_are_flagged_in_the_json_and_the_table():
-    cfg = ProfileConfig(noise_rates=(0.0,), sigmas=(0.0, 0.5), n_boot=100)
+    cfg = ProfileConfig(noise_rates=(0.0,), sigmas=(0.0, 0.5), n_resamples=100)
     prof = profile_features(np.ones((60, 4)), Y, np.ones((30, 4)), Y[:30], config=cfg)
     assert len(prof.data["warnings"]) == 1 and "constant" in prof.data["warnings"][0]
     assert prof.table().startswith("warning: feature set 'features' is constant")
@@ -51,7 +51,7 @@ def test_constant_features_are_flagged_in_the_json_and_the_table():
 
 def test_fewer_test_items_than_classes_is_refused_before_any_fit():
     with pytest.raises(ConfigError, match="test: 2 test items for 3 classes"):
-        profile_features(X, Y, X[:2], Y[:2], config=ProfileConfig(n_boot=100))
+        profile_features(X, Y, X[:2], Y[:2], config=ProfileConfig(n_resamples=100))
 
 
 @pytest.mark.parametrize("model, word", [

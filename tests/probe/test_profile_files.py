@@ -72,7 +72,7 @@ def test_one_hot_class_features_score_one_and_seeds_give_seed_intervals(tmp_path
     dense = rng.normal(size=(400, 4))
     assert feature_measures(dense, y)["monosemanticity"] < 0.4     # ≈ the largest class share, ~0.27
     p = profile_features(X[:300], y[:300], X[300:], y[300:],
-                         config=ProfileConfig(noise_rates=(0.0, 0.5), sigmas=(0.0,), seeds=2, mono=("relu",)))
+                         config=ProfileConfig(noise_rates=(0.0, 0.5), sigmas=(0.0,), n_seeds=2, mono=("relu",)))
     assert p.data["feature_sets"]["features"]["measures"]["monosemanticity"] == pytest.approx(1.0)
     clean = p.data["feature_sets"]["features"]["cells"][0]
     assert clean["acc"] == 1.0 and clean["ci_kind"].startswith("t-interval over 2 seeds")
