@@ -187,6 +187,7 @@ def family_rows(claim_id: str, claim: str, specs: list[dict], *, conditions: str
             conditions=f"{conditions}{s.get('conditions', '')}; Holm family: {family} ({names}); one rule "
                        "(monotheory.claims.rules)",
             details={**(details or {}), **s.get("details", {}), "decision": d.to_dict(), "chance": chance,
+                     "why": in_points(d.reason, s["cells"][0].margin),
                      "arms": {a.name: {"acc": a.acc, "monosemanticity": a.mono, "zero_fraction": a.zero}
                               for a in (mono, poly)}}))
     return out
@@ -207,10 +208,9 @@ def attach_survival(specs: list[dict], survival: list[dict]) -> None:
         r = by_arm.get(s["arms"][0].name)
         if r is None:
             continue
-        lost = [b for b in r["vs"] if b not in r["beats"]]
-        beats = ", ".join(BASELINE_LABELS.get(b, b) for b in r["beats"]) or "none"
-        s["measured_extra"] = (f"; strong baselines: beats {beats}"
-                               + (f"; not {', '.join(BASELINE_LABELS.get(b, b) for b in lost)}" if lost else "")
-                               + (" — evidence for monosemanticity" if r["evidence"]
-                                  else " — not evidence for monosemanticity (a baseline does as well)"))
+        arms = ", ".join(f"− {BASELINE_LABELS.get(b, b)}" for b in r["vs"])
+        beats = ", ".join(BASELINE_LABELS.get(b, b) for b in r["beats"]) or "none of them"
+        s["measured_extra"] = (f"; against the strong baselines ({arms}; Holm over the {len(r['vs'])}): beats {beats}"
+                               + (" — evidence for monosemanticity" if r["evidence"] else
+                                  " — not evidence for monosemanticity (it must beat every one)"))
         s.setdefault("details", {})["baselines"] = r

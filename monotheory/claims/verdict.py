@@ -136,10 +136,19 @@ def claim_verdict(rows: list[Verdict]) -> str:
     return NOT_REPRODUCED if NOT_REPRODUCED in tests else INCONCLUSIVE
 
 
+def _s(x: float) -> str:
+    return f"{x:+.3g}"
+
+
 def _short(v: Verdict) -> str:
-    val = "" if v.value is None else f" {_g(v.value)}"
-    ci = "" if v.interval is None else f" [{_g(v.interval[0])}, {_g(v.interval[1])}]"
-    return f"{v.label or v.claim_id}: {v.verdict}{val}{ci}"
+    """``label: verdict +value [lo, hi] (why)``: signed, 3 significant digits; *why* is the deciding cell's reason
+    when the row records a short one (e.g. "interval contains 0"), in the row's units where it says them (``why``)."""
+    val = "" if v.value is None else f" {_s(v.value)}"
+    ci = "" if v.interval is None else f" [{_s(v.interval[0])}, {_s(v.interval[1])}]"
+    d = v.details if isinstance(v.details, dict) else {}
+    why = d.get("why") or (d.get("decision") or {}).get("reason")  # "why": the reason in the row's units
+    why = f" ({why})" if isinstance(why, str) and 0 < len(why) <= 60 else ""
+    return f"{v.label or v.claim_id}: {v.verdict}{val}{ci}{why}"
 
 
 def answer_lines(verdicts: list[Verdict], per_claim: int = 4) -> list[str]:

@@ -109,7 +109,7 @@ def test_rows_say_which_strong_baselines_a_gain_beats(tmp_path):
                        baselines={"cl_l2": (0.05, 0.052, 0.049), "sae_random": (-0.01, -0.011, -0.009)})
     by = {r.label: r for r in rows(root, "c02_in100_label_noise")}
     sae = next(r for k, r in by.items() if k.startswith("SAE"))
-    assert "strong baselines: beats CL, random SAE; not CL + tuned L2" in sae.measured
+    assert "strong baselines (− CL, − CL + tuned L2, − random SAE; Holm over the 3): beats CL, random SAE" in sae.measured
     assert "not evidence for monosemanticity" in sae.measured
     assert sae.details["baselines"]["beats"] == ["cl", "sae_random"] and not sae.details["baselines"]["evidence"]
     plain = {r.label: r for r in rows(make_digits(tmp_path / "p"), "c02_in100_label_noise")}

@@ -40,7 +40,10 @@ def test_verdicts_md_opens_with_one_line_per_claim_in_paper_order():
     lines = answer_lines(rows)
     assert [ln.split("**")[1] for ln in lines] == ["C2", "C5", "C10", "C11"]
     assert "ImageNet-100, 90 % label noise" in lines[0] and "**partly reproduced**" in lines[0]
-    assert "NCL−CL: reproduced 13.1 [9, 17.2]" in lines[0] and "SAE−CL: inconclusive" in lines[0]
+    assert "NCL−CL: reproduced +13.1 [+9, +17.2]" in lines[0] and "SAE−CL: inconclusive +1 [-2, +4]" in lines[0]
+    why = Verdict("C3", "c", INCONCLUSIVE, label="NCL−CL", value=3.297, interval=(-4.087, 10.68),
+                  details={"decision": {"reason": "interval contains 0"}})
+    assert "NCL−CL: inconclusive +3.3 [-4.09, +10.7] (interval contains 0)" in answer_lines([why])[0]
     assert "2 more rows below" in lines[1]
     assert lines[3].endswith("**skipped** — needs Llama-2 weights")
     md = verdicts_markdown(rows)
