@@ -151,6 +151,31 @@ def _short(v: Verdict) -> str:
     return f"{v.label or v.claim_id}: {v.verdict}{val}{ci}{why}"
 
 
+def _cells(v: Verdict) -> list[dict]:
+    d = v.details if isinstance(v.details, dict) else {}
+    cells = (d.get("decision") or {}).get("cells") if isinstance(d.get("decision"), dict) else None
+    return cells if isinstance(cells, list) else []
+
+
+def parts_summary(rows: list[Verdict]) -> str:
+    """For a claim whose rows that are tests share the same parts (e.g. C5's clean / label noise / input noise):
+    in how many of those rows each part holds, goes the other way or is undecided, and how many rows are not a
+    test. Empty when there are fewer than two such rows or their parts differ."""
+    tests = [r for r in rows if r.verdict in TESTS]
+    names = [tuple(c.get("name") for c in _cells(r)) for r in tests]
+    if len(tests) < 2 or len(names[0]) < 2 or len(set(names)) != 1:
+        return ""
+    n, bits = len(tests), []
+    for i, name in enumerate(names[0]):
+        outcomes = [_cells(r)[i].get("outcome") for r in tests]
+        held, other, undecided = (outcomes.count(o) for o in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE))
+        bits.append(f"{name} holds in {held} of {n}" + (f", the other way in {other}" if other else "")
+                    + (f", undecided in {undecided}" if undecided else ""))
+    skipped = sum(r.verdict == NOT_A_TEST for r in rows)
+    return (f"over the {n} rows that are tests: " + "; ".join(bits)
+            + (f"; {skipped} more not a test (premise not met)" if skipped else "") + ". Rows: ")
+
+
 def answer_lines(verdicts: list[Verdict], per_claim: int = 4) -> list[str]:
     """One line per claim (C1–C11 first, then any other id), generated from the rows: the claim in words, its
     verdict (:func:`claim_verdict`) and up to ``per_claim`` rows (label: verdict value [interval]), or a skipped
@@ -167,7 +192,7 @@ def answer_lines(verdicts: list[Verdict], per_claim: int = 4) -> list[str]:
             detail = why if len(why) <= 160 else why[:157] + "…"
         else:
             shown = [r for r in rows if r.verdict != SKIPPED]
-            detail = "; ".join(_short(r) for r in shown[:per_claim]) + (
+            detail = parts_summary(rows) + "; ".join(_short(r) for r in shown[:per_claim]) + (
                 f"; … {len(shown) - per_claim} more rows below" if len(shown) > per_claim else "")
         out.append(f"- **{cid}** {name}: **{word}** — {detail}".replace("\n", " "))
     return out

@@ -13,6 +13,7 @@ from monotheory.claims.verdict import (
     Verdict,
     answer_lines,
     claim_verdict,
+    parts_summary,
     verdicts_markdown,
 )
 
@@ -50,3 +51,18 @@ def test_verdicts_md_opens_with_one_line_per_claim_in_paper_order():
     head = md.split("## Every row")[0]
     assert head.index("## The answer") < head.index("**C2**") and "| claim | verdict |" not in head
     assert md.index("## Every row") < md.index("| claim | verdict |")
+
+
+def test_a_claim_of_several_parts_says_where_each_part_holds():
+    """C5-style rows (three parts each): the answer line counts, per part, the test rows where it holds, goes the
+    other way or is undecided, and the rows that are not a test."""
+    def row(outcomes, verdict=PARTLY):
+        cells = [{"name": n, "outcome": o} for n, o in zip(("clean", "label noise", "input noise"), outcomes, strict=True)]
+        return Verdict("C5", "c", verdict, label="r", value=0.1, interval=(0.05, 0.15),
+                       details={"decision": {"cells": cells}})
+    rows = [row((NOT_REPRODUCED, REPRODUCED, REPRODUCED)), row((REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED)),
+            row((REPRODUCED, REPRODUCED, REPRODUCED), REPRODUCED), row((REPRODUCED, REPRODUCED, NOT_REPRODUCED), NOT_A_TEST)]
+    line = answer_lines(rows)[0]
+    assert ("over the 3 rows that are tests: clean holds in 2 of 3, the other way in 1; label noise holds in 2 of 3, "
+            "undecided in 1; input noise holds in 2 of 3, the other way in 1; 1 more not a test") in line
+    assert parts_summary(rows[:1]) == "" and parts_summary([row((REPRODUCED,) * 3), Verdict("C5", "c", PARTLY)]) == ""
