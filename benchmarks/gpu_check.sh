@@ -8,7 +8,7 @@
 #   benchmarks/gpu_check.sh OUT_DIR                 # one CUDA GPU
 #   benchmarks/gpu_check.sh OUT_DIR --device cpu    # shrunk sizes; runs here (slow test suite)
 #
-# Uses $PYTHON (default: python3) with torch, torchvision, kornia and this repository importable; kornia can be
+# Uses $PYTHON (default: the checkout's .venv/bin/python when there is one, else python3) with torch, torchvision, kornia and this repository importable; kornia can be
 # installed from wheels on a machine without network (docs/full-scale.md, "The GPU check"). Exit 0 when every
 # step passed.
 set -euo pipefail
@@ -18,4 +18,11 @@ if [ $# -lt 1 ] || [[ "$1" == -* ]]; then
 fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here/.."
-exec "${PYTHON:-python3}" benchmarks/gpu_check.py "$@"
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
+if ! "$PYTHON" -c "import torch, torchvision" 2>/dev/null; then
+    echo "benchmarks/gpu_check.sh: $PYTHON cannot import torch and torchvision; set PYTHON to an environment that has them (e.g. PYTHON=.venv/bin/python)" >&2
+    exit 2
+fi
+exec "$PYTHON" benchmarks/gpu_check.py "$@"
