@@ -96,12 +96,15 @@ class _ArmFeatures:
     trained SAE's untrained start: same width, k, initialisation, seed and input normalisation)."""
 
     def __init__(self, ctx: RunContext):
-        self.ctx, self._random = ctx, None
+        self.ctx, self._random, self.cl_train = ctx, None, None
 
     def random(self):
+        """The random SAE, built on every rank (reading the CL features is a collective under DDP); keeps the CL
+        training features in ``cl_train`` for rank 0's statistics, so that no rank reads them alone."""
         if self._random is None:
             x, _ = self.ctx.features("cl", "train", 0.0)
-            self._random = random_sae(x.shape[1], self.ctx.cfg.sae, F.normalize(x.float(), dim=1),
+            self.cl_train = x.float()
+            self._random = random_sae(x.shape[1], self.ctx.cfg.sae, F.normalize(self.cl_train, dim=1),
                                       seed=self.ctx.cfg.seed).to(self.ctx.device)
         return self._random
 
@@ -150,7 +153,7 @@ def run_probe_stage(ctx: RunContext) -> None:
         if m in baselines:
             results[m]["baseline"] = BASELINE_NOTES[m]
         if m == "sae_random":
-            results[m]["sae"] = sae_stats(features.random(), F.normalize(train_cl_features(ctx), dim=1).to(ctx.device))
+            results[m]["sae"] = sae_stats(features.random(), F.normalize(features.cl_train, dim=1).to(ctx.device))
         if f4_rate is not None and sigma_key(0.0) in tests:
             fig4[m] = figure4_for(fitted[f4_rate], train[0], *tests[sigma_key(0.0)], cfg, f4_rate, ctx.class_names)
         ctx.log(f"probe {m}: " + ", ".join(f"η={r['noise_rate']:g}: {r['test_acc']}" for r in rows))
@@ -172,10 +175,6 @@ BASELINE_NOTES = {
              "held-out split of the noisy training labels of each rate (rows: l2)",
     "sae_random": "untrained control: top-k SAE with frozen random weights (the trained SAE's initialisation: same "
                   "width, k, seed and input normalisation) on the CL features"}
-
-
-def train_cl_features(ctx: RunContext) -> torch.Tensor:
-    return ctx.features("cl", "train", 0.0)[0].float()
 
 
 def figure4_for(probe, x_train, x_test, y_test, cfg: ProbeConfig, rate: float, names) -> dict:
