@@ -148,35 +148,17 @@ def cli_cases(d: dict, e: dict, out: Path) -> list[Case]:
     ]
 
 
-class Absent(Exception):
-    """The function a case calls does not exist in the code under test (the census of an older version)."""
-
-
-def _late(module: str, name: str):
-    """``module.name``, looked up when called (so that the census can run this corpus against older code)."""
-    def call(*a, **k):
-        import importlib
-
-        try:
-            fn = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            raise Absent(f"{module}.{name}") from None
-        return fn(*a, **k)
-    return call
-
-
 def api_cases(d: dict, e: dict) -> list[Case]:
     """API cases (``monotheory.probe``, ``monotheory.testing``)."""
     import torch
     from torch import nn
 
+    from monotheory.config import as_tuple, check_unique
+    from monotheory.noise import check_label_noise_rates, check_sigma, check_sigmas
     from monotheory.probe import ProfileConfig, profile_encoder, profile_features
+    from monotheory.probe.images import probe_encoder
     from monotheory.testing import assert_agrees, rationals, sigmas, sparsities, z_value
 
-    as_tuple, check_unique = _late("monotheory.config", "as_tuple"), _late("monotheory.config", "check_unique")
-    check_label_noise_rates = _late("monotheory.noise", "check_label_noise_rates")
-    check_sigma, check_sigmas = _late("monotheory.noise", "check_sigma"), _late("monotheory.noise", "check_sigmas")
-    probe_encoder = _late("monotheory.probe.images", "probe_encoder")
     x = np.random.default_rng(0).normal(size=(30, 5))
     y = np.arange(30) % 3
     small = ProfileConfig(noise_rates=(0.0,), sigmas=(0.0,), n_resamples=100)
@@ -263,14 +245,9 @@ def classify_cli(case: Case, rc, out: str, err: str, exc: BaseException | None, 
     return CLEAR, warned[0][:160]
 
 
-ABSENT = "absent"
-
-
 def run_api(case: Case) -> tuple[str, str]:
     try:
         case.call()
-    except Absent as ex:
-        return ABSENT, f"{ex} does not exist here"
     except ConfigError as ex:
         msg = str(ex)
         if case.named in msg and "\n" not in msg:

@@ -33,10 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-# --code DIR: count the same corpus against another version of the package (e.g. `git archive main`), so that
-# the numbers before and after a change come from one corpus; its API cases of functions missing there are absent
-_CODE = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--code=")), None)
-sys.path.insert(0, _CODE or str(REPO))
+sys.path.insert(0, str(REPO))
 
 import bad_input_cases as BC  # noqa: E402
 import test_bad_input as TB  # noqa: E402
@@ -105,7 +102,6 @@ def main_census(argv=None) -> int:
     ap.add_argument("--show", default="raw exception,silent exit 0,unclear",
                     help="outcomes whose cases are listed (comma-separated; '' for none)")
     ap.add_argument("--json", help="also write the per-case outcomes to this JSON file")
-    ap.add_argument("--code", help="=DIR: import monotheory from DIR (a source tree) instead of this checkout")
     a = ap.parse_args(argv)
     only = set(a.only.split(",")) if a.only else None
     show = {s.strip() for s in a.show.split(",") if s.strip()}
@@ -124,13 +120,6 @@ def main_census(argv=None) -> int:
             outcome, why = run_cli(c, work) if c.argv is not None else BC.run_api(c)
             results.append({"group": c.group, "case": c.label, "expect": c.expect, "outcome": outcome, "why": why,
                             "seconds": round(time.perf_counter() - t, 2)})
-    import monotheory
-
-    print(f"monotheory from {Path(monotheory.__file__).parent}")
-    absent = [r for r in results if r["outcome"] == BC.ABSENT]
-    results = [r for r in results if r["outcome"] != BC.ABSENT]
-    if absent:
-        print(f"({len(absent)} API cases left out: their functions do not exist in this version)")
     counts: dict = collections.defaultdict(collections.Counter)
     for r in results:
         counts[r["group"]][r["outcome"]] += 1
