@@ -12,6 +12,8 @@ transformers = pytest.importorskip("transformers")
 from monotheory.errors import ConfigError  # noqa: E402
 from monotheory.lora import LoRAConfig, LoRAConv1D, inject, load_adapter, merge, save_adapter, unmerge  # noqa: E402
 
+from .training import train_steps  # noqa: E402
+
 TARGETS = ("c_attn", "c_fc")
 
 
@@ -25,20 +27,6 @@ def tiny_gpt2(hidden: int = 32, seed: int = 0):
 def _tokens(seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     return (torch.randint(0, 16, (8, 1), generator=g) + torch.arange(12)) % 16
-
-
-def _train(model, ids, steps: int = 8, lr: float = 1e-2) -> list[float]:
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    model.train()
-    losses = []
-    for _ in range(steps):
-        loss = model(input_ids=ids, labels=ids).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
 
 
 def _lora(model) -> dict[str, torch.Tensor]:
@@ -69,7 +57,7 @@ def test_own_route_wraps_conv1d_and_trains_from_init(relu, tmp_path):
     assert names == [f"transformer.h.{i}.{m}" for i in range(2) for m in ("attn.c_attn", "mlp.c_fc")]
     assert all(isinstance(model.get_submodule(n), LoRAConv1D) for n in names)
     assert torch.equal(model(ids).logits, y0)
-    losses = _train(model, ids)
+    losses = train_steps(model, ids)
     assert max(p.abs().max().item() for k, p in _lora(model).items() if k.endswith("lora_B")) > 1e-3
     assert losses[-1] < losses[0] - 0.05, losses
     y1 = model(ids).logits.detach()
@@ -101,7 +89,7 @@ def test_peft_route_is_monolora_on_conv1d_and_equals_the_own_route(relu):
     layers = [m for m in pm.modules() if isinstance(m, MonoLoraLinear)]
     assert len(layers) == 4 and all(isinstance(m.lora_variant["default"], ReluVariant) for m in layers)
     assert torch.equal(pm(ids).logits, tiny_gpt2()(ids).logits)
-    losses = _train(pm, ids)
+    losses = train_steps(pm, ids)
     assert max(p.abs().max().item() for k, p in _lora(pm).items() if k.endswith("lora_B")) > 1e-3
     assert losses[-1] < losses[0] - 0.05, losses
     own = tiny_gpt2()

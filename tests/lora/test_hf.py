@@ -11,6 +11,8 @@ transformers = pytest.importorskip("transformers")
 from monotheory.errors import ConfigError  # noqa: E402
 from monotheory.lora import LoRAConfig, inject, load_adapter, save_adapter  # noqa: E402
 
+from .training import train_steps  # noqa: E402
+
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -29,21 +31,6 @@ def _tokens(seed: int = 0):
     return (start + torch.arange(12)) % 16
 
 
-def _train_steps(model, ids, steps: int = 8, lr: float = 1e-2) -> list[float]:
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    model.train()
-    losses = []
-    for _ in range(steps):
-        loss = model(input_ids=ids, labels=ids).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
-
-
 def test_own_injection_on_llama(tmp_path):
     model, ids = tiny_llama(), _tokens()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -51,7 +38,7 @@ def test_own_injection_on_llama(tmp_path):
     names = inject(model, LoRAConfig(rank=4, alpha=8, relu="hidden", target_modules=TARGETS))
     assert len(names) == 2 * len(TARGETS)
     assert torch.equal(model(ids).logits, y0)
-    losses = _train_steps(model, ids)
+    losses = train_steps(model, ids)
     assert losses[-1] < losses[0] - 0.05, losses
     for n, p in model.named_parameters():  # base weights untouched, adapters moved
         if "lora_" in n:
@@ -82,7 +69,7 @@ def test_peft_monolora_roundtrip(tmp_path):
     assert torch.equal(pm(ids).logits, y0)  # peft's B = 0
     trainable = [n for n, p in pm.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
-    losses = _train_steps(pm, ids)
+    losses = train_steps(pm, ids)
     assert losses[-1] < losses[0] - 0.05, losses
     y1 = pm(ids).logits.detach()
     with torch.no_grad(), record_peft_codes(pm) as codes:
@@ -130,7 +117,7 @@ def test_every_placement_trains_from_the_real_init(route, relu):
     model = _adapted(route, relu)
     assert _max_b(model) == 0.0
     assert torch.equal(model(ids).logits, y0)
-    losses = _train_steps(model, ids)
+    losses = train_steps(model, ids)
     assert _max_b(model) > 1e-3
     assert losses[-1] < losses[0] - 0.05, losses
 
